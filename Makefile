@@ -1,0 +1,60 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs
+# (Debian packages, idempotently) and builds with the target directory outside the clone so
+# rebuilds in fresh clones reuse it.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/chronoseek-target
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build-time: FFmpeg headers (ffmpeg-next), libclang (bindgen), protoc and its well-known
+# types (LanceDB). Run-time and tests: the FFmpeg libraries and command-line tool.
+DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler libprotobuf-dev \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
+	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl
+
+.PHONY: deps rust demo test build release bench fixtures fmt lint
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(MAKE) --no-print-directory rust
+
+# Debian's rustc is too old for LanceDB (1.94+); use rustup's stable toolchain.
+rust:
+	@if ! command -v $(CARGO) >/dev/null 2>&1; then \
+		if [ -x "$(HOME)/.cargo/bin/cargo" ]; then echo "add ~/.cargo/bin to PATH"; exit 1; fi; \
+		echo "installing Rust with rustup"; \
+		curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; \
+		echo "Rust installed: run 'source ~/.cargo/env' then this command again"; exit 1; \
+	fi
+
+build: deps
+	$(CARGO) build --locked
+
+release: deps
+	$(CARGO) build --locked --release
+
+# Offline demo: fixture videos, bundled/offline model, a fresh temporary store. Debug build
+# (numeric crates are optimised even there) so it shares artefacts with `make test`.
+demo: deps
+	$(CARGO) run --locked --quiet -- demo
+
+test: deps
+	$(CARGO) test --locked --no-fail-fast
+
+bench: deps
+	$(CARGO) bench --locked
+
+fixtures:
+	./scripts/make-fixtures.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --locked --all-targets -- -D warnings

@@ -1,0 +1,117 @@
+//! `chronoseek bench`: cold and cached latency and pipeline throughput on one video.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+
+use chronoseek::config::GlobalOpts;
+use chronoseek::index::Store;
+use chronoseek::ingest::{Fetcher, IngestOutcome, VideoSource};
+use chronoseek::model::ClipEmbedder;
+use chronoseek::protocol::TopK;
+use chronoseek::query::{Engine, EngineOptions};
+
+use super::{CliError, output::Output};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The video (path or URL).
+    #[arg(long, value_name = "VIDEO")]
+    pub video: String,
+    /// The query.
+    #[arg(long, value_name = "QUERY")]
+    pub query: String,
+    /// Cached searches to time.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub runs: usize,
+    /// Cold searches to time (each on a fresh store: fetch, decode, embed, write, search).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub cold_runs: usize,
+}
+
+fn percentile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((q / 100.0) * (s.len() - 1) as f64).round() as usize;
+    s[rank.min(s.len() - 1)]
+}
+
+pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), CliError> {
+    let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
+    let source = VideoSource::parse(&args.video)?;
+    let top_k = TopK::default();
+    let temp = tempfile::tempdir().map_err(CliError::internal)?;
+    let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
+
+    // Cold: a new store each time, so nothing is cached but the loaded model.
+    let mut cold = Vec::new();
+    let (mut decode_fps, mut embed_fps, mut decoded_fps) = (Vec::new(), Vec::new(), Vec::new());
+    let bar = out.items_bar(args.cold_runs as u64, "cold runs");
+    let mut engine = None;
+    for i in 0..args.cold_runs.max(1) {
+        let store = Store::open(&temp.path().join(format!("cold-{i}")).display().to_string()).await?;
+        let opts = EngineOptions { result_cache_capacity: 0, ..g.pipeline.engine_options() };
+        let e = Engine::new(store, model.clone(), fetcher.clone(), opts);
+        let t = Instant::now();
+        let outcome = e.ingest(&source, &indicatif::ProgressBar::hidden()).await?;
+        e.search(&args.video, &args.query, top_k, &indicatif::ProgressBar::hidden()).await?;
+        cold.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let IngestOutcome::Ingested(_, s) = outcome {
+            decode_fps.push(s.frames_embedded as f64 / s.decode_secs.max(1e-9));
+            decoded_fps.push(s.frames_decoded as f64 / s.decode_secs.max(1e-9));
+            embed_fps.push(s.frames_embedded as f64 / s.embed_secs.max(1e-9));
+        }
+        bar.inc(1);
+        engine = Some(e);
+    }
+    bar.finish_and_clear();
+    let Some(engine) = engine else { return Err(CliError::internal("no cold run")) };
+
+    // Cached: frames in the store, query embedding cached, result cache off.
+    let mut cached = Vec::new();
+    let bar = out.items_bar(args.runs as u64, "cached runs");
+    for _ in 0..args.runs.max(1) {
+        let t = Instant::now();
+        let a = engine.search(&args.video, &args.query, top_k, &indicatif::ProgressBar::hidden()).await?;
+        cached.push(t.elapsed().as_secs_f64() * 1000.0);
+        if a.counters.videos_decoded + a.counters.image_embeddings + a.counters.downloads > 0 {
+            return Err(CliError::internal("a cached search decoded or embedded frames"));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let report = json!({
+        "video": args.video, "query": args.query, "model": model.key(),
+        "cold_ms": {"p50": percentile(&cold, 50.0), "p95": percentile(&cold, 95.0), "runs": cold.len()},
+        "cached_ms": {"p50": percentile(&cached, 50.0), "p95": percentile(&cached, 95.0), "runs": cached.len()},
+        "decode": {"kept_frames_per_s": mean(&decode_fps), "decoded_frames_per_s": mean(&decoded_fps)},
+        "embed": {"frames_per_s": mean(&embed_fps)},
+    });
+    out.say(format!("model {}; video {}", model.key(), args.video));
+    out.say(format!(
+        "cold   (fetch+decode+embed+store+search): p50 {:8.1} ms  p95 {:8.1} ms  ({} runs)",
+        percentile(&cold, 50.0),
+        percentile(&cold, 95.0),
+        cold.len()
+    ));
+    out.say(format!(
+        "cached (load frames+score+segment):       p50 {:8.2} ms  p95 {:8.2} ms  ({} runs)",
+        percentile(&cached, 50.0),
+        percentile(&cached, 95.0),
+        cached.len()
+    ));
+    out.say(format!(
+        "decode: {:.1} sampled frames/s ({:.1} decoded frames/s); embed: {:.1} frames/s",
+        mean(&decode_fps),
+        mean(&decoded_fps),
+        mean(&embed_fps)
+    ));
+    out.json_line(&report);
+    Ok(())
+}

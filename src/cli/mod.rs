@@ -1,0 +1,130 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod bench;
+mod demo;
+mod ingest;
+mod model;
+pub mod output;
+mod search;
+mod store;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use chronoseek::config::GlobalOpts;
+use chronoseek::index::{Store, StoreError};
+use chronoseek::ingest::{FetchError, Fetcher, IngestError};
+use chronoseek::model::{ClipEmbedder, ModelError, ModelSource};
+use chronoseek::protocol::{ErrorCode, ProtocolError};
+use chronoseek::query::{Engine, SearchError};
+
+use output::Output;
+
+/// ChronoSeek: find the moments in a video that match a sentence.
+///
+/// Videos are fingerprinted (blake3), their frames embedded once with CLIP and kept in a
+/// LanceDB store; later searches on the same content are a vector scan, not a re-decode.
+#[derive(Debug, Parser)]
+#[command(name = "chronoseek", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch, fingerprint, decode and embed videos into the store (a no-op for content already
+    /// stored, whatever path or URL it comes from).
+    Ingest(ingest::IngestArgs),
+    /// Ranked intervals where a sentence happens in a video (path, URL or fingerprint); an
+    /// unknown video is ingested first.
+    Search(search::SearchArgs),
+    /// Offline demo: ingest the fixture videos with the bundled model, run a few queries, show
+    /// cold and cached latency.
+    Demo(demo::DemoArgs),
+    /// Cold and cached search latency (p50/p95) and decode and embedding throughput.
+    Bench(bench::BenchArgs),
+    /// Inspect or maintain the store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Model utilities.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+}
+
+pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
+    match cli.command {
+        Command::Ingest(a) => ingest::run(&cli.global, a, out).await,
+        Command::Search(a) => search::run(&cli.global, a, out).await,
+        Command::Demo(a) => demo::run(&cli.global, a, out).await,
+        Command::Bench(a) => bench::run(&cli.global, a, out).await,
+        Command::Store(c) => store::run(&cli.global, c, out).await,
+        Command::Model(c) => model::run(&cli.global, c, out).await,
+    }
+}
+
+/// A failure with the protocol code that classifies it (and so its exit code).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::InternalError, message.to_string())
+    }
+    pub fn exit_code(&self) -> u8 {
+        self.code.exit_code() as u8
+    }
+    /// The protocol's error envelope (printed on stdout with --json).
+    pub fn envelope(&self) -> ProtocolError {
+        ProtocolError::new(self.code, self.message.clone())
+    }
+}
+
+impl From<SearchError> for CliError {
+    fn from(e: SearchError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<IngestError> for CliError {
+    fn from(e: IngestError) -> Self {
+        SearchError::from(e).into()
+    }
+}
+
+impl From<FetchError> for CliError {
+    fn from(e: FetchError) -> Self {
+        Self::new(ErrorCode::VideoFetchFailed, e.to_string())
+    }
+}
+
+impl From<ModelError> for CliError {
+    fn from(e: ModelError) -> Self {
+        Self::new(ErrorCode::InferenceFailed, e.to_string())
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Loads the model and opens the store named by the global options.
+pub async fn build_engine(g: &GlobalOpts, source: Option<ModelSource>) -> Result<Engine, CliError> {
+    let source = source.unwrap_or_else(|| g.model_source());
+    let model = Arc::new(ClipEmbedder::load(&source, g.device).await?);
+    let store = Store::open(&g.store_uri()).await?;
+    let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
+    Ok(Engine::new(store, model, fetcher, g.pipeline.engine_options()))
+}

@@ -1,0 +1,52 @@
+//! `chronoseek search`.
+
+use clap::Args;
+
+use chronoseek::config::GlobalOpts;
+use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
+
+use super::{CliError, build_engine, output::Output};
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The video: a path, a file:// or http(s):// URL, or the fingerprint of a stored video.
+    #[arg(value_name = "VIDEO")]
+    pub video: String,
+    /// What to find, in words.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// Number of intervals to return (1 to 20).
+    #[arg(long, short = 'k', default_value_t = 5, value_name = "N")]
+    pub top_k: u32,
+}
+
+pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), CliError> {
+    let top_k = TopK::new(args.top_k).ok_or_else(|| {
+        CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..=20, got {}", args.top_k))
+    })?;
+    chronoseek::query::Engine::check_query(&args.query)?;
+    let engine = build_engine(g, None).await?;
+    let bar = out.frames_bar(&args.video);
+    let answer = engine.search(&args.video, &args.query, top_k, &bar).await;
+    bar.finish_and_clear();
+    let answer = answer?;
+    let meta = answer.metadata(engine.model().name(), engine.options().segmenter);
+    if out.json {
+        out.json_line(&VideoSearchResponse::completed(None, answer.results.clone(), Some(meta)));
+        return Ok(());
+    }
+    out.say(format!(
+        "{} ({:.1} s, {} frames, {}) — \"{}\"",
+        answer.video.fingerprint,
+        answer.video.duration_s,
+        answer.video.frame_count,
+        if answer.video_cached { "cached" } else { "ingested now" },
+        args.query
+    ));
+    out.say(format!("{:>4}  {:>9}  {:>9}  {:>10}", "rank", "start", "end", "confidence"));
+    for (i, r) in answer.results.iter().enumerate() {
+        out.say(format!("{:>4}  {:>8.2}s  {:>8.2}s  {:>10.4}", i + 1, r.start, r.end, r.confidence));
+    }
+    out.say(format!("{:.1} ms", answer.timings.total_ms));
+    Ok(())
+}

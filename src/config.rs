@@ -1,0 +1,137 @@
+//! Settings shared by every command: one flag and one environment variable per field, with
+//! the reference implementation's names where it has them.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args};
+
+use crate::ingest::{FetchOptions, IngestOptions, SamplerOptions, SamplingPlan};
+use crate::model::{DeviceSpec, ModelSource};
+use crate::query::{EngineOptions, SegmenterKind};
+
+/// Options every `chronoseek` command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// LanceDB store: a local folder, or an object-store URI (s3://bucket/path, gs://, az://)
+    /// in builds with LanceDB's cloud features. Default: a folder under the user's data
+    /// directory (~/.local/share/chronoseek/store on Linux).
+    #[arg(long, env = "CHRONOSEEK_STORE", global = true, value_name = "URI")]
+    pub store: Option<String>,
+
+    /// CLIP checkpoint: a Hugging Face hub id (optionally id@revision; HF_HOME, HF_TOKEN and
+    /// HF_ENDPOINT are honoured) or a local directory with config.json and model.safetensors.
+    #[arg(long, env = "CHRONOSEEK_MODEL", global = true, value_name = "ID",
+          default_value = crate::model::DEFAULT_MODEL_ID)]
+    pub model: String,
+
+    /// Local model directory in the Hugging Face layout; overrides --model.
+    #[arg(long, env = "CHRONOSEEK_MODEL_DIR", global = true, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+
+    /// Inference device: cpu, or cuda:N in builds with the `cuda` feature.
+    #[arg(long, env = "CHRONOSEEK_DEVICE", global = true, default_value = "cpu", value_name = "DEVICE")]
+    pub device: DeviceSpec,
+
+    /// Machine-readable output on stdout (progress bars are hidden; logs stay on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v info, -vv debug, -vvv trace). LOG_LEVEL / RUST_LOG set it too.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less output: no progress bars, errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub pipeline: PipelineOpts,
+}
+
+/// How videos are sampled, embedded and segmented.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineOpts {
+    /// Frame sampling plan: a rate in frames per second (e.g. 1, 0.5), or `adaptive` for the
+    /// reference miner's plan (1 fps; 0.5 fps from 60 s; 0.25 fps from 300 s).
+    #[arg(long, env = "CHRONOSEEK_SAMPLING", global = true, default_value = "1", value_name = "PLAN")]
+    pub sampling: SamplingPlan,
+
+    /// Frames per image-embedding batch.
+    #[arg(long, env = "CHRONOSEEK_BATCH_SIZE", global = true, default_value_t = 32, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch_size: u32,
+
+    /// Segment proposal: `baseline` reproduces the Python reference miner.
+    #[arg(long, env = "CHRONOSEEK_SEGMENTER", global = true, default_value = "baseline", value_name = "NAME")]
+    pub segmenter: SegmenterKind,
+
+    /// Largest video accepted, in bytes.
+    #[arg(long, env = "CHRONOSEEK_MAX_VIDEO_BYTES", global = true, default_value_t = 2 * 1024 * 1024 * 1024,
+          value_name = "BYTES")]
+    pub max_video_bytes: u64,
+
+    /// Longest video accepted, in seconds (when its header states a duration).
+    #[arg(long, env = "CHRONOSEEK_MAX_VIDEO_SECONDS", global = true, default_value_t = 4.0 * 3600.0,
+          value_name = "SECONDS")]
+    pub max_video_seconds: f64,
+
+    /// Largest decoded frame accepted, in pixels (width x height); bigger videos are refused
+    /// before decoding.
+    #[arg(long, env = "CHRONOSEEK_MAX_PIXELS", global = true, default_value_t = 8192 * 4320, value_name = "PIXELS")]
+    pub max_pixels: u64,
+
+    /// Seconds to wait for a connection when downloading a video.
+    #[arg(long, env = "CHRONOSEEK_CONNECT_TIMEOUT", global = true, default_value_t = 10, value_name = "SECONDS")]
+    pub connect_timeout: u64,
+
+    /// Seconds a download may stall before it is abandoned.
+    #[arg(long, env = "CHRONOSEEK_READ_TIMEOUT", global = true, default_value_t = 30, value_name = "SECONDS")]
+    pub read_timeout: u64,
+}
+
+impl GlobalOpts {
+    /// The store URI, defaulting to the user's data directory.
+    pub fn store_uri(&self) -> String {
+        self.store.clone().unwrap_or_else(default_store_uri)
+    }
+
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::from_flags(Some(&self.model), self.model_dir.as_deref())
+    }
+}
+
+impl PipelineOpts {
+    pub fn fetch_options(&self) -> FetchOptions {
+        FetchOptions {
+            max_bytes: self.max_video_bytes,
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
+            read_timeout: std::time::Duration::from_secs(self.read_timeout),
+            ..FetchOptions::default()
+        }
+    }
+
+    pub fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            ingest: IngestOptions {
+                sampler: SamplerOptions {
+                    plan: self.sampling,
+                    max_pixels: self.max_pixels,
+                    max_duration_s: self.max_video_seconds,
+                    ..SamplerOptions::default()
+                },
+                batch_size: self.batch_size as usize,
+            },
+            segmenter: self.segmenter,
+            ..EngineOptions::default()
+        }
+    }
+}
+
+/// `<data dir>/chronoseek/store`, or `./chronoseek-store` where there is no data directory.
+pub fn default_store_uri() -> String {
+    dirs::data_dir()
+        .map(|d| d.join("chronoseek").join("store"))
+        .unwrap_or_else(|| PathBuf::from("chronoseek-store"))
+        .display()
+        .to_string()
+}

@@ -1,0 +1,69 @@
+//! Work counters the library exposes, so tests (and `/metrics`) can prove what a request did —
+//! e.g. that a repeat search decoded nothing and embedded no image — without timing anything.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::Serialize;
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Live counters, shared by every part of one engine.
+        #[derive(Debug, Default)]
+        pub struct Counters { $($(#[$doc])* pub $name: AtomicU64,)* }
+
+        /// A copy of the counters at one moment.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub struct CounterSnapshot { $($(#[$doc])* pub $name: u64,)* }
+
+        impl Counters {
+            pub fn snapshot(&self) -> CounterSnapshot {
+                CounterSnapshot { $($name: self.$name.load(Relaxed),)* }
+            }
+        }
+
+        impl CounterSnapshot {
+            /// What happened between `earlier` and `self`.
+            pub fn since(&self, earlier: &CounterSnapshot) -> CounterSnapshot {
+                CounterSnapshot { $($name: self.$name.saturating_sub(earlier.$name),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// HTTP downloads of video bytes.
+    downloads,
+    /// Bytes received by those downloads.
+    bytes_downloaded,
+    /// Local files read to fingerprint them.
+    files_hashed,
+    /// Source (path/URL) look-ups answered from the fingerprint cache.
+    source_cache_hits,
+    /// Videos decoded with ffmpeg.
+    videos_decoded,
+    /// Frames the decoder produced (kept or not).
+    frames_decoded,
+    /// Frames run through the image tower.
+    image_embeddings,
+    /// Queries run through the text tower.
+    text_embeddings,
+    /// Query embeddings served from the in-memory LRU.
+    text_cache_hits,
+    /// Query embeddings served from the store.
+    text_store_hits,
+    /// Frame matrices read from the store.
+    frame_loads,
+    /// Searches answered from the result cache.
+    result_cache_hits,
+    /// Searches answered.
+    searches,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+}

@@ -1,0 +1,163 @@
+//! The runner for `migrations/`: ordered, idempotent schema steps with the version reached
+//! recorded in the `meta` table.
+
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use lancedb::Connection;
+use lancedb::query::{ExecutableQuery, QueryBase};
+use serde::Deserialize;
+
+use super::StoreError;
+
+/// Every migration this build knows, in order. Embedded so the binary needs no files at run time.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.json")];
+
+pub const META_TABLE: &str = "meta";
+
+#[derive(Debug, Deserialize)]
+struct Migration {
+    version: u32,
+    name: String,
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Step {
+    CreateTable { create_table: String, fields: Vec<(String, String, bool)> },
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+fn parse_type(t: &str) -> Result<DataType, StoreError> {
+    Ok(match t {
+        "utf8" => DataType::Utf8,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "float64" => DataType::Float64,
+        "list<int64>" => DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+        "list<float32>" => DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+        other => return Err(StoreError::Migration(format!("unknown column type '{other}'"))),
+    })
+}
+
+fn schema_of(fields: &[(String, String, bool)]) -> Result<SchemaRef, StoreError> {
+    let fields = fields
+        .iter()
+        .map(|(n, t, nullable)| Ok(Field::new(n, parse_type(t)?, *nullable)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The Arrow schema a migration declares for `table` (the latest declaration wins).
+pub fn declared_schema(table: &str) -> Result<SchemaRef, StoreError> {
+    let mut found = None;
+    for text in MIGRATIONS {
+        let m: Migration = serde_json::from_str(text).map_err(|e| StoreError::Migration(e.to_string()))?;
+        for step in m.steps {
+            let Step::CreateTable { create_table, fields } = step;
+            if create_table == table {
+                found = Some(schema_of(&fields)?);
+            }
+        }
+    }
+    found.ok_or_else(|| StoreError::Migration(format!("no migration declares table '{table}'")))
+}
+
+fn meta_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Utf8, false)]))
+}
+
+/// Reads the recorded schema version (0 for a new store).
+pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    let names = conn.table_names().execute().await?;
+    if !names.iter().any(|n| n == META_TABLE) {
+        return Ok(0);
+    }
+    let meta = conn.open_table(META_TABLE).execute().await?;
+    let batches: Vec<RecordBatch> =
+        meta.query().only_if("key = 'schema_version'").execute().await?.try_collect().await?;
+    let mut version = 0;
+    for b in &batches {
+        if let Some(col) = b.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<StringArray>()) {
+            for v in col.iter().flatten() {
+                let v: u32 =
+                    v.parse().map_err(|_| StoreError::Migration(format!("bad schema_version '{v}' in meta")))?;
+                version = version.max(v);
+            }
+        }
+    }
+    Ok(version)
+}
+
+/// Brings the store to [`latest_version`]. Refuses stores written by a newer build.
+pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
+    let names = conn.table_names().execute().await?;
+    if !names.iter().any(|n| n == META_TABLE) {
+        conn.create_empty_table(META_TABLE, meta_schema()).execute().await?;
+    }
+    let current = current_version(conn).await?;
+    if current > latest_version() {
+        return Err(StoreError::Migration(format!(
+            "store schema version {current} is newer than this build supports ({}); upgrade chronoseek",
+            latest_version()
+        )));
+    }
+    for text in MIGRATIONS {
+        let m: Migration = serde_json::from_str(text).map_err(|e| StoreError::Migration(e.to_string()))?;
+        if m.version <= current {
+            continue;
+        }
+        tracing::info!(version = m.version, name = %m.name, "applying store migration");
+        for step in &m.steps {
+            let Step::CreateTable { create_table, fields } = step;
+            let names = conn.table_names().execute().await?;
+            if !names.iter().any(|n| n == create_table) {
+                conn.create_empty_table(create_table.as_str(), schema_of(fields)?).execute().await?;
+            }
+        }
+        record_version(conn, m.version).await?;
+    }
+    Ok(latest_version().max(current))
+}
+
+async fn record_version(conn: &Connection, version: u32) -> Result<(), StoreError> {
+    let meta = conn.open_table(META_TABLE).execute().await?;
+    let batch = RecordBatch::try_new(
+        meta_schema(),
+        vec![
+            Arc::new(StringArray::from(vec!["schema_version"])),
+            Arc::new(StringArray::from(vec![version.to_string()])),
+        ],
+    )?;
+    // Append then delete older rows: a crash in between leaves two rows, and the reader takes
+    // the highest, so the record is never lost.
+    meta.add(batch).execute().await?;
+    meta.delete(format!("key = 'schema_version' AND value <> '{version}'").as_str()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_parse() {
+        for (i, text) in MIGRATIONS.iter().enumerate() {
+            let m: Migration = serde_json::from_str(text).unwrap();
+            assert_eq!(m.version as usize, i + 1, "migration {} is out of order", m.name);
+            for step in &m.steps {
+                let Step::CreateTable { fields, .. } = step;
+                schema_of(fields).unwrap();
+            }
+        }
+        assert!(declared_schema("frames").is_ok());
+        assert!(declared_schema("nope").is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Persistent storage: the LanceDB store, its Arrow schemas (declared in `migrations/`) and the
+//! migration runner.
+
+mod migrations;
+mod records;
+mod store;
+
+pub use migrations::{current_version, latest_version};
+pub use records::{FrameMatrix, VideoRecord};
+pub(crate) use store::timestamp_now_ms;
+pub use store::{SourceRecord, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Lance(#[from] lancedb::Error),
+    #[error("store: arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error("store migration: {0}")]
+    Migration(String),
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store: {0}")]
+    Io(String),
+}

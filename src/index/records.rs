@@ -1,0 +1,57 @@
+//! Plain Rust views of the store's rows.
+
+use crate::ingest::Fingerprint;
+
+/// A video whose embeddings are complete for one model. Only complete videos exist as records:
+/// the row is written last, after its frames, and is the marker that makes the video searchable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoRecord {
+    pub fingerprint: Fingerprint,
+    pub model_key: String,
+    /// Ties the record to the exact frames row it was written with, so rows left behind by an
+    /// interrupted earlier ingest are never read.
+    pub ingest_id: String,
+    pub duration_s: f64,
+    pub source_fps: Option<f64>,
+    pub width: u32,
+    pub height: u32,
+    pub frame_count: u32,
+    /// The sampling plan, e.g. `fixed:1` or `adaptive`.
+    pub sampling: String,
+    /// The first path or URL the video was ingested from (informational).
+    pub source: String,
+    pub created_at_ms: i64,
+}
+
+/// The per-frame embeddings of one video: `timestamps_ms[i]` is the time of row `i` of the
+/// row-major `len x dim` matrix `data`. Rows are L2-normalised.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrameMatrix {
+    pub dim: usize,
+    pub timestamps_ms: Vec<i64>,
+    pub data: Vec<f32>,
+}
+
+impl FrameMatrix {
+    pub fn new(dim: usize) -> Self {
+        Self { dim, timestamps_ms: Vec::new(), data: Vec::new() }
+    }
+    pub fn len(&self) -> usize {
+        self.timestamps_ms.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.timestamps_ms.is_empty()
+    }
+    pub fn push(&mut self, t_ms: i64, embedding: &[f32]) {
+        debug_assert_eq!(embedding.len(), self.dim);
+        self.timestamps_ms.push(t_ms);
+        self.data.extend_from_slice(embedding);
+    }
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    /// Timestamps in seconds.
+    pub fn times_s(&self) -> Vec<f64> {
+        self.timestamps_ms.iter().map(|&t| t as f64 / 1000.0).collect()
+    }
+}

@@ -1,0 +1,430 @@
+//! The LanceDB store: `videos` (completion markers), `frames` (one row per video and model
+//! holding the whole embedding matrix), `text_embeddings` and `sources` (path/URL ->
+//! fingerprint with cache validators).
+//!
+//! One row per video for frames makes a video's write atomic (a crash cannot leave half a
+//! matrix) and its read a single-row look-up through the BTree index on `fingerprint`, so
+//! reading one video never scans the others.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
+    cast::AsArray,
+    types::{Float32Type, Int64Type},
+};
+use futures::TryStreamExt;
+use lancedb::{
+    Connection, Table,
+    index::{Index, scalar::BTreeIndexBuilder},
+    query::{ExecutableQuery, QueryBase, Select},
+    table::{OptimizeAction, OptimizeOptions},
+};
+
+use super::{
+    FrameMatrix, StoreError, VideoRecord,
+    migrations::{declared_schema, migrate},
+};
+use crate::ingest::Fingerprint;
+
+/// Quotes a string for a Lance SQL filter.
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A cached mapping from a path or URL to the fingerprint of its bytes, valid while
+/// `validator` (size and mtime for files; ETag, Last-Modified and length for HTTP) is unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub source: String,
+    pub validator: String,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    uri: String,
+    videos: Table,
+    frames: Table,
+    texts: Table,
+    sources: Table,
+    schema_version: u32,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("uri", &self.uri).field("schema_version", &self.schema_version).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at a local folder or object-store URI.
+    pub async fn open(uri: &str) -> Result<Self, StoreError> {
+        if !uri.contains("://") {
+            std::fs::create_dir_all(uri).map_err(|e| StoreError::Io(format!("{uri}: {e}")))?;
+        }
+        // Several miners may share one store (e.g. on object storage): reads look for other
+        // processes' writes at most this stale, which keeps the cached-search path free of a
+        // manifest check on every read.
+        let conn: Connection =
+            lancedb::connect(uri).read_consistency_interval(std::time::Duration::from_secs(1)).execute().await?;
+        let schema_version = migrate(&conn).await?;
+        let open = |name: &'static str| {
+            let conn = conn.clone();
+            async move { conn.open_table(name).execute().await }
+        };
+        Ok(Self {
+            uri: uri.to_string(),
+            videos: open("videos").await?,
+            frames: open("frames").await?,
+            texts: open("text_embeddings").await?,
+            sources: open("sources").await?,
+            schema_version,
+        })
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+
+    /// The complete record of a video for a model, if it has one.
+    pub async fn video(&self, fp: &Fingerprint, model_key: &str) -> Result<Option<VideoRecord>, StoreError> {
+        let filter = format!(
+            "fingerprint = {} AND model_key = {} AND state = 'complete'",
+            sql_str(&fp.to_hex()),
+            sql_str(model_key)
+        );
+        let batches: Vec<RecordBatch> = self.videos.query().only_if(filter).execute().await?.try_collect().await?;
+        let mut records = Vec::new();
+        for b in &batches {
+            records.extend(video_records(b)?);
+        }
+        // Two complete rows can exist only if two writers raced; the newest wins.
+        Ok(records.into_iter().max_by_key(|r| r.created_at_ms))
+    }
+
+    /// Every complete video (newest first).
+    pub async fn list_videos(&self) -> Result<Vec<VideoRecord>, StoreError> {
+        let batches: Vec<RecordBatch> =
+            self.videos.query().only_if("state = 'complete'").execute().await?.try_collect().await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            out.extend(video_records(b)?);
+        }
+        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        Ok(out)
+    }
+
+    /// The embedding matrix of a complete video.
+    pub async fn load_frames(&self, video: &VideoRecord) -> Result<FrameMatrix, StoreError> {
+        let filter = format!(
+            "fingerprint = {} AND ingest_id = {}",
+            sql_str(&video.fingerprint.to_hex()),
+            sql_str(&video.ingest_id)
+        );
+        let batches: Vec<RecordBatch> = self
+            .frames
+            .query()
+            .only_if(filter)
+            .select(Select::columns(&["dim", "timestamps_ms", "embeddings"]))
+            .limit(1)
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let batch = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .ok_or_else(|| StoreError::Corrupt(format!("video {} has no frames row", video.fingerprint)))?;
+        let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
+        let ts = batch
+            .column_by_name("timestamps_ms")
+            .ok_or_else(|| StoreError::Corrupt("frames.timestamps_ms missing".into()))?
+            .as_list::<i32>()
+            .value(0);
+        let emb = batch
+            .column_by_name("embeddings")
+            .ok_or_else(|| StoreError::Corrupt("frames.embeddings missing".into()))?
+            .as_list::<i32>()
+            .value(0);
+        let timestamps_ms = ts.as_primitive::<Int64Type>().values().to_vec();
+        let data = emb.as_primitive::<Float32Type>().values().to_vec();
+        if dim == 0 || data.len() != timestamps_ms.len() * dim {
+            return Err(StoreError::Corrupt(format!(
+                "video {}: {} floats for {} frames of width {dim}",
+                video.fingerprint,
+                data.len(),
+                timestamps_ms.len()
+            )));
+        }
+        Ok(FrameMatrix { dim, timestamps_ms, data })
+    }
+
+    /// Writes a video's frames, then its completion marker. Rows of an earlier interrupted
+    /// ingest of the same video and model are removed first; until the marker lands nothing of
+    /// this write is visible to [`Store::video`].
+    pub async fn put_video(&self, record: &VideoRecord, frames: &FrameMatrix) -> Result<(), StoreError> {
+        self.put_videos(&[(record.clone(), frames.clone())]).await
+    }
+
+    /// [`Store::put_video`] for many videos in one write per table (bulk imports, benchmarks).
+    pub async fn put_videos(&self, videos: &[(VideoRecord, FrameMatrix)]) -> Result<(), StoreError> {
+        if videos.is_empty() {
+            return Ok(());
+        }
+        // Orphans of interrupted ingests: one delete per model key.
+        let mut by_model: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (record, _) in videos {
+            by_model.entry(record.model_key.as_str()).or_default().push(sql_str(&record.fingerprint.to_hex()));
+        }
+        for (model_key, fps) in by_model {
+            let filter = format!("model_key = {} AND fingerprint IN ({})", sql_str(model_key), fps.join(", "));
+            self.frames.delete(filter.as_str()).await?;
+        }
+        let batch = RecordBatch::try_new(
+            declared_schema("frames")?,
+            vec![
+                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.fingerprint.to_hex()))),
+                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.model_key.as_str()))),
+                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.ingest_id.as_str()))),
+                Arc::new(Int32Array::from_iter_values(videos.iter().map(|(_, f)| f.dim as i32))),
+                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                    videos.iter().map(|(_, f)| Some(f.timestamps_ms.iter().copied().map(Some))),
+                )),
+                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                    videos.iter().map(|(_, f)| Some(f.data.iter().copied().map(Some))),
+                )),
+            ],
+        )?;
+        self.frames.add(batch).execute().await?;
+        // The markers, written last.
+        let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| r).collect();
+        self.videos.add(video_batch(&records)?).execute().await?;
+        self.refresh_indices().await;
+        Ok(())
+    }
+
+    /// Keeps look-ups by fingerprint on the BTree index: creates it once rows exist, then folds
+    /// new rows into it. Failure only costs speed, so it is logged, not returned.
+    async fn refresh_indices(&self) {
+        for (table, column) in [(&self.videos, "fingerprint"), (&self.frames, "fingerprint")] {
+            let result = async {
+                let indices = table.list_indices().await?;
+                if indices.iter().any(|i| i.columns.iter().any(|c| c == column)) {
+                    table.optimize(OptimizeAction::Index(OptimizeOptions::default())).await?;
+                } else {
+                    table.create_index(&[column], Index::BTree(BTreeIndexBuilder::default())).execute().await?;
+                }
+                Ok::<_, lancedb::Error>(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(table = table.name(), error = %e, "index refresh failed");
+            }
+        }
+    }
+
+    /// Compacts small files and folds new rows into indices (`chronoseek store optimize`).
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        for t in [&self.videos, &self.frames, &self.texts, &self.sources] {
+            t.optimize(OptimizeAction::All).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn text_embedding(&self, key: &str) -> Result<Option<Vec<f32>>, StoreError> {
+        let batches: Vec<RecordBatch> = self
+            .texts
+            .query()
+            .only_if(format!("key = {}", sql_str(key)))
+            .select(Select::columns(&["embedding"]))
+            .limit(1)
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        for b in &batches {
+            if b.num_rows() > 0 {
+                let list = b
+                    .column_by_name("embedding")
+                    .ok_or_else(|| StoreError::Corrupt("text_embeddings.embedding missing".into()))?
+                    .as_list::<i32>()
+                    .value(0);
+                return Ok(Some(list.as_primitive::<Float32Type>().values().to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn put_text_embedding(
+        &self,
+        key: &str,
+        model_key: &str,
+        query: &str,
+        embedding: &[f32],
+    ) -> Result<(), StoreError> {
+        let batch = RecordBatch::try_new(
+            declared_schema("text_embeddings")?,
+            vec![
+                Arc::new(StringArray::from(vec![key])),
+                Arc::new(StringArray::from(vec![model_key])),
+                Arc::new(StringArray::from(vec![query])),
+                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(
+                    embedding.iter().copied().map(Some),
+                )])),
+            ],
+        )?;
+        self.texts.add(batch).execute().await?;
+        Ok(())
+    }
+
+    pub async fn source(&self, source: &str) -> Result<Option<SourceRecord>, StoreError> {
+        let batches: Vec<RecordBatch> = self
+            .sources
+            .query()
+            .only_if(format!("source = {}", sql_str(source)))
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut best: Option<(i64, SourceRecord)> = None;
+        for b in &batches {
+            let src = col::<StringArray>(b, "source")?;
+            let val = col::<StringArray>(b, "validator")?;
+            let fp = col::<StringArray>(b, "fingerprint")?;
+            let at = col::<Int64Array>(b, "updated_at_ms")?;
+            for i in 0..b.num_rows() {
+                let Ok(fingerprint) = fp.value(i).parse() else { continue };
+                if best.as_ref().is_none_or(|(t, _)| at.value(i) >= *t) {
+                    best = Some((
+                        at.value(i),
+                        SourceRecord {
+                            source: src.value(i).to_string(),
+                            validator: val.value(i).to_string(),
+                            fingerprint,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(best.map(|(_, r)| r))
+    }
+
+    pub async fn put_source(&self, rec: &SourceRecord) -> Result<(), StoreError> {
+        let batch = RecordBatch::try_new(
+            declared_schema("sources")?,
+            vec![
+                Arc::new(StringArray::from(vec![rec.source.clone()])),
+                Arc::new(StringArray::from(vec![rec.validator.clone()])),
+                Arc::new(StringArray::from(vec![rec.fingerprint.to_hex()])),
+                Arc::new(Int64Array::from(vec![now_ms()])),
+            ],
+        )?;
+        self.sources.add(batch).execute().await?;
+        // Older mappings of the same source are superseded; the newest row wins on read anyway.
+        self.sources
+            .delete(
+                format!(
+                    "source = {} AND NOT (fingerprint = {} AND validator = {})",
+                    sql_str(&rec.source),
+                    sql_str(&rec.fingerprint.to_hex()),
+                    sql_str(&rec.validator)
+                )
+                .as_str(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Row counts per table (for `chronoseek store stats` and tests).
+    pub async fn row_counts(&self) -> Result<Vec<(&'static str, usize)>, StoreError> {
+        Ok(vec![
+            ("videos", self.videos.count_rows(None).await?),
+            ("frames", self.frames.count_rows(None).await?),
+            ("text_embeddings", self.texts.count_rows(None).await?),
+            ("sources", self.sources.count_rows(None).await?),
+        ])
+    }
+
+    /// The query plan LanceDB runs to read one video's frames, with its run-time metrics
+    /// (used to show that the look-up goes through the index, not a scan).
+    pub async fn analyze_frames_read(&self, video: &VideoRecord) -> Result<String, StoreError> {
+        let filter = format!(
+            "fingerprint = {} AND ingest_id = {}",
+            sql_str(&video.fingerprint.to_hex()),
+            sql_str(&video.ingest_id)
+        );
+        Ok(self.frames.query().only_if(filter).select(Select::columns(&["dim"])).analyze_plan().await?)
+    }
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, StoreError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| StoreError::Corrupt(format!("column {name} missing or of the wrong type")))
+}
+
+fn video_batch(rs: &[&VideoRecord]) -> Result<RecordBatch, StoreError> {
+    Ok(RecordBatch::try_new(
+        declared_schema("videos")?,
+        vec![
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.fingerprint.to_hex()))),
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.model_key.as_str()))),
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.ingest_id.as_str()))),
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|_| "complete"))),
+            Arc::new(Float64Array::from_iter_values(rs.iter().map(|r| r.duration_s))),
+            Arc::new(Float64Array::from_iter(rs.iter().map(|r| r.source_fps))),
+            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.width as i32))),
+            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.height as i32))),
+            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.frame_count as i32))),
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.sampling.as_str()))),
+            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.source.as_str()))),
+            Arc::new(Int64Array::from_iter_values(rs.iter().map(|r| r.created_at_ms))),
+        ],
+    )?)
+}
+
+fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
+    let fp = col::<StringArray>(b, "fingerprint")?;
+    let mk = col::<StringArray>(b, "model_key")?;
+    let id = col::<StringArray>(b, "ingest_id")?;
+    let dur = col::<Float64Array>(b, "duration_s")?;
+    let fps = col::<Float64Array>(b, "source_fps")?;
+    let w = col::<Int32Array>(b, "width")?;
+    let h = col::<Int32Array>(b, "height")?;
+    let n = col::<Int32Array>(b, "frame_count")?;
+    let sampling = col::<StringArray>(b, "sampling")?;
+    let source = col::<StringArray>(b, "source")?;
+    let at = col::<Int64Array>(b, "created_at_ms")?;
+    (0..b.num_rows())
+        .map(|i| {
+            Ok(VideoRecord {
+                fingerprint: fp
+                    .value(i)
+                    .parse()
+                    .map_err(|e: String| StoreError::Corrupt(format!("videos.fingerprint: {e}")))?,
+                model_key: mk.value(i).to_string(),
+                ingest_id: id.value(i).to_string(),
+                duration_s: dur.value(i),
+                source_fps: (!fps.is_null(i)).then(|| fps.value(i)),
+                width: w.value(i) as u32,
+                height: h.value(i) as u32,
+                frame_count: n.value(i) as u32,
+                sampling: sampling.value(i).to_string(),
+                source: source.value(i).to_string(),
+                created_at_ms: at.value(i),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn timestamp_now_ms() -> i64 {
+    now_ms()
+}

@@ -1,0 +1,270 @@
+//! Getting a video's bytes: local paths, `file://` and `http(s)://` URLs, with size and time
+//! limits, hashing while writing, and a path/URL -> fingerprint cache with validators so a
+//! repeated URL costs one HEAD request instead of a download.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::fingerprint::{Fingerprint, HashingWriter};
+
+/// Where a video comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    File(PathBuf),
+    Http(url::Url),
+}
+
+impl VideoSource {
+    /// A `file://` or `http(s)://` URL, or a plain path.
+    pub fn parse(s: &str) -> Result<Self, FetchError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(FetchError::InvalidUrl("empty video location".into()));
+        }
+        if let Some(rest) = s.strip_prefix("file://") {
+            let url = url::Url::parse(s).map_err(|e| FetchError::InvalidUrl(format!("{s}: {e}")))?;
+            return url
+                .to_file_path()
+                .map(Self::File)
+                .map_err(|_| FetchError::InvalidUrl(format!("{s}: not a local file URL ({rest})")));
+        }
+        if s.contains("://") {
+            let url = url::Url::parse(s).map_err(|e| FetchError::InvalidUrl(format!("{s}: {e}")))?;
+            return match url.scheme() {
+                "http" | "https" if url.host().is_some() => Ok(Self::Http(url)),
+                "http" | "https" => Err(FetchError::InvalidUrl(format!("{s}: no host"))),
+                other => Err(FetchError::InvalidUrl(format!("unsupported URL scheme '{other}'"))),
+            };
+        }
+        Ok(Self::File(PathBuf::from(s)))
+    }
+
+    /// The key the source cache uses: an absolute `file://` URL or the HTTP URL.
+    pub fn cache_key(&self) -> String {
+        match self {
+            Self::File(p) => {
+                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                format!("file://{}", abs.display())
+            }
+            Self::Http(u) => u.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for VideoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "{}", p.display()),
+            Self::Http(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// Why a video's bytes could not be had. Every variant is the protocol's `VIDEO_FETCH_FAILED`.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("invalid video URL: {0}")]
+    InvalidUrl(String),
+    #[error("{0}: no such file")]
+    NotFound(String),
+    #[error("{url}: HTTP status {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {message}")]
+    Network { url: String, message: String },
+    #[error("video is larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Limits on fetching.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub max_bytes: u64,
+    pub connect_timeout: Duration,
+    /// Longest wait for the next chunk of a download.
+    pub read_timeout: Duration,
+    /// Whole-download limit.
+    pub total_timeout: Duration,
+    pub max_redirects: usize,
+    /// Folder for downloads (deleted after ingest); the system temp folder if `None`.
+    pub download_dir: Option<PathBuf>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            max_bytes: 2 * 1024 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(600),
+            max_redirects: 5,
+            download_dir: None,
+        }
+    }
+}
+
+/// A video's bytes on local disk with their fingerprint. A download lives in a temporary file
+/// removed when this is dropped.
+#[derive(Debug)]
+pub struct LocalVideo {
+    pub path: PathBuf,
+    pub fingerprint: Fingerprint,
+    pub bytes: u64,
+    _temp: Option<tempfile::TempPath>,
+}
+
+/// Fetches video bytes over HTTP with the limits above.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    opts: FetchOptions,
+}
+
+impl Fetcher {
+    pub fn new(opts: FetchOptions) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
+            .timeout(opts.total_timeout)
+            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
+            .user_agent(concat!("chronoseek/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Io(format!("HTTP client: {e}")))?;
+        Ok(Self { client, opts })
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.opts
+    }
+
+    /// A string that changes when the content behind the source changes, without reading it:
+    /// size and modification time for files; ETag, Last-Modified and length for HTTP. `None`
+    /// when the server gives nothing to validate with (then the URL is always downloaded).
+    pub async fn validator(&self, source: &VideoSource) -> Result<Option<String>, FetchError> {
+        match source {
+            VideoSource::File(p) => {
+                let meta = std::fs::metadata(p).map_err(|_| FetchError::NotFound(p.display().to_string()))?;
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                Ok(Some(format!("size={};mtime_ns={mtime}", meta.len())))
+            }
+            VideoSource::Http(url) => {
+                let resp = self.client.head(url.clone()).send().await.map_err(|e| network(url, e))?;
+                if !resp.status().is_success() {
+                    return Err(FetchError::Status { url: url.to_string(), status: resp.status().as_u16() });
+                }
+                let h = resp.headers();
+                let get = |k: reqwest::header::HeaderName| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+                let etag = get(reqwest::header::ETAG);
+                let modified = get(reqwest::header::LAST_MODIFIED);
+                let length = get(reqwest::header::CONTENT_LENGTH);
+                if etag.is_none() && modified.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(format!(
+                    "etag={};last_modified={};length={}",
+                    etag.unwrap_or_default(),
+                    modified.unwrap_or_default(),
+                    length.unwrap_or_default()
+                )))
+            }
+        }
+    }
+
+    /// Makes the bytes local and fingerprints them in the same pass.
+    pub async fn fetch(&self, source: &VideoSource) -> Result<LocalVideo, FetchError> {
+        match source {
+            VideoSource::File(p) => hash_file(p, self.opts.max_bytes).await,
+            VideoSource::Http(url) => self.download(url).await,
+        }
+    }
+
+    async fn download(&self, url: &url::Url) -> Result<LocalVideo, FetchError> {
+        let resp = self.client.get(url.clone()).send().await.map_err(|e| network(url, e))?;
+        if !resp.status().is_success() {
+            return Err(FetchError::Status { url: url.to_string(), status: resp.status().as_u16() });
+        }
+        if let Some(len) = resp.content_length()
+            && len > self.opts.max_bytes
+        {
+            return Err(FetchError::TooLarge { limit: self.opts.max_bytes });
+        }
+        let temp = match &self.opts.download_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| FetchError::Io(format!("{}: {e}", d.display())))?;
+                tempfile::NamedTempFile::new_in(d)
+            }
+            None => tempfile::NamedTempFile::new(),
+        }
+        .map_err(|e| FetchError::Io(format!("temporary file: {e}")))?;
+        let (file, temp_path) = temp.into_parts();
+        let mut writer = HashingWriter::new(std::io::BufWriter::new(file));
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| network(url, e))?;
+            if writer.written() + chunk.len() as u64 > self.opts.max_bytes {
+                return Err(FetchError::TooLarge { limit: self.opts.max_bytes });
+            }
+            writer.write_all(&chunk).map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
+        }
+        let (_, fingerprint, bytes) = writer.finish().map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
+        Ok(LocalVideo { path: temp_path.to_path_buf(), fingerprint, bytes, _temp: Some(temp_path) })
+    }
+}
+
+fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
+    let message = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_redirect() {
+        "too many redirects".to_string()
+    } else if e.is_connect() {
+        format!("connection failed: {e}")
+    } else {
+        e.to_string()
+    };
+    FetchError::Network { url: url.to_string(), message }
+}
+
+/// Hashes a local file in one streaming pass (the decoder reads the file itself afterwards).
+async fn hash_file(path: &Path, max_bytes: u64) -> Result<LocalVideo, FetchError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let meta = std::fs::metadata(&path).map_err(|_| FetchError::NotFound(path.display().to_string()))?;
+        if !meta.is_file() {
+            return Err(FetchError::NotFound(format!("{} (not a regular file)", path.display())));
+        }
+        if meta.len() > max_bytes {
+            return Err(FetchError::TooLarge { limit: max_bytes });
+        }
+        let mut f = std::fs::File::open(&path).map_err(|e| FetchError::Io(format!("{}: {e}", path.display())))?;
+        let mut w = HashingWriter::new(std::io::sink());
+        std::io::copy(&mut f, &mut w).map_err(|e| FetchError::Io(format!("{}: {e}", path.display())))?;
+        let (_, fingerprint, bytes) = w.finish().map_err(|e| FetchError::Io(e.to_string()))?;
+        Ok(LocalVideo { path, fingerprint, bytes, _temp: None })
+    })
+    .await
+    .map_err(|e| FetchError::Io(format!("hashing task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources() {
+        assert_eq!(VideoSource::parse("a/b.mp4").unwrap(), VideoSource::File("a/b.mp4".into()));
+        assert_eq!(VideoSource::parse("file:///tmp/x.mp4").unwrap(), VideoSource::File("/tmp/x.mp4".into()));
+        assert!(matches!(VideoSource::parse("https://e.com/v.mp4").unwrap(), VideoSource::Http(_)));
+        assert!(VideoSource::parse("ftp://e.com/v.mp4").is_err());
+        assert!(VideoSource::parse("http://").is_err());
+        assert!(VideoSource::parse("   ").is_err());
+    }
+}

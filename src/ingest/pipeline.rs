@@ -1,0 +1,321 @@
+//! The ingest pipeline: resolve a source to a fingerprint (cached), fetch, decode on one thread
+//! while embedding batches on another, then write frames and the completion marker.
+//!
+//! Concurrent ingests of the same `(fingerprint, model)` share one run (single-flight): the
+//! first caller does the work, the others wait and then find the video complete.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+
+use super::{
+    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, SampledFrame, SamplerOptions, VideoSource, sample_frames,
+};
+use crate::counters::Counters;
+use crate::index::{FrameMatrix, SourceRecord, Store, StoreError, VideoRecord, timestamp_now_ms};
+use crate::model::{ClipEmbedder, ModelError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("ingest task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub sampler: SamplerOptions,
+    /// Frames per image-tower call.
+    pub batch_size: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { sampler: SamplerOptions::default(), batch_size: 32 }
+    }
+}
+
+/// Timings and counts of one ingest that did work.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestStats {
+    pub bytes: u64,
+    pub frames_decoded: u64,
+    pub frames_embedded: u64,
+    pub fetch_secs: f64,
+    pub decode_secs: f64,
+    pub embed_secs: f64,
+    pub total_secs: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum IngestOutcome {
+    /// The content was already in the store for this model: nothing was decoded or embedded.
+    AlreadyIngested(VideoRecord),
+    Ingested(VideoRecord, IngestStats),
+}
+
+impl IngestOutcome {
+    pub fn record(&self) -> &VideoRecord {
+        match self {
+            Self::AlreadyIngested(r) | Self::Ingested(r, _) => r,
+        }
+    }
+}
+
+pub struct Ingestor {
+    store: Store,
+    model: Arc<ClipEmbedder>,
+    fetcher: Fetcher,
+    counters: Arc<Counters>,
+    opts: IngestOptions,
+    inflight: parking_lot::Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Ingestor {
+    pub fn new(
+        store: Store,
+        model: Arc<ClipEmbedder>,
+        fetcher: Fetcher,
+        counters: Arc<Counters>,
+        opts: IngestOptions,
+    ) -> Self {
+        Self { store, model, fetcher, counters, opts, inflight: Default::default() }
+    }
+
+    pub fn options(&self) -> &IngestOptions {
+        &self.opts
+    }
+
+    /// The fingerprint of a source if the cache knows it and its validator still matches.
+    pub async fn cached_fingerprint(&self, source: &VideoSource) -> Result<Option<Fingerprint>, IngestError> {
+        let Some(validator) = self.fetcher.validator(source).await? else {
+            return Ok(None);
+        };
+        let known = self.store.source(&source.cache_key()).await?;
+        Ok(known.filter(|r| r.validator == validator).map(|r| r.fingerprint))
+    }
+
+    /// Makes sure the video behind `source` is in the store for the loaded model.
+    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressBar) -> Result<IngestOutcome, IngestError> {
+        let validator = self.fetcher.validator(source).await?;
+        if let Some(v) = &validator
+            && let Some(known) = self.store.source(&source.cache_key()).await?
+            && &known.validator == v
+            && let Some(record) = self.store.video(&known.fingerprint, self.model.key()).await?
+        {
+            Counters::inc(&self.counters.source_cache_hits);
+            return Ok(IngestOutcome::AlreadyIngested(record));
+        }
+        let started = Instant::now();
+        let local = self.fetcher.fetch(source).await?;
+        match source {
+            VideoSource::Http(_) => {
+                Counters::inc(&self.counters.downloads);
+                Counters::add(&self.counters.bytes_downloaded, local.bytes);
+            }
+            VideoSource::File(_) => Counters::inc(&self.counters.files_hashed),
+        }
+        let fetch_secs = started.elapsed().as_secs_f64();
+        if let Some(v) = validator {
+            self.store
+                .put_source(&SourceRecord { source: source.cache_key(), validator: v, fingerprint: local.fingerprint })
+                .await?;
+        }
+        let outcome = self.ingest_local(local, &source.to_string(), progress).await?;
+        Ok(match outcome {
+            IngestOutcome::Ingested(r, mut stats) => {
+                stats.fetch_secs = fetch_secs;
+                stats.total_secs = started.elapsed().as_secs_f64();
+                IngestOutcome::Ingested(r, stats)
+            }
+            other => other,
+        })
+    }
+
+    /// Ingests bytes already on disk (single-flight per fingerprint).
+    pub async fn ingest_local(
+        &self,
+        local: LocalVideo,
+        label: &str,
+        progress: &ProgressBar,
+    ) -> Result<IngestOutcome, IngestError> {
+        let fp = local.fingerprint;
+        let gate = self.inflight.lock().entry(fp).or_default().clone();
+        let result = async {
+            let _guard = gate.lock().await;
+            if let Some(record) = self.store.video(&fp, self.model.key()).await? {
+                return Ok(IngestOutcome::AlreadyIngested(record));
+            }
+            self.decode_embed_store(local, label, progress).await
+        }
+        .await;
+        // Forget the gate once nobody else holds it.
+        let mut inflight = self.inflight.lock();
+        if inflight.get(&fp).is_some_and(|g| Arc::strong_count(g) <= 2) {
+            inflight.remove(&fp);
+        }
+        drop(gate);
+        result
+    }
+
+    async fn decode_embed_store(
+        &self,
+        local: LocalVideo,
+        label: &str,
+        progress: &ProgressBar,
+    ) -> Result<IngestOutcome, IngestError> {
+        let started = Instant::now();
+        let model = self.model.clone();
+        let counters = self.counters.clone();
+        let mut sampler = self.opts.sampler.clone();
+        sampler.size = model.image_size();
+        let batch_size = self.opts.batch_size.max(1);
+        let progress = progress.clone();
+        let path = local.path.clone();
+        let span = tracing::info_span!("ingest", fingerprint = %fp_short(&local.fingerprint), source = label);
+        let (frames, stats, sample) = tokio::task::spawn_blocking(move || {
+            let _enter = span.enter();
+            run_decode_embed(&path, &sampler, batch_size, &model, &counters, &progress)
+        })
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))??;
+        let frames = thin(frames, &self.opts.sampler.plan, sample.fps, sample.duration_s);
+        let record = VideoRecord {
+            fingerprint: local.fingerprint,
+            model_key: self.model.key().to_string(),
+            ingest_id: new_ingest_id(),
+            duration_s: sample.duration_s,
+            source_fps: sample.info.source_fps,
+            width: sample.info.width,
+            height: sample.info.height,
+            frame_count: frames.len() as u32,
+            sampling: self.opts.sampler.plan.label(),
+            source: label.to_string(),
+            created_at_ms: timestamp_now_ms(),
+        };
+        self.store.put_video(&record, &frames).await?;
+        let stats = IngestStats { bytes: local.bytes, total_secs: started.elapsed().as_secs_f64(), ..stats };
+        tracing::info!(frames = record.frame_count, secs = stats.total_secs, "ingested");
+        Ok(IngestOutcome::Ingested(record, stats))
+    }
+}
+
+fn fp_short(fp: &Fingerprint) -> String {
+    fp.to_hex()[..12].to_string()
+}
+
+fn new_ingest_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut h = blake3::Hasher::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&format!("{:?}", std::thread::current().id()).into_bytes());
+    h.finalize().to_hex()[..24].to_string()
+}
+
+/// Applies an adaptive plan's rate once the real duration is known (videos whose header has no
+/// duration are sampled at the densest rate first).
+fn thin(frames: FrameMatrix, plan: &super::SamplingPlan, sampled_fps: f64, duration_s: f64) -> FrameMatrix {
+    let step = plan.thinning_step(sampled_fps, duration_s);
+    if step <= 1 {
+        return frames;
+    }
+    let mut out = FrameMatrix::new(frames.dim);
+    for i in (0..frames.len()).step_by(step) {
+        out.push(frames.timestamps_ms[i], frames.row(i));
+    }
+    out
+}
+
+/// Decodes on a second thread while this one embeds full batches.
+fn run_decode_embed(
+    path: &std::path::Path,
+    sampler: &SamplerOptions,
+    batch_size: usize,
+    model: &ClipEmbedder,
+    counters: &Counters,
+    progress: &ProgressBar,
+) -> Result<(FrameMatrix, IngestStats, super::SampleStats), IngestError> {
+    let info = super::probe(path)?;
+    let fps = sampler.plan.fps_for(info.duration_s);
+    if let Some(d) = info.duration_s {
+        progress.set_length((d * fps).ceil().max(1.0) as u64);
+    }
+    let (tx, rx) = sync_channel::<SampledFrame>(batch_size * 2);
+    let mut frames = FrameMatrix::new(model.dim());
+    let mut embed_secs = 0.0;
+    let mut embedded = 0u64;
+    let size = model.image_size();
+    let plane = 3 * size * size;
+    let sample = std::thread::scope(|scope| -> Result<super::SampleStats, IngestError> {
+        let decoder = scope.spawn(move || {
+            let r = sample_frames(path, sampler, |f| tx.send(f).is_ok());
+            drop(tx);
+            r
+        });
+        let mut batch_t = Vec::with_capacity(batch_size);
+        let mut batch_px = Vec::with_capacity(batch_size * plane);
+        let mut flush = |batch_t: &mut Vec<i64>, batch_px: &mut Vec<f32>| -> Result<(), IngestError> {
+            if batch_t.is_empty() {
+                return Ok(());
+            }
+            let t0 = Instant::now();
+            let emb = model.embed_images(batch_px, batch_t.len())?;
+            embed_secs += t0.elapsed().as_secs_f64();
+            for (t, e) in batch_t.iter().zip(&emb) {
+                frames.push(*t, e);
+            }
+            embedded += batch_t.len() as u64;
+            Counters::add(&counters.image_embeddings, batch_t.len() as u64);
+            progress.inc(batch_t.len() as u64);
+            batch_t.clear();
+            batch_px.clear();
+            Ok(())
+        };
+        let mut failure = None;
+        for f in rx.iter() {
+            batch_t.push(f.t_ms);
+            batch_px.extend_from_slice(&f.pixels);
+            if batch_t.len() == batch_size
+                && let Err(e) = flush(&mut batch_t, &mut batch_px)
+            {
+                failure = Some(e);
+                break;
+            }
+        }
+        if failure.is_none()
+            && let Err(e) = flush(&mut batch_t, &mut batch_px)
+        {
+            failure = Some(e);
+        }
+        // Dropping the receiver makes the decoder stop at its next frame.
+        drop(rx);
+        let decoded = decoder.join().map_err(|_| IngestError::Task("decoder thread panicked".into()))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(decoded?)
+    })?;
+    Counters::inc(&counters.videos_decoded);
+    Counters::add(&counters.frames_decoded, sample.frames_decoded);
+    progress.set_length(embedded);
+    progress.set_position(embedded);
+    let stats = IngestStats {
+        frames_decoded: sample.frames_decoded,
+        frames_embedded: embedded,
+        decode_secs: sample.decode_secs,
+        embed_secs,
+        ..Default::default()
+    };
+    Ok((frames, stats, sample))
+}

@@ -1,0 +1,14 @@
+//! ChronoSeek: semantic video moment retrieval for the ChronoSeek Bittensor subnet.
+//!
+//! Data flows one way: **fetch → fingerprint → decode → embed → store → score → segment →
+//! answer**. See `ARCHITECTURE.md` for the map of modules and their invariants.
+
+pub mod config;
+pub mod counters;
+pub mod index;
+pub mod ingest;
+pub mod model;
+pub mod protocol;
+pub mod query;
+
+pub use counters::{CounterSnapshot, Counters};

@@ -1,0 +1,67 @@
+//! `--device cpu|cuda:N` parsing and candle device construction.
+
+use std::str::FromStr;
+
+/// Where inference runs. CUDA needs the `cuda` cargo feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSpec {
+    #[default]
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            _ => match s.strip_prefix("cuda:") {
+                Some(n) => {
+                    n.parse().map(Self::Cuda).map_err(|_| format!("bad CUDA ordinal in '{s}' (expected cuda:N)"))
+                }
+                None => Err(format!("unknown device '{s}' (expected cpu or cuda:N)")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Builds the candle device; asking for CUDA in a build without it is an error, not a
+    /// silent fall-back to the CPU.
+    pub fn to_candle(self) -> Result<candle_core::Device, super::ModelError> {
+        match self {
+            Self::Cpu => Ok(candle_core::Device::Cpu),
+            Self::Cuda(n) => {
+                if !candle_core::utils::cuda_is_available() {
+                    return Err(super::ModelError::Device(format!(
+                        "cuda:{n} requested but this build has no CUDA support (rebuild with --features cuda)"
+                    )));
+                }
+                candle_core::Device::new_cuda(n).map_err(|e| super::ModelError::Device(e.to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parses_devices() {
+        assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
+        assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
+        assert!("tpu".parse::<DeviceSpec>().is_err());
+        assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+}

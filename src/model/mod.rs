@@ -1,0 +1,42 @@
+//! CLIP: loading checkpoints (hub id, local directory, generated tiny models), the tokenizer,
+//! CLIPImageProcessor-exact preprocessing, device selection, and batched embedding.
+
+mod clip;
+mod config;
+mod device;
+pub mod preprocess;
+mod source;
+pub mod tiny;
+mod tokenizer;
+
+pub use clip::ClipEmbedder;
+pub use config::{hf_config_json, parse_clip_config};
+pub use device::DeviceSpec;
+pub use source::{DEFAULT_MODEL_ID, ModelFiles, ModelSource};
+pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, preprocess_query};
+
+/// Everything that can go wrong getting or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model files missing: {0}")]
+    Missing(String),
+    #[error("model download failed: {0}")]
+    Download(String),
+    #[error("bad model config: {0}")]
+    Config(String),
+    #[error("model load failed: {0}")]
+    Load(String),
+    #[error("device: {0}")]
+    Device(String),
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+impl ModelError {
+    pub(crate) fn inference(e: candle_core::Error) -> Self {
+        Self::Inference(e.to_string())
+    }
+    pub(crate) fn load(e: candle_core::Error) -> Self {
+        Self::Load(e.to_string())
+    }
+}

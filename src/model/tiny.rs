@@ -1,0 +1,121 @@
+//! Small CLIP checkpoints with generated weights, written in the Hugging Face layout.
+//!
+//! Tests and offline demos need a model without a download. The weights come from a seeded
+//! generator (not candle's RNG, which cannot be seeded on the CPU), so the same seed gives the
+//! same file on every machine; the checkpoint is then loaded through the normal code path.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Init, VarBuilder, VarMap};
+use candle_transformers::models::clip::{
+    ClipConfig, ClipModel,
+    text_model::{Activation, ClipTextConfig},
+    vision_model::ClipVisionConfig,
+};
+
+use super::{ModelError, config::hf_config_json};
+
+/// Shape of a generated model.
+#[derive(Debug, Clone, Copy)]
+pub struct TinySpec {
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub projection_dim: usize,
+}
+
+impl Default for TinySpec {
+    fn default() -> Self {
+        Self { width: 32, layers: 2, heads: 4, image_size: 32, patch_size: 8, projection_dim: 32 }
+    }
+}
+
+impl TinySpec {
+    pub fn clip_config(&self) -> ClipConfig {
+        ClipConfig {
+            text_config: ClipTextConfig {
+                vocab_size: 49408,
+                embed_dim: self.width,
+                activation: Activation::QuickGelu,
+                intermediate_size: self.width * 2,
+                max_position_embeddings: 77,
+                pad_with: None,
+                num_hidden_layers: self.layers,
+                num_attention_heads: self.heads,
+                projection_dim: self.projection_dim,
+            },
+            vision_config: ClipVisionConfig {
+                embed_dim: self.width,
+                activation: Activation::QuickGelu,
+                intermediate_size: self.width * 2,
+                num_hidden_layers: self.layers,
+                num_attention_heads: self.heads,
+                projection_dim: self.projection_dim,
+                num_channels: 3,
+                image_size: self.image_size,
+                patch_size: self.patch_size,
+            },
+            logit_scale_init_value: 2.6592,
+            image_size: self.image_size,
+        }
+    }
+}
+
+/// splitmix64: tiny, seedable, and identical everywhere.
+struct SplitMix(u64);
+impl SplitMix {
+    fn next_f32(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Writes `config.json` and `model.safetensors` for a random model with this seed into `dir`.
+pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), ModelError> {
+    let io = |e: std::io::Error| ModelError::Load(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let config = spec.clip_config();
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    // Registered first so ClipModel::new finds them in the map (see CRATE-NOTES).
+    varmap
+        .get(spec.width, "vision_model.embeddings.class_embedding", Init::Const(0.0), DType::F32, &dev)
+        .map_err(ModelError::load)?;
+    varmap.get((), "logit_scale", Init::Const(2.6592), DType::F32, &dev).map_err(ModelError::load)?;
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    ClipModel::new(vb, &config).map_err(ModelError::load)?;
+    let mut rng = SplitMix(seed);
+    let mut vars: Vec<(String, candle_core::Var)> = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Load("poisoned".into()))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, var) in vars {
+        let shape = var.shape().clone();
+        let n = shape.elem_count();
+        let values: Vec<f32> = if name.ends_with("logit_scale") {
+            vec![2.6592]
+        } else if name.contains("layer_norm") || name.contains("layrnorm") {
+            // LayerNorm: weight 1, bias 0, like a fresh model.
+            vec![if name.ends_with("weight") { 1.0 } else { 0.0 }; n]
+        } else {
+            (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * 0.1).collect()
+        };
+        let t = Tensor::from_vec(values, shape, &dev).map_err(ModelError::load)?;
+        var.set(&t).map_err(ModelError::load)?;
+    }
+    varmap.save(dir.join("model.safetensors")).map_err(ModelError::load)?;
+    let json = serde_json::to_string_pretty(&hf_config_json(&config)).map_err(|e| ModelError::Load(e.to_string()))?;
+    std::fs::write(dir.join("config.json"), json).map_err(io)?;
+    Ok(())
+}

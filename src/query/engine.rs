@@ -1,0 +1,291 @@
+//! `search()`: the miner's hot path. Resolve the video to a fingerprint (ingesting it if the
+//! store does not have it), load its frame matrix, embed the query (cached), score the timeline,
+//! propose segments, answer in the protocol's shape.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+use serde_json::{Map, Value, json};
+
+use super::result_cache::{ResultCache, ResultKey};
+use super::segment::{SegmenterKind, Timeline};
+use super::text_cache::{TextCacheError, TextEmbeddingCache, normalize_query};
+use super::timeline::{cosine_timeline, min_max_normalize};
+use crate::counters::{CounterSnapshot, Counters};
+use crate::index::{Store, StoreError, VideoRecord};
+use crate::ingest::{Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoSource};
+use crate::model::{ClipEmbedder, ModelError};
+use crate::protocol::{ErrorCode, SearchResult, TopK};
+
+/// Longest query accepted, in characters (CLIP reads 75 tokens; this only bounds work).
+pub const MAX_QUERY_CHARS: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("invalid query: {0}")]
+    QueryInvalid(String),
+    #[error("no video with fingerprint {0} in the store")]
+    UnknownFingerprint(Fingerprint),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<TextCacheError> for SearchError {
+    fn from(e: TextCacheError) -> Self {
+        match e {
+            TextCacheError::Model(m) => Self::Model(m),
+            TextCacheError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl SearchError {
+    /// The protocol error code this failure is reported with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::QueryInvalid(_) => ErrorCode::QueryInvalid,
+            Self::UnknownFingerprint(_) => ErrorCode::VideoFetchFailed,
+            Self::Ingest(IngestError::Fetch(_)) => ErrorCode::VideoFetchFailed,
+            Self::Ingest(IngestError::Decode(_)) => ErrorCode::VideoUnreadable,
+            Self::Ingest(IngestError::Model(_)) | Self::Model(_) => ErrorCode::InferenceFailed,
+            Self::Ingest(IngestError::Store(_) | IngestError::Task(_)) | Self::Store(_) => ErrorCode::InternalError,
+        }
+    }
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub ingest: IngestOptions,
+    pub segmenter: SegmenterKind,
+    pub text_cache_capacity: usize,
+    pub result_cache_capacity: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            ingest: IngestOptions::default(),
+            segmenter: SegmenterKind::default(),
+            text_cache_capacity: 4096,
+            result_cache_capacity: 4096,
+        }
+    }
+}
+
+/// Where each millisecond of a search went.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StageTimings {
+    pub resolve_ms: f64,
+    pub ingest_ms: f64,
+    pub load_frames_ms: f64,
+    pub text_embed_ms: f64,
+    pub score_ms: f64,
+    pub segment_ms: f64,
+    pub total_ms: f64,
+}
+
+/// A search's answer with what it cost.
+#[derive(Debug, Clone)]
+pub struct SearchAnswer {
+    pub results: Vec<SearchResult>,
+    pub video: VideoRecord,
+    /// True when the video's embeddings were already stored (no decode, no image embedding).
+    pub video_cached: bool,
+    pub result_cached: bool,
+    pub timings: StageTimings,
+    pub counters: CounterSnapshot,
+}
+
+impl SearchAnswer {
+    /// Extras for the response's `miner_metadata` (the only place the schema allows them).
+    pub fn metadata(&self, model_name: &str, segmenter: SegmenterKind) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("cache".into(), json!(if self.video_cached { "hit" } else { "miss" }));
+        m.insert("result_cache".into(), json!(if self.result_cached { "hit" } else { "miss" }));
+        m.insert("fingerprint".into(), json!(self.video.fingerprint.to_hex()));
+        m.insert("model".into(), json!(model_name));
+        m.insert("segmenter".into(), json!(segmenter.name()));
+        m.insert("frames".into(), json!(self.video.frame_count));
+        m.insert("duration_s".into(), json!(self.video.duration_s));
+        m.insert("timings_ms".into(), serde_json::to_value(&self.timings).unwrap_or(Value::Null));
+        m
+    }
+}
+
+/// The search engine: one store, one model, their caches and counters.
+pub struct Engine {
+    store: Store,
+    model: Arc<ClipEmbedder>,
+    ingestor: Ingestor,
+    texts: TextEmbeddingCache,
+    results: ResultCache,
+    counters: Arc<Counters>,
+    opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(store: Store, model: Arc<ClipEmbedder>, fetcher: Fetcher, opts: EngineOptions) -> Self {
+        let counters = Arc::new(Counters::default());
+        let ingestor = Ingestor::new(store.clone(), model.clone(), fetcher, counters.clone(), opts.ingest.clone());
+        let texts = TextEmbeddingCache::new(store.clone(), model.clone(), counters.clone(), opts.text_cache_capacity);
+        let results = ResultCache::new(opts.result_cache_capacity);
+        Self { store, model, ingestor, texts, results, counters, opts }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn model(&self) -> &Arc<ClipEmbedder> {
+        &self.model
+    }
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.ingestor
+    }
+    pub fn counters(&self) -> CounterSnapshot {
+        self.counters.snapshot()
+    }
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// The cached, L2-normalised embedding of a query.
+    pub async fn embed_query(&self, query: &str) -> Result<Arc<Vec<f32>>, SearchError> {
+        Ok(self.texts.get(query).await?)
+    }
+
+    /// Ingests a source (a no-op for content already stored).
+    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressBar) -> Result<IngestOutcome, IngestError> {
+        self.ingestor.ingest(source, progress).await
+    }
+
+    /// Finds the complete record for `video`: a fingerprint in the store, or a path/URL that is
+    /// ingested first if needed. Returns whether it was already stored.
+    pub async fn resolve(&self, video: &str, progress: &ProgressBar) -> Result<(VideoRecord, bool), SearchError> {
+        if let Ok(fp) = video.trim().parse::<Fingerprint>()
+            && !std::path::Path::new(video).exists()
+        {
+            return match self.store.video(&fp, self.model.key()).await? {
+                Some(r) => Ok((r, true)),
+                None => Err(SearchError::UnknownFingerprint(fp)),
+            };
+        }
+        let source = VideoSource::parse(video).map_err(IngestError::from)?;
+        match self.ingestor.ingest(&source, progress).await? {
+            IngestOutcome::AlreadyIngested(r) => Ok((r, true)),
+            IngestOutcome::Ingested(r, _) => Ok((r, false)),
+        }
+    }
+
+    /// Validates a query: non-empty after trimming, bounded length.
+    pub fn check_query(query: &str) -> Result<(), SearchError> {
+        if query.trim().is_empty() {
+            return Err(SearchError::QueryInvalid("query is empty".into()));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchError::QueryInvalid(format!("query is longer than {MAX_QUERY_CHARS} characters")));
+        }
+        Ok(())
+    }
+
+    /// Ranked intervals where `query` happens in `video` (path, URL or fingerprint).
+    pub async fn search(
+        &self,
+        video: &str,
+        query: &str,
+        top_k: TopK,
+        progress: &ProgressBar,
+    ) -> Result<SearchAnswer, SearchError> {
+        Self::check_query(query)?;
+        let started = Instant::now();
+        let before = self.counters.snapshot();
+        let mut timings = StageTimings::default();
+        let (video, video_cached) = self.resolve(video, progress).await?;
+        let resolved = started.elapsed().as_secs_f64() * 1000.0;
+        if video_cached {
+            timings.resolve_ms = resolved;
+        } else {
+            timings.ingest_ms = resolved;
+        }
+        let answer = self.search_record(&video, query, top_k, &mut timings).await?;
+        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(SearchAnswer {
+            results: answer.0,
+            video,
+            video_cached,
+            result_cached: answer.1,
+            timings,
+            counters: self.counters.snapshot().since(&before),
+        })
+    }
+
+    /// Search on a video already known to be complete.
+    async fn search_record(
+        &self,
+        video: &VideoRecord,
+        query: &str,
+        top_k: TopK,
+        timings: &mut StageTimings,
+    ) -> Result<(Vec<SearchResult>, bool), SearchError> {
+        Counters::inc(&self.counters.searches);
+        let key = ResultKey {
+            fingerprint: video.fingerprint.to_hex(),
+            model_key: self.model.key().to_string(),
+            query: normalize_query(query),
+            top_k: top_k.get(),
+            segmenter: self.opts.segmenter.name(),
+        };
+        if let Some(segments) = self.results.get(&key) {
+            Counters::inc(&self.counters.result_cache_hits);
+            return Ok((to_results(&segments), true));
+        }
+        let t = Instant::now();
+        let frames = self.store.load_frames(video).await?;
+        Counters::inc(&self.counters.frame_loads);
+        timings.load_frames_ms = ms(t);
+        let t = Instant::now();
+        let q = self.texts.get(query).await?;
+        timings.text_embed_ms = ms(t);
+        if q.len() != frames.dim {
+            return Err(StoreError::Corrupt(format!(
+                "stored frames have width {}, the model's queries {}",
+                frames.dim,
+                q.len()
+            ))
+            .into());
+        }
+        let t = Instant::now();
+        let timeline = Timeline {
+            times: frames.times_s(),
+            scores: min_max_normalize(&cosine_timeline(&frames, &q)),
+            duration: video.duration_s,
+        };
+        timings.score_ms = ms(t);
+        let t = Instant::now();
+        let segments = self.opts.segmenter.propose(&timeline, top_k.get());
+        timings.segment_ms = ms(t);
+        self.results.put(key, segments.clone());
+        Ok((to_results(&segments), false))
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Segments to wire results: rounded to milliseconds, clamped to the schema's ranges.
+fn to_results(segments: &[super::segment::Segment]) -> Vec<SearchResult> {
+    segments
+        .iter()
+        .map(|s| {
+            let start = (s.start.max(0.0) * 1000.0).round() / 1000.0;
+            let end = ((s.end.max(s.start).max(0.0)) * 1000.0).round() / 1000.0;
+            SearchResult { start, end: end.max(start), confidence: (s.confidence.clamp(0.0, 1.0) * 1e6).round() / 1e6 }
+        })
+        .collect()
+}

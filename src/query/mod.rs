@@ -1,0 +1,11 @@
+//! Answering queries: the text-embedding cache, the similarity timeline, segment proposal, the
+//! result cache, and [`Engine::search`].
+
+mod engine;
+mod result_cache;
+pub mod segment;
+pub mod text_cache;
+pub mod timeline;
+
+pub use engine::{Engine, EngineOptions, MAX_QUERY_CHARS, SearchAnswer, SearchError, StageTimings};
+pub use segment::{Segment, SegmenterKind, Timeline};

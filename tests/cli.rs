@@ -1,0 +1,186 @@
+//! The `chronoseek` binary as a user runs it: --help, --json output that validates against the
+//! protocol schemas, distinct exit codes, and an ingest killed with SIGKILL mid-way.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chronoseek"));
+    // Keep the user's environment from leaking into tests.
+    for k in
+        ["CHRONOSEEK_STORE", "CHRONOSEEK_MODEL", "CHRONOSEEK_MODEL_DIR", "CHRONOSEEK_DEVICE", "RUST_LOG", "LOG_LEVEL"]
+    {
+        c.env_remove(k);
+    }
+    c
+}
+
+fn with_store(store: &std::path::Path) -> Command {
+    let mut c = bin();
+    c.arg("--store").arg(store).arg("--model-dir").arg(common::tiny_model_dir());
+    c
+}
+
+#[test]
+fn help_explains_every_global_flag_and_its_variable() {
+    let out = bin().args(["search", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--store",
+        "CHRONOSEEK_STORE",
+        "--model ",
+        "CHRONOSEEK_MODEL=",
+        "--model-dir",
+        "CHRONOSEEK_MODEL_DIR",
+        "--device",
+        "CHRONOSEEK_DEVICE",
+        "--json",
+        "--verbose",
+        "--quiet",
+        "--top-k",
+        "--sampling",
+        "CHRONOSEEK_SAMPLING",
+    ] {
+        assert!(help.contains(needle), "search --help lacks {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn search_json_is_a_protocol_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_store(dir.path())
+        .args(["--json", "search"])
+        .arg(common::fixture("scenes.webm"))
+        .args(["a cyan screen", "--top-k", "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    common::assert_valid(&common::schema("video-search-response.schema.json"), &v);
+    assert!(v["results"].as_array().unwrap().len() <= 3);
+    assert_eq!(v["miner_metadata"]["cache"], "miss");
+    // Second run: the video is cached.
+    let out = with_store(dir.path())
+        .args(["--json", "search"])
+        .arg(common::fixture("scenes.webm"))
+        .arg("a cyan screen")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["miner_metadata"]["cache"], "hit");
+}
+
+#[test]
+fn failures_have_distinct_exit_codes_and_json_envelopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let err_schema = common::schema("protocol-error.schema.json");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (vec![common::fixture("not-a-video.mp4").display().to_string(), "x".into()], 4, "VIDEO_UNREADABLE"),
+        (vec!["/no/such/video.mp4".into(), "x".into()], 3, "VIDEO_FETCH_FAILED"),
+        (vec![common::fixture("scenes.webm").display().to_string(), "  ".into()], 5, "QUERY_INVALID"),
+        (
+            vec![common::fixture("scenes.webm").display().to_string(), "x".into(), "--top-k".into(), "0".into()],
+            2,
+            "INVALID_REQUEST",
+        ),
+        (
+            vec![common::fixture("scenes.webm").display().to_string(), "x".into(), "--top-k".into(), "21".into()],
+            2,
+            "INVALID_REQUEST",
+        ),
+    ];
+    for (args, code, name) in cases {
+        let out = with_store(dir.path()).arg("--json").arg("search").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("error envelope on stdout");
+        common::assert_valid(&err_schema, &v);
+        assert_eq!(v["error"]["code"], name);
+        assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty(), "a human message on stderr too");
+    }
+}
+
+#[test]
+fn ingest_reports_already_stored_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        with_store(dir.path())
+            .args(["--json", "ingest"])
+            .arg(common::fixture("odd.mkv"))
+            .arg(common::fixture("rotated.mp4"))
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(first.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| l["status"] == "ingested").count(), 2);
+    let second = run();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(second.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| l["status"] == "already_stored").count(), 2);
+    assert_eq!(lines.last().unwrap()["summary"]["already_stored"], 2);
+}
+
+#[test]
+fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("long.mkv");
+    // One hour of small MPEG-4 video: long enough that the ingest is still running when killed.
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=4:duration=3600",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "20",
+        ])
+        .arg(&video)
+        .status()
+        .expect("ffmpeg is installed");
+    assert!(status.success());
+    let store = dir.path().join("store");
+    let mut child = with_store(&store)
+        .args(["-q", "ingest"])
+        .arg(&video)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the store exists (the process got going), then a little more, then SIGKILL.
+    let started = std::time::Instant::now();
+    while !store.join("frames.lance").exists() && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!finished_early, "the ingest finished before it could be killed; make the video longer");
+
+    // Nothing half-written is visible.
+    let out = bin().arg("--store").arg(&store).args(["--json", "store", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty(), "no complete video after the kill");
+
+    // The next run redoes it and completes.
+    let out = with_store(&store).args(["--json", "ingest"]).arg(&video).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["status"], "ingested");
+    assert_eq!(first["frames"], 3600);
+    let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["rows"]["videos"], 1);
+    assert_eq!(stats["rows"]["frames"], 1);
+}

@@ -1,0 +1,140 @@
+//! Shared helpers for integration tests: fixture paths, a generated tiny model, engines on
+//! temporary LanceDB stores, and a real HTTP server on 127.0.0.1.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use chronoseek::index::Store;
+use chronoseek::ingest::{FetchOptions, Fetcher};
+use chronoseek::model::tiny::{TinySpec, write_random_clip};
+use chronoseek::model::{ClipEmbedder, DeviceSpec, ModelFiles};
+use chronoseek::query::{Engine, EngineOptions};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("data/fixtures/videos").join(name)
+}
+
+/// `../shared` beside the checkout (read-only data the project may read in tests).
+pub fn shared() -> PathBuf {
+    root().join("../shared")
+}
+
+/// A tiny CLIP with seeded random weights, written once per test binary.
+pub fn tiny_model_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write_random_clip(dir.path(), TinySpec::default(), 7).expect("write tiny model");
+        dir
+    })
+    .path()
+}
+
+pub fn tiny_model() -> Arc<ClipEmbedder> {
+    static MODEL: OnceLock<Arc<ClipEmbedder>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let files = ModelFiles::in_dir(tiny_model_dir()).expect("model files");
+            Arc::new(ClipEmbedder::from_files(&files, "tiny-test", DeviceSpec::Cpu).expect("load tiny model"))
+        })
+        .clone()
+}
+
+/// An engine over a fresh store in `dir`.
+pub async fn engine_in(dir: &Path, opts: EngineOptions) -> Engine {
+    let store = Store::open(&dir.join("store").display().to_string()).await.expect("open store");
+    let fetcher = Fetcher::new(FetchOptions::default()).expect("fetcher");
+    Engine::new(store, tiny_model(), fetcher, opts)
+}
+
+/// A minimal HTTP/1.1 file server on 127.0.0.1 for download tests: serves files from `dir`
+/// with ETag and Content-Length, answers HEAD, 404s unknown paths, and `/redirect/N` chains.
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub gets: Arc<std::sync::atomic::AtomicUsize>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(dir: PathBuf) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = gets.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let dir = dir.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut req = Vec::new();
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let Ok(n) = sock.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        req.extend_from_slice(&buf[..n]);
+                    }
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    let mut parts = text.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts.next().unwrap_or("/").to_string();
+                    let response: Vec<u8> = if let Some(n) = path.strip_prefix("/redirect/") {
+                        let n: u32 = n.parse().unwrap_or(0);
+                        let next = if n == 0 { "/scenes.mp4".to_string() } else { format!("/redirect/{}", n - 1) };
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {next}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .into_bytes()
+                    } else {
+                        match std::fs::read(dir.join(path.trim_start_matches('/'))) {
+                            Ok(body) => {
+                                let etag = blake3::hash(&body).to_hex()[..16].to_string();
+                                let mut head = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nConnection: close\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                if method == "GET" {
+                                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                    head.extend_from_slice(&body);
+                                }
+                                head
+                            }
+                            Err(_) => {
+                                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                            }
+                        }
+                    };
+                    let _ = sock.write_all(&response).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        Self { addr, gets, _task: task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.addr, path.trim_start_matches('/'))
+    }
+}
+
+/// Compiled JSON schema from ../shared/protocol/jsonschema.
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let path = shared().join("protocol/jsonschema").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let value: serde_json::Value = serde_json::from_str(&text).expect("schema json");
+    jsonschema::validator_for(&value).expect("valid schema")
+}
+
+pub fn assert_valid(validator: &jsonschema::Validator, instance: &serde_json::Value) {
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "schema violations {errors:?} in {instance}");
+}

@@ -1,0 +1,128 @@
+//! The ffmpeg sampler on real fixture files: containers, codecs, rotation, odd sizes, variable
+//! frame rate, and broken inputs.
+
+mod common;
+
+use chronoseek::ingest::{DecodeError, SamplerOptions, SamplingPlan, probe, sample_frames};
+use chronoseek::model::preprocess::{CLIP_MEAN, CLIP_STD};
+
+fn sample(
+    name: &str,
+    opts: &SamplerOptions,
+) -> Result<(Vec<i64>, Vec<Vec<f32>>, chronoseek::ingest::SampleStats), DecodeError> {
+    let mut times = Vec::new();
+    let mut pixels = Vec::new();
+    let stats = sample_frames(&common::fixture(name), opts, |f| {
+        times.push(f.t_ms);
+        pixels.push(f.pixels);
+        true
+    })?;
+    Ok((times, pixels, stats))
+}
+
+fn opts(size: usize) -> SamplerOptions {
+    SamplerOptions { size, ..SamplerOptions::default() }
+}
+
+/// Mean of one channel, de-normalised back to [0, 1].
+fn channel_mean(px: &[f32], size: usize, c: usize, rows: std::ops::Range<usize>) -> f32 {
+    let plane = &px[c * size * size..(c + 1) * size * size];
+    let vals: Vec<f32> = rows.flat_map(|y| plane[y * size..(y + 1) * size].to_vec()).collect();
+    vals.iter().map(|v| v * CLIP_STD[c] + CLIP_MEAN[c]).sum::<f32>() / vals.len() as f32
+}
+
+#[test]
+fn h264_mp4_at_one_fps_keeps_one_frame_per_second_with_the_right_colours() {
+    let (times, pixels, stats) = sample("scenes.mp4", &opts(32)).unwrap();
+    assert_eq!(times.len(), 30, "{times:?}");
+    assert_eq!(times[0], 0);
+    assert!(times.windows(2).all(|w| (w[1] - w[0] - 1000).abs() <= 50), "{times:?}");
+    assert_eq!(stats.frames_decoded, 720);
+    assert!((stats.duration_s - 30.0).abs() < 0.1);
+    // red 0-10, green 10-20, blue 20-30
+    for (t, px) in times.iter().zip(&pixels) {
+        let dominant =
+            (0..3).max_by(|&a, &b| channel_mean(px, 32, a, 0..32).total_cmp(&channel_mean(px, 32, b, 0..32))).unwrap();
+        assert_eq!(dominant, (*t / 10_000) as usize, "frame at {t} ms");
+    }
+}
+
+#[test]
+fn vp9_webm_without_duration_in_header() {
+    let info = probe(&common::fixture("scenes.webm")).unwrap();
+    assert_eq!((info.width, info.height), (256, 144));
+    let (times, _, stats) = sample("scenes.webm", &opts(32)).unwrap();
+    assert_eq!(times.len(), 12, "{times:?}");
+    assert!((stats.duration_s - 12.0).abs() < 0.2, "{}", stats.duration_s);
+}
+
+#[test]
+fn rotation_metadata_is_applied() {
+    let info = probe(&common::fixture("rotated.mp4")).unwrap();
+    assert_eq!(info.rotation, 90);
+    let (_, pixels, _) = sample("rotated.mp4", &opts(32)).unwrap();
+    // Coded: left red, right blue. Displayed (rotated 90 clockwise): top red, bottom blue.
+    let first = &pixels[0];
+    let top_red = channel_mean(first, 32, 0, 0..12);
+    let top_blue = channel_mean(first, 32, 2, 0..12);
+    let bottom_red = channel_mean(first, 32, 0, 20..32);
+    let bottom_blue = channel_mean(first, 32, 2, 20..32);
+    assert!(top_red > 0.8 && top_blue < 0.2, "top red {top_red} blue {top_blue}");
+    assert!(bottom_blue > 0.8 && bottom_red < 0.2, "bottom red {bottom_red} blue {bottom_blue}");
+}
+
+#[test]
+fn odd_size_and_variable_frame_rate() {
+    let info = probe(&common::fixture("odd.mkv")).unwrap();
+    assert_eq!((info.width, info.height), (97, 61));
+    let (times, pixels, _) = sample("odd.mkv", &opts(24)).unwrap();
+    assert_eq!(times.len(), 6, "{times:?}");
+    for (i, t) in times.iter().enumerate() {
+        assert!((t - i as i64 * 1000).abs() <= 60, "frame {i} at {t} ms");
+    }
+    assert!(pixels.iter().all(|p| p.len() == 3 * 24 * 24));
+}
+
+#[test]
+fn other_rates_and_the_adaptive_plan() {
+    let two = SamplerOptions { plan: SamplingPlan::Fixed { fps: 2.0 }, ..opts(16) };
+    let (times, _, _) = sample("scenes.webm", &two).unwrap();
+    assert_eq!(times.len(), 24);
+    let adaptive = SamplerOptions { plan: SamplingPlan::Adaptive, ..opts(16) };
+    let (times, _, stats) = sample("scenes.mp4", &adaptive).unwrap();
+    // 30 s < 60 s: 1 fps.
+    assert_eq!(stats.fps, 1.0);
+    assert_eq!(times.len(), 30);
+}
+
+#[test]
+fn broken_inputs_are_unreadable_not_panics() {
+    for name in ["not-a-video.mp4", "empty.mp4"] {
+        let err = sample(name, &opts(16)).unwrap_err();
+        assert!(matches!(err, DecodeError::Open(_)), "{name}: {err:?}");
+    }
+    let err = sample("truncated.mp4", &opts(16)).unwrap_err();
+    assert!(matches!(err, DecodeError::Truncated(_)), "truncated: {err:?}");
+}
+
+#[test]
+fn oversized_and_overlong_videos_are_refused_before_decoding() {
+    let small = SamplerOptions { max_pixels: 320 * 240 - 1, ..opts(16) };
+    let err = sample("scenes.mp4", &small).unwrap_err();
+    assert!(matches!(err, DecodeError::TooLarge { width: 320, height: 240, .. }), "{err:?}");
+    let short = SamplerOptions { max_duration_s: 10.0, ..opts(16) };
+    let err = sample("scenes.mp4", &short).unwrap_err();
+    assert!(matches!(err, DecodeError::TooLong { .. }), "{err:?}");
+}
+
+#[test]
+fn consumer_can_stop_decoding() {
+    let mut n = 0;
+    let err = sample_frames(&common::fixture("scenes.mp4"), &opts(16), |_| {
+        n += 1;
+        n < 3
+    })
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::Cancelled(_)));
+    assert_eq!(n, 3);
+}

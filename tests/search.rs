@@ -1,0 +1,180 @@
+//! End-to-end search with real parts: ffmpeg on fixture videos, the tiny CLIP, LanceDB in a
+//! temp dir, HTTP on 127.0.0.1. The caching claims are proven through the library's counters.
+
+mod common;
+
+use indicatif::ProgressBar;
+
+use chronoseek::ingest::{IngestOutcome, VideoSource};
+use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
+use chronoseek::query::EngineOptions;
+
+fn hidden() -> ProgressBar {
+    ProgressBar::hidden()
+}
+
+#[tokio::test]
+async fn repeat_search_decodes_and_embeds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let video = common::fixture("scenes.mp4").display().to_string();
+
+    let cold = engine.search(&video, "a red screen", TopK::default(), &hidden()).await.unwrap();
+    assert!(!cold.video_cached);
+    assert_eq!(cold.counters.videos_decoded, 1);
+    assert_eq!(cold.counters.image_embeddings, 30);
+    assert_eq!(cold.counters.text_embeddings, 1);
+    assert!(!cold.results.is_empty() && cold.results.len() <= 5);
+
+    // Same video, another query: frames come from the store.
+    let warm = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    assert!(warm.video_cached && !warm.result_cached);
+    assert_eq!(warm.counters.videos_decoded, 0);
+    assert_eq!(warm.counters.frames_decoded, 0);
+    assert_eq!(warm.counters.image_embeddings, 0);
+    assert_eq!(warm.counters.downloads, 0);
+    assert_eq!(warm.counters.frame_loads, 1);
+    assert_eq!(warm.counters.text_embeddings, 1);
+
+    // Same video, same query: the result cache answers, the text tower is not run.
+    let again = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    assert!(again.result_cached);
+    assert_eq!(again.counters.image_embeddings + again.counters.text_embeddings + again.counters.videos_decoded, 0);
+    assert_eq!(again.results, warm.results);
+
+    // A new engine on the same store (a restarted miner): no decode, query embedding from the store.
+    drop(engine);
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let restarted = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    assert!(restarted.video_cached);
+    assert_eq!(restarted.counters.videos_decoded, 0);
+    assert_eq!(restarted.counters.image_embeddings, 0);
+    assert_eq!(restarted.counters.text_embeddings, 0);
+    assert_eq!(restarted.counters.text_store_hits, 1);
+    assert_eq!(restarted.results, warm.results);
+}
+
+#[tokio::test]
+async fn results_follow_the_protocol_schema_and_top_k() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let schema = common::schema("video-search-response.schema.json");
+    let video = common::fixture("scenes.webm").display().to_string();
+    for k in [1u32, 2, 20] {
+        let a = engine.search(&video, "a cyan screen", TopK::new(k).unwrap(), &hidden()).await.unwrap();
+        assert!(a.results.len() <= k as usize && !a.results.is_empty());
+        assert!(a.results.windows(2).all(|w| w[0].confidence >= w[1].confidence), "sorted by confidence");
+        for r in &a.results {
+            assert!(
+                r.start >= 0.0 && r.end >= r.start && r.end <= 12.0 + 1e-6 && (0.0..=1.0).contains(&r.confidence),
+                "{r:?}"
+            );
+        }
+        let meta = a.metadata(engine.model().name(), engine.options().segmenter);
+        let resp = VideoSearchResponse::completed(Some("r-1".into()), a.results.clone(), Some(meta));
+        common::assert_valid(&schema, &serde_json::to_value(&resp).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn same_content_under_another_path_is_not_ingested_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let copy = dir.path().join("copy of scenes.webm");
+    std::fs::copy(common::fixture("scenes.webm"), &copy).unwrap();
+    let first = engine.ingest(&VideoSource::File(common::fixture("scenes.webm")), &hidden()).await.unwrap();
+    assert!(matches!(first, IngestOutcome::Ingested(..)));
+    let before = engine.counters();
+    let second = engine.ingest(&VideoSource::File(copy.clone()), &hidden()).await.unwrap();
+    assert!(matches!(second, IngestOutcome::AlreadyIngested(_)));
+    assert_eq!(second.record().fingerprint, first.record().fingerprint);
+    let delta = engine.counters().since(&before);
+    assert_eq!(delta.videos_decoded + delta.image_embeddings, 0);
+    // The second time the path is known: no hashing either.
+    let third = engine.ingest(&VideoSource::File(copy), &hidden()).await.unwrap();
+    assert!(matches!(third, IngestOutcome::AlreadyIngested(_)));
+    assert_eq!(engine.counters().since(&before).files_hashed, 1);
+    // Searching by fingerprint works without any path.
+    let fp = first.record().fingerprint.to_hex();
+    let a = engine.search(&fp, "a magenta screen", TopK::default(), &hidden()).await.unwrap();
+    assert!(a.video_cached);
+}
+
+#[tokio::test]
+async fn concurrent_searches_share_one_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = std::sync::Arc::new(common::engine_in(dir.path(), EngineOptions::default()).await);
+    let video = common::fixture("odd.mkv").display().to_string();
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let engine = engine.clone();
+            let video = video.clone();
+            tokio::spawn(async move { engine.search(&video, &format!("query {i}"), TopK::default(), &hidden()).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let c = engine.counters();
+    assert_eq!(c.videos_decoded, 1, "single-flight: one decode for four concurrent searches");
+    assert_eq!(c.image_embeddings, 6);
+}
+
+#[tokio::test]
+async fn http_videos_are_downloaded_once_and_then_validated_by_etag() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let url = server.url("scenes.webm");
+    let first = engine.search(&url, "a yellow screen", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!(first.counters.downloads, 1);
+    let second = engine.search(&url, "a cyan screen", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!(second.counters.downloads, 0, "a known URL with the same ETag is not downloaded again");
+    assert_eq!(second.counters.videos_decoded, 0);
+    assert_eq!(server.gets.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Redirects are followed up to the limit.
+    let redirected = engine.search(&server.url("redirect/2"), "x", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!(redirected.counters.downloads, 1);
+    let err = engine.search(&server.url("redirect/9"), "x", TopK::default(), &hidden()).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VideoFetchFailed, "{err}");
+}
+
+#[tokio::test]
+async fn bad_inputs_get_their_protocol_codes_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let k = TopK::default();
+    let cases: Vec<(String, &str, ErrorCode)> = vec![
+        (common::fixture("scenes.mp4").display().to_string(), "   ", ErrorCode::QueryInvalid),
+        (common::fixture("scenes.mp4").display().to_string(), "", ErrorCode::QueryInvalid),
+        (common::fixture("not-a-video.mp4").display().to_string(), "x", ErrorCode::VideoUnreadable),
+        (common::fixture("empty.mp4").display().to_string(), "x", ErrorCode::VideoUnreadable),
+        (common::fixture("truncated.mp4").display().to_string(), "x", ErrorCode::VideoUnreadable),
+        ("/definitely/not/here.mp4".into(), "x", ErrorCode::VideoFetchFailed),
+        (server.url("missing.mp4"), "x", ErrorCode::VideoFetchFailed),
+        ("http://127.0.0.1:9/refused.mp4".into(), "x", ErrorCode::VideoFetchFailed),
+        ("ftp://example.com/a.mp4".into(), "x", ErrorCode::VideoFetchFailed),
+        (server.url("not-a-video.mp4"), "x", ErrorCode::VideoUnreadable),
+        ("0".repeat(64), "x", ErrorCode::VideoFetchFailed),
+    ];
+    for (video, query, code) in cases {
+        let err = engine.search(&video, query, k, &hidden()).await.unwrap_err();
+        assert_eq!(err.code(), code, "{video} {query:?}: {err}");
+    }
+    let counts: std::collections::HashMap<_, _> = engine.store().row_counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts["videos"], 0, "no failed video may look complete");
+    assert_eq!(counts["frames"], 0, "no frames written for failed videos");
+}
+
+#[tokio::test]
+async fn download_size_limit_is_enforced() {
+    use chronoseek::ingest::{FetchOptions, Fetcher};
+    let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let fetcher = Fetcher::new(FetchOptions { max_bytes: 1000, ..FetchOptions::default() }).unwrap();
+    let src = VideoSource::parse(&server.url("scenes.mp4")).unwrap();
+    let err = fetcher.fetch(&src).await.unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    let local = VideoSource::File(common::fixture("scenes.mp4"));
+    assert!(fetcher.fetch(&local).await.is_err());
+}

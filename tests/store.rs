@@ -1,0 +1,154 @@
+//! The LanceDB store in a temporary folder: round trips, the completion marker, migrations,
+//! and the source cache.
+
+mod common;
+
+use chronoseek::index::{FrameMatrix, SourceRecord, Store, VideoRecord, latest_version};
+use chronoseek::ingest::Fingerprint;
+
+fn record(fp: Fingerprint, ingest_id: &str, frames: u32) -> VideoRecord {
+    VideoRecord {
+        fingerprint: fp,
+        model_key: "tiny:0123".into(),
+        ingest_id: ingest_id.into(),
+        duration_s: frames as f64,
+        source_fps: Some(24.0),
+        width: 320,
+        height: 240,
+        frame_count: frames,
+        sampling: "fixed:1".into(),
+        source: "it's a test".into(),
+        created_at_ms: 1,
+    }
+}
+
+fn matrix(n: usize, dim: usize, seed: f32) -> FrameMatrix {
+    let mut m = FrameMatrix::new(dim);
+    for i in 0..n {
+        let row: Vec<f32> = (0..dim).map(|j| seed + i as f32 * 0.5 + j as f32).collect();
+        m.push(i as i64 * 1000, &row);
+    }
+    m
+}
+
+#[tokio::test]
+async fn frames_round_trip_and_videos_are_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    assert_eq!(store.schema_version(), latest_version());
+    let (a, b) = (Fingerprint::of(b"a"), Fingerprint::of(b"b"));
+    store.put_video(&record(a, "ia", 5), &matrix(5, 4, 0.0)).await.unwrap();
+    store.put_video(&record(b, "ib", 7), &matrix(7, 4, 100.0)).await.unwrap();
+    let ra = store.video(&a, "tiny:0123").await.unwrap().expect("a complete");
+    assert_eq!(ra, record(a, "ia", 5));
+    assert_eq!(store.load_frames(&ra).await.unwrap(), matrix(5, 4, 0.0));
+    let rb = store.video(&b, "tiny:0123").await.unwrap().expect("b complete");
+    assert_eq!(store.load_frames(&rb).await.unwrap(), matrix(7, 4, 100.0));
+    // Another model's key sees nothing.
+    assert!(store.video(&a, "other:1").await.unwrap().is_none());
+    assert_eq!(store.list_videos().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn frames_without_a_marker_are_invisible_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().display().to_string();
+    Store::open(&uri).await.unwrap();
+    let fp = Fingerprint::of(b"half");
+    // Simulate a crash after the frames write: a frames row and no videos row. Write it through
+    // LanceDB directly, as an interrupted ingest would have left it.
+    {
+        use arrow_array::{
+            Int32Array, ListArray, RecordBatch, StringArray,
+            types::{Float32Type, Int64Type},
+        };
+        use std::sync::Arc;
+        let conn = lancedb::connect(&uri).execute().await.unwrap();
+        let frames = conn.open_table("frames").execute().await.unwrap();
+        let schema = frames.schema().await.unwrap();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![fp.to_hex()])),
+                Arc::new(StringArray::from(vec!["tiny:0123"])),
+                Arc::new(StringArray::from(vec!["crashed"])),
+                Arc::new(Int32Array::from(vec![4])),
+                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(vec![Some(vec![Some(0i64)])])),
+                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(vec![Some(9.0f32); 4])])),
+            ],
+        )
+        .unwrap();
+        frames.add(batch).execute().await.unwrap();
+    }
+    // The process that crashed is gone; the next one opens the store afresh.
+    let store = Store::open(&uri).await.unwrap();
+    assert!(store.video(&fp, "tiny:0123").await.unwrap().is_none(), "half-written video must be invisible");
+    // The redo replaces the orphan rows and reads only its own.
+    store.put_video(&record(fp, "redo", 3), &matrix(3, 4, 1.0)).await.unwrap();
+    let r = store.video(&fp, "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(r.ingest_id, "redo");
+    assert_eq!(store.load_frames(&r).await.unwrap(), matrix(3, 4, 1.0));
+    let counts: std::collections::HashMap<_, _> = store.row_counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts["frames"], 1, "orphan frames row removed");
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_records_the_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().display().to_string();
+    let fp = Fingerprint::of(b"keep");
+    {
+        let store = Store::open(&uri).await.unwrap();
+        store.put_video(&record(fp, "k", 2), &matrix(2, 3, 0.0)).await.unwrap();
+    }
+    let store = Store::open(&uri).await.unwrap();
+    assert!(store.video(&fp, "tiny:0123").await.unwrap().is_some());
+    let conn = lancedb::connect(&uri).execute().await.unwrap();
+    assert_eq!(chronoseek::index::current_version(&conn).await.unwrap(), latest_version());
+}
+
+#[tokio::test]
+async fn a_store_from_a_newer_build_is_refused() {
+    use arrow_array::{RecordBatch, StringArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().display().to_string();
+    Store::open(&uri).await.unwrap();
+    let conn = lancedb::connect(&uri).execute().await.unwrap();
+    let meta = conn.open_table("meta").execute().await.unwrap();
+    let batch = RecordBatch::try_new(
+        meta.schema().await.unwrap(),
+        vec![
+            Arc::new(StringArray::from(vec!["schema_version"])),
+            Arc::new(StringArray::from(vec![(latest_version() + 1).to_string()])),
+        ],
+    )
+    .unwrap();
+    meta.add(batch).execute().await.unwrap();
+    let err = Store::open(&uri).await.unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[tokio::test]
+async fn source_cache_keeps_the_newest_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    let s = |v: &str, fp: &[u8]| SourceRecord {
+        source: "https://x/v.mp4".into(),
+        validator: v.into(),
+        fingerprint: Fingerprint::of(fp),
+    };
+    assert!(store.source("https://x/v.mp4").await.unwrap().is_none());
+    store.put_source(&s("etag=1", b"one")).await.unwrap();
+    store.put_source(&s("etag=2", b"two")).await.unwrap();
+    assert_eq!(store.source("https://x/v.mp4").await.unwrap(), Some(s("etag=2", b"two")));
+}
+
+#[tokio::test]
+async fn text_embeddings_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    assert!(store.text_embedding("k").await.unwrap().is_none());
+    store.put_text_embedding("k", "m", "a dog", &[0.5, 0.25]).await.unwrap();
+    assert_eq!(store.text_embedding("k").await.unwrap(), Some(vec![0.5, 0.25]));
+}
