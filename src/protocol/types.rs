@@ -14,6 +14,13 @@ pub const MAX_TOP_K: u32 = 20;
 pub const DEFAULT_TOP_K: u32 = 5;
 
 /// A `top_k` that is known to lie in `1..=20`, so code past parsing never re-checks it.
+///
+/// ```
+/// use chronoseek::protocol::TopK;
+/// assert_eq!(TopK::new(5).map(TopK::get), Some(5));
+/// assert!(TopK::new(0).is_none() && TopK::new(21).is_none());
+/// assert_eq!(TopK::default().get(), 5);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct TopK(u32);
