@@ -39,10 +39,12 @@ build: deps
 release: deps
 	$(CARGO) build --locked --release
 
-# Offline demo: fixture videos, bundled/offline model, a fresh temporary store. Debug build
-# (numeric crates are optimised even there) so it shares artefacts with `make test`.
+# Offline demo: fixture videos, bundled/offline model, a fresh temporary store. Built exactly
+# as `make test` builds (debug, numeric crates optimised, dev-dependency features unified) so
+# the two commands share one build instead of compiling LanceDB twice.
 demo: deps
-	$(CARGO) run --locked --quiet -- demo
+	$(CARGO) build --locked --tests --quiet
+	"$(CARGO_TARGET_DIR)/debug/chronoseek" demo
 
 test: deps
 	$(CARGO) test --locked --no-fail-fast

@@ -96,7 +96,8 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
     for (name, info) in videos.iter().filter(|(_, i)| i.broken.is_none() && !i.scenes.is_empty()) {
         let path = fixtures.join(name).display().to_string();
         for (i, scene) in info.scenes.iter().enumerate() {
-            let query = format!("a {} screen", scene.colour);
+            let article = if scene.colour.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            let query = format!("{article} {} screen", scene.colour);
             let bar = out.frames_bar(name);
             let t = Instant::now();
             let first = engine.search(&path, &query, top_k, &bar).await?;
