@@ -84,6 +84,11 @@ pub struct PipelineOpts {
     #[arg(long, env = "CHRONOSEEK_CONNECT_TIMEOUT", global = true, default_value_t = 10, value_name = "SECONDS")]
     pub connect_timeout: u64,
 
+    /// The yt-dlp program used for platform pages (YouTube, Vimeo, ...). Cookies come from
+    /// CHRONOSEEK_YTDLP_COOKIES (a cookies file) or CHRONOSEEK_YTDLP_COOKIES_BROWSER.
+    #[arg(long = "yt-dlp", env = "CHRONOSEEK_YT_DLP", global = true, default_value = "yt-dlp", value_name = "PATH")]
+    pub yt_dlp: PathBuf,
+
     /// Seconds a download may stall before it is abandoned.
     #[arg(long, env = "CHRONOSEEK_READ_TIMEOUT", global = true, default_value_t = 30, value_name = "SECONDS")]
     pub read_timeout: u64,
@@ -106,6 +111,7 @@ impl PipelineOpts {
             max_bytes: self.max_video_bytes,
             connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
+            yt_dlp: crate::ingest::platform::YtDlpOptions { program: self.yt_dlp.clone(), ..Default::default() },
             ..FetchOptions::default()
         }
     }
@@ -120,6 +126,7 @@ impl PipelineOpts {
                     ..SamplerOptions::default()
                 },
                 batch_size: self.batch_size as usize,
+                ..IngestOptions::default()
             },
             segmenter: self.segmenter,
             ..EngineOptions::default()

@@ -3,12 +3,16 @@
 //! Data flows one way: **fetch → fingerprint → decode → embed → store → score → segment →
 //! answer**. See `ARCHITECTURE.md` for the map of modules and their invariants.
 
+pub mod chain;
 pub mod config;
 pub mod counters;
+pub mod eval;
 pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod protocol;
 pub mod query;
+pub mod server;
+pub mod validator;
 
 pub use counters::{CounterSnapshot, Counters};

@@ -2,9 +2,12 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod ingest;
+mod miner;
 mod model;
 pub mod output;
+mod query;
 mod search;
 mod store;
 
@@ -47,6 +50,14 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Cold and cached search latency (p50/p95) and decode and embedding throughput.
     Bench(bench::BenchArgs),
+    /// Retrieval quality (R1, mIoU, mAP) on a task file, or a QVHighlights prediction file
+    /// scored like the standard evaluation.
+    Eval(eval::EvalArgs),
+    /// Serve the subnet's validators: `POST /search` (Epistula-signed, stake-gated),
+    /// `GET /health`, `GET /metrics`.
+    Miner(miner::MinerArgs),
+    /// Call a miner as a validator does (signed request) to test an endpoint.
+    Query(query::QueryArgs),
     /// Inspect or maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -61,6 +72,9 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Search(a) => search::run(&cli.global, a, out).await,
         Command::Demo(a) => demo::run(&cli.global, a, out).await,
         Command::Bench(a) => bench::run(&cli.global, a, out).await,
+        Command::Eval(a) => eval::run(&cli.global, a, out).await,
+        Command::Miner(a) => miner::run(&cli.global, a, out).await,
+        Command::Query(a) => query::run(&cli.global, a, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,
     }

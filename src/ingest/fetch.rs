@@ -9,12 +9,16 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::fingerprint::{Fingerprint, HashingWriter};
+use super::platform::{PlatformVideo, YtDlpOptions};
 
 /// Where a video comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoSource {
     File(PathBuf),
+    /// A direct media URL, fetched with the built-in HTTP client.
     Http(url::Url),
+    /// A platform page (YouTube, ...), fetched with yt-dlp.
+    Platform(PlatformVideo),
 }
 
 impl VideoSource {
@@ -34,7 +38,9 @@ impl VideoSource {
         if s.contains("://") {
             let url = url::Url::parse(s).map_err(|e| FetchError::InvalidUrl(format!("{s}: {e}")))?;
             return match url.scheme() {
-                "http" | "https" if url.host().is_some() => Ok(Self::Http(url)),
+                "http" | "https" if url.host().is_some() => {
+                    Ok(PlatformVideo::from_url(&url).map(Self::Platform).unwrap_or(Self::Http(url)))
+                }
                 "http" | "https" => Err(FetchError::InvalidUrl(format!("{s}: no host"))),
                 other => Err(FetchError::InvalidUrl(format!("unsupported URL scheme '{other}'"))),
             };
@@ -50,6 +56,8 @@ impl VideoSource {
                 format!("file://{}", abs.display())
             }
             Self::Http(u) => u.to_string(),
+            // A platform id names immutable content: no URL variant re-downloads it.
+            Self::Platform(p) => p.key.clone(),
         }
     }
 }
@@ -59,6 +67,7 @@ impl std::fmt::Display for VideoSource {
         match self {
             Self::File(p) => write!(f, "{}", p.display()),
             Self::Http(u) => write!(f, "{u}"),
+            Self::Platform(p) => write!(f, "{}", p.url),
         }
     }
 }
@@ -76,6 +85,8 @@ pub enum FetchError {
     Network { url: String, message: String },
     #[error("video is larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
+    #[error("{0}: refusing to fetch from a private, loopback or link-local address")]
+    Forbidden(String),
     #[error("{0}")]
     Io(String),
 }
@@ -92,6 +103,11 @@ pub struct FetchOptions {
     pub max_redirects: usize,
     /// Folder for downloads (deleted after ingest); the system temp folder if `None`.
     pub download_dir: Option<PathBuf>,
+    /// Refuse URLs whose addresses are loopback, private, link-local, multicast or
+    /// unspecified (the miner's SSRF guard). Off for the CLI, which fetches the user's own URLs.
+    pub block_private_addresses: bool,
+    /// How platform pages are fetched.
+    pub yt_dlp: YtDlpOptions,
 }
 
 impl Default for FetchOptions {
@@ -103,6 +119,8 @@ impl Default for FetchOptions {
             total_timeout: Duration::from_secs(600),
             max_redirects: 5,
             download_dir: None,
+            block_private_addresses: false,
+            yt_dlp: YtDlpOptions::default(),
         }
     }
 }
@@ -114,7 +132,14 @@ pub struct LocalVideo {
     pub path: PathBuf,
     pub fingerprint: Fingerprint,
     pub bytes: u64,
-    _temp: Option<tempfile::TempPath>,
+    _temp: Option<Temporary>,
+}
+
+/// What keeps a downloaded file alive until ingest is done.
+#[derive(Debug)]
+enum Temporary {
+    File(#[allow(dead_code)] tempfile::TempPath),
+    Dir(#[allow(dead_code)] tempfile::TempDir),
 }
 
 /// Fetches video bytes over HTTP with the limits above.
@@ -126,14 +151,30 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(opts: FetchOptions) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        let max_redirects = opts.max_redirects;
+        let block = opts.block_private_addresses;
+        // Every redirect is checked like the first URL: hop count, and literal private IPs
+        // (names are checked by the resolver when the client connects).
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max_redirects {
+                attempt.error("too many redirects")
+            } else if block && super::ssrf::literal_ip(attempt.url()).is_some_and(super::ssrf::is_forbidden) {
+                let url = attempt.url().to_string();
+                attempt.error(FetchError::Forbidden(url))
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)
             .timeout(opts.total_timeout)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .user_agent(concat!("chronoseek/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetchError::Io(format!("HTTP client: {e}")))?;
+            .redirect(policy)
+            .user_agent(concat!("chronoseek/", env!("CARGO_PKG_VERSION")));
+        if block {
+            builder = builder.dns_resolver(super::ssrf::resolver());
+        }
+        let client = builder.build().map_err(|e| FetchError::Io(format!("HTTP client: {e}")))?;
         Ok(Self { client, opts })
     }
 
@@ -157,6 +198,7 @@ impl Fetcher {
                 Ok(Some(format!("size={};mtime_ns={mtime}", meta.len())))
             }
             VideoSource::Http(url) => {
+                self.check_address(url)?;
                 let resp = self.client.head(url.clone()).send().await.map_err(|e| network(url, e))?;
                 if !resp.status().is_success() {
                     return Err(FetchError::Status { url: url.to_string(), status: resp.status().as_u16() });
@@ -176,6 +218,7 @@ impl Fetcher {
                     length.unwrap_or_default()
                 )))
             }
+            VideoSource::Platform(_) => Ok(Some("platform-id".to_string())),
         }
     }
 
@@ -184,10 +227,43 @@ impl Fetcher {
         match source {
             VideoSource::File(p) => hash_file(p, self.opts.max_bytes).await,
             VideoSource::Http(url) => self.download(url).await,
+            VideoSource::Platform(p) => self.download_platform(p).await,
         }
     }
 
+    async fn download_platform(&self, video: &PlatformVideo) -> Result<LocalVideo, FetchError> {
+        let dir = match &self.opts.download_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| FetchError::Io(format!("{}: {e}", d.display())))?;
+                tempfile::tempdir_in(d)
+            }
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| FetchError::Io(format!("temporary folder: {e}")))?;
+        let file = super::platform::download(
+            &self.opts.yt_dlp,
+            &video.url,
+            dir.path(),
+            self.opts.max_bytes,
+            self.opts.total_timeout,
+        )
+        .await
+        .map_err(|message| FetchError::Network { url: video.url.to_string(), message })?;
+        let mut hashed = hash_file(&file, self.opts.max_bytes).await?;
+        hashed._temp = Some(Temporary::Dir(dir));
+        Ok(hashed)
+    }
+
+    /// Refuses literal private IPs up front (names are filtered by the resolver).
+    fn check_address(&self, url: &url::Url) -> Result<(), FetchError> {
+        if self.opts.block_private_addresses && super::ssrf::literal_ip(url).is_some_and(super::ssrf::is_forbidden) {
+            return Err(FetchError::Forbidden(url.to_string()));
+        }
+        Ok(())
+    }
+
     async fn download(&self, url: &url::Url) -> Result<LocalVideo, FetchError> {
+        self.check_address(url)?;
         let resp = self.client.get(url.clone()).send().await.map_err(|e| network(url, e))?;
         if !resp.status().is_success() {
             return Err(FetchError::Status { url: url.to_string(), status: resp.status().as_u16() });
@@ -216,11 +292,22 @@ impl Fetcher {
             writer.write_all(&chunk).map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
         }
         let (_, fingerprint, bytes) = writer.finish().map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
-        Ok(LocalVideo { path: temp_path.to_path_buf(), fingerprint, bytes, _temp: Some(temp_path) })
+        Ok(LocalVideo { path: temp_path.to_path_buf(), fingerprint, bytes, _temp: Some(Temporary::File(temp_path)) })
     }
 }
 
 fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
+    // The SSRF guard's refusals come back wrapped in the client's error.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(FetchError::Forbidden(u)) = s.downcast_ref::<FetchError>() {
+            return FetchError::Forbidden(u.clone());
+        }
+        if s.to_string().contains("private or local addresses") {
+            return FetchError::Forbidden(url.to_string());
+        }
+        source = s.source();
+    }
     let message = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_redirect() {

@@ -5,7 +5,9 @@ mod fetch;
 mod fingerprint;
 mod pipeline;
 mod plan;
+pub mod platform;
 mod sampler;
+pub mod ssrf;
 
 pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, VideoSource};
 pub use fingerprint::{Fingerprint, HashingWriter};

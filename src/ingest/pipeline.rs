@@ -30,6 +30,8 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("ingest task failed: {0}")]
     Task(String),
+    #[error("too many videos are being ingested; try again shortly")]
+    Busy,
 }
 
 #[derive(Debug, Clone)]
@@ -37,11 +39,15 @@ pub struct IngestOptions {
     pub sampler: SamplerOptions,
     /// Frames per image-tower call.
     pub batch_size: usize,
+    /// Videos decoded and embedded at the same time (each uses every core).
+    pub max_concurrent: usize,
+    /// Cold ingests allowed to wait for a slot; beyond that new ones are refused as busy.
+    pub max_queued: usize,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { sampler: SamplerOptions::default(), batch_size: 32 }
+        Self { sampler: SamplerOptions::default(), batch_size: 32, max_concurrent: 1, max_queued: 1024 }
     }
 }
 
@@ -79,6 +85,10 @@ pub struct Ingestor {
     counters: Arc<Counters>,
     opts: IngestOptions,
     inflight: parking_lot::Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
+    /// Running plus queued cold ingests.
+    admission: Arc<tokio::sync::Semaphore>,
+    /// Running cold ingests.
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ingestor {
@@ -89,7 +99,10 @@ impl Ingestor {
         counters: Arc<Counters>,
         opts: IngestOptions,
     ) -> Self {
-        Self { store, model, fetcher, counters, opts, inflight: Default::default() }
+        let running = opts.max_concurrent.max(1);
+        let admission = Arc::new(tokio::sync::Semaphore::new(running.saturating_add(opts.max_queued)));
+        let running = Arc::new(tokio::sync::Semaphore::new(running));
+        Self { store, model, fetcher, counters, opts, inflight: Default::default(), admission, running }
     }
 
     pub fn options(&self) -> &IngestOptions {
@@ -116,10 +129,14 @@ impl Ingestor {
             Counters::inc(&self.counters.source_cache_hits);
             return Ok(IngestOutcome::AlreadyIngested(record));
         }
+        // Refuse before downloading when no slot could be had anyway.
+        if self.admission.available_permits() == 0 {
+            return Err(IngestError::Busy);
+        }
         let started = Instant::now();
         let local = self.fetcher.fetch(source).await?;
         match source {
-            VideoSource::Http(_) => {
+            VideoSource::Http(_) | VideoSource::Platform(_) => {
                 Counters::inc(&self.counters.downloads);
                 Counters::add(&self.counters.bytes_downloaded, local.bytes);
             }
@@ -156,6 +173,8 @@ impl Ingestor {
             if let Some(record) = self.store.video(&fp, self.model.key()).await? {
                 return Ok(IngestOutcome::AlreadyIngested(record));
             }
+            let _admitted = self.admission.clone().try_acquire_owned().map_err(|_| IngestError::Busy)?;
+            let _running = self.running.acquire().await.map_err(|_| IngestError::Busy)?;
             self.decode_embed_store(local, label, progress).await
         }
         .await;

@@ -1,13 +1,18 @@
 //! The wire contract (`../shared/protocol/`, version `2026-04-10`): request and response types,
-//! the error envelope and its HTTP status table.
+//! request validation, the error envelope and its HTTP status table, Python-compatible
+//! canonical JSON, and Epistula signing.
 //!
 //! Everything that crosses the network is defined here so the miner, the validator, the gateway
 //! and the CLI's `--json` output agree byte for byte with the Python peers of the subnet.
 
+pub mod canonical;
+pub mod epistula;
 mod error;
+mod request;
 mod types;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
+pub use request::parse_search_request;
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,
     VideoSearchRequest, VideoSearchResponse,

@@ -53,7 +53,9 @@ impl SearchError {
             Self::Ingest(IngestError::Fetch(_)) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Decode(_)) => ErrorCode::VideoUnreadable,
             Self::Ingest(IngestError::Model(_)) | Self::Model(_) => ErrorCode::InferenceFailed,
-            Self::Ingest(IngestError::Store(_) | IngestError::Task(_)) | Self::Store(_) => ErrorCode::InternalError,
+            Self::Ingest(IngestError::Store(_) | IngestError::Task(_) | IngestError::Busy) | Self::Store(_) => {
+                ErrorCode::InternalError
+            }
         }
     }
 }
@@ -149,6 +151,10 @@ impl Engine {
     }
     pub fn counters(&self) -> CounterSnapshot {
         self.counters.snapshot()
+    }
+    /// The live counters (for exporters that read them at scrape time).
+    pub fn counters_handle(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
     pub fn options(&self) -> &EngineOptions {
         &self.opts

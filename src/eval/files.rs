@@ -1,0 +1,76 @@
+//! QVHighlights-format files: ground truth (`qid`, `relevant_windows`) and predictions (`qid`,
+//! `pred_relevant_windows` as `[start, end, score]`), one JSON object per line.
+
+use std::path::Path;
+
+use super::metrics::{GroundTruth, Prediction};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FileError {
+    pub path: String,
+    pub message: String,
+}
+
+fn qid_string(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn lines(path: &Path) -> Result<Vec<serde_json::Value>, FileError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| FileError { path: p.clone(), message: e.to_string() })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| {
+            serde_json::from_str(l).map_err(|e| FileError { path: p.clone(), message: format!("line {}: {e}", n + 1) })
+        })
+        .collect()
+}
+
+/// `key` as a list of windows of exactly `N` numbers each.
+fn windows<const N: usize>(v: &serde_json::Value, key: &str) -> Option<Vec<[f64; N]>> {
+    let rows: Vec<Vec<f64>> = serde_json::from_value(v.get(key)?.clone()).ok()?;
+    rows.into_iter().map(|r| <[f64; N]>::try_from(r).ok()).collect()
+}
+
+pub fn load_ground_truth(path: &Path) -> Result<Vec<GroundTruth>, FileError> {
+    let p = path.display().to_string();
+    lines(path)?
+        .iter()
+        .enumerate()
+        .map(|(n, v)| {
+            let qid = v
+                .get("qid")
+                .map(qid_string)
+                .ok_or_else(|| FileError { path: p.clone(), message: format!("line {}: no qid", n + 1) })?;
+            let windows = windows::<2>(v, "relevant_windows").ok_or_else(|| FileError {
+                path: p.clone(),
+                message: format!("line {}: relevant_windows missing or malformed", n + 1),
+            })?;
+            Ok(GroundTruth { qid, windows })
+        })
+        .collect()
+}
+
+pub fn load_predictions(path: &Path) -> Result<Vec<Prediction>, FileError> {
+    let p = path.display().to_string();
+    lines(path)?
+        .iter()
+        .enumerate()
+        .map(|(n, v)| {
+            let qid = v
+                .get("qid")
+                .map(qid_string)
+                .ok_or_else(|| FileError { path: p.clone(), message: format!("line {}: no qid", n + 1) })?;
+            let windows = windows::<3>(v, "pred_relevant_windows").ok_or_else(|| FileError {
+                path: p.clone(),
+                message: format!("line {}: pred_relevant_windows must be [[start, end, score], ...]", n + 1),
+            })?;
+            Ok(Prediction { qid, windows })
+        })
+        .collect()
+}

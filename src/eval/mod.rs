@@ -1,0 +1,5 @@
+//! Measuring retrieval quality: the standard moment-retrieval metrics and the QVHighlights file
+//! formats.
+
+pub mod files;
+pub mod metrics;

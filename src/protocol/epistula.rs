@@ -1,0 +1,236 @@
+//! Epistula request signing, as Python validators and miners of the subnet do it.
+//!
+//! Headers `X-Epistula-Timestamp` (ms since the epoch), `X-Epistula-Signature` (`0x` + 64-byte
+//! sr25519 signature, signing context `substrate`) and `X-Epistula-Hotkey` (SS58, prefix 42).
+//! The signed message is `"{timestamp}.{sha256_hex(canonical_json(body))}"`: the hash is of the
+//! body as Python's `json.dumps(body, sort_keys=True)` prints it, not of the bytes on the wire.
+//! A verifier also refuses timestamps more than the window away from its clock and a
+//! (hotkey, timestamp, signature) triple it has already accepted inside the window.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use subxt_signer::sr25519;
+
+use super::canonical::{CanonicalError, canonicalize};
+
+pub const HEADER_TIMESTAMP: &str = "x-epistula-timestamp";
+pub const HEADER_SIGNATURE: &str = "x-epistula-signature";
+pub const HEADER_HOTKEY: &str = "x-epistula-hotkey";
+/// How far a timestamp may be from the verifier's clock.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+
+/// The three header values of a signed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpistulaHeaders {
+    pub timestamp_ms: String,
+    pub signature: String,
+    pub hotkey: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EpistulaError {
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("bad timestamp '{0}': expected milliseconds since the epoch")]
+    BadTimestamp(String),
+    #[error("timestamp is {skew_ms} ms away from the miner's clock (allowed: {window_ms} ms)")]
+    Expired { skew_ms: i128, window_ms: u128 },
+    #[error("bad hotkey '{0}': expected an SS58 address with prefix 42")]
+    BadHotkey(String),
+    #[error("bad signature encoding: expected 0x followed by 128 hex digits")]
+    BadSignatureEncoding,
+    #[error("signature does not match the body and timestamp for this hotkey")]
+    BadSignature,
+    #[error("replayed request: this signature was already accepted")]
+    Replay,
+    #[error("body is not valid JSON: {0}")]
+    Body(#[from] CanonicalError),
+}
+
+impl EpistulaError {
+    /// A body that cannot be parsed is a bad request (400), everything else an auth failure (401).
+    pub fn is_auth_failure(&self) -> bool {
+        !matches!(self, Self::Body(_))
+    }
+}
+
+/// The lowercase hex SHA-256 of the body's Python-canonical JSON.
+pub fn body_hash(body: &[u8]) -> Result<String, CanonicalError> {
+    Ok(hex::encode(Sha256::digest(canonicalize(body)?.as_bytes())))
+}
+
+/// `"{timestamp}.{body_hash}"`.
+pub fn message(timestamp_ms: &str, body_hash: &str) -> String {
+    format!("{timestamp_ms}.{body_hash}")
+}
+
+/// Parses an SS58 address and insists on the generic Substrate prefix (42) Bittensor uses.
+pub fn parse_hotkey(ss58: &str) -> Result<sr25519::PublicKey, EpistulaError> {
+    let account: subxt_utils_accountid32::AccountId32 =
+        ss58.parse().map_err(|_| EpistulaError::BadHotkey(ss58.to_string()))?;
+    // Re-encoding with prefix 42 must give the same text, which rules out other prefixes.
+    if account.to_string() != ss58 {
+        return Err(EpistulaError::BadHotkey(ss58.to_string()));
+    }
+    Ok(sr25519::PublicKey(account.0))
+}
+
+/// The SS58 address (prefix 42) of a public key.
+pub fn ss58(public: &sr25519::PublicKey) -> String {
+    subxt_utils_accountid32::AccountId32(public.0).to_string()
+}
+
+fn parse_signature(s: &str) -> Result<sr25519::Signature, EpistulaError> {
+    let hex_part = s.strip_prefix("0x").unwrap_or(s);
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| EpistulaError::BadSignatureEncoding)?;
+    Ok(sr25519::Signature(bytes))
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+/// Signs request bodies with a hotkey.
+#[derive(Clone)]
+pub struct Signer {
+    keypair: sr25519::Keypair,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("hotkey", &self.hotkey()).finish()
+    }
+}
+
+impl Signer {
+    pub fn new(keypair: sr25519::Keypair) -> Self {
+        Self { keypair }
+    }
+
+    /// A signer from a secret URI such as `//Alice` or a mnemonic with derivation path.
+    pub fn from_uri(uri: &str) -> Result<Self, String> {
+        let uri: subxt_signer::SecretUri = uri.parse().map_err(|e| format!("bad secret URI: {e}"))?;
+        sr25519::Keypair::from_uri(&uri).map(Self::new).map_err(|e| format!("bad secret URI: {e}"))
+    }
+
+    pub fn hotkey(&self) -> String {
+        ss58(&self.keypair.public_key())
+    }
+
+    pub fn public_key(&self) -> sr25519::PublicKey {
+        self.keypair.public_key()
+    }
+
+    /// Headers for `body` signed at `timestamp_ms`.
+    pub fn sign_at(&self, body: &[u8], timestamp_ms: u128) -> Result<EpistulaHeaders, CanonicalError> {
+        let ts = timestamp_ms.to_string();
+        let msg = message(&ts, &body_hash(body)?);
+        let sig = self.keypair.sign(msg.as_bytes());
+        Ok(EpistulaHeaders { timestamp_ms: ts, signature: format!("0x{}", hex::encode(sig.0)), hotkey: self.hotkey() })
+    }
+
+    /// Headers for `body` signed now.
+    pub fn sign(&self, body: &[u8]) -> Result<EpistulaHeaders, CanonicalError> {
+        self.sign_at(body, now_ms())
+    }
+}
+
+/// Checks a signature without clock or replay rules (golden vectors, offline tools).
+pub fn verify_signature(headers: &EpistulaHeaders, body: &[u8]) -> Result<sr25519::PublicKey, EpistulaError> {
+    let public = parse_hotkey(&headers.hotkey)?;
+    let sig = parse_signature(&headers.signature)?;
+    let msg = message(&headers.timestamp_ms, &body_hash(body)?);
+    if sr25519::verify(&sig, msg.as_bytes(), &public) { Ok(public) } else { Err(EpistulaError::BadSignature) }
+}
+
+/// Verifies incoming requests: signature, clock window, replay.
+pub struct Verifier {
+    window: Duration,
+    /// (hotkey, timestamp, signature) accepted recently, with the timestamp for expiry.
+    seen: Mutex<HashMap<(String, String, String), u128>>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new(DEFAULT_WINDOW)
+    }
+}
+
+impl Verifier {
+    pub fn new(window: Duration) -> Self {
+        Self { window, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// Verifies against the local clock.
+    pub fn verify(&self, headers: &EpistulaHeaders, body: &[u8]) -> Result<String, EpistulaError> {
+        self.verify_at(headers, body, now_ms())
+    }
+
+    /// Verifies as if the clock read `now_ms`. Returns the caller's hotkey.
+    pub fn verify_at(&self, headers: &EpistulaHeaders, body: &[u8], now_ms: u128) -> Result<String, EpistulaError> {
+        let ts: u128 = headers
+            .timestamp_ms
+            .trim()
+            .parse()
+            .map_err(|_| EpistulaError::BadTimestamp(headers.timestamp_ms.clone()))?;
+        let skew = ts as i128 - now_ms as i128;
+        let window_ms = self.window.as_millis();
+        if skew.unsigned_abs() > window_ms {
+            return Err(EpistulaError::Expired { skew_ms: skew, window_ms });
+        }
+        verify_signature(headers, body)?;
+        let key = (headers.hotkey.clone(), headers.timestamp_ms.clone(), headers.signature.to_ascii_lowercase());
+        let mut seen = self.seen.lock();
+        // Entries older than the window can never be replayed (their timestamps are expired).
+        seen.retain(|_, t| now_ms.saturating_sub(*t) <= window_ms * 2);
+        if seen.insert(key, ts).is_some() {
+            return Err(EpistulaError::Replay);
+        }
+        Ok(headers.hotkey.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_then_verify_and_tamper() {
+        let signer = Signer::from_uri("//Alice").unwrap();
+        let body = br#"{"query": "x", "top_k": 5}"#;
+        let h = signer.sign_at(body, 1_000_000).unwrap();
+        let v = Verifier::default();
+        assert_eq!(v.verify_at(&h, body, 1_000_500).unwrap(), signer.hotkey());
+        // Same body, different bytes on the wire: canonical JSON makes it the same message.
+        let reordered = br#"{ "top_k":5,"query":"x" }"#;
+        let h2 = signer.sign_at(reordered, 1_000_001).unwrap();
+        assert!(verify_signature(&h2, body).is_ok());
+        // Replay of the exact headers.
+        assert_eq!(v.verify_at(&h, body, 1_000_600), Err(EpistulaError::Replay));
+        // Tampered body.
+        assert_eq!(verify_signature(&h, br#"{"query": "y", "top_k": 5}"#).err(), Some(EpistulaError::BadSignature));
+        // Outside the window.
+        assert!(matches!(v.verify_at(&h2, body, 1_000_001 + 60_001), Err(EpistulaError::Expired { .. })));
+        // Another key's signature.
+        let bob = Signer::from_uri("//Bob").unwrap();
+        let forged = EpistulaHeaders { hotkey: bob.hotkey(), ..h2.clone() };
+        assert_eq!(verify_signature(&forged, body).err(), Some(EpistulaError::BadSignature));
+    }
+
+    #[test]
+    fn header_formats_are_checked() {
+        let alice = Signer::from_uri("//Alice").unwrap();
+        assert_eq!(alice.hotkey(), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
+        assert!(parse_hotkey("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ").is_err());
+        // Polkadot prefix (0) for Alice: a valid address, but not prefix 42.
+        assert!(parse_hotkey("15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5").is_err());
+        let h = EpistulaHeaders { timestamp_ms: "soon".into(), signature: "0x00".into(), hotkey: alice.hotkey() };
+        assert!(matches!(Verifier::default().verify_at(&h, b"{}", 0), Err(EpistulaError::BadTimestamp(_))));
+        let h = EpistulaHeaders { timestamp_ms: "0".into(), signature: "0x00".into(), hotkey: alice.hotkey() };
+        assert_eq!(verify_signature(&h, b"{}").err(), Some(EpistulaError::BadSignatureEncoding));
+    }
+}

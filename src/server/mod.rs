@@ -1,0 +1,4 @@
+//! HTTP servers: the miner (`/search`, `/health`, `/metrics`).
+
+pub mod metrics;
+pub mod miner;

@@ -1,0 +1,3 @@
+//! The validator: tasks and (in later parts) the miner client, scoring and the weight loop.
+
+pub mod tasks;

@@ -1,0 +1,345 @@
+//! The miner server over real HTTP on 127.0.0.1: Epistula auth, the stake gate, validation,
+//! limits, the SSRF guard, error envelopes checked against the schemas, and /metrics.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chronoseek::chain::{Chain, LocalChain, Metagraph, Neuron};
+use chronoseek::index::Store;
+use chronoseek::ingest::{FetchOptions, Fetcher};
+use chronoseek::protocol::epistula::{HEADER_HOTKEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, Signer};
+use chronoseek::query::{Engine, EngineOptions};
+use chronoseek::server::miner::{MinerConfig, MinerState, serve};
+use serde_json::{Value, json};
+
+struct Miner {
+    base: String,
+    dir: tempfile::TempDir,
+    videos: common::TestServer,
+    client: reqwest::Client,
+    validator: Signer,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+struct Setup {
+    block_private: bool,
+    config: MinerConfig,
+    max_concurrent: usize,
+    max_queued: usize,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self { block_private: false, config: MinerConfig::default(), max_concurrent: 1, max_queued: 8 }
+    }
+}
+
+async fn start(setup: Setup) -> Miner {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = Signer::from_uri("//ChronoSeekTestValidator").unwrap();
+    let poor = Signer::from_uri("//Bob").unwrap();
+    let metagraph_path = dir.path().join("metagraph.json");
+    let neuron = |uid, hotkey: String, stake| Neuron {
+        uid,
+        hotkey,
+        coldkey: String::new(),
+        stake,
+        axon: None,
+        incentive: 0.0,
+        validator_permit: true,
+        last_update: 0,
+    };
+    LocalChain::write(
+        &metagraph_path,
+        &Metagraph {
+            netuid: 1,
+            block: 1,
+            neurons: vec![neuron(0, validator.hotkey(), 20_000.0), neuron(1, poor.hotkey(), 5.0)],
+        },
+    )
+    .unwrap();
+    let chain: Arc<dyn Chain> = Arc::new(LocalChain::new(&metagraph_path));
+    let store = Store::open(&dir.path().join("store").display().to_string()).await.unwrap();
+    let fetcher =
+        Fetcher::new(FetchOptions { block_private_addresses: setup.block_private, ..FetchOptions::default() }).unwrap();
+    let mut opts = EngineOptions::default();
+    opts.ingest.max_concurrent = setup.max_concurrent;
+    opts.ingest.max_queued = setup.max_queued;
+    let engine = Arc::new(Engine::new(store, common::tiny_model(), fetcher, opts));
+    let state = MinerState::new(engine, chain, setup.config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(state, listener, async move {
+        let _ = rx.await;
+    }));
+    let videos = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    Miner { base: format!("http://{addr}"), dir, videos, client: reqwest::Client::new(), validator, _shutdown: tx }
+}
+
+impl Miner {
+    async fn post_signed(&self, signer: &Signer, body: &[u8]) -> (u16, Value, reqwest::header::HeaderMap) {
+        let h = signer.sign(body).unwrap();
+        let resp = self
+            .client
+            .post(format!("{}/search", self.base))
+            .header("content-type", "application/json")
+            .header(HEADER_TIMESTAMP, h.timestamp_ms)
+            .header(HEADER_SIGNATURE, h.signature)
+            .header(HEADER_HOTKEY, h.hotkey)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v, headers)
+    }
+
+    async fn search(&self, body: Value) -> (u16, Value) {
+        let (s, v, _) = self.post_signed(&self.validator, &serde_json::to_vec(&body).unwrap()).await;
+        (s, v)
+    }
+}
+
+fn request(url: &str, query: &str) -> Value {
+    json!({"protocol_version": "2026-04-10", "request_id": "r-1", "video": {"url": url}, "query": query, "top_k": 3})
+}
+
+fn assert_error(status: u16, v: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{v}");
+    assert_eq!(v["error"]["code"], want_code, "{v}");
+    common::assert_valid(&common::schema("protocol-error.schema.json"), v);
+}
+
+#[tokio::test]
+async fn health_is_what_python_validators_check() {
+    let m = start(Setup::default()).await;
+    let v: Value = m.client.get(format!("{}/health", m.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v, json!({"ok": true, "status": "ok", "service": "miner", "protocol_versions": ["2026-04-10"]}));
+}
+
+#[tokio::test]
+async fn signed_search_is_answered_then_served_from_cache() {
+    let m = start(Setup::default()).await;
+    let schema = common::schema("video-search-response.schema.json");
+    let url = m.videos.url("scenes.webm");
+    let (s, v) = m.search(request(&url, "a cyan screen")).await;
+    assert_eq!(s, 200, "{v}");
+    common::assert_valid(&schema, &v);
+    assert_eq!(v["request_id"], "r-1");
+    assert_eq!(v["status"], "completed");
+    assert!(v["results"].as_array().unwrap().len() <= 3);
+    assert_eq!(v["miner_metadata"]["cache"], "miss");
+    // Python peers send request_id null and may use the legacy form.
+    let legacy = json!({"video_url": url, "query": "a yellow screen", "top_k": 2, "request_id": null});
+    let (s, v) = m.search(legacy).await;
+    assert_eq!(s, 200, "{v}");
+    common::assert_valid(&schema, &v);
+    assert_eq!(v["miner_metadata"]["cache"], "hit");
+    assert!(v.get("request_id").is_none(), "absent, never null: {v}");
+
+    let metrics = m.client.get(format!("{}/metrics", m.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"chronoseek_requests_total{status="200",code="OK"} 2"#), "{metrics}");
+    assert!(metrics.contains("chronoseek_video_cache_misses_total 1"), "{metrics}");
+    assert!(metrics.contains("chronoseek_search_seconds_bucket"), "{metrics}");
+}
+
+#[tokio::test]
+async fn authentication_failures_are_401_envelopes() {
+    let m = start(Setup::default()).await;
+    let body = serde_json::to_vec(&request(&m.videos.url("scenes.webm"), "q")).unwrap();
+    // No headers at all.
+    let resp = m.client.post(format!("{}/search", m.base)).body(body.clone()).send().await.unwrap();
+    let status = resp.status().as_u16();
+    assert_error(status, &resp.json().await.unwrap(), 401, "INVALID_REQUEST");
+    // A signature over another body.
+    let h = m.validator.sign(b"{\"other\": 1}").unwrap();
+    let resp = m
+        .client
+        .post(format!("{}/search", m.base))
+        .header(HEADER_TIMESTAMP, &h.timestamp_ms)
+        .header(HEADER_SIGNATURE, &h.signature)
+        .header(HEADER_HOTKEY, &h.hotkey)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert_error(status, &resp.json().await.unwrap(), 401, "INVALID_REQUEST");
+    // Expired timestamp (two minutes old).
+    let old = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() - 120_000;
+    let h = m.validator.sign_at(&body, old).unwrap();
+    let send = |h: chronoseek::protocol::epistula::EpistulaHeaders| {
+        m.client
+            .post(format!("{}/search", m.base))
+            .header(HEADER_TIMESTAMP, h.timestamp_ms)
+            .header(HEADER_SIGNATURE, h.signature)
+            .header(HEADER_HOTKEY, h.hotkey)
+            .body(body.clone())
+            .send()
+    };
+    let resp = send(h).await.unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap();
+    assert_error(status, &v, 401, "INVALID_REQUEST");
+    assert!(v["error"]["message"].as_str().unwrap().contains("clock"), "{v}");
+    // Replay of a valid request.
+    let h = m.validator.sign(&body).unwrap();
+    let first = send(h.clone()).await.unwrap().status().as_u16();
+    assert_eq!(first, 200);
+    let resp = send(h).await.unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap();
+    assert_error(status, &v, 401, "INVALID_REQUEST");
+    assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
+}
+
+#[tokio::test]
+async fn callers_below_the_minimum_stake_get_403_with_details() {
+    let m = start(Setup::default()).await;
+    let bob = Signer::from_uri("//Bob").unwrap();
+    let body = serde_json::to_vec(&request(&m.videos.url("scenes.webm"), "q")).unwrap();
+    let (s, v, _) = m.post_signed(&bob, &body).await;
+    assert_error(s, &v, 403, "INVALID_REQUEST");
+    assert_eq!(v["error"]["details"]["hotkey"], bob.hotkey());
+    assert_eq!(v["error"]["details"]["stake"], 5.0);
+    assert_eq!(v["error"]["details"]["min_stake"], 10_000.0);
+    // Unregistered key: stake 0.
+    let stranger = Signer::from_uri("//Stranger").unwrap();
+    let (s, v, _) = m.post_signed(&stranger, &body).await;
+    assert_error(s, &v, 403, "INVALID_REQUEST");
+    assert_eq!(v["error"]["details"]["stake"], 0.0);
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_contract_codes() {
+    let m = start(Setup::default()).await;
+    let url = m.videos.url("scenes.webm");
+    let cases = vec![
+        (json!({"video": {"url": url}, "query": "q", "surprise": 1}), 400, "INVALID_REQUEST"),
+        (json!({"video": {"url": url}, "query": "q", "top_k": 0}), 400, "INVALID_REQUEST"),
+        (json!({"video": {"url": url}, "query": "q", "top_k": 1000000}), 400, "INVALID_REQUEST"),
+        (json!({"video": {"url": url}, "query": "  "}), 400, "QUERY_INVALID"),
+        (json!({"video": {"url": "not a url"}, "query": "q"}), 400, "INVALID_REQUEST"),
+        (
+            json!({"protocol_version": "2024-01-01", "video": {"url": url}, "query": "q"}),
+            400,
+            "UNSUPPORTED_PROTOCOL_VERSION",
+        ),
+        (json!([1, 2]), 400, "INVALID_REQUEST"),
+        (request(&m.videos.url("not-a-video.mp4"), "q"), 422, "VIDEO_UNREADABLE"),
+        (request(&m.videos.url("truncated.mp4"), "q"), 422, "VIDEO_UNREADABLE"),
+        (request(&m.videos.url("missing.mp4"), "q"), 502, "VIDEO_FETCH_FAILED"),
+    ];
+    for (body, status, code) in cases {
+        let (s, v) = m.search(body.clone()).await;
+        assert_error(s, &v, status, code);
+    }
+    // Malformed JSON cannot even be canonicalised for the signature check: 400, not 401.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let resp = m
+        .client
+        .post(format!("{}/search", m.base))
+        .header(HEADER_TIMESTAMP, now.to_string())
+        .header(HEADER_SIGNATURE, format!("0x{}", "00".repeat(64)))
+        .header(HEADER_HOTKEY, m.validator.hotkey())
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let s = resp.status().as_u16();
+    assert_error(s, &resp.json().await.unwrap(), 400, "INVALID_REQUEST");
+}
+
+#[tokio::test]
+async fn huge_bodies_are_refused_with_an_envelope() {
+    let m = start(Setup { config: MinerConfig { max_body_bytes: 1024, ..MinerConfig::default() }, ..Setup::default() })
+        .await;
+    let big = json!({"video": {"url": m.videos.url("scenes.webm")}, "query": "x".repeat(5000)});
+    let (s, v) = m.search(big).await;
+    assert_error(s, &v, 413, "INVALID_REQUEST");
+}
+
+#[tokio::test]
+async fn urls_that_point_inside_the_host_are_refused() {
+    let m = start(Setup { block_private: true, ..Setup::default() }).await;
+    for url in [
+        m.videos.url("scenes.webm"),
+        format!("http://localhost:{}/scenes.webm", m.videos.addr.port()),
+        format!("http://[::ffff:127.0.0.1]:{}/scenes.webm", m.videos.addr.port()),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "http://10.0.0.1/video.mp4".to_string(),
+    ] {
+        let (s, v) = m.search(request(&url, "q")).await;
+        assert_error(s, &v, 502, "VIDEO_FETCH_FAILED");
+        assert!(v["error"]["message"].as_str().unwrap().contains("private"), "{url}: {v}");
+    }
+    assert_eq!(m.videos.gets.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was fetched");
+}
+
+#[tokio::test]
+async fn deadline_gives_timeout() {
+    let m = start(Setup {
+        config: MinerConfig { request_timeout: Duration::from_millis(1), ..MinerConfig::default() },
+        ..Setup::default()
+    })
+    .await;
+    let (s, v) = m.search(request(&m.videos.url("scenes.mp4"), "q")).await;
+    assert_error(s, &v, 504, "TIMEOUT");
+    assert_eq!(v["error"]["details"]["request_id"], "r-1");
+}
+
+#[tokio::test]
+async fn cold_ingests_beyond_the_queue_get_503_with_retry_after() {
+    let m = start(Setup { max_concurrent: 1, max_queued: 0, ..Setup::default() }).await;
+    // A long video keeps the only ingest slot busy.
+    let long = m.dir.path().join("long.mkv");
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=4:duration=3600",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "20",
+        ])
+        .arg(&long)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // Serve it over HTTP from the temp dir.
+    let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
+    let slow = {
+        let body = serde_json::to_vec(&request(&server.url("long.mkv"), "q")).unwrap();
+        let h = m.validator.sign(&body).unwrap();
+        m.client
+            .post(format!("{}/search", m.base))
+            .header(HEADER_TIMESTAMP, h.timestamp_ms)
+            .header(HEADER_SIGNATURE, h.signature)
+            .header(HEADER_HOTKEY, h.hotkey)
+            .body(body)
+            .send()
+    };
+    let slow = tokio::spawn(slow);
+    // Wait until the long video has been fetched: its ingest now holds the only slot.
+    let started = std::time::Instant::now();
+    while server.gets.load(std::sync::atomic::Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, v, headers) =
+        m.post_signed(&m.validator, &serde_json::to_vec(&request(&m.videos.url("odd.mkv"), "q")).unwrap()).await;
+    assert_error(s, &v, 503, "INTERNAL_ERROR");
+    assert!(headers.get("retry-after").is_some());
+    assert_eq!(slow.await.unwrap().unwrap().status().as_u16(), 200);
+}
