@@ -13,6 +13,7 @@ pub mod model;
 pub mod protocol;
 pub mod query;
 pub mod server;
+pub mod synth;
 pub mod validator;
 
 pub use counters::{CounterSnapshot, Counters};

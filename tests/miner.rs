@@ -20,7 +20,8 @@ struct Miner {
     videos: common::TestServer,
     client: reqwest::Client,
     validator: Signer,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 struct Setup {
@@ -72,11 +73,19 @@ async fn start(setup: Setup) -> Miner {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(state, listener, async move {
+    let server = tokio::spawn(serve(state, listener, async move {
         let _ = rx.await;
     }));
     let videos = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
-    Miner { base: format!("http://{addr}"), dir, videos, client: reqwest::Client::new(), validator, _shutdown: tx }
+    Miner {
+        base: format!("http://{addr}"),
+        dir,
+        videos,
+        client: reqwest::Client::new(),
+        validator,
+        shutdown: Some(tx),
+        server,
+    }
 }
 
 impl Miner {
@@ -297,26 +306,7 @@ async fn deadline_gives_timeout() {
 async fn cold_ingests_beyond_the_queue_get_503_with_retry_after() {
     let m = start(Setup { max_concurrent: 1, max_queued: 0, ..Setup::default() }).await;
     // A long video keeps the only ingest slot busy.
-    let long = m.dir.path().join("long.mkv");
-    let ok = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=4:duration=3600",
-            "-c:v",
-            "mpeg4",
-            "-q:v",
-            "20",
-        ])
-        .arg(&long)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    long_video(m.dir.path());
     // Serve it over HTTP from the temp dir.
     let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
     let slow = {
@@ -342,4 +332,58 @@ async fn cold_ingests_beyond_the_queue_get_503_with_retry_after() {
     assert_error(s, &v, 503, "INTERNAL_ERROR");
     assert!(headers.get("retry-after").is_some());
     assert_eq!(slow.await.unwrap().unwrap().status().as_u16(), 200);
+}
+
+/// One hour of small MPEG-4 video in `dir`: its ingest takes a few seconds.
+fn long_video(dir: &std::path::Path) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=4:duration=3600",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "20",
+        ])
+        .arg(dir.join("long.mkv"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let mut m = start(Setup::default()).await;
+    long_video(m.dir.path());
+    let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
+    let body = serde_json::to_vec(&request(&server.url("long.mkv"), "q")).unwrap();
+    let h = m.validator.sign(&body).unwrap();
+    let slow = m
+        .client
+        .post(format!("{}/search", m.base))
+        .header(HEADER_TIMESTAMP, h.timestamp_ms)
+        .header(HEADER_SIGNATURE, h.signature)
+        .header(HEADER_HOTKEY, h.hotkey)
+        .body(body)
+        .send();
+    let slow = tokio::spawn(slow);
+    let started = std::time::Instant::now();
+    while server.gets.load(std::sync::atomic::Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Shut down while the request is being answered: it still completes.
+    let _ = m.shutdown.take().unwrap().send(());
+    let resp = slow.await.unwrap().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["miner_metadata"]["frames"], 3600);
+    tokio::time::timeout(Duration::from_secs(10), &mut m.server).await.expect("server stops").unwrap().unwrap();
+    // New connections are refused once it has stopped.
+    assert!(m.client.get(format!("{}/health", m.base)).send().await.is_err());
 }

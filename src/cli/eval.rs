@@ -8,7 +8,8 @@ use serde_json::json;
 
 use chronoseek::config::GlobalOpts;
 use chronoseek::eval::files::{load_ground_truth, load_predictions};
-use chronoseek::eval::metrics::{GroundTruth, Prediction, by_length, mr_ap, mr_r1, qvhighlights_brief, top1_ious};
+use chronoseek::eval::metrics::qvhighlights_brief;
+use chronoseek::eval::run::{run_tasks, summarize};
 use chronoseek::protocol::{ErrorCode, TopK};
 use chronoseek::validator::tasks::{LoadOptions, TaskFormat, load_tasks};
 
@@ -30,6 +31,9 @@ pub struct EvalArgs {
     /// Windows requested per task (the mAP counts at most 10).
     #[arg(long, default_value_t = 10)]
     pub top_k: u32,
+    /// Also write the predictions of a --tasks run as a QVHighlights prediction file.
+    #[arg(long, value_name = "FILE", requires = "tasks")]
+    pub predictions_out: Option<PathBuf>,
     /// QVHighlights prediction file (jsonl: qid, pred_relevant_windows [[start, end, score]]).
     #[arg(long, value_name = "FILE", requires = "ground_truth")]
     pub predictions: Option<PathBuf>,
@@ -65,67 +69,28 @@ pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), Cli
     let base = tasks_path.parent().unwrap_or(Path::new("."));
     let engine = build_engine(g, None).await?;
     let bar = out.items_bar(tasks.len() as u64, "tasks");
-    let (mut preds, mut gts, mut failed) = (Vec::new(), Vec::new(), 0usize);
-    for t in &tasks {
-        let video = if t.video_url.contains("://") || Path::new(&t.video_url).is_absolute() {
-            t.video_url.clone()
-        } else {
-            base.join(&t.video_url).display().to_string()
-        };
-        bar.set_message(t.task_id.clone());
-        gts.push(GroundTruth {
-            qid: t.task_id.clone(),
-            windows: t.ground_truths.iter().map(|g| [g.start, g.end]).collect(),
-        });
-        match engine.search(&video, &t.query, top_k, &indicatif::ProgressBar::hidden()).await {
-            Ok(a) => preds.push(Prediction {
-                qid: t.task_id.clone(),
-                windows: a.results.iter().map(|r| [r.start, r.end, r.confidence]).collect(),
-            }),
-            Err(e) => {
-                failed += 1;
-                tracing::warn!(task = %t.task_id, error = %e, "task failed; scored as no prediction");
-                preds.push(Prediction { qid: t.task_id.clone(), windows: vec![] });
-            }
-        }
-        bar.inc(1);
-    }
+    let run = run_tasks(&engine, &tasks, base, top_k, &bar).await;
     bar.finish_and_clear();
-    let report = summarize(&preds, &gts);
+    if let Some(path) = &args.predictions_out {
+        let lines: Vec<String> = run
+            .predictions
+            .iter()
+            .map(|p| json!({"qid": p.qid, "pred_relevant_windows": p.windows}).to_string())
+            .collect();
+        std::fs::write(path, lines.join("\n") + "\n")
+            .map_err(|e| CliError::internal(format!("{}: {e}", path.display())))?;
+    }
+    let report = summarize(&run.predictions, &run.ground_truth);
     let segmenter = engine.options().segmenter.name();
-    out.say(format!("{} tasks ({failed} failed), segmenter {segmenter}, model {}", tasks.len(), engine.model().key()));
+    out.say(format!(
+        "{} tasks ({} failed), segmenter {segmenter}, model {}",
+        tasks.len(),
+        run.failed,
+        engine.model().key()
+    ));
     for (k, v) in report.as_object().into_iter().flatten() {
         out.say(format!("{k:<14} {v}"));
     }
-    out.json_line(&json!({"tasks": tasks.len(), "failed": failed, "segmenter": segmenter, "model": engine.model().key(), "metrics": report}));
+    out.json_line(&json!({"tasks": tasks.len(), "failed": run.failed, "segmenter": segmenter, "model": engine.model().key(), "metrics": report}));
     Ok(())
-}
-
-/// R1@{0.3,0.5,0.7}, mIoU, mAP@{0.5,0.75}, mAP (0.5:0.05:0.95), and mAP per length bucket.
-pub fn summarize(preds: &[Prediction], gts: &[GroundTruth]) -> serde_json::Value {
-    // A task without prediction scores 0 in R1 and mIoU (the metric code skips it otherwise).
-    let scored: Vec<Prediction> = preds
-        .iter()
-        .map(|p| {
-            if p.windows.is_empty() {
-                Prediction { qid: p.qid.clone(), windows: vec![[0.0, 0.0, 0.0]] }
-            } else {
-                p.clone()
-            }
-        })
-        .collect();
-    let r1 = mr_r1(&scored, gts, &[0.3, 0.5, 0.7]);
-    let ious = top1_ious(&scored, gts);
-    let miou = if ious.is_empty() { 0.0 } else { 100.0 * ious.iter().sum::<f64>() / ious.len() as f64 };
-    let ap = mr_ap(&scored, gts, 10);
-    let mut v = json!({
-        "R1@0.3": r1["0.3"], "R1@0.5": r1["0.5"], "R1@0.7": r1["0.7"],
-        "mIoU": (miou * 100.0).round() / 100.0,
-        "mAP@0.5": ap["0.5"], "mAP@0.75": ap["0.75"], "mAP": ap["average"],
-    });
-    for (name, lo, hi) in [("short", 0.0, 10.0), ("middle", 10.0, 30.0), ("long", 30.0, 150.0)] {
-        let (p, g) = by_length(&scored, gts, lo, hi);
-        v[format!("mAP-{name}")] = json!(if g.is_empty() { 0.0 } else { mr_ap(&p, &g, 10)["average"] });
-    }
-    v
 }

@@ -10,6 +10,7 @@ pub mod output;
 mod query;
 mod search;
 mod store;
+mod synth;
 
 use std::sync::Arc;
 
@@ -58,6 +59,11 @@ pub enum Command {
     Miner(miner::MinerArgs),
     /// Call a miner as a validator does (signed request) to test an endpoint.
     Query(query::QueryArgs),
+    /// Generated videos with known scene intervals (the synthetic benchmark).
+    #[command(subcommand)]
+    Synth(synth::SynthCommand),
+    /// Train the bundled tiny CLIP on generated scenes (deterministic for a seed).
+    TrainTiny(synth::TrainArgs),
     /// Inspect or maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -76,6 +82,8 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Miner(a) => miner::run(&cli.global, a, out).await,
         Command::Query(a) => query::run(&cli.global, a, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
+        Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
+        Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,
     }
 }

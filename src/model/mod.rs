@@ -8,6 +8,7 @@ pub mod preprocess;
 mod source;
 pub mod tiny;
 mod tokenizer;
+pub mod train;
 
 pub use clip::ClipEmbedder;
 pub use config::{hf_config_json, parse_clip_config};

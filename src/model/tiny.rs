@@ -77,10 +77,18 @@ impl SplitMix {
     }
 }
 
-/// Writes `config.json` and `model.safetensors` for a random model with this seed into `dir`.
-pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), ModelError> {
-    let io = |e: std::io::Error| ModelError::Load(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
+/// How generated weights are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitScheme {
+    /// Uniform in +-0.1 everywhere (fixtures: exercises every weight, means nothing).
+    Fixture,
+    /// Scaled for training: +-1/sqrt(fan_in) for matrices, small embeddings, zero biases.
+    Training,
+}
+
+/// A VarMap holding every weight of a CLIP of this shape, drawn from `seed`, and the model
+/// built on it (the model reads the map's variables, so training updates it in place).
+pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(VarMap, ClipModel), ModelError> {
     let config = spec.clip_config();
     let dev = Device::Cpu;
     let varmap = VarMap::new();
@@ -90,7 +98,7 @@ pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), Mo
         .map_err(ModelError::load)?;
     varmap.get((), "logit_scale", Init::Const(2.6592), DType::F32, &dev).map_err(ModelError::load)?;
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-    ClipModel::new(vb, &config).map_err(ModelError::load)?;
+    let model = ClipModel::new(vb, &config).map_err(ModelError::load)?;
     let mut rng = SplitMix(seed);
     let mut vars: Vec<(String, candle_core::Var)> = varmap
         .data()
@@ -103,19 +111,51 @@ pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), Mo
     for (name, var) in vars {
         let shape = var.shape().clone();
         let n = shape.elem_count();
+        let scale = match scheme {
+            InitScheme::Fixture => 0.1,
+            InitScheme::Training if name.contains("embedding") => 0.02,
+            InitScheme::Training if name.ends_with("bias") => 0.0,
+            InitScheme::Training => {
+                let fan_in = *shape.dims().last().unwrap_or(&1) as f32;
+                1.0 / fan_in.sqrt()
+            }
+        };
         let values: Vec<f32> = if name.ends_with("logit_scale") {
             vec![2.6592]
         } else if name.contains("layer_norm") || name.contains("layrnorm") {
             // LayerNorm: weight 1, bias 0, like a fresh model.
             vec![if name.ends_with("weight") { 1.0 } else { 0.0 }; n]
         } else {
-            (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * 0.1).collect()
+            (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
         };
         let t = Tensor::from_vec(values, shape, &dev).map_err(ModelError::load)?;
         var.set(&t).map_err(ModelError::load)?;
     }
-    varmap.save(dir.join("model.safetensors")).map_err(ModelError::load)?;
-    let json = serde_json::to_string_pretty(&hf_config_json(&config)).map_err(|e| ModelError::Load(e.to_string()))?;
+    Ok((varmap, model))
+}
+
+/// Writes a checkpoint in the Hugging Face layout: `config.json` and `model.safetensors`, the
+/// weights stored as `dtype` (f16 halves the size of a bundled model).
+pub fn save_checkpoint(dir: &Path, varmap: &VarMap, spec: TinySpec, dtype: DType) -> Result<(), ModelError> {
+    let io = |e: std::io::Error| ModelError::Load(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let tensors: std::collections::HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| ModelError::Load("poisoned".into()))?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(dtype)?)))
+        .collect::<Result<_, candle_core::Error>>()
+        .map_err(ModelError::load)?;
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).map_err(ModelError::load)?;
+    let json = serde_json::to_string_pretty(&hf_config_json(&spec.clip_config()))
+        .map_err(|e| ModelError::Load(e.to_string()))?;
     std::fs::write(dir.join("config.json"), json).map_err(io)?;
     Ok(())
+}
+
+/// Writes `config.json` and `model.safetensors` for a random model with this seed into `dir`.
+pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), ModelError> {
+    let (varmap, _) = init_varmap(spec, seed, InitScheme::Fixture)?;
+    save_checkpoint(dir, &varmap, spec, DType::F32)
 }

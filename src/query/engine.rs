@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::result_cache::{ResultCache, ResultKey};
 use super::segment::{SegmenterKind, Timeline};
 use super::text_cache::{TextCacheError, TextEmbeddingCache, normalize_query};
-use super::timeline::{cosine_timeline, min_max_normalize};
+use super::timeline::{cosine_timeline, frame_changes, min_max_normalize};
 use crate::counters::{CounterSnapshot, Counters};
 use crate::index::{Store, StoreError, VideoRecord};
 use crate::ingest::{Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoSource};
@@ -266,10 +266,12 @@ impl Engine {
             .into());
         }
         let t = Instant::now();
+        let change = (self.opts.segmenter == SegmenterKind::Contrast).then(|| frame_changes(&frames));
         let timeline = Timeline {
             times: frames.times_s(),
             scores: min_max_normalize(&cosine_timeline(&frames, &q)),
             duration: video.duration_s,
+            change,
         };
         timings.score_ms = ms(t);
         let t = Instant::now();

@@ -10,6 +10,13 @@ pub fn cosine_timeline(frames: &FrameMatrix, query: &[f32]) -> Vec<f32> {
     frames.data.chunks_exact(frames.dim).map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum()).collect()
 }
 
+/// `1 - cos` between each frame and the next (rows are L2-normalised): large at shot cuts.
+pub fn frame_changes(frames: &FrameMatrix) -> Vec<f64> {
+    (1..frames.len())
+        .map(|i| 1.0 - frames.row(i - 1).iter().zip(frames.row(i)).map(|(a, b)| a * b).sum::<f32>() as f64)
+        .collect()
+}
+
 /// Min-max normalisation to [0, 1]; a flat curve becomes 0.5 everywhere (reference behaviour).
 pub fn min_max_normalize(scores: &[f32]) -> Vec<f64> {
     let (lo, hi) = scores.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));

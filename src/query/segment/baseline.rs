@@ -141,6 +141,7 @@ mod tests {
             times: (0..scores.len()).map(|i| i as f64).collect(),
             scores: scores.to_vec(),
             duration: scores.len() as f64,
+            change: None,
         }
     }
 
@@ -202,6 +203,7 @@ mod tests {
             times: vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0],
             scores: vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
             duration: 10.0,
+            change: None,
         };
         for s in propose(&t, 3) {
             assert!(s.end - s.start >= 2.0 - 1e-9, "{s:?}");
@@ -210,7 +212,7 @@ mod tests {
 
     #[test]
     fn empty_timeline_falls_back_to_the_middle() {
-        let t = Timeline { times: vec![], scores: vec![], duration: 20.0 };
+        let t = Timeline { times: vec![], scores: vec![], duration: 20.0, change: None };
         let out = propose(&t, 5);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].confidence, 0.1);

@@ -1,6 +1,7 @@
 //! Segment proposal: turning a similarity curve into ranked intervals.
 
 pub mod baseline;
+pub mod contrast;
 pub mod stats;
 
 use std::str::FromStr;
@@ -21,6 +22,9 @@ pub struct Timeline {
     /// Scores in [0, 1], one per time.
     pub scores: Vec<f64>,
     pub duration: f64,
+    /// `1 - cos` between consecutive frame embeddings (`len - 1` values), when known: where the
+    /// picture changes (shot cuts).
+    pub change: Option<Vec<f64>>,
 }
 
 /// The available segmenters (`--segmenter`).
@@ -29,17 +33,21 @@ pub enum SegmenterKind {
     /// The Python reference's heuristics.
     #[default]
     Baseline,
+    /// Shot-snapped windows scored by inside-versus-outside contrast.
+    Contrast,
 }
 
 impl SegmenterKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Baseline => "baseline",
+            Self::Contrast => "contrast",
         }
     }
     pub fn propose(self, tl: &Timeline, top_k: usize) -> Vec<Segment> {
         match self {
             Self::Baseline => baseline::propose(tl, top_k),
+            Self::Contrast => contrast::propose(tl, top_k),
         }
     }
 }
@@ -49,7 +57,8 @@ impl FromStr for SegmenterKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "baseline" => Ok(Self::Baseline),
-            other => Err(format!("unknown segmenter '{other}' (available: baseline)")),
+            "contrast" => Ok(Self::Contrast),
+            other => Err(format!("unknown segmenter '{other}' (available: baseline, contrast)")),
         }
     }
 }
