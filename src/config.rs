@@ -61,8 +61,10 @@ pub struct PipelineOpts {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub batch_size: u32,
 
-    /// Segment proposal: `baseline` reproduces the Python reference miner.
-    #[arg(long, env = "CHRONOSEEK_SEGMENTER", global = true, default_value = "baseline", value_name = "NAME")]
+    /// Segment proposal: `snap` (default) snaps the reference's windows to shot cuts found in
+    /// the frame embeddings; `baseline` reproduces the Python reference miner exactly;
+    /// `contrast` ranks shot-aligned windows by inside-versus-outside contrast.
+    #[arg(long, env = "CHRONOSEEK_SEGMENTER", global = true, default_value = "snap", value_name = "NAME")]
     pub segmenter: SegmenterKind,
 
     /// Largest video accepted, in bytes.

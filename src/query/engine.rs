@@ -266,7 +266,7 @@ impl Engine {
             .into());
         }
         let t = Instant::now();
-        let change = (self.opts.segmenter == SegmenterKind::Contrast).then(|| frame_changes(&frames));
+        let change = self.opts.segmenter.needs_changes().then(|| frame_changes(&frames));
         let timeline = Timeline {
             times: frames.times_s(),
             scores: min_max_normalize(&cosine_timeline(&frames, &q)),

@@ -1,0 +1,83 @@
+//! The `snap` segmenter: the reference heuristics propose windows, then each window is snapped
+//! to the shots it covers. Shots come from cuts in the frame embeddings
+//! ([`super::contrast::shot_cuts`]); a shot the window reaches well into joins the answer when
+//! its mean score is close to the window's peak, so a window that caught only part of a scene
+//! grows to the whole scene and one that spilled over a cut shrinks back to it.
+
+use super::baseline::nms;
+use super::contrast::shot_cuts;
+use super::{Segment, Timeline};
+
+/// A shot joins a window when its mean score is at least this fraction of the window's peak.
+const KEEP_FRACTION: f64 = 0.6;
+
+pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
+    let proposals = super::baseline::propose(tl, top_k);
+    let n = tl.scores.len();
+    let Some(change) = tl.change.as_deref() else { return proposals };
+    if n < 2 {
+        return proposals;
+    }
+    let cuts = shot_cuts(change);
+    if cuts.is_empty() {
+        return proposals;
+    }
+    let duration = if tl.duration > 0.0 { tl.duration } else { tl.times[n - 1] };
+    // Shots as (start time, end time, mean score); a cut lies midway between its two samples.
+    let mut shots = Vec::with_capacity(cuts.len() + 1);
+    let mut first = 0usize;
+    let mut start = 0.0;
+    for &c in cuts.iter().chain(std::iter::once(&(n - 1))) {
+        let end = if c + 1 < n { (tl.times[c] + tl.times[c + 1]) / 2.0 } else { duration };
+        let scores = &tl.scores[first..=c];
+        shots.push((start, end, scores.iter().sum::<f64>() / scores.len() as f64, first, c));
+        first = c + 1;
+        start = end;
+    }
+    let snapped: Vec<Segment> = proposals
+        .into_iter()
+        .map(|seg| {
+            let inside: Vec<&(f64, f64, f64, usize, usize)> =
+                shots.iter().filter(|s| s.1 > seg.start && s.0 < seg.end).collect();
+            let peak = inside.iter().flat_map(|s| tl.scores[s.3..=s.4].iter().copied()).fold(f64::MIN, f64::max);
+            // A shot joins when it scores near the peak and the window really reaches into it:
+            // a quarter of the shot, or half of the window (a window inside one shot grows to
+            // it). A window that only spills a sample over a cut does not take the next shot.
+            let kept: Vec<_> = inside
+                .iter()
+                .filter(|s| {
+                    let overlap = s.1.min(seg.end) - s.0.max(seg.start);
+                    s.2 >= KEEP_FRACTION * peak
+                        && (overlap >= 0.25 * (s.1 - s.0) || overlap >= 0.5 * (seg.end - seg.start))
+                })
+                .collect();
+            match (kept.first(), kept.last()) {
+                (Some(a), Some(b)) => Segment { start: a.0, end: b.1, confidence: seg.confidence },
+                _ => seg,
+            }
+        })
+        .collect();
+    nms(snapped, top_k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_a_partial_window_to_its_shot_and_trims_spill_over() {
+        // Shots 0-19 (low), 20-59 (the match, uneven), 60-99 (low).
+        let scores: Vec<f64> = (0..100)
+            .map(|i| if (20..60).contains(&i) { if (35..45).contains(&i) { 1.0 } else { 0.7 } } else { 0.05 })
+            .collect();
+        let change = (0..99).map(|i| if i == 19 || i == 59 { 0.9 } else { 0.01 }).collect();
+        let tl = Timeline {
+            times: (0..100).map(|i| i as f64 + 0.5).collect(),
+            scores,
+            duration: 100.0,
+            change: Some(change),
+        };
+        let out = propose(&tl, 1);
+        assert_eq!((out[0].start, out[0].end), (20.0, 60.0), "{out:?}");
+    }
+}
