@@ -129,25 +129,7 @@ fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("long.mkv");
     // One hour of small MPEG-4 video: long enough that the ingest is still running when killed.
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=4:duration=3600",
-            "-c:v",
-            "mpeg4",
-            "-q:v",
-            "20",
-        ])
-        .arg(&video)
-        .status()
-        .expect("ffmpeg is installed");
-    assert!(status.success());
+    common::long_video(&video);
     let store = dir.path().join("store");
     let mut child = with_store(&store)
         .args(["-q", "ingest"])

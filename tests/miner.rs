@@ -334,27 +334,8 @@ async fn cold_ingests_beyond_the_queue_get_503_with_retry_after() {
     assert_eq!(slow.await.unwrap().unwrap().status().as_u16(), 200);
 }
 
-/// One hour of small MPEG-4 video in `dir`: its ingest takes a few seconds.
 fn long_video(dir: &std::path::Path) {
-    let ok = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=4:duration=3600",
-            "-c:v",
-            "mpeg4",
-            "-q:v",
-            "20",
-        ])
-        .arg(dir.join("long.mkv"))
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    common::long_video(&dir.join("long.mkv"));
 }
 
 #[tokio::test]

@@ -37,40 +37,35 @@ fn windows<const N: usize>(v: &serde_json::Value, key: &str) -> Option<Vec<[f64;
     rows.into_iter().map(|r| <[f64; N]>::try_from(r).ok()).collect()
 }
 
-pub fn load_ground_truth(path: &Path) -> Result<Vec<GroundTruth>, FileError> {
+/// Every line's `qid` and its windows of `N` numbers under `key`.
+fn load_windows<const N: usize>(
+    path: &Path,
+    key: &str,
+    shape: &str,
+) -> Result<Vec<(String, Vec<[f64; N]>)>, FileError> {
     let p = path.display().to_string();
     lines(path)?
         .iter()
         .enumerate()
         .map(|(n, v)| {
-            let qid = v
-                .get("qid")
-                .map(qid_string)
-                .ok_or_else(|| FileError { path: p.clone(), message: format!("line {}: no qid", n + 1) })?;
-            let windows = windows::<2>(v, "relevant_windows").ok_or_else(|| FileError {
-                path: p.clone(),
-                message: format!("line {}: relevant_windows missing or malformed", n + 1),
-            })?;
-            Ok(GroundTruth { qid, windows })
+            let err = |message: String| FileError { path: p.clone(), message: format!("line {}: {message}", n + 1) };
+            let qid = v.get("qid").map(qid_string).ok_or_else(|| err("no qid".into()))?;
+            let windows = windows::<N>(v, key).ok_or_else(|| err(format!("{key} must be {shape}")))?;
+            Ok((qid, windows))
         })
         .collect()
 }
 
+pub fn load_ground_truth(path: &Path) -> Result<Vec<GroundTruth>, FileError> {
+    Ok(load_windows::<2>(path, "relevant_windows", "[[start, end], ...]")?
+        .into_iter()
+        .map(|(qid, windows)| GroundTruth { qid, windows })
+        .collect())
+}
+
 pub fn load_predictions(path: &Path) -> Result<Vec<Prediction>, FileError> {
-    let p = path.display().to_string();
-    lines(path)?
-        .iter()
-        .enumerate()
-        .map(|(n, v)| {
-            let qid = v
-                .get("qid")
-                .map(qid_string)
-                .ok_or_else(|| FileError { path: p.clone(), message: format!("line {}: no qid", n + 1) })?;
-            let windows = windows::<3>(v, "pred_relevant_windows").ok_or_else(|| FileError {
-                path: p.clone(),
-                message: format!("line {}: pred_relevant_windows must be [[start, end, score], ...]", n + 1),
-            })?;
-            Ok(Prediction { qid, windows })
-        })
-        .collect()
+    Ok(load_windows::<3>(path, "pred_relevant_windows", "[[start, end, score], ...]")?
+        .into_iter()
+        .map(|(qid, windows)| Prediction { qid, windows })
+        .collect())
 }

@@ -138,3 +138,24 @@ pub fn assert_valid(validator: &jsonschema::Validator, instance: &serde_json::Va
     let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "schema violations {errors:?} in {instance}");
 }
+
+/// One hour of small MPEG-4 video at `path`, made by the ffmpeg tool: its ingest takes seconds,
+/// long enough to interrupt or to hold an ingest slot.
+pub fn long_video(path: &Path) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=4:duration=3600",
+        ])
+        .args(["-c:v", "mpeg4", "-q:v", "20"])
+        .arg(path)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+}
