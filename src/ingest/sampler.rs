@@ -259,7 +259,9 @@ pub fn sample_frames(
 
     let mut ctx =
         ffmpeg::codec::context::Context::from_parameters(params).map_err(|e| DecodeError::Codec(e.to_string()))?;
-    ctx.set_threading(threading::Config::kind(threading::Type::Frame));
+    // Frame threads as the ffmpeg tool sets them for "auto": one per core, plus one.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1;
+    ctx.set_threading(threading::Config { count: threads, ..threading::Config::kind(threading::Type::Frame) });
     let mut decoder = ctx.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
     drop(stream);
 
