@@ -152,3 +152,19 @@ async fn text_embeddings_round_trip() {
     store.put_text_embedding("k", "m", "a dog", &[0.5, 0.25]).await.unwrap();
     assert_eq!(store.text_embedding("k").await.unwrap(), Some(vec![0.5, 0.25]));
 }
+
+#[tokio::test]
+async fn reading_one_video_scans_one_row_among_a_thousand() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    let videos: Vec<_> = (0..1000)
+        .map(|i| (record(Fingerprint::of(format!("v{i}").as_bytes()), &format!("id{i}"), 2), matrix(2, 4, i as f32)))
+        .collect();
+    store.put_videos(&videos).await.unwrap();
+    let target = store.video(&Fingerprint::of(b"v500"), "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(store.load_frames(&target).await.unwrap(), matrix(2, 4, 500.0));
+    // LanceDB's analysed plan: the filter goes through the BTree index and reads one row.
+    let plan = store.analyze_frames_read(&target).await.unwrap();
+    assert!(plan.contains("ScalarIndexQuery"), "{plan}");
+    assert!(plan.contains("rows_scanned=1,"), "{plan}");
+}
