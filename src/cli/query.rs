@@ -50,12 +50,6 @@ pub struct QueryArgs {
     pub timeout: u64,
 }
 
-fn random_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let h = blake3::hash(&[nanos.to_le_bytes().as_slice(), &std::process::id().to_le_bytes()].concat());
-    h.to_hex()[..16].to_string()
-}
-
 pub async fn run(_g: &GlobalOpts, args: QueryArgs, out: &Output) -> Result<(), CliError> {
     let top_k = TopK::new(args.top_k).ok_or_else(|| {
         CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..=20, got {}", args.top_k))
@@ -75,7 +69,7 @@ pub async fn run(_g: &GlobalOpts, args: QueryArgs, out: &Output) -> Result<(), C
         }
     };
     let mut req = VideoSearchRequest::new(&args.video_url, &args.query, top_k);
-    req.request_id = Some(args.request_id.clone().unwrap_or_else(random_id));
+    req.request_id = Some(args.request_id.clone().unwrap_or_else(chronoseek::ingest::unique_id));
     let body = serde_json::to_vec(&req).map_err(CliError::internal)?;
     let h = signer.sign(&body).map_err(CliError::internal)?;
     let url = format!("{}/search", args.endpoint.trim_end_matches('/'));

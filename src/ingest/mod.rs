@@ -11,6 +11,6 @@ pub mod ssrf;
 
 pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, VideoSource};
 pub use fingerprint::{Fingerprint, HashingWriter};
-pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor};
+pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{DecodeError, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe, sample_frames};

@@ -212,7 +212,7 @@ impl Ingestor {
         let record = VideoRecord {
             fingerprint: local.fingerprint,
             model_key: self.model.key().to_string(),
-            ingest_id: new_ingest_id(),
+            ingest_id: unique_id(),
             duration_s: sample.duration_s,
             source_fps: sample.info.source_fps,
             width: sample.info.width,
@@ -233,7 +233,9 @@ fn fp_short(fp: &Fingerprint) -> String {
     fp.to_hex()[..12].to_string()
 }
 
-fn new_ingest_id() -> String {
+/// An opaque id unlikely to repeat (time, process and thread hashed): names an ingest's frames
+/// row, and serves as a request id for clients.
+pub fn unique_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let mut h = blake3::Hasher::new();
     h.update(&nanos.to_le_bytes());
