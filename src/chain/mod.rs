@@ -1,28 +1,90 @@
-//! The chain: who is on the subnet, their stakes and axons.
+//! The chain: who is on the subnet (hotkeys, stakes, axons), the block clock, and the two
+//! writes a subnet process makes (a validator's weights, a miner's axon).
 //!
-//! Everything else depends only on the [`Chain`] trait. This build has the file-backed local
-//! chain (the embedded default for development and tests); the subtensor implementation over
-//! subxt plugs in behind the same trait.
+//! Everything else depends only on the [`Chain`] trait. Two implementations:
+//! - [`LocalChain`], a metagraph JSON file with a wall-clock block counter and an append-only
+//!   weights log: the embedded default for development and tests, a whole subnet on one machine;
+//! - [`Subtensor`], the real node over subxt (`NETWORK=finney|test|local|ws://…`).
 
+pub mod connect;
 mod local;
 mod metagraph;
+mod network;
+pub mod subtensor;
 pub mod wallet;
+pub mod weights;
 
-pub use local::LocalChain;
+pub use connect::{ChainOpts, WalletOpts};
+pub use local::{LocalChain, LocalChainFile, WeightsLogEntry};
 pub use metagraph::{Axon, Metagraph, Neuron};
+pub use network::Network;
+pub use subtensor::Subtensor;
+pub use weights::{U16Weights, WeightError, to_u16_weights};
+
+use std::net::IpAddr;
 
 use futures::future::BoxFuture;
+use crate::protocol::Sr25519Key as Keypair;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
-    #[error("metagraph file {path}: {message}")]
+    #[error("local chain file {path}: {message}")]
     File { path: String, message: String },
-    #[error("chain: {0}")]
-    Other(String),
+    #[error("cannot reach the chain at {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("chain RPC: {0}")]
+    Rpc(String),
+    /// The node's runtime has a storage item, call or type this build cannot read or encode.
+    #[error("{item}: {message}")]
+    Shape { item: String, message: String },
+    /// The runtime refused an extrinsic; `error` is the pallet error's name.
+    #[error("the chain refused the extrinsic: {pallet}::{error}{}", if .docs.is_empty() { String::new() } else { format!(" ({})", .docs) })]
+    Dispatch { pallet: String, error: String, docs: String },
+    #[error("hotkey {hotkey} is not registered on subnet {netuid}")]
+    NotRegistered { hotkey: String, netuid: u16 },
+    #[error(
+        "subnet {netuid} has commit-reveal weights enabled: plain set_weights cannot work there (commit-reveal is not supported yet)"
+    )]
+    CommitRevealEnabled { netuid: u16 },
+    #[error(transparent)]
+    Weights(#[from] WeightError),
 }
 
-/// Read access to the chain state a miner needs.
+/// What a `set_weights` call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WeightsOutcome {
+    /// Included in a block (the block number, and the u16 vectors sent).
+    Set { block: u64, weights: U16Weights },
+    /// Every weight was 0: like the Python SDK, nothing is sent.
+    NothingToSet,
+}
+
+/// What a `serve_axon` call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeOutcome {
+    Served,
+    /// The chain already holds this ip and port: no extrinsic sent.
+    Unchanged,
+}
+
+/// One subnet on one chain. Methods that write take the hotkey that signs.
 pub trait Chain: Send + Sync {
-    /// The current metagraph of the configured subnet.
+    fn netuid(&self) -> u16;
+    /// The current metagraph of the subnet.
     fn metagraph(&self) -> BoxFuture<'_, Result<Metagraph, ChainError>>;
+    /// The current block number.
+    fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>>;
+    /// The subnet's tempo in blocks (weights are set once per tempo).
+    fn tempo(&self) -> BoxFuture<'_, Result<u64, ChainError>>;
+    /// Converts float weights to u16 as the Python SDK does and submits them, waiting for
+    /// inclusion in a block.
+    fn set_weights<'a>(
+        &'a self,
+        signer: &'a Keypair,
+        uids: &'a [u16],
+        weights: &'a [f64],
+    ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>>;
+    /// Announces where a miner serves; skipped when the chain already holds the same values.
+    fn serve_axon<'a>(&'a self, signer: &'a Keypair, ip: IpAddr, port: u16)
+    -> BoxFuture<'a, Result<ServeOutcome, ChainError>>;
 }

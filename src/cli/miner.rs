@@ -1,13 +1,12 @@
 //! `chronoseek miner`: serve `/search`, `/health` and `/metrics` to the subnet's validators.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
-use chronoseek::chain::{Chain, LocalChain};
+use chronoseek::chain::{Chain, ChainOpts, Network, WalletOpts};
 use chronoseek::config::GlobalOpts;
 use chronoseek::index::Store;
 use chronoseek::ingest::Fetcher;
@@ -29,17 +28,20 @@ pub struct MinerArgs {
     /// Callers (validators) with less stake than this, in TAO, are refused with 403.
     #[arg(long, env = "MIN_VALIDATOR_STAKE", default_value_t = 10_000.0)]
     pub min_validator_stake: f64,
-    /// Subnet id.
-    #[arg(long, env = "NETUID", default_value_t = 1)]
-    pub netuid: u16,
-    /// Chain: `local` reads --metagraph-file (finney, test and ws:// URLs need the subtensor
-    /// client of the chain layer).
-    #[arg(long, env = "NETWORK", default_value = "local")]
-    pub network: String,
-    /// Metagraph JSON of the local chain (hotkeys, stakes, axons). Default:
-    /// <data dir>/chronoseek/metagraph.json.
-    #[arg(long, env = "METAGRAPH_FILE", value_name = "FILE")]
-    pub metagraph_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub chain: ChainOpts,
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+    /// Address announced on chain (serve_axon). Default: --host when it is a specific address,
+    /// 127.0.0.1 on the dev chain; on a real network an unspecified --host needs this.
+    #[arg(long, env = "AXON_IP", value_name = "IP")]
+    pub axon_ip: Option<IpAddr>,
+    /// Port announced on chain (default: --port).
+    #[arg(long, env = "AXON_PORT")]
+    pub axon_port: Option<u16>,
+    /// Do not announce the axon on chain at start-up.
+    #[arg(long, env = "NO_SERVE_AXON")]
+    pub no_serve_axon: bool,
     /// Fetch video URLs that resolve to loopback or private addresses (local testing only:
     /// otherwise anyone could make the miner probe its own network).
     #[arg(long, env = "ALLOW_PRIVATE_VIDEO_URLS")]
@@ -81,22 +83,45 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), CliError> {
-    if args.network != "local" {
-        return Err(CliError::new(
-            ErrorCode::InvalidRequest,
-            format!(
-                "NETWORK={} needs the subtensor client, which this build does not have yet; use --network local with --metagraph-file",
-                args.network
-            ),
-        ));
+/// Announces the axon at start-up, as the Python miner does; skipped when the chain already
+/// holds the same ip and port.
+async fn announce(chain: &dyn Chain, args: &MinerArgs, local_port: u16, dev: bool, out: &Output) -> Result<(), CliError> {
+    if args.no_serve_axon {
+        return Ok(());
     }
-    let metagraph_file = args
-        .metagraph_file
-        .clone()
-        .unwrap_or_else(|| dirs::data_dir().unwrap_or_default().join("chronoseek").join("metagraph.json"));
-    let chain: Arc<dyn Chain> = Arc::new(LocalChain::new(&metagraph_file));
-    chain.metagraph().await.map_err(|e| CliError::internal(format!("{e} (create it, or pass --metagraph-file)")))?;
+    if !args.wallet.has_hotkey() {
+        if dev {
+            tracing::warn!("no hotkey (wallet file or --hotkey-uri): the axon is not announced on the dev chain");
+            return Ok(());
+        }
+        return Err(CliError::new(ErrorCode::InvalidRequest, format!(
+            "no hotkey at {} (create one with `chronoseek wallet new`, or pass --no-serve-axon)",
+            args.wallet.files().hotkey().display()
+        )));
+    }
+    let key = args.wallet.hotkey().map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let ip = match (args.axon_ip, args.host.is_unspecified()) {
+        (Some(ip), _) => ip,
+        (None, false) => args.host,
+        (None, true) if dev => IpAddr::from([127, 0, 0, 1]),
+        (None, true) => {
+            return Err(CliError::new(
+                ErrorCode::InvalidRequest,
+                "--host is 0.0.0.0: pass --axon-ip with the address validators can reach",
+            ));
+        }
+    };
+    let port = args.axon_port.unwrap_or(local_port);
+    let outcome = chain.serve_axon(&key, ip, port).await.map_err(|e| CliError::new(ErrorCode::InternalError, format!("serve_axon: {e}")))?;
+    tracing::info!(hotkey = %key.ss58(), %ip, port, ?outcome, "axon announced");
+    out.say(format!("axon {ip}:{port} for {} ({outcome:?})", key.ss58()));
+    Ok(())
+}
+
+pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), CliError> {
+    let dev = matches!(args.chain.network(), Ok(Network::File(_)));
+    let chain = args.chain.open().await.map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    chain.metagraph().await.map_err(CliError::internal)?;
 
     let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
     let store = Store::open(&g.store_uri()).await?;
@@ -113,12 +138,13 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         ..MinerConfig::default()
     };
-    let state = MinerState::new(engine, chain, config);
+    let state = MinerState::new(engine, chain.clone(), config);
     let addr = SocketAddr::new(args.host, args.port);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?;
     let local = listener.local_addr().map_err(CliError::internal)?;
-    tracing::info!(%local, model = model.key(), netuid = args.netuid, "miner listening");
+    announce(chain.as_ref(), &args, local.port(), dev, out).await?;
+    tracing::info!(%local, model = model.key(), netuid = args.chain.netuid, "miner listening");
     out.say(format!("miner listening on http://{local} (model {}, store {})", model.key(), g.store_uri()));
     out.json_line(&serde_json::json!({"listening": local.to_string(), "model": model.key()}));
     serve(state, listener, shutdown_signal()).await.map_err(CliError::internal)

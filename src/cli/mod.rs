@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch.
 
 mod bench;
+mod chain;
 mod demo;
 mod eval;
 mod ingest;
@@ -11,6 +12,8 @@ mod query;
 mod search;
 mod store;
 mod synth;
+mod validator;
+mod wallet;
 
 use std::sync::Arc;
 
@@ -59,6 +62,15 @@ pub enum Command {
     Miner(miner::MinerArgs),
     /// Call a miner as a validator does (signed request) to test an endpoint.
     Query(query::QueryArgs),
+    /// Evaluate miners on synthetic tasks, score them, set weights every tempo; optionally
+    /// serve the public gateway API (`/search`, `/search/stream`).
+    Validator(validator::ValidatorArgs),
+    /// Bittensor wallets (created so the Python SDK reads them).
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
+    /// The chain: create a dev chain, show a metagraph, check runtime metadata.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
     /// Generated videos with known scene intervals (the synthetic benchmark).
     #[command(subcommand)]
     Synth(synth::SynthCommand),
@@ -81,6 +93,9 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Eval(a) => eval::run(&cli.global, a, out).await,
         Command::Miner(a) => miner::run(&cli.global, a, out).await,
         Command::Query(a) => query::run(&cli.global, a, out).await,
+        Command::Validator(a) => validator::run(&cli.global, a, out).await,
+        Command::Wallet(c) => wallet::run(&cli.global, c, out).await,
+        Command::Chain(c) => chain::run(&cli.global, c, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,

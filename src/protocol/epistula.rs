@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use subxt_signer::sr25519;
 
 use super::canonical::{CanonicalError, canonicalize};
+use super::keys::Sr25519Key;
 
 pub const HEADER_TIMESTAMP: &str = "x-epistula-timestamp";
 pub const HEADER_SIGNATURE: &str = "x-epistula-signature";
@@ -78,10 +79,7 @@ pub fn parse_hotkey(ss58: &str) -> Result<sr25519::PublicKey, EpistulaError> {
     Ok(sr25519::PublicKey(account.0))
 }
 
-/// The SS58 address (prefix 42) of a public key.
-pub fn ss58(public: &sr25519::PublicKey) -> String {
-    subxt_utils_accountid32::AccountId32(public.0).to_string()
-}
+pub use super::keys::ss58;
 
 fn parse_signature(s: &str) -> Result<sr25519::Signature, EpistulaError> {
     let hex_part = s.strip_prefix("0x").unwrap_or(s);
@@ -97,7 +95,7 @@ fn now_ms() -> u128 {
 /// Signs request bodies with a hotkey.
 #[derive(Clone)]
 pub struct Signer {
-    keypair: sr25519::Keypair,
+    keypair: Sr25519Key,
 }
 
 impl std::fmt::Debug for Signer {
@@ -107,14 +105,18 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn new(keypair: sr25519::Keypair) -> Self {
+    pub fn new(keypair: Sr25519Key) -> Self {
         Self { keypair }
     }
 
     /// A signer from a secret URI such as `//Alice` or a mnemonic with derivation path.
     pub fn from_uri(uri: &str) -> Result<Self, String> {
-        let uri: subxt_signer::SecretUri = uri.parse().map_err(|e| format!("bad secret URI: {e}"))?;
-        sr25519::Keypair::from_uri(&uri).map(Self::new).map_err(|e| format!("bad secret URI: {e}"))
+        Sr25519Key::from_uri(uri).map(Self::new).map_err(|e| e.to_string())
+    }
+
+    /// The key it signs with (also the key for chain extrinsics).
+    pub fn key(&self) -> &Sr25519Key {
+        &self.keypair
     }
 
     pub fn hotkey(&self) -> String {
@@ -130,7 +132,7 @@ impl Signer {
         let ts = timestamp_ms.to_string();
         let msg = message(&ts, &body_hash(body)?);
         let sig = self.keypair.sign(msg.as_bytes());
-        Ok(EpistulaHeaders { timestamp_ms: ts, signature: format!("0x{}", hex::encode(sig.0)), hotkey: self.hotkey() })
+        Ok(EpistulaHeaders { timestamp_ms: ts, signature: format!("0x{}", hex::encode(sig)), hotkey: self.hotkey() })
     }
 
     /// Headers for `body` signed now.

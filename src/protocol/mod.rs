@@ -8,10 +8,12 @@
 pub mod canonical;
 pub mod epistula;
 mod error;
+pub mod keys;
 mod request;
 mod types;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
+pub use keys::{KeyError, Sr25519Key};
 pub use request::parse_search_request;
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,

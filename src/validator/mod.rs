@@ -1,3 +1,9 @@
-//! The validator: tasks and (in later parts) the miner client, scoring and the weight loop.
+//! The validator: tasks, video availability, the signed miner client, scoring, moving scores,
+//! persisted state, and the loop that evaluates miners and sets weights every tempo.
 
+pub mod availability;
+pub mod client;
+pub mod scores;
+pub mod scoring;
+pub mod state;
 pub mod tasks;

@@ -1,0 +1,268 @@
+//! The real chain: a subtensor node over subxt's dynamic API, decoding against the metadata
+//! the node serves (so one build works across runtime upgrades, and a shape it cannot handle
+//! fails with the item's name instead of garbage).
+
+pub mod calls;
+mod offline;
+
+pub use offline::offline_client;
+
+use std::net::IpAddr;
+
+use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
+use subxt::client::{ClientAtBlock, OnlineClientAtBlockImpl};
+use subxt::error::{DispatchError, TransactionEventsError};
+use subxt::transactions::TransactionStatus;
+use subxt::utils::{AccountId32, MultiSignature};
+use subxt::{OnlineClient, SubstrateConfig};
+
+use super::{Axon, Chain, ChainError, Metagraph, Neuron, ServeOutcome, WeightsOutcome, to_u16_weights};
+use crate::protocol::Sr25519Key;
+use calls::storage;
+
+type At = ClientAtBlock<SubstrateConfig, OnlineClientAtBlockImpl<SubstrateConfig>>;
+
+/// RAO per TAO (and per alpha unit).
+const RAO: f64 = 1e9;
+
+/// Signs extrinsics with our sr25519 key (MultiSignature::Sr25519, as every Bittensor key).
+struct ExtrinsicSigner<'a>(&'a Sr25519Key);
+
+impl subxt::tx::Signer<SubstrateConfig> for ExtrinsicSigner<'_> {
+    fn account_id(&self) -> AccountId32 {
+        AccountId32(self.0.public_key().0)
+    }
+    fn sign(&self, payload: &[u8]) -> MultiSignature {
+        MultiSignature::Sr25519(self.0.sign(payload))
+    }
+}
+
+pub struct Subtensor {
+    api: OnlineClient<SubstrateConfig>,
+    url: String,
+    netuid: u16,
+}
+
+fn rpc(e: impl std::fmt::Display) -> ChainError {
+    ChainError::Rpc(e.to_string())
+}
+
+impl Subtensor {
+    /// Connects (ws:// only to loopback unless `allow_insecure`; wss:// anywhere) and checks
+    /// that the runtime has every item and call this build uses.
+    pub async fn connect(url: &str, netuid: u16) -> Result<Self, ChainError> {
+        let connect_err = |e: &dyn std::fmt::Display| ChainError::Connect { url: url.to_string(), message: e.to_string() };
+        let api = if url.starts_with("ws://") {
+            // Plain WebSocket: a local node or a private network the operator chose.
+            OnlineClient::<SubstrateConfig>::from_insecure_url(url).await.map_err(|e| connect_err(&e))?
+        } else {
+            OnlineClient::<SubstrateConfig>::from_url(url).await.map_err(|e| connect_err(&e))?
+        };
+        let chain = Self { api, url: url.to_string(), netuid };
+        let at = chain.at().await?;
+        calls::check_metadata(at.metadata_ref())?;
+        tracing::info!(url, spec_version = at.spec_version(), block = at.block_number(), "connected to subtensor");
+        Ok(chain)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn at(&self) -> Result<At, ChainError> {
+        self.api.at_current_block().await.map_err(rpc)
+    }
+
+    async fn read_metagraph(&self) -> Result<Metagraph, ChainError> {
+        let at = self.at().await?;
+        let netuid = self.netuid;
+        let shape = |item: &str, e: &dyn std::fmt::Display| ChainError::Shape {
+            item: format!("{}::{item}", calls::PALLET),
+            message: e.to_string(),
+        };
+        let st = at.storage();
+        let n: u16 = st.fetch(storage::subnetwork_n(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("SubnetworkN", &e))?;
+        let mut hotkeys: Vec<(u16, AccountId32)> = Vec::with_capacity(n as usize);
+        let mut it = st.iter(storage::keys(), (netuid,)).await.map_err(rpc)?;
+        while let Some(kv) = it.next().await {
+            let kv = kv.map_err(rpc)?;
+            let (_, uid): (u16, u16) = kv.key().and_then(|k| k.decode()).map_err(|e| shape("Keys", &e))?;
+            let hotkey: AccountId32 = kv.value().decode().map_err(|e| shape("Keys", &e))?;
+            hotkeys.push((uid, hotkey));
+        }
+        hotkeys.sort_by_key(|(uid, _)| *uid);
+        let incentive: Vec<u16> =
+            st.fetch(storage::incentive(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("Incentive", &e))?;
+        let permits: Vec<bool> =
+            st.fetch(storage::validator_permit(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("ValidatorPermit", &e))?;
+        let last_update: Vec<u64> =
+            st.fetch(storage::last_update(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("LastUpdate", &e))?;
+
+        let at_ref = &at;
+        let (incentive, permits, last_update) = (&incentive, &permits, &last_update);
+        let neurons: Vec<Neuron> = futures::stream::iter(hotkeys)
+            .map(|(uid, hotkey)| async move {
+                let st = at_ref.storage();
+                let coldkey: AccountId32 =
+                    st.fetch(storage::owner(), (hotkey.clone(),)).await.map_err(rpc)?.decode().map_err(|e| shape("Owner", &e))?;
+                let axon = match st.try_fetch(storage::axons(), (netuid, hotkey.clone())).await.map_err(rpc)? {
+                    Some(v) => Some(v.decode().map_err(|e| shape("Axons", &e))?),
+                    None => None,
+                };
+                let alpha: u64 = st
+                    .fetch(storage::total_hotkey_alpha(), (hotkey.clone(), netuid))
+                    .await
+                    .map_err(rpc)?
+                    .decode()
+                    .map_err(|e| shape("TotalHotkeyAlpha", &e))?;
+                let i = uid as usize;
+                Ok::<_, ChainError>(Neuron {
+                    uid,
+                    hotkey: hotkey.to_string(),
+                    coldkey: coldkey.to_string(),
+                    stake: alpha as f64 / RAO,
+                    axon: axon.and_then(|a: calls::AxonInfo| served_axon(&a)),
+                    incentive: incentive.get(i).map_or(0.0, |v| f64::from(*v) / f64::from(u16::MAX)),
+                    validator_permit: permits.get(i).copied().unwrap_or(false),
+                    last_update: last_update.get(i).copied().unwrap_or(0),
+                })
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        let mut neurons = neurons;
+        neurons.sort_by_key(|n| n.uid);
+        Ok(Metagraph { netuid, block: at.block_number(), neurons })
+    }
+
+    async fn read_u<V>(&self, at: &At, addr: subxt::storage::DynamicAddress<(u16,), V>, item: &str) -> Result<V, ChainError>
+    where
+        V: subxt::ext::scale_decode::DecodeAsType,
+    {
+        at.storage().fetch(addr, (self.netuid,)).await.map_err(rpc)?.decode().map_err(|e| ChainError::Shape {
+            item: format!("{}::{item}", calls::PALLET),
+            message: e.to_string(),
+        })
+    }
+
+    async fn submit(&self, payload: &subxt::tx::DynamicPayload<Vec<subxt::dynamic::Value>>, key: &Sr25519Key) -> Result<u64, ChainError> {
+        let mut tx = self.at().await?.tx();
+        let signer = ExtrinsicSigner(key);
+        let mut progress = tx.sign_and_submit_then_watch_default(payload, &signer).await.map_err(|e| refused(&e))?;
+        // Wait for inclusion (not finalization), as the Python SDK's set_weights does by default.
+        let in_block = loop {
+            match progress.next().await {
+                Some(Ok(TransactionStatus::InBestBlock(b) | TransactionStatus::InFinalizedBlock(b))) => break b,
+                Some(Ok(
+                    TransactionStatus::Invalid { message }
+                    | TransactionStatus::Dropped { message }
+                    | TransactionStatus::Error { message },
+                )) => return Err(ChainError::Rpc(format!("transaction rejected by the pool: {message}"))),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(rpc(e)),
+                None => return Err(ChainError::Rpc("transaction status stream ended before inclusion".into())),
+            }
+        };
+        if let Err(e) = in_block.wait_for_success().await {
+            return Err(dispatch_error(&e));
+        }
+        let block = self.api.at_block(in_block.block_hash()).await.map_err(rpc)?.block_number();
+        Ok(block)
+    }
+}
+
+fn refused(e: &dyn std::fmt::Display) -> ChainError {
+    ChainError::Rpc(format!("could not submit the transaction: {e}"))
+}
+
+/// The runtime error's pallet and name (e.g. `SubtensorModule::SettingWeightsTooFast`).
+fn dispatch_error(e: &TransactionEventsError) -> ChainError {
+    if let TransactionEventsError::ExtrinsicFailed(DispatchError::Module(me)) = e
+        && let Ok(d) = me.details()
+    {
+        return ChainError::Dispatch {
+            pallet: d.pallet.name().to_string(),
+            error: d.variant.name.clone(),
+            docs: d.variant.docs.join(" ").trim().to_string(),
+        };
+    }
+    ChainError::Rpc(e.to_string())
+}
+
+/// `None` for an axon that was never served (ip 0).
+fn served_axon(a: &calls::AxonInfo) -> Option<Axon> {
+    let ip = calls::int_to_ip(a.ip, a.ip_type)?;
+    (!ip.is_unspecified() && a.port != 0).then_some(Axon { ip, port: a.port })
+}
+
+impl Chain for Subtensor {
+    fn netuid(&self) -> u16 {
+        self.netuid
+    }
+
+    fn metagraph(&self) -> BoxFuture<'_, Result<Metagraph, ChainError>> {
+        Box::pin(self.read_metagraph())
+    }
+
+    fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
+        Box::pin(async move { Ok(self.at().await?.block_number()) })
+    }
+
+    fn tempo(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            Ok(u64::from(self.read_u(&at, storage::tempo(), "Tempo").await?))
+        })
+    }
+
+    fn set_weights<'a>(
+        &'a self,
+        signer: &'a Sr25519Key,
+        uids: &'a [u16],
+        weights: &'a [f64],
+    ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            if self.read_u(&at, storage::commit_reveal_enabled(), "CommitRevealWeightsEnabled").await? {
+                return Err(ChainError::CommitRevealEnabled { netuid: self.netuid });
+            }
+            let hotkey = AccountId32(signer.public_key().0);
+            if at.storage().try_fetch(storage::uids(), (self.netuid, hotkey)).await.map_err(rpc)?.is_none() {
+                return Err(ChainError::NotRegistered { hotkey: signer.ss58(), netuid: self.netuid });
+            }
+            let version_key = self.read_u(&at, storage::weights_version_key(), "WeightsVersionKey").await?;
+            let converted = to_u16_weights(uids, weights)?;
+            if converted.is_empty() {
+                return Ok(WeightsOutcome::NothingToSet);
+            }
+            let payload = calls::set_weights(self.netuid, &converted.uids, &converted.weights, version_key);
+            let block = self.submit(&payload, signer).await?;
+            Ok(WeightsOutcome::Set { block, weights: converted })
+        })
+    }
+
+    fn serve_axon<'a>(
+        &'a self,
+        signer: &'a Sr25519Key,
+        ip: IpAddr,
+        port: u16,
+    ) -> BoxFuture<'a, Result<ServeOutcome, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            let hotkey = AccountId32(signer.public_key().0);
+            if let Some(v) = at.storage().try_fetch(storage::axons(), (self.netuid, hotkey)).await.map_err(rpc)? {
+                let current: calls::AxonInfo = v.decode().map_err(|e| ChainError::Shape {
+                    item: format!("{}::Axons", calls::PALLET),
+                    message: e.to_string(),
+                })?;
+                let (want_ip, want_type) = calls::ip_to_int(ip);
+                if current.ip == want_ip && current.ip_type == want_type && current.port == port && current.protocol == calls::AXON_PROTOCOL {
+                    return Ok(ServeOutcome::Unchanged);
+                }
+            }
+            self.submit(&calls::serve_axon(self.netuid, ip, port), signer).await?;
+            Ok(ServeOutcome::Served)
+        })
+    }
+}
