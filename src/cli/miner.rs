@@ -64,25 +64,6 @@ pub struct MinerArgs {
     pub shutdown_grace: u64,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
-}
-
 /// Announces the axon at start-up, as the Python miner does; skipped when the chain already
 /// holds the same ip and port.
 async fn announce(chain: &dyn Chain, args: &MinerArgs, local_port: u16, dev: bool, out: &Output) -> Result<(), CliError> {
@@ -147,5 +128,5 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
     tracing::info!(%local, model = model.key(), netuid = args.chain.netuid, "miner listening");
     out.say(format!("miner listening on http://{local} (model {}, store {})", model.key(), g.store_uri()));
     out.json_line(&serde_json::json!({"listening": local.to_string(), "model": model.key()}));
-    serve(state, listener, shutdown_signal()).await.map_err(CliError::internal)
+    serve(state, listener, super::shutdown_signal()).await.map_err(CliError::internal)
 }

@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod client;
+pub mod run;
 pub mod scores;
 pub mod scoring;
 pub mod state;

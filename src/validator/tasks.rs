@@ -24,6 +24,9 @@ pub struct Task {
     /// Video duration in seconds, when the annotation states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+    /// The split the annotation puts it in (`validation`, `test`, ...), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +176,7 @@ pub fn parse_activitynet(text: &str) -> Result<Vec<Task>, String> {
         }
         for (i, (query, ground_truths)) in by_sentence.into_iter().enumerate() {
             tasks.push(Task {
+                split: None,
                 task_id: format!("{key}#{i}"),
                 video_url: youtube_url(id),
                 query,
@@ -214,6 +218,7 @@ pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, String> {
             .map(|w| check(Interval { start: start + w[0], end: start + w[1] }, &qid))
             .collect::<Result<Vec<_>, _>>()?;
         tasks.push(Task {
+                split: None,
             task_id: qid,
             video_url: format!("{}&t={}", youtube_url(id), start as u64),
             query: l.query.trim().to_string(),
@@ -244,6 +249,7 @@ pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, Strin
         .into_iter()
         .enumerate()
         .map(|(i, (id, query, ground_truths))| Task {
+            split: None,
             task_id: format!("{id}#{i}"),
             video_url: url_template.replace("{id}", &id),
             query,
@@ -251,4 +257,35 @@ pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, Strin
             duration: None,
         })
         .collect())
+}
+
+/// Picks the annotation file for a split when `path` is a folder (`validation` matches names
+/// with `val`, `test` with `test`, `train` with `train`), and keeps only that split's tasks
+/// when the file labels them.
+pub fn load_split(path: &Path, split: &str, format: Option<TaskFormat>, opts: &LoadOptions) -> Result<Vec<Task>, TaskError> {
+    let p = path.display().to_string();
+    let file = if path.is_dir() {
+        let needle = match split {
+            "validation" | "val" => "val",
+            other => other,
+        };
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+            .map_err(|source| TaskError::Io { path: p.clone(), source })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file() && f.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().contains(needle)))
+            .collect();
+        names.sort();
+        names.into_iter().next().ok_or_else(|| TaskError::Parse {
+            path: p.clone(),
+            message: format!("no annotation file for split '{split}' in this folder"),
+        })?
+    } else {
+        path.to_path_buf()
+    };
+    let mut tasks = load_tasks(&file, format, opts)?;
+    tasks.retain(|t| t.split.as_deref().is_none_or(|s| s == split));
+    if tasks.is_empty() {
+        return Err(TaskError::Parse { path: file.display().to_string(), message: format!("no tasks in split '{split}'") });
+    }
+    Ok(tasks)
 }

@@ -1,0 +1,474 @@
+//! The validator loop: each step draws one reachable task, sends it (signed) to every
+//! responsive miner with a served axon, scores the answers and folds them into moving scores;
+//! every tempo the normalised scores go on chain as weights. A health sweep runs beside it,
+//! the metagraph is re-read every `resync_blocks`, and a watchdog restarts a loop that stops
+//! beating. State is saved after every step, so a restart loses at most the step in flight.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use parking_lot::{Mutex, RwLock};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::availability::Availability;
+use super::client::{MinerClient, axon_url};
+use super::scores::MovingScores;
+use super::scoring::{ScoringMode, apply_latency, score};
+use super::state::{StateError, StateFile, ValidatorState};
+use super::tasks::Task;
+use crate::chain::weights::normalize;
+use crate::chain::{Chain, ChainError, Metagraph, WeightsOutcome};
+use crate::protocol::{Sr25519Key, TopK, VideoSearchRequest};
+
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    pub scoring: ScoringMode,
+    /// 0 = latency recorded, not scored.
+    pub latency_weight: f64,
+    pub top_k: TopK,
+    pub miner_timeout: Duration,
+    pub max_in_flight: usize,
+    /// Pause between synthetic steps.
+    pub step_interval: Duration,
+    pub health_interval: Duration,
+    pub health_timeout: Duration,
+    /// Metagraph re-read every this many blocks.
+    pub resync_blocks: u64,
+    /// A loop without a heartbeat for this long is restarted.
+    pub watchdog: Duration,
+    pub alpha: f64,
+    /// Run synthetic evaluation (and set weights); false = gateway only.
+    pub synthetic: bool,
+    /// Stop after this many steps (tests, one-off runs).
+    pub max_steps: Option<u64>,
+    /// Seed of the task sampler (None: from the clock).
+    pub seed: Option<u64>,
+    /// Append one JSON line per step here.
+    pub steps_log: Option<PathBuf>,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        Self {
+            scoring: ScoringMode::Ranked,
+            latency_weight: 0.0,
+            top_k: TopK::default(),
+            miner_timeout: Duration::from_secs(150),
+            max_in_flight: 8,
+            step_interval: Duration::from_secs(30),
+            health_interval: Duration::from_secs(60),
+            health_timeout: Duration::from_secs(5),
+            resync_blocks: 100,
+            watchdog: Duration::from_secs(600),
+            alpha: super::scores::DEFAULT_ALPHA,
+            synthetic: true,
+            max_steps: None,
+            seed: None,
+            steps_log: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidatorError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What the gateway and the loop share: the subnet as last read, the scores, who is healthy.
+pub struct Shared {
+    pub metagraph: RwLock<Metagraph>,
+    pub state: Mutex<ValidatorState>,
+    /// Uids whose last `/health` probe passed.
+    pub healthy: RwLock<BTreeSet<u16>>,
+    /// The validator's own hotkey (never queried as a miner).
+    pub own_hotkey: String,
+    heartbeat_ms: AtomicU64,
+}
+
+/// A miner the validator can query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinerTarget {
+    pub uid: u16,
+    pub url: String,
+    pub score: f64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Shared {
+    /// Neurons with a served axon, other than this validator.
+    pub fn served(&self) -> Vec<MinerTarget> {
+        let m = self.metagraph.read();
+        let state = self.state.lock();
+        m.neurons
+            .iter()
+            .filter(|n| n.hotkey != self.own_hotkey)
+            .filter_map(|n| {
+                let axon = n.axon.filter(|a| !a.ip.is_unspecified() && a.port != 0)?;
+                Some(MinerTarget { uid: n.uid, url: axon_url(&axon), score: state.scores.get(n.uid) })
+            })
+            .collect()
+    }
+
+    /// Served and healthy miners, best moving score first (ties by uid).
+    pub fn responsive(&self) -> Vec<MinerTarget> {
+        let healthy = self.healthy.read().clone();
+        let mut v: Vec<MinerTarget> = self.served().into_iter().filter(|t| healthy.contains(&t.uid)).collect();
+        v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.uid.cmp(&b.uid)));
+        v
+    }
+
+    fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    fn since_beat(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// One miner's part of a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct MinerOutcome {
+    pub uid: u16,
+    pub score: f64,
+    pub latency_ms: f64,
+    pub results: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: u64,
+    pub block: u64,
+    pub task_id: String,
+    pub request_id: String,
+    pub miners: Vec<MinerOutcome>,
+}
+
+pub struct Validator {
+    chain: Arc<dyn Chain>,
+    key: Sr25519Key,
+    client: MinerClient,
+    tasks: Vec<Task>,
+    availability: tokio::sync::Mutex<Availability>,
+    rng: Mutex<StdRng>,
+    state_file: StateFile,
+    pub shared: Arc<Shared>,
+    config: ValidatorConfig,
+    last_sync_block: AtomicU64,
+    /// Serialises steps and weight setting (a restarted loop never overlaps the old one's
+    /// write).
+    step_lock: tokio::sync::Mutex<()>,
+}
+
+impl Validator {
+    /// Reads the metagraph, restores saved state (or seeds scores from the incentives).
+    pub async fn start(
+        chain: Arc<dyn Chain>,
+        key: Sr25519Key,
+        client: MinerClient,
+        tasks: Vec<Task>,
+        availability: Availability,
+        state_file: StateFile,
+        config: ValidatorConfig,
+    ) -> Result<Arc<Self>, ValidatorError> {
+        if config.synthetic && tasks.is_empty() {
+            return Err(ValidatorError::Setup("no tasks to evaluate miners with".into()));
+        }
+        let metagraph = chain.metagraph().await?;
+        let netuid = chain.netuid();
+        let mut state = match state_file.load(netuid)? {
+            Some(s) => {
+                tracing::info!(path = %state_file.path().display(), steps = s.steps, "validator state restored");
+                s
+            }
+            None => ValidatorState::new(netuid, MovingScores::seeded(&metagraph, config.alpha)),
+        };
+        state.scores.alpha = config.alpha;
+        state.scores.sync(&metagraph);
+        state_file.save(&state)?;
+        let own_hotkey = key.ss58();
+        if metagraph.neuron(&own_hotkey).is_none() {
+            tracing::warn!(hotkey = %own_hotkey, netuid, "this validator's hotkey is not registered on the subnet: weights will be refused");
+        }
+        let block = metagraph.block;
+        let seed = config.seed.unwrap_or_else(now_ms);
+        let shared = Arc::new(Shared {
+            metagraph: RwLock::new(metagraph),
+            state: Mutex::new(state),
+            healthy: RwLock::new(BTreeSet::new()),
+            own_hotkey,
+            heartbeat_ms: AtomicU64::new(now_ms()),
+        });
+        Ok(Arc::new(Self {
+            chain,
+            key,
+            client,
+            tasks,
+            availability: tokio::sync::Mutex::new(availability),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            state_file,
+            shared,
+            config,
+            last_sync_block: AtomicU64::new(block),
+            step_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn client(&self) -> &MinerClient {
+        &self.client
+    }
+
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.config
+    }
+
+    fn save(&self) -> Result<(), StateError> {
+        let state = self.shared.state.lock().clone();
+        self.state_file.save(&state)
+    }
+
+    /// Probes `/health` on every served miner; failures are zeroed, as in the reference.
+    pub async fn health_sweep(&self) -> Result<BTreeSet<u16>, ValidatorError> {
+        let targets = self.shared.served();
+        let timeout = self.config.health_timeout;
+        let probes: Vec<(u16, bool)> = futures::stream::iter(targets)
+            .map(|t| async move { (t.uid, self.client.healthy(&t.url, timeout).await) })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        let healthy: BTreeSet<u16> = probes.iter().filter(|(_, ok)| *ok).map(|(u, _)| *u).collect();
+        {
+            let mut state = self.shared.state.lock();
+            for (uid, ok) in &probes {
+                if !ok {
+                    state.scores.zero(*uid);
+                }
+            }
+        }
+        self.save()?;
+        tracing::info!(healthy = ?healthy, probed = probes.len(), "health sweep");
+        *self.shared.healthy.write() = healthy.clone();
+        Ok(healthy)
+    }
+
+    /// Re-reads the metagraph when `resync_blocks` have passed (or when forced).
+    pub async fn resync(&self, force: bool) -> Result<(), ValidatorError> {
+        let block = self.chain.current_block().await?;
+        if !force && block.saturating_sub(self.last_sync_block.load(Ordering::Relaxed)) < self.config.resync_blocks {
+            return Ok(());
+        }
+        let metagraph = self.chain.metagraph().await?;
+        self.shared.state.lock().scores.sync(&metagraph);
+        *self.shared.metagraph.write() = metagraph;
+        self.last_sync_block.store(block, Ordering::Relaxed);
+        self.save()?;
+        tracing::info!(block, "metagraph re-synced");
+        Ok(())
+    }
+
+    /// One synthetic step. `None` when no task's video is reachable or no miner responds.
+    pub async fn step(&self) -> Result<Option<StepReport>, ValidatorError> {
+        let _guard = self.step_lock.lock().await;
+        let task = {
+            let mut availability = self.availability.lock().await;
+            let mut rng = self.rng.lock().clone();
+            let task = availability.sample(&self.tasks, &mut rng).await.cloned();
+            *self.rng.lock() = rng;
+            task
+        };
+        let Some(task) = task else {
+            tracing::warn!("no reachable task video after the sampling attempts; skipping this step");
+            return Ok(None);
+        };
+        let miners = self.shared.responsive();
+        if miners.is_empty() {
+            tracing::warn!("no responsive miner with a served axon; skipping this step");
+            return Ok(None);
+        }
+        // The same opaque ids as organic traffic: a miner cannot tell a synthetic task apart.
+        let mut request = VideoSearchRequest::new(&task.video_url, &task.query, self.config.top_k);
+        let request_id = crate::ingest::unique_id();
+        request.request_id = Some(request_id.clone());
+        let (req, cfg, gts) = (&request, &self.config, &task.ground_truths);
+        let outcomes: Vec<MinerOutcome> = futures::stream::iter(miners)
+            .map(|m| async move {
+                let started = Instant::now();
+                match self.client.search(&m.url, req, cfg.miner_timeout).await {
+                    Ok(answer) => {
+                        let raw = score(cfg.scoring, &answer.response.results, gts, cfg.top_k.get());
+                        let latency = answer.latency.as_secs_f64();
+                        MinerOutcome {
+                            uid: m.uid,
+                            score: apply_latency(raw, latency, cfg.miner_timeout.as_secs_f64(), cfg.latency_weight),
+                            latency_ms: latency * 1000.0,
+                            results: answer.response.results.len(),
+                            error: None,
+                        }
+                    }
+                    Err(e) => MinerOutcome {
+                        uid: m.uid,
+                        score: 0.0,
+                        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                        results: 0,
+                        error: Some(e.to_string()),
+                    },
+                }
+            })
+            .buffer_unordered(self.config.max_in_flight.max(1))
+            .collect()
+            .await;
+        let block = self.chain.current_block().await.unwrap_or(0);
+        let step = {
+            let mut state = self.shared.state.lock();
+            for o in &outcomes {
+                state.scores.update(o.uid, o.score);
+            }
+            state.steps += 1;
+            state.steps
+        };
+        self.save()?;
+        let mut miners = outcomes;
+        miners.sort_by_key(|o| o.uid);
+        let report = StepReport { step, block, task_id: task.task_id.clone(), request_id, miners };
+        for o in &report.miners {
+            tracing::info!(step, uid = o.uid, score = o.score, latency_ms = o.latency_ms, error = o.error.as_deref(), "miner scored");
+        }
+        if let Some(path) = &self.config.steps_log {
+            let line = serde_json::to_string(&report).unwrap_or_default();
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| writeln!(f, "{line}"));
+            if let Err(e) = appended {
+                tracing::warn!(path = %path.display(), error = %e, "cannot append to the steps log");
+            }
+        }
+        Ok(Some(report))
+    }
+
+    /// Sets weights when a tempo has passed since the last time (or there was none).
+    pub async fn maybe_set_weights(&self) -> Result<Option<WeightsOutcome>, ValidatorError> {
+        let _guard = self.step_lock.lock().await;
+        let block = self.chain.current_block().await?;
+        let tempo = self.chain.tempo().await?;
+        let last = self.shared.state.lock().last_weight_block;
+        if let Some(last) = last
+            && block.saturating_sub(last) < tempo
+        {
+            return Ok(None);
+        }
+        let scores = self.shared.state.lock().scores.scores();
+        let uids: Vec<u16> = (0..scores.len() as u16).collect();
+        let weights = normalize(&scores);
+        let outcome = self.chain.set_weights(&self.key, &uids, &weights).await?;
+        match &outcome {
+            WeightsOutcome::Set { block, weights } => {
+                tracing::info!(block, uids = ?weights.uids, weights = ?weights.weights, "weights set")
+            }
+            WeightsOutcome::NothingToSet => tracing::info!("every score is 0: no weights to set"),
+        }
+        self.shared.state.lock().last_weight_block = Some(block);
+        self.save()?;
+        Ok(Some(outcome))
+    }
+
+    /// Runs until cancelled (or `max_steps`), restarting the step loop when the watchdog fires.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) -> Result<(), ValidatorError> {
+        let health = {
+            let me = self.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = me.health_sweep().await {
+                        tracing::error!(error = %e, "health sweep failed");
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(me.config.health_interval) => {}
+                    }
+                }
+            })
+        };
+        // The first step needs to know who is alive.
+        self.health_sweep().await?;
+        let result = loop {
+            let me = self.clone();
+            let loop_cancel = cancel.child_token();
+            let mut handle = tokio::spawn({
+                let c = loop_cancel.clone();
+                async move { me.step_loop(c).await }
+            });
+            let restarted = loop {
+                tokio::select! {
+                    r = &mut handle => break Some(r),
+                    _ = tokio::time::sleep(Duration::from_secs(1).min(self.config.watchdog)) => {
+                        if self.shared.since_beat() > self.config.watchdog {
+                            tracing::error!(silent_s = self.shared.since_beat().as_secs(), "watchdog: the validator loop stopped beating; restarting it");
+                            loop_cancel.cancel();
+                            handle.abort();
+                            self.shared.beat();
+                            break None;
+                        }
+                    }
+                }
+            };
+            match restarted {
+                None => continue,
+                Some(Ok(r)) => break r,
+                Some(Err(e)) if e.is_cancelled() => break Ok(()),
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "the validator loop panicked; restarting it");
+                    continue;
+                }
+            }
+        };
+        cancel.cancel();
+        let _ = health.await;
+        result
+    }
+
+    async fn step_loop(&self, cancel: CancellationToken) -> Result<(), ValidatorError> {
+        loop {
+            self.shared.beat();
+            if let Err(e) = self.resync(false).await {
+                tracing::error!(error = %e, "metagraph re-sync failed");
+            }
+            if self.config.synthetic {
+                if let Err(e) = self.step().await {
+                    tracing::error!(error = %e, "step failed");
+                }
+                if let Err(e) = self.maybe_set_weights().await {
+                    tracing::error!(error = %e, "setting weights failed");
+                }
+                let steps = self.shared.state.lock().steps;
+                if self.config.max_steps.is_some_and(|m| steps >= m) {
+                    return Ok(());
+                }
+            }
+            self.shared.beat();
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(self.config.step_interval) => {}
+            }
+        }
+    }
+}
