@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chronoseek::eval::run::{run_tasks, summarize};
 use chronoseek::index::Store;
 use chronoseek::ingest::{FetchOptions, Fetcher};
-use chronoseek::model::{ClipEmbedder, DeviceSpec, ModelFiles};
 use chronoseek::protocol::TopK;
 use chronoseek::query::{Engine, EngineOptions, SegmenterKind};
 use chronoseek::synth::dataset::{SetSpec, generate, tasks_json};
@@ -18,15 +15,7 @@ use chronoseek::validator::tasks::parse_reference;
 
 #[tokio::test]
 async fn bundled_model_finds_scenes_and_better_segmenters_win() {
-    let model_dir = common::root().join("data/fixtures/models/chronoseek-tiny-clip");
-    let model = Arc::new(
-        ClipEmbedder::from_files(
-            &ModelFiles::in_dir(&model_dir).expect("bundled model"),
-            "chronoseek-tiny-clip",
-            DeviceSpec::Cpu,
-        )
-        .expect("load bundled model"),
-    );
+    let model = common::bundled_model();
     let dir = tempfile::tempdir().unwrap();
     // Held-out material: a seed the model was not trained on.
     let spec = SetSpec {

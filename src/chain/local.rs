@@ -12,10 +12,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::protocol::Sr25519Key as Keypair;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use crate::protocol::Sr25519Key as Keypair;
 
 use super::{Axon, Chain, ChainError, Metagraph, ServeOutcome, WeightsOutcome, to_u16_weights};
 
@@ -166,14 +166,21 @@ impl LocalChain {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.err(e)),
         };
-        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).map_err(|e| self.err(e))).collect()
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|e| self.err(e)))
+            .collect()
     }
 
     fn set_weights_now(&self, signer: &Keypair, uids: &[u16], weights: &[f64]) -> Result<WeightsOutcome, ChainError> {
         let file = self.load()?;
         let hotkey = signer.ss58();
         let netuid = file.metagraph.netuid;
-        let uid = file.metagraph.neuron(&hotkey).map(|n| n.uid).ok_or(ChainError::NotRegistered { hotkey: hotkey.clone(), netuid })?;
+        let uid = file
+            .metagraph
+            .neuron(&hotkey)
+            .map(|n| n.uid)
+            .ok_or(ChainError::NotRegistered { hotkey: hotkey.clone(), netuid })?;
         let converted = to_u16_weights(uids, weights)?;
         if converted.is_empty() {
             return Ok(WeightsOutcome::NothingToSet);
@@ -193,7 +200,8 @@ impl LocalChain {
         let mut line = serde_json::to_string(&entry).map_err(|e| self.err(e))?;
         line.push('\n');
         let _lock = self.lock()?;
-        let mut log = OpenOptions::new().create(true).append(true).open(self.weights_log_path()).map_err(|e| self.err(e))?;
+        let mut log =
+            OpenOptions::new().create(true).append(true).open(self.weights_log_path()).map_err(|e| self.err(e))?;
         log.write_all(line.as_bytes()).and_then(|_| log.sync_data()).map_err(|e| self.err(e))?;
         Ok(WeightsOutcome::Set { block, weights: converted })
     }

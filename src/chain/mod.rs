@@ -23,8 +23,8 @@ pub use weights::{U16Weights, WeightError, to_u16_weights};
 
 use std::net::IpAddr;
 
-use futures::future::BoxFuture;
 use crate::protocol::Sr25519Key as Keypair;
+use futures::future::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -85,6 +85,10 @@ pub trait Chain: Send + Sync {
         weights: &'a [f64],
     ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>>;
     /// Announces where a miner serves; skipped when the chain already holds the same values.
-    fn serve_axon<'a>(&'a self, signer: &'a Keypair, ip: IpAddr, port: u16)
-    -> BoxFuture<'a, Result<ServeOutcome, ChainError>>;
+    fn serve_axon<'a>(
+        &'a self,
+        signer: &'a Keypair,
+        ip: IpAddr,
+        port: u16,
+    ) -> BoxFuture<'a, Result<ServeOutcome, ChainError>>;
 }

@@ -42,7 +42,10 @@ mod tests {
         let dev = std::path::Path::new("/d/chain.json");
         assert_eq!(Network::parse("finney", dev).unwrap(), Network::Subtensor { url: FINNEY_ENDPOINT.into() });
         assert_eq!(Network::parse("local", dev).unwrap(), Network::Subtensor { url: LOCAL_ENDPOINT.into() });
-        assert_eq!(Network::parse("ws://10.0.0.2:9944", dev).unwrap(), Network::Subtensor { url: "ws://10.0.0.2:9944".into() });
+        assert_eq!(
+            Network::parse("ws://10.0.0.2:9944", dev).unwrap(),
+            Network::Subtensor { url: "ws://10.0.0.2:9944".into() }
+        );
         assert_eq!(Network::parse("file:/tmp/m.json", dev).unwrap(), Network::File("/tmp/m.json".into()));
         assert_eq!(Network::parse("dev", dev).unwrap(), Network::File(dev.into()));
         assert!(Network::parse("mainnet", dev).is_err());

@@ -77,9 +77,9 @@ fn hotkey_address(s: &str) -> Result<String, CliError> {
     if parse_hotkey(s).is_ok() {
         return Ok(s.to_string());
     }
-    Sr25519Key::from_uri(s)
-        .map(|k| k.ss58())
-        .map_err(|e| CliError::new(ErrorCode::InvalidRequest, format!("{s:?} is neither an SS58 address nor a secret URI: {e}")))
+    Sr25519Key::from_uri(s).map(|k| k.ss58()).map_err(|e| {
+        CliError::new(ErrorCode::InvalidRequest, format!("{s:?} is neither an SS58 address nor a secret URI: {e}"))
+    })
 }
 
 pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(), CliError> {
@@ -103,7 +103,11 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
                 last_update: 0,
             }];
             for i in 1..=a.miners {
-                let key = a.miner_hotkeys.get(usize::from(i - 1)).cloned().unwrap_or_else(|| format!("//chronoseek-miner-{i}"));
+                let key = a
+                    .miner_hotkeys
+                    .get(usize::from(i - 1))
+                    .cloned()
+                    .unwrap_or_else(|| format!("//chronoseek-miner-{i}"));
                 let port = a.miner_base_port.checked_add(i - 1).ok_or_else(|| bad("miner ports overflow".into()))?;
                 neurons.push(Neuron {
                     uid: i,
@@ -153,7 +157,8 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
             let bytes = std::fs::read(&a.file).map_err(|e| bad(format!("{}: {e}", a.file.display())))?;
             let at = offline_client(&bytes, a.spec_version).map_err(|e| bad(e.to_string()))?;
             calls::check_metadata(at.metadata_ref()).map_err(|e| bad(e.to_string()))?;
-            let set = at.tx().call_data(&calls::set_weights(1, &[0, 1], &[65535, 32768], 0)).map_err(CliError::internal)?;
+            let set =
+                at.tx().call_data(&calls::set_weights(1, &[0, 1], &[65535, 32768], 0)).map_err(CliError::internal)?;
             let serve = at
                 .tx()
                 .call_data(&calls::serve_axon(1, "127.0.0.1".parse().map_err(CliError::internal)?, 8000))

@@ -66,7 +66,13 @@ pub struct MinerArgs {
 
 /// Announces the axon at start-up, as the Python miner does; skipped when the chain already
 /// holds the same ip and port.
-async fn announce(chain: &dyn Chain, args: &MinerArgs, local_port: u16, dev: bool, out: &Output) -> Result<(), CliError> {
+async fn announce(
+    chain: &dyn Chain,
+    args: &MinerArgs,
+    local_port: u16,
+    dev: bool,
+    out: &Output,
+) -> Result<(), CliError> {
     if args.no_serve_axon {
         return Ok(());
     }
@@ -75,10 +81,13 @@ async fn announce(chain: &dyn Chain, args: &MinerArgs, local_port: u16, dev: boo
             tracing::warn!("no hotkey (wallet file or --hotkey-uri): the axon is not announced on the dev chain");
             return Ok(());
         }
-        return Err(CliError::new(ErrorCode::InvalidRequest, format!(
-            "no hotkey at {} (create one with `chronoseek wallet new`, or pass --no-serve-axon)",
-            args.wallet.files().hotkey().display()
-        )));
+        return Err(CliError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "no hotkey at {} (create one with `chronoseek wallet new`, or pass --no-serve-axon)",
+                args.wallet.files().hotkey().display()
+            ),
+        ));
     }
     let key = args.wallet.hotkey().map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?;
     let ip = match (args.axon_ip, args.host.is_unspecified()) {
@@ -93,7 +102,10 @@ async fn announce(chain: &dyn Chain, args: &MinerArgs, local_port: u16, dev: boo
         }
     };
     let port = args.axon_port.unwrap_or(local_port);
-    let outcome = chain.serve_axon(&key, ip, port).await.map_err(|e| CliError::new(ErrorCode::InternalError, format!("serve_axon: {e}")))?;
+    let outcome = chain
+        .serve_axon(&key, ip, port)
+        .await
+        .map_err(|e| CliError::new(ErrorCode::InternalError, format!("serve_axon: {e}")))?;
     tracing::info!(hotkey = %key.ss58(), %ip, port, ?outcome, "axon announced");
     out.say(format!("axon {ip}:{port} for {} ({outcome:?})", key.ss58()));
     Ok(())

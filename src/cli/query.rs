@@ -42,7 +42,8 @@ pub async fn run(_g: &GlobalOpts, args: QueryArgs, out: &Output) -> Result<(), C
     let top_k = TopK::new(args.top_k).ok_or_else(|| {
         CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..=20, got {}", args.top_k))
     })?;
-    let signer = Signer::new(args.wallet.hotkey().map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?);
+    let signer =
+        Signer::new(args.wallet.hotkey().map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?);
     let mut req = VideoSearchRequest::new(&args.video_url, &args.query, top_k);
     req.request_id = Some(args.request_id.clone().unwrap_or_else(chronoseek::ingest::unique_id));
     let signer = Arc::new(signer);

@@ -160,7 +160,10 @@ pub async fn run(_g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), 
         Vec::new()
     };
     let availability = Availability::new(AvailabilityOptions {
-        accessible_path: a.accessible_video_cache_path.clone().unwrap_or_else(|| state_dir.join("accessible_videos.json")),
+        accessible_path: a
+            .accessible_video_cache_path
+            .clone()
+            .unwrap_or_else(|| state_dir.join("accessible_videos.json")),
         inaccessible_path: a
             .inaccessible_video_cache_path
             .clone()

@@ -77,7 +77,8 @@ pub async fn run(_g: &GlobalOpts, cmd: WalletCommand, out: &Output) -> Result<()
         WalletCommand::New(a) => {
             let root = a.wallet_path.clone().unwrap_or_else(default_wallet_path);
             let files = WalletFiles::new(&root, &a.name, &a.hotkey);
-            let password = if files.coldkeypub().exists() && !a.overwrite { None } else { coldkey_password(a.no_password)? };
+            let password =
+                if files.coldkeypub().exists() && !a.overwrite { None } else { coldkey_password(a.no_password)? };
             let made = tokio::task::spawn_blocking(move || create_wallet(&files, password.as_deref(), a.overwrite))
                 .await
                 .map_err(CliError::internal)?

@@ -138,7 +138,12 @@ mod tests {
 
     #[test]
     fn matches_subxt_signer_for_uris_and_phrases() {
-        for uri in ["//Alice", "//Alice/stash", "//ChronoSeekTestValidator", &format!("{}//x/y///pw", subxt_signer::DEV_PHRASE)] {
+        for uri in [
+            "//Alice",
+            "//Alice/stash",
+            "//ChronoSeekTestValidator",
+            &format!("{}//x/y///pw", subxt_signer::DEV_PHRASE),
+        ] {
             let ours = Sr25519Key::from_uri(uri).unwrap();
             let theirs = subxt_signer::sr25519::Keypair::from_uri(&uri.parse().unwrap()).unwrap();
             assert_eq!(ours.public_key().0, theirs.public_key().0, "{uri}");

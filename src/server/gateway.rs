@@ -105,7 +105,10 @@ fn status_of(code: ErrorCode) -> StatusCode {
 async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest, Vec<MinerTarget>), Refusal> {
     let limit = state.config.max_body_bytes;
     let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        (StatusCode::PAYLOAD_TOO_LARGE, ProtocolError::new(ErrorCode::InvalidRequest, format!("request body exceeds {limit} bytes")))
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ProtocolError::new(ErrorCode::InvalidRequest, format!("request body exceeds {limit} bytes")),
+        )
     })?;
     let mut req = parse_search_request(&body).map_err(|e| (status_of(e.error.code), e))?;
     if req.request_id.is_none() {
@@ -202,7 +205,10 @@ async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response 
     if ok.is_empty() {
         let (status, code) = all_failed(&errors);
         let msg = format!("every queried miner failed ({} of {})", errors.len(), queried.len());
-        return error_response(status, with_id(ProtocolError::new(code, msg).with_detail("queried_uids", json!(queried)), &req));
+        return error_response(
+            status,
+            with_id(ProtocolError::new(code, msg).with_detail("queried_uids", json!(queried)), &req),
+        );
     }
     selected.sort_unstable();
     let results = merge(&ok, req.top_k.get());

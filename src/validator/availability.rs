@@ -74,8 +74,11 @@ impl Availability {
     }
 
     fn record(&mut self, url: &str, ok: bool, now: u64) {
-        let (add, remove) =
-            if ok { (&mut self.accessible, &mut self.inaccessible) } else { (&mut self.inaccessible, &mut self.accessible) };
+        let (add, remove) = if ok {
+            (&mut self.accessible, &mut self.inaccessible)
+        } else {
+            (&mut self.inaccessible, &mut self.accessible)
+        };
         remove.remove(url);
         add.insert(url.to_string(), now);
         let (a, i) = (serde_json::to_vec_pretty(&self.accessible), serde_json::to_vec_pretty(&self.inaccessible));

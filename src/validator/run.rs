@@ -176,6 +176,7 @@ pub struct Validator {
     /// Serialises steps and weight setting (a restarted loop never overlaps the old one's
     /// write).
     step_lock: tokio::sync::Mutex<()>,
+    save_lock: Mutex<()>,
 }
 
 impl Validator {
@@ -229,6 +230,7 @@ impl Validator {
             config,
             last_sync_block: AtomicU64::new(block),
             step_lock: tokio::sync::Mutex::new(()),
+            save_lock: Mutex::new(()),
         }))
     }
 
@@ -240,7 +242,9 @@ impl Validator {
         &self.config
     }
 
+    /// Snapshots and writes under one lock, so an older snapshot never lands after a newer one.
     fn save(&self) -> Result<(), StateError> {
+        let _order = self.save_lock.lock();
         let state = self.shared.state.lock().clone();
         self.state_file.save(&state)
     }
@@ -349,7 +353,14 @@ impl Validator {
         miners.sort_by_key(|o| o.uid);
         let report = StepReport { step, block, task_id: task.task_id.clone(), request_id, miners };
         for o in &report.miners {
-            tracing::info!(step, uid = o.uid, score = o.score, latency_ms = o.latency_ms, error = o.error.as_deref(), "miner scored");
+            tracing::info!(
+                step,
+                uid = o.uid,
+                score = o.score,
+                latency_ms = o.latency_ms,
+                error = o.error.as_deref(),
+                "miner scored"
+            );
         }
         if let Some(path) = &self.config.steps_log {
             let line = serde_json::to_string(&report).unwrap_or_default();

@@ -68,10 +68,16 @@ impl StateFile {
         };
         let state: ValidatorState = serde_json::from_str(&text).map_err(|e| self.err(e))?;
         if state.version != ValidatorState::VERSION {
-            return Err(self.err(format!("format version {} (this build reads {})", state.version, ValidatorState::VERSION)));
+            return Err(self.err(format!(
+                "format version {} (this build reads {})",
+                state.version,
+                ValidatorState::VERSION
+            )));
         }
         if state.netuid != netuid {
-            return Err(self.err(format!("it belongs to subnet {}, not {netuid}; use another --state-dir", state.netuid)));
+            return Err(
+                self.err(format!("it belongs to subnet {}, not {netuid}; use another --state-dir", state.netuid))
+            );
         }
         Ok(Some(state))
     }
@@ -81,11 +87,14 @@ impl StateFile {
     }
 }
 
-/// Write-to-temp, fsync, rename, fsync the folder.
+/// Write-to-temp, fsync, rename, fsync the folder. Each call has its own temp file, so
+/// concurrent writers never rename each other's half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{seq}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -218,7 +218,7 @@ pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, String> {
             .map(|w| check(Interval { start: start + w[0], end: start + w[1] }, &qid))
             .collect::<Result<Vec<_>, _>>()?;
         tasks.push(Task {
-                split: None,
+            split: None,
             task_id: qid,
             video_url: format!("{}&t={}", youtube_url(id), start as u64),
             query: l.query.trim().to_string(),
@@ -262,7 +262,12 @@ pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, Strin
 /// Picks the annotation file for a split when `path` is a folder (`validation` matches names
 /// with `val`, `test` with `test`, `train` with `train`), and keeps only that split's tasks
 /// when the file labels them.
-pub fn load_split(path: &Path, split: &str, format: Option<TaskFormat>, opts: &LoadOptions) -> Result<Vec<Task>, TaskError> {
+pub fn load_split(
+    path: &Path,
+    split: &str,
+    format: Option<TaskFormat>,
+    opts: &LoadOptions,
+) -> Result<Vec<Task>, TaskError> {
     let p = path.display().to_string();
     let file = if path.is_dir() {
         let needle = match split {
@@ -272,7 +277,9 @@ pub fn load_split(path: &Path, split: &str, format: Option<TaskFormat>, opts: &L
         let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(path)
             .map_err(|source| TaskError::Io { path: p.clone(), source })?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.is_file() && f.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().contains(needle)))
+            .filter(|f| {
+                f.is_file() && f.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().contains(needle))
+            })
             .collect();
         names.sort();
         names.into_iter().next().ok_or_else(|| TaskError::Parse {
@@ -285,7 +292,10 @@ pub fn load_split(path: &Path, split: &str, format: Option<TaskFormat>, opts: &L
     let mut tasks = load_tasks(&file, format, opts)?;
     tasks.retain(|t| t.split.as_deref().is_none_or(|s| s == split));
     if tasks.is_empty() {
-        return Err(TaskError::Parse { path: file.display().to_string(), message: format!("no tasks in split '{split}'") });
+        return Err(TaskError::Parse {
+            path: file.display().to_string(),
+            message: format!("no tasks in split '{split}'"),
+        });
     }
     Ok(tasks)
 }

@@ -35,6 +35,21 @@ pub fn tiny_model_dir() -> &'static Path {
     .path()
 }
 
+/// The model the project trained and ships (`data/fixtures/models/chronoseek-tiny-clip`),
+/// whose answers on the colour-scene fixtures mean something.
+pub fn bundled_model() -> Arc<ClipEmbedder> {
+    static MODEL: OnceLock<Arc<ClipEmbedder>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let files =
+                ModelFiles::in_dir(&root().join("data/fixtures/models/chronoseek-tiny-clip")).expect("model files");
+            Arc::new(
+                ClipEmbedder::from_files(&files, "chronoseek-tiny-clip", DeviceSpec::Cpu).expect("load bundled model"),
+            )
+        })
+        .clone()
+}
+
 pub fn tiny_model() -> Arc<ClipEmbedder> {
     static MODEL: OnceLock<Arc<ClipEmbedder>> = OnceLock::new();
     MODEL

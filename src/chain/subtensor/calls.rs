@@ -27,7 +27,12 @@ pub fn set_weights(netuid: u16, uids: &[u16], weights: &[u16], version_key: u64)
     dynamic::tx(
         PALLET,
         "set_weights",
-        vec![Value::from(netuid), Value::from(uids.to_vec()), Value::from(weights.to_vec()), Value::u128(version_key.into())],
+        vec![
+            Value::from(netuid),
+            Value::from(uids.to_vec()),
+            Value::from(weights.to_vec()),
+            Value::u128(version_key.into()),
+        ],
     )
 }
 
@@ -166,11 +171,14 @@ pub mod storage {
 pub fn check_metadata(md: &subxt::Metadata) -> Result<(), crate::chain::ChainError> {
     use crate::chain::ChainError;
     let shape = |item: String, message: String| ChainError::Shape { item, message };
-    let pallet = md.pallet_by_name(PALLET).ok_or_else(|| shape(PALLET.into(), "pallet not in the chain's metadata".into()))?;
+    let pallet =
+        md.pallet_by_name(PALLET).ok_or_else(|| shape(PALLET.into(), "pallet not in the chain's metadata".into()))?;
     let entries = pallet.storage().ok_or_else(|| shape(PALLET.into(), "pallet has no storage".into()))?;
     for (item, keys) in storage::ITEMS {
         let name = format!("{PALLET}::{item}");
-        let e = entries.entry_by_name(item).ok_or_else(|| shape(name.clone(), "storage item not in the chain's metadata".into()))?;
+        let e = entries
+            .entry_by_name(item)
+            .ok_or_else(|| shape(name.clone(), "storage item not in the chain's metadata".into()))?;
         let n = e.keys().count();
         if n != *keys {
             return Err(shape(name, format!("has {n} keys, this build passes {keys}")));
@@ -178,7 +186,9 @@ pub fn check_metadata(md: &subxt::Metadata) -> Result<(), crate::chain::ChainErr
     }
     for (call, args) in [("set_weights", 4usize), ("serve_axon", 8)] {
         let name = format!("{PALLET}::{call}");
-        let v = pallet.call_variant_by_name(call).ok_or_else(|| shape(name.clone(), "call not in the chain's metadata".into()))?;
+        let v = pallet
+            .call_variant_by_name(call)
+            .ok_or_else(|| shape(name.clone(), "call not in the chain's metadata".into()))?;
         if v.fields.len() != args {
             return Err(shape(name, format!("takes {} arguments, this build sends {args}", v.fields.len())));
         }

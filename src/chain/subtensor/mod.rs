@@ -27,7 +27,7 @@ type At = ClientAtBlock<SubstrateConfig, OnlineClientAtBlockImpl<SubstrateConfig
 const RAO: f64 = 1e9;
 
 /// Signs extrinsics with our sr25519 key (MultiSignature::Sr25519, as every Bittensor key).
-struct ExtrinsicSigner<'a>(&'a Sr25519Key);
+pub struct ExtrinsicSigner<'a>(pub &'a Sr25519Key);
 
 impl subxt::tx::Signer<SubstrateConfig> for ExtrinsicSigner<'_> {
     fn account_id(&self) -> AccountId32 {
@@ -52,7 +52,8 @@ impl Subtensor {
     /// Connects (ws:// only to loopback unless `allow_insecure`; wss:// anywhere) and checks
     /// that the runtime has every item and call this build uses.
     pub async fn connect(url: &str, netuid: u16) -> Result<Self, ChainError> {
-        let connect_err = |e: &dyn std::fmt::Display| ChainError::Connect { url: url.to_string(), message: e.to_string() };
+        let connect_err =
+            |e: &dyn std::fmt::Display| ChainError::Connect { url: url.to_string(), message: e.to_string() };
         let api = if url.starts_with("ws://") {
             // Plain WebSocket: a local node or a private network the operator chose.
             OnlineClient::<SubstrateConfig>::from_insecure_url(url).await.map_err(|e| connect_err(&e))?
@@ -82,7 +83,12 @@ impl Subtensor {
             message: e.to_string(),
         };
         let st = at.storage();
-        let n: u16 = st.fetch(storage::subnetwork_n(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("SubnetworkN", &e))?;
+        let n: u16 = st
+            .fetch(storage::subnetwork_n(), (netuid,))
+            .await
+            .map_err(rpc)?
+            .decode()
+            .map_err(|e| shape("SubnetworkN", &e))?;
         let mut hotkeys: Vec<(u16, AccountId32)> = Vec::with_capacity(n as usize);
         let mut it = st.iter(storage::keys(), (netuid,)).await.map_err(rpc)?;
         while let Some(kv) = it.next().await {
@@ -92,20 +98,36 @@ impl Subtensor {
             hotkeys.push((uid, hotkey));
         }
         hotkeys.sort_by_key(|(uid, _)| *uid);
-        let incentive: Vec<u16> =
-            st.fetch(storage::incentive(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("Incentive", &e))?;
-        let permits: Vec<bool> =
-            st.fetch(storage::validator_permit(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("ValidatorPermit", &e))?;
-        let last_update: Vec<u64> =
-            st.fetch(storage::last_update(), (netuid,)).await.map_err(rpc)?.decode().map_err(|e| shape("LastUpdate", &e))?;
+        let incentive: Vec<u16> = st
+            .fetch(storage::incentive(), (netuid,))
+            .await
+            .map_err(rpc)?
+            .decode()
+            .map_err(|e| shape("Incentive", &e))?;
+        let permits: Vec<bool> = st
+            .fetch(storage::validator_permit(), (netuid,))
+            .await
+            .map_err(rpc)?
+            .decode()
+            .map_err(|e| shape("ValidatorPermit", &e))?;
+        let last_update: Vec<u64> = st
+            .fetch(storage::last_update(), (netuid,))
+            .await
+            .map_err(rpc)?
+            .decode()
+            .map_err(|e| shape("LastUpdate", &e))?;
 
         let at_ref = &at;
         let (incentive, permits, last_update) = (&incentive, &permits, &last_update);
         let neurons: Vec<Neuron> = futures::stream::iter(hotkeys)
             .map(|(uid, hotkey)| async move {
                 let st = at_ref.storage();
-                let coldkey: AccountId32 =
-                    st.fetch(storage::owner(), (hotkey.clone(),)).await.map_err(rpc)?.decode().map_err(|e| shape("Owner", &e))?;
+                let coldkey: AccountId32 = st
+                    .fetch(storage::owner(), (hotkey.clone(),))
+                    .await
+                    .map_err(rpc)?
+                    .decode()
+                    .map_err(|e| shape("Owner", &e))?;
                 let axon = match st.try_fetch(storage::axons(), (netuid, hotkey.clone())).await.map_err(rpc)? {
                     Some(v) => Some(v.decode().map_err(|e| shape("Axons", &e))?),
                     None => None,
@@ -136,17 +158,28 @@ impl Subtensor {
         Ok(Metagraph { netuid, block: at.block_number(), neurons })
     }
 
-    async fn read_u<V>(&self, at: &At, addr: subxt::storage::DynamicAddress<(u16,), V>, item: &str) -> Result<V, ChainError>
+    async fn read_u<V>(
+        &self,
+        at: &At,
+        addr: subxt::storage::DynamicAddress<(u16,), V>,
+        item: &str,
+    ) -> Result<V, ChainError>
     where
         V: subxt::ext::scale_decode::DecodeAsType,
     {
-        at.storage().fetch(addr, (self.netuid,)).await.map_err(rpc)?.decode().map_err(|e| ChainError::Shape {
-            item: format!("{}::{item}", calls::PALLET),
-            message: e.to_string(),
-        })
+        at.storage()
+            .fetch(addr, (self.netuid,))
+            .await
+            .map_err(rpc)?
+            .decode()
+            .map_err(|e| ChainError::Shape { item: format!("{}::{item}", calls::PALLET), message: e.to_string() })
     }
 
-    async fn submit(&self, payload: &subxt::tx::DynamicPayload<Vec<subxt::dynamic::Value>>, key: &Sr25519Key) -> Result<u64, ChainError> {
+    async fn submit(
+        &self,
+        payload: &subxt::tx::DynamicPayload<Vec<subxt::dynamic::Value>>,
+        key: &Sr25519Key,
+    ) -> Result<u64, ChainError> {
         let mut tx = self.at().await?.tx();
         let signer = ExtrinsicSigner(key);
         let mut progress = tx.sign_and_submit_then_watch_default(payload, &signer).await.map_err(|e| refused(&e))?;
@@ -257,7 +290,11 @@ impl Chain for Subtensor {
                     message: e.to_string(),
                 })?;
                 let (want_ip, want_type) = calls::ip_to_int(ip);
-                if current.ip == want_ip && current.ip_type == want_type && current.port == port && current.protocol == calls::AXON_PROTOCOL {
+                if current.ip == want_ip
+                    && current.ip_type == want_type
+                    && current.port == port
+                    && current.protocol == calls::AXON_PROTOCOL
+                {
                     return Ok(ServeOutcome::Unchanged);
                 }
             }

@@ -1,0 +1,100 @@
+//! The dev chain: `chain init-local`, its block clock, the weights log with the SDK's u16
+//! conversion, serve_axon, and the refusals a real chain would give.
+
+use std::process::Command;
+
+use chronoseek::chain::{Chain, ChainError, LocalChain, ServeOutcome, WeightsOutcome};
+use chronoseek::protocol::Sr25519Key;
+
+fn init(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
+    let file = dir.join("chain.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+        .args(["--json", "chain", "init-local", "--network"])
+        .arg(format!("file:{}", file.display()))
+        .args(["--netuid", "7", "--miners", "2"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    file
+}
+
+#[tokio::test]
+async fn a_dev_subnet_counts_blocks_logs_weights_and_serves_axons() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = init(dir.path(), &["--block-seconds", "0.05", "--tempo", "3", "--miner-base-port", "9100"]);
+    let chain = LocalChain::new(&file);
+    let m = chain.metagraph().await.unwrap();
+    assert_eq!((m.netuid, m.neurons.len()), (7, 3));
+    let validator = Sr25519Key::from_uri("//chronoseek-validator").unwrap();
+    assert_eq!(m.neurons[0].hotkey, validator.ss58());
+    assert!(m.neurons[0].validator_permit && m.neurons[0].stake >= 10_000.0);
+    assert_eq!(m.neurons[2].axon.map(|a| a.port), Some(9101));
+    assert_eq!(chain.tempo().await.unwrap(), 3);
+
+    // The clock advances with wall time.
+    let b0 = chain.current_block().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(chain.current_block().await.unwrap() >= b0 + 3);
+
+    // set_weights: u16 conversion, appended to the log with the caller's uid.
+    let out = chain.set_weights(&validator, &[0, 1, 2], &[0.0, 0.75, 0.25]).await.unwrap();
+    let WeightsOutcome::Set { weights, .. } = out else { panic!("{out:?}") };
+    assert_eq!((weights.uids.clone(), weights.weights.clone()), (vec![1, 2], vec![65535, 21845]));
+    assert_eq!(chain.set_weights(&validator, &[1], &[0.0]).await.unwrap(), WeightsOutcome::NothingToSet);
+    let log = chain.weights_log().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].uid, log[0].netuid, log[0].weights.clone()), (0, 7, vec![65535, 21845]));
+    assert!(matches!(chain.set_weights(&validator, &[1, 2], &[1.0]).await, Err(ChainError::Weights(_))));
+    let stranger = Sr25519Key::from_uri("//stranger").unwrap();
+    assert!(matches!(chain.set_weights(&stranger, &[1], &[1.0]).await, Err(ChainError::NotRegistered { .. })));
+
+    // serve_axon: recorded, skipped when unchanged, refused for unregistered hotkeys.
+    let miner = Sr25519Key::from_uri("//chronoseek-miner-1").unwrap();
+    let ip = "127.0.0.1".parse().unwrap();
+    assert_eq!(chain.serve_axon(&miner, ip, 9555).await.unwrap(), ServeOutcome::Served);
+    assert_eq!(chain.serve_axon(&miner, ip, 9555).await.unwrap(), ServeOutcome::Unchanged);
+    assert_eq!(chain.metagraph().await.unwrap().neurons[1].axon.map(|a| a.port), Some(9555));
+    assert!(matches!(chain.serve_axon(&stranger, ip, 1).await, Err(ChainError::NotRegistered { .. })));
+
+    // `chain show` reads it through the same options.
+    let out = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+        .args(["--json", "chain", "show", "--netuid", "7", "--network"])
+        .arg(format!("file:{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tempo"], 3);
+    assert_eq!(v["metagraph"]["neurons"][1]["axon"]["port"], 9555);
+    // A different NETUID is refused rather than read as the wrong subnet.
+    let out = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+        .args(["chain", "show", "--netuid", "8", "--network"])
+        .arg(format!("file:{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn init_local_refuses_to_overwrite_and_check_metadata_reads_both_runtimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = init(dir.path(), &[]);
+    let again = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+        .args(["chain", "init-local", "--netuid", "7", "--network"])
+        .arg(format!("file:{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    for f in ["subtensor_spec218_metadata_v14.scale", "subtensor_spec393_metadata_v16.scale"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/chain").join(f);
+        let out = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+            .args(["--json", "chain", "check-metadata"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["set_weights"].as_str().unwrap().starts_with("0700"), "{v}");
+    }
+}

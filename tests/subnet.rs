@@ -1,0 +1,314 @@
+//! A whole subnet on 127.0.0.1: the dev chain, a real miner (engine, tiny model, fixture
+//! videos served over HTTP), a video-blind miner that answers fixed windows, and a miner that
+//! is down. The validator runs steps, ranks the good miner first, writes weights to the
+//! chain's log; the gateway answers `/search` and `/search/stream` with schema-valid payloads
+//! and organic traffic leaves the scores alone.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use chronoseek::chain::{Axon, Chain, LocalChain, LocalChainFile, Metagraph, Neuron};
+use chronoseek::index::Store;
+use chronoseek::ingest::{FetchOptions, Fetcher};
+use chronoseek::protocol::epistula::{
+    EpistulaHeaders, HEADER_HOTKEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, Signer, verify_signature,
+};
+use chronoseek::protocol::{Sr25519Key, TopK};
+use chronoseek::query::{Engine, EngineOptions};
+use chronoseek::server::gateway::{self, GatewayConfig, GatewayState};
+use chronoseek::server::miner::{MinerConfig, MinerState};
+use chronoseek::validator::availability::{Availability, AvailabilityOptions};
+use chronoseek::validator::client::MinerClient;
+use chronoseek::validator::run::{Validator, ValidatorConfig};
+use chronoseek::validator::scoring::ScoringMode;
+use chronoseek::validator::state::StateFile;
+use chronoseek::validator::tasks::{Interval, Task};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const VALIDATOR_URI: &str = "//subnet-test-validator";
+
+/// The video-blind miner: healthy, answers every query with the same windows, and records
+/// whether each request's Epistula signature verifies under the golden-vector rules.
+async fn blind_miner(verified: Arc<AtomicUsize>, rejected: Arc<AtomicUsize>) -> SocketAddr {
+    let app = axum::Router::new()
+        .route("/health", get(|| async { axum::Json(json!({"ok": true, "status": "ok", "service": "miner"})) }))
+        .route(
+            "/search",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let (verified, rejected) = (verified.clone(), rejected.clone());
+                async move {
+                    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    let sig = EpistulaHeaders {
+                        timestamp_ms: h(HEADER_TIMESTAMP),
+                        signature: h(HEADER_SIGNATURE),
+                        hotkey: h(HEADER_HOTKEY),
+                    };
+                    match verify_signature(&sig, &body) {
+                        Ok(_) => verified.fetch_add(1, Ordering::SeqCst),
+                        Err(_) => rejected.fetch_add(1, Ordering::SeqCst),
+                    };
+                    let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    axum::Json(json!({
+                        "protocol_version": "2026-04-10",
+                        "request_id": req["request_id"],
+                        "status": "completed",
+                        "results": [{"start": 0.0, "end": 1.0, "confidence": 0.9}, {"start": 1.0, "end": 2.0, "confidence": 0.8}],
+                    }))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// The real miner, stake-gating against the same dev chain.
+async fn real_miner(chain: Arc<dyn Chain>, dir: &std::path::Path) -> SocketAddr {
+    let store = Store::open(&dir.join("miner-store").display().to_string()).await.unwrap();
+    let fetcher = Fetcher::new(FetchOptions { block_private_addresses: false, ..FetchOptions::default() }).unwrap();
+    let engine = Arc::new(Engine::new(store, common::bundled_model(), fetcher, EngineOptions::default()));
+    let state = MinerState::new(engine, chain, MinerConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(chronoseek::server::miner::serve(state, listener, std::future::pending()));
+    addr
+}
+
+fn neuron(uid: u16, hotkey: String, stake: f64, axon: Option<SocketAddr>) -> Neuron {
+    Neuron {
+        uid,
+        hotkey,
+        coldkey: String::new(),
+        stake,
+        axon: axon.map(|a| Axon { ip: a.ip(), port: a.port() }),
+        incentive: 0.0,
+        validator_permit: uid == 0,
+        last_update: 0,
+    }
+}
+
+/// One task per scene of the two colour-scene fixtures, with the videos served over HTTP.
+fn tasks(videos: &common::TestServer) -> Vec<Task> {
+    let scenes: Value = serde_json::from_slice(&std::fs::read(common::fixture("scenes.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for name in ["scenes.mp4", "scenes.webm"] {
+        for (i, s) in scenes[name]["scenes"].as_array().unwrap().iter().enumerate() {
+            let colour = s["colour"].as_str().unwrap();
+            let article = if colour.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            out.push(Task {
+                task_id: format!("{name}#{i}"),
+                video_url: videos.url(name),
+                query: format!("{article} {colour} screen"),
+                ground_truths: vec![Interval { start: s["start"].as_f64().unwrap(), end: s["end"].as_f64().unwrap() }],
+                duration: None,
+                split: None,
+            });
+        }
+    }
+    out
+}
+
+async fn sse_events(resp: reqwest::Response) -> Vec<(String, Value)> {
+    let text = resp.text().await.unwrap();
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_string());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            Some((name?, serde_json::from_str(&data).ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let videos = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let validator_key = Sr25519Key::from_uri(VALIDATOR_URI).unwrap();
+    let chain_path = dir.path().join("chain.json");
+    // Written before the miners start (the real miner reads stakes from it), axons after.
+    let mut file = LocalChainFile::new(Metagraph {
+        netuid: 1,
+        block: 0,
+        neurons: vec![neuron(0, validator_key.ss58(), 20_000.0, None)],
+    });
+    file.tempo = 2;
+    file.block_seconds = 0.05;
+    LocalChain::create(&chain_path, &file).unwrap();
+    let chain: Arc<dyn Chain> = Arc::new(LocalChain::new(&chain_path));
+
+    let good = real_miner(chain.clone(), dir.path()).await;
+    let (verified, rejected) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let blind = blind_miner(verified.clone(), rejected.clone()).await;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    file.metagraph.neurons.push(neuron(1, Sr25519Key::from_uri("//m1").unwrap().ss58(), 0.0, Some(good)));
+    file.metagraph.neurons.push(neuron(2, Sr25519Key::from_uri("//m2").unwrap().ss58(), 0.0, Some(blind)));
+    file.metagraph.neurons.push(neuron(3, Sr25519Key::from_uri("//m3").unwrap().ss58(), 0.0, Some(down)));
+    LocalChain::create(&chain_path, &file).unwrap();
+
+    let client = MinerClient::new(Arc::new(Signer::new(validator_key.clone()))).unwrap();
+    let availability = Availability::new(AvailabilityOptions {
+        accessible_path: dir.path().join("ok.json"),
+        inaccessible_path: dir.path().join("bad.json"),
+        ttl: Duration::from_secs(3600),
+        timeout: Duration::from_secs(5),
+        max_attempts: 10,
+        required: true,
+        yt_dlp: Default::default(),
+    })
+    .unwrap();
+    let steps = 6;
+    let validator = Validator::start(
+        chain.clone(),
+        validator_key.clone(),
+        client.clone(),
+        tasks(&videos),
+        availability,
+        StateFile::new(dir.path().join("state.json")),
+        ValidatorConfig {
+            scoring: ScoringMode::Ranked,
+            top_k: TopK::new(3).unwrap(),
+            miner_timeout: Duration::from_secs(120),
+            step_interval: Duration::from_millis(50),
+            max_steps: Some(steps),
+            seed: Some(7),
+            steps_log: Some(dir.path().join("steps.jsonl")),
+            ..ValidatorConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    validator.clone().run(CancellationToken::new()).await.unwrap();
+
+    let state = validator.shared.state.lock().clone();
+    assert_eq!(state.steps, steps);
+    let s = state.scores.scores();
+    eprintln!("moving scores after {steps} steps: {s:?}");
+    eprintln!("{}", std::fs::read_to_string(dir.path().join("steps.jsonl")).unwrap_or_default());
+    assert!(s[1] > s[2], "the real miner ranks above the blind one: {s:?}");
+    assert!(s[1] > 0.1, "{s:?}");
+    assert_eq!(s[3], 0.0, "the miner that is down is zeroed");
+    assert!(verified.load(Ordering::SeqCst) >= steps as usize, "the blind miner got every step");
+    assert_eq!(rejected.load(Ordering::SeqCst), 0, "every request verifies under the golden-vector rules");
+    let log: Vec<Value> = std::fs::read_to_string(dir.path().join("steps.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(log.len(), steps as usize);
+    assert!(log.iter().all(|r| r["miners"].as_array().unwrap().iter().all(|m| m["uid"] != 3)), "uid 3 never queried");
+    // Request ids look organic (no `validation-` prefix).
+    assert!(log.iter().all(|r| !r["request_id"].as_str().unwrap().starts_with("validation")));
+
+    // Weights went to the chain's log, the real miner holding the largest.
+    let weights = LocalChain::new(&chain_path).weights_log().unwrap();
+    let last = weights.last().expect("weights were set");
+    assert_eq!(last.hotkey, validator_key.ss58());
+    let w_of = |uid: u16| last.uids.iter().position(|u| *u == uid).map_or(0, |i| last.weights[i]);
+    assert_eq!(w_of(1), 65535, "{last:?}");
+    assert_eq!(w_of(3), 0);
+
+    // The gateway over the validator's view.
+    let gw = Arc::new(GatewayState {
+        shared: validator.shared.clone(),
+        client: client.clone(),
+        config: GatewayConfig { max_miners: 3, miner_timeout: Duration::from_secs(60), ..GatewayConfig::default() },
+        shutdown: CancellationToken::new(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let server = {
+        let stop = stop.clone();
+        tokio::spawn(gateway::serve(gw.clone(), listener, async move { stop.cancelled().await }))
+    };
+    let http = reqwest::Client::new();
+    let health: Value = http.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((health["status"].as_str(), health["service"].as_str()), (Some("ok"), Some("validator-gateway")));
+    let caps: Value = http.get(format!("{base}/capabilities")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(caps["protocol_versions"][0], "2026-04-10");
+
+    let before = validator.shared.state.lock().clone();
+    let body = json!({"video": {"url": videos.url("scenes.mp4")}, "query": "a green screen", "top_k": 3});
+    let resp = http.post(format!("{base}/search")).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    common::assert_valid(&common::schema("video-search-response.schema.json"), &v);
+    assert_eq!(v["miner_metadata"]["source"], "validator-gateway");
+    let queried: Vec<u64> =
+        v["miner_metadata"]["queried_uids"].as_array().unwrap().iter().map(|u| u.as_u64().unwrap()).collect();
+    assert_eq!(queried.first(), Some(&1), "best moving score first: {queried:?}");
+    assert!(!queried.contains(&3));
+    assert!(v["results"].as_array().unwrap().len() <= 3);
+
+    let resp = http.post(format!("{base}/search/stream")).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let events = sse_events(resp).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"accepted"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(names.iter().filter(|n| **n == "result").count() >= 1);
+    for (name, data) in &events {
+        common::assert_valid(&common::schema(&format!("video-search-stream-{name}-event.schema.json")), data);
+    }
+
+    // Bad input: the protocol's envelope with the right status.
+    let resp = http
+        .post(format!("{base}/search"))
+        .json(&json!({"video": {"url": "x"}, "query": "q", "top_k": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    common::assert_valid(&common::schema("protocol-error.schema.json"), &resp.json::<Value>().await.unwrap());
+
+    // Organic traffic never moves scores.
+    assert_eq!(validator.shared.state.lock().scores, before.scores);
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_gateway_maps_total_failure_like_the_reference() {
+    use chronoseek::chain::weights::normalize;
+    use chronoseek::protocol::ErrorCode;
+    use chronoseek::validator::client::MinerCallError;
+    let t = |c| MinerCallError::Protocol { url: "u".into(), status: 502, code: c, message: "m".into() };
+    let timeout = MinerCallError::Timeout { url: "u".into(), seconds: 1.0 };
+    assert_eq!(
+        gateway::all_failed(&[t(ErrorCode::VideoFetchFailed), t(ErrorCode::VideoFetchFailed)]).1,
+        ErrorCode::VideoFetchFailed
+    );
+    assert_eq!(gateway::all_failed(&[t(ErrorCode::VideoUnreadable)]).0.as_u16(), 422);
+    assert_eq!(gateway::all_failed(&[timeout.clone(), timeout.clone()]).0.as_u16(), 504);
+    assert_eq!(gateway::all_failed(&[timeout, t(ErrorCode::VideoFetchFailed)]).1, ErrorCode::InternalError);
+    let r = |s: f64, e: f64, c: f64| chronoseek::protocol::SearchResult { start: s, end: e, confidence: c };
+    let merged =
+        gateway::merge(&[vec![r(0.0, 1.0, 0.5), r(2.0, 3.0, 0.9)], vec![r(0.0004, 1.0, 0.5), r(5.0, 6.0, 0.7)]], 5);
+    assert_eq!(
+        merged,
+        vec![r(2.0, 3.0, 0.9), r(5.0, 6.0, 0.7), r(0.0, 1.0, 0.5)],
+        "exact duplicates (to 3 decimals) dropped"
+    );
+    assert_eq!(normalize(&[0.0, 2.0, 2.0]), vec![0.0, 0.5, 0.5]);
+}
