@@ -96,6 +96,8 @@ pub struct Shared {
     /// The validator's own hotkey (never queried as a miner).
     pub own_hotkey: String,
     heartbeat_ms: AtomicU64,
+    /// Times the watchdog restarted the loop.
+    pub restarts: AtomicU64,
 }
 
 /// A miner the validator can query.
@@ -217,6 +219,7 @@ impl Validator {
             healthy: RwLock::new(BTreeSet::new()),
             own_hotkey,
             heartbeat_ms: AtomicU64::new(now_ms()),
+            restarts: AtomicU64::new(0),
         });
         Ok(Arc::new(Self {
             chain,
@@ -436,6 +439,7 @@ impl Validator {
                             tracing::error!(silent_s = self.shared.since_beat().as_secs(), "watchdog: the validator loop stopped beating; restarting it");
                             loop_cancel.cancel();
                             handle.abort();
+                            self.shared.restarts.fetch_add(1, Ordering::Relaxed);
                             self.shared.beat();
                             break None;
                         }
@@ -443,6 +447,7 @@ impl Validator {
                 }
             };
             match restarted {
+                None if cancel.is_cancelled() => break Ok(()),
                 None => continue,
                 Some(Ok(r)) => break r,
                 Some(Err(e)) if e.is_cancelled() => break Ok(()),
@@ -464,7 +469,12 @@ impl Validator {
                 tracing::error!(error = %e, "metagraph re-sync failed");
             }
             if self.config.synthetic {
-                if let Err(e) = self.step().await {
+                // Cancelling drops the step in flight (state is only ever saved whole).
+                let stepped = tokio::select! {
+                    r = self.step() => r,
+                    _ = cancel.cancelled() => return Ok(()),
+                };
+                if let Err(e) = stepped {
                     tracing::error!(error = %e, "step failed");
                 }
                 if let Err(e) = self.maybe_set_weights().await {
