@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chronoseek::chain::{LocalChain, Metagraph, Neuron};
 use chronoseek::protocol::epistula::Signer;
@@ -32,30 +31,13 @@ fn query_client_talks_to_the_miner_process() {
         },
     )
     .unwrap();
-    let mut miner = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .arg("--model-dir")
-        .arg(common::tiny_model_dir())
-        .args([
-            "--json",
-            "miner",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--allow-private-video-urls",
-            "--metagraph-file",
-        ])
-        .arg(&metagraph)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(miner.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&first).expect("miner prints where it listens");
-    let endpoint = format!("http://{}", info["listening"].as_str().unwrap());
+    let store = dir.path().join("store");
+    let metagraph_arg = metagraph.display().to_string();
+    let (mut miner, port) = common::spawn_miner(
+        &["--store".as_ref(), store.as_os_str(), "--model-dir".as_ref(), common::tiny_model_dir().as_os_str()],
+        &["--metagraph-file", &metagraph_arg],
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(common::TestServer::start(common::root().join("data/fixtures/videos")));

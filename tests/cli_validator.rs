@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,21 +45,12 @@ fn the_validator_survives_kill_9_and_continues_from_its_state() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let mut miner = chronoseek()
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .arg("--model-dir")
-        .arg(common::root().join("data/fixtures/models/chronoseek-tiny-clip"))
-        .args(["--json", "miner", "--host", "127.0.0.1", "--port", "0", "--allow-private-video-urls"])
-        .args(["--network", &chain, "--hotkey-uri", "//chronoseek-miner-1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(miner.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&first).expect("miner prints where it listens");
-    let port: u16 = info["listening"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+    let store = dir.path().join("store");
+    let model = common::root().join("data/fixtures/models/chronoseek-tiny-clip");
+    let (mut miner, port) = common::spawn_miner(
+        &["--store".as_ref(), store.as_os_str(), "--model-dir".as_ref(), model.as_os_str()],
+        &["--network", &chain, "--hotkey-uri", "//chronoseek-miner-1"],
+    );
     // The miner announced its real port on the chain (serve_axon).
     let rt = tokio::runtime::Runtime::new().unwrap();
     let m = rt.block_on(LocalChain::new(&chain_file).metagraph()).unwrap();

@@ -300,21 +300,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
     let token = state.shutdown.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown.await;
         token.cancel();
-        let _ = tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    tokio::select! {
-        r = server => r.map_err(std::io::Error::other)?,
-        _ = async {
-            let _ = rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace_s = grace.as_secs(), "gateway requests still running after the grace period; exiting");
-            Ok(())
-        }
-    }
+    };
+    super::serve_with_grace(router(state), listener, shutdown, grace).await
 }

@@ -1,7 +1,6 @@
 //! The miner's HTTP server: `POST /search` (Epistula-signed, stake-gated), `GET /health`,
 //! `GET /metrics`. Wire-compatible with the subnet's Python validators.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -245,21 +244,5 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config.shutdown_grace;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = tx.send(());
-        });
-    let server = tokio::spawn(async move { server.await });
-    tokio::select! {
-        r = server => r.map_err(std::io::Error::other)?,
-        _ = async {
-            let _ = rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace_s = grace.as_secs(), "requests still running after the shutdown grace period; exiting");
-            Ok(())
-        }
-    }
+    super::serve_with_grace(router(state), listener, shutdown, grace).await
 }

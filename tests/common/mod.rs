@@ -174,3 +174,24 @@ pub fn long_video(path: &Path) {
         .expect("the ffmpeg tool is installed");
     assert!(ok.success());
 }
+
+/// Starts `chronoseek miner` on 127.0.0.1 with an OS-chosen port (`--json`), with the given
+/// global options before the command and miner options after it; returns the process and the
+/// port it printed.
+pub fn spawn_miner(global: &[&std::ffi::OsStr], miner: &[&str]) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chronoseek"))
+        .args(global)
+        .args(["--json", "miner", "--host", "127.0.0.1", "--port", "0", "--allow-private-video-urls"])
+        .args(miner)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the miner");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("miner output");
+    let info: serde_json::Value = serde_json::from_str(&first).expect("the miner prints where it listens");
+    let port =
+        info["listening"].as_str().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+    (child, port)
+}
