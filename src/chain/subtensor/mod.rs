@@ -13,6 +13,9 @@ use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use subxt::client::{ClientAtBlock, OnlineClientAtBlockImpl};
 use subxt::error::{DispatchError, TransactionEventsError};
+use subxt::ext::frame_decode::storage::{IntoDecodableValues, IntoEncodableValues};
+use subxt::ext::scale_decode::DecodeAsType;
+use subxt::storage::{Address, DynamicAddress};
 use subxt::transactions::TransactionStatus;
 use subxt::utils::{AccountId32, MultiSignature};
 use subxt::{OnlineClient, SubstrateConfig};
@@ -78,73 +81,32 @@ impl Subtensor {
     async fn read_metagraph(&self) -> Result<Metagraph, ChainError> {
         let at = self.at().await?;
         let netuid = self.netuid;
-        let shape = |item: &str, e: &dyn std::fmt::Display| ChainError::Shape {
-            item: format!("{}::{item}", calls::PALLET),
-            message: e.to_string(),
-        };
-        let st = at.storage();
-        let n: u16 = st
-            .fetch(storage::subnetwork_n(), (netuid,))
-            .await
-            .map_err(rpc)?
-            .decode()
-            .map_err(|e| shape("SubnetworkN", &e))?;
+        let n: u16 = get(&at, storage::subnetwork_n(), (netuid,)).await?;
         let mut hotkeys: Vec<(u16, AccountId32)> = Vec::with_capacity(n as usize);
-        let mut it = st.iter(storage::keys(), (netuid,)).await.map_err(rpc)?;
+        let mut it = at.storage().iter(storage::keys(), (netuid,)).await.map_err(rpc)?;
         while let Some(kv) = it.next().await {
             let kv = kv.map_err(rpc)?;
-            let (_, uid): (u16, u16) = kv.key().and_then(|k| k.decode()).map_err(|e| shape("Keys", &e))?;
-            let hotkey: AccountId32 = kv.value().decode().map_err(|e| shape("Keys", &e))?;
+            let (_, uid): (u16, u16) = kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("Keys", &e))?;
+            let hotkey: AccountId32 = kv.value().decode().map_err(|e| shape_err("Keys", &e))?;
             hotkeys.push((uid, hotkey));
         }
-        hotkeys.sort_by_key(|(uid, _)| *uid);
-        let incentive: Vec<u16> = st
-            .fetch(storage::incentive(), (netuid,))
-            .await
-            .map_err(rpc)?
-            .decode()
-            .map_err(|e| shape("Incentive", &e))?;
-        let permits: Vec<bool> = st
-            .fetch(storage::validator_permit(), (netuid,))
-            .await
-            .map_err(rpc)?
-            .decode()
-            .map_err(|e| shape("ValidatorPermit", &e))?;
-        let last_update: Vec<u64> = st
-            .fetch(storage::last_update(), (netuid,))
-            .await
-            .map_err(rpc)?
-            .decode()
-            .map_err(|e| shape("LastUpdate", &e))?;
+        let incentive = get(&at, storage::incentive(), (netuid,)).await?;
+        let permits = get(&at, storage::validator_permit(), (netuid,)).await?;
+        let last_update = get(&at, storage::last_update(), (netuid,)).await?;
 
-        let at_ref = &at;
-        let (incentive, permits, last_update) = (&incentive, &permits, &last_update);
-        let neurons: Vec<Neuron> = futures::stream::iter(hotkeys)
+        let (at, incentive, permits, last_update) = (&at, &incentive, &permits, &last_update);
+        let mut neurons: Vec<Neuron> = futures::stream::iter(hotkeys)
             .map(|(uid, hotkey)| async move {
-                let st = at_ref.storage();
-                let coldkey: AccountId32 = st
-                    .fetch(storage::owner(), (hotkey.clone(),))
-                    .await
-                    .map_err(rpc)?
-                    .decode()
-                    .map_err(|e| shape("Owner", &e))?;
-                let axon = match st.try_fetch(storage::axons(), (netuid, hotkey.clone())).await.map_err(rpc)? {
-                    Some(v) => Some(v.decode().map_err(|e| shape("Axons", &e))?),
-                    None => None,
-                };
-                let alpha: u64 = st
-                    .fetch(storage::total_hotkey_alpha(), (hotkey.clone(), netuid))
-                    .await
-                    .map_err(rpc)?
-                    .decode()
-                    .map_err(|e| shape("TotalHotkeyAlpha", &e))?;
+                let coldkey = get(at, storage::owner(), (hotkey.clone(),)).await?;
+                let axon = get_opt(at, storage::axons(), (netuid, hotkey.clone())).await?;
+                let alpha = get(at, storage::total_hotkey_alpha(), (hotkey.clone(), netuid)).await?;
                 let i = uid as usize;
                 Ok::<_, ChainError>(Neuron {
                     uid,
                     hotkey: hotkey.to_string(),
                     coldkey: coldkey.to_string(),
                     stake: alpha as f64 / RAO,
-                    axon: axon.and_then(|a: calls::AxonInfo| served_axon(&a)),
+                    axon: axon.and_then(|a| served_axon(&a)),
                     incentive: incentive.get(i).map_or(0.0, |v| f64::from(*v) / f64::from(u16::MAX)),
                     validator_permit: permits.get(i).copied().unwrap_or(false),
                     last_update: last_update.get(i).copied().unwrap_or(0),
@@ -153,26 +115,8 @@ impl Subtensor {
             .buffer_unordered(16)
             .try_collect()
             .await?;
-        let mut neurons = neurons;
         neurons.sort_by_key(|n| n.uid);
         Ok(Metagraph { netuid, block: at.block_number(), neurons })
-    }
-
-    async fn read_u<V>(
-        &self,
-        at: &At,
-        addr: subxt::storage::DynamicAddress<(u16,), V>,
-        item: &str,
-    ) -> Result<V, ChainError>
-    where
-        V: subxt::ext::scale_decode::DecodeAsType,
-    {
-        at.storage()
-            .fetch(addr, (self.netuid,))
-            .await
-            .map_err(rpc)?
-            .decode()
-            .map_err(|e| ChainError::Shape { item: format!("{}::{item}", calls::PALLET), message: e.to_string() })
     }
 
     async fn submit(
@@ -202,6 +146,34 @@ impl Subtensor {
         }
         let block = self.api.at_block(in_block.block_hash()).await.map_err(rpc)?.block_number();
         Ok(block)
+    }
+}
+
+fn shape_err(item: &str, e: &dyn std::fmt::Display) -> ChainError {
+    ChainError::Shape { item: format!("{}::{item}", calls::PALLET), message: e.to_string() }
+}
+
+/// Reads one storage value (the metadata's default when absent), naming the item when it does
+/// not decode as this build expects.
+async fn get<K, V>(at: &At, addr: DynamicAddress<K, V>, keys: K) -> Result<V, ChainError>
+where
+    K: IntoEncodableValues + IntoDecodableValues,
+    V: DecodeAsType,
+{
+    let item = addr.entry_name().to_string();
+    at.storage().fetch(addr, keys).await.map_err(rpc)?.decode().map_err(|e| shape_err(&item, &e))
+}
+
+/// Reads one optional storage value: `None` when the chain holds nothing there.
+async fn get_opt<K, V>(at: &At, addr: DynamicAddress<K, V>, keys: K) -> Result<Option<V>, ChainError>
+where
+    K: IntoEncodableValues + IntoDecodableValues,
+    V: DecodeAsType,
+{
+    let item = addr.entry_name().to_string();
+    match at.storage().try_fetch(addr, keys).await.map_err(rpc)? {
+        Some(v) => v.decode().map(Some).map_err(|e| shape_err(&item, &e)),
+        None => Ok(None),
     }
 }
 
@@ -245,7 +217,7 @@ impl Chain for Subtensor {
     fn tempo(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
         Box::pin(async move {
             let at = self.at().await?;
-            Ok(u64::from(self.read_u(&at, storage::tempo(), "Tempo").await?))
+            Ok(u64::from(get(&at, storage::tempo(), (self.netuid,)).await?))
         })
     }
 
@@ -257,14 +229,14 @@ impl Chain for Subtensor {
     ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>> {
         Box::pin(async move {
             let at = self.at().await?;
-            if self.read_u(&at, storage::commit_reveal_enabled(), "CommitRevealWeightsEnabled").await? {
+            if get(&at, storage::commit_reveal_enabled(), (self.netuid,)).await? {
                 return Err(ChainError::CommitRevealEnabled { netuid: self.netuid });
             }
             let hotkey = AccountId32(signer.public_key().0);
-            if at.storage().try_fetch(storage::uids(), (self.netuid, hotkey)).await.map_err(rpc)?.is_none() {
+            if get_opt(&at, storage::uids(), (self.netuid, hotkey)).await?.is_none() {
                 return Err(ChainError::NotRegistered { hotkey: signer.ss58(), netuid: self.netuid });
             }
-            let version_key = self.read_u(&at, storage::weights_version_key(), "WeightsVersionKey").await?;
+            let version_key = get(&at, storage::weights_version_key(), (self.netuid,)).await?;
             let converted = to_u16_weights(uids, weights)?;
             if converted.is_empty() {
                 return Ok(WeightsOutcome::NothingToSet);
@@ -284,11 +256,7 @@ impl Chain for Subtensor {
         Box::pin(async move {
             let at = self.at().await?;
             let hotkey = AccountId32(signer.public_key().0);
-            if let Some(v) = at.storage().try_fetch(storage::axons(), (self.netuid, hotkey)).await.map_err(rpc)? {
-                let current: calls::AxonInfo = v.decode().map_err(|e| ChainError::Shape {
-                    item: format!("{}::Axons", calls::PALLET),
-                    message: e.to_string(),
-                })?;
+            if let Some(current) = get_opt(&at, storage::axons(), (self.netuid, hotkey)).await? {
                 let (want_ip, want_type) = calls::ip_to_int(ip);
                 if current.ip == want_ip
                     && current.ip_type == want_type
