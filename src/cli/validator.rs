@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use chronoseek::chain::{ChainOpts, WalletOpts};
 use chronoseek::config::GlobalOpts;
-use chronoseek::ingest::platform::YtDlpOptions;
 use chronoseek::protocol::epistula::Signer;
 use chronoseek::protocol::{ErrorCode, TopK};
 use chronoseek::server::gateway::{self, GatewayConfig, GatewayState};
@@ -108,9 +107,6 @@ pub struct ValidatorArgs {
     /// Seconds a reachability check may take.
     #[arg(long, env = "VIDEO_AVAILABILITY_TIMEOUT", default_value_t = 20.0)]
     pub video_availability_timeout: f64,
-    /// yt-dlp program for platform URL checks.
-    #[arg(long = "yt-dlp-program", env = "CHRONOSEEK_YTDLP", default_value = "yt-dlp", value_name = "PATH")]
-    pub yt_dlp: PathBuf,
 
     /// Run synthetic evaluation and set weights (`--no-enable-synthetic-evaluation`, or
     /// ENABLE_SYNTHETIC_EVALUATION=0, runs the gateway alone).
@@ -140,7 +136,7 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.0 })
 }
 
-pub async fn run(_g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), CliError> {
+pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), CliError> {
     let bad = |m: String| CliError::new(ErrorCode::InvalidRequest, m);
     let top_k = TopK::new(a.top_k).ok_or_else(|| bad(format!("--top-k must be 1..=20, got {}", a.top_k)))?;
     let synthetic = a.enable_synthetic_evaluation && !a.no_enable_synthetic_evaluation;
@@ -172,7 +168,8 @@ pub async fn run(_g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), 
         timeout: secs(a.video_availability_timeout),
         max_attempts: a.task_max_sampling_attempts,
         required: a.require_accessible_videos,
-        yt_dlp: YtDlpOptions { program: a.yt_dlp.clone(), ..YtDlpOptions::default() },
+        // The same yt-dlp (global --yt-dlp) that fetches platform videos checks them.
+        yt_dlp: g.pipeline.fetch_options().yt_dlp,
     })
     .map_err(CliError::internal)?;
     let signer = Arc::new(Signer::new(key.clone()));
