@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::protocol::Sr25519Key as Keypair;
+use crate::protocol::Sr25519Key;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,12 @@ impl LocalChain {
             .collect()
     }
 
-    fn set_weights_now(&self, signer: &Keypair, uids: &[u16], weights: &[f64]) -> Result<WeightsOutcome, ChainError> {
+    fn set_weights_now(
+        &self,
+        signer: &Sr25519Key,
+        uids: &[u16],
+        weights: &[f64],
+    ) -> Result<WeightsOutcome, ChainError> {
         let file = self.load()?;
         let hotkey = signer.ss58();
         let netuid = file.metagraph.netuid;
@@ -206,7 +211,7 @@ impl LocalChain {
         Ok(WeightsOutcome::Set { block, weights: converted })
     }
 
-    fn serve_axon_now(&self, signer: &Keypair, ip: IpAddr, port: u16) -> Result<ServeOutcome, ChainError> {
+    fn serve_axon_now(&self, signer: &Sr25519Key, ip: IpAddr, port: u16) -> Result<ServeOutcome, ChainError> {
         let hotkey = signer.ss58();
         let _lock = self.lock()?;
         *self.cache.lock() = None;
@@ -252,7 +257,7 @@ impl Chain for LocalChain {
 
     fn set_weights<'a>(
         &'a self,
-        signer: &'a Keypair,
+        signer: &'a Sr25519Key,
         uids: &'a [u16],
         weights: &'a [f64],
     ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>> {
@@ -261,7 +266,7 @@ impl Chain for LocalChain {
 
     fn serve_axon<'a>(
         &'a self,
-        signer: &'a Keypair,
+        signer: &'a Sr25519Key,
         ip: IpAddr,
         port: u16,
     ) -> BoxFuture<'a, Result<ServeOutcome, ChainError>> {

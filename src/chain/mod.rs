@@ -23,7 +23,7 @@ pub use weights::{U16Weights, WeightError, to_u16_weights};
 
 use std::net::IpAddr;
 
-use crate::protocol::Sr25519Key as Keypair;
+use crate::protocol::Sr25519Key;
 use futures::future::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,14 +80,14 @@ pub trait Chain: Send + Sync {
     /// inclusion in a block.
     fn set_weights<'a>(
         &'a self,
-        signer: &'a Keypair,
+        signer: &'a Sr25519Key,
         uids: &'a [u16],
         weights: &'a [f64],
     ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>>;
     /// Announces where a miner serves; skipped when the chain already holds the same values.
     fn serve_axon<'a>(
         &'a self,
-        signer: &'a Keypair,
+        signer: &'a Sr25519Key,
         ip: IpAddr,
         port: u16,
     ) -> BoxFuture<'a, Result<ServeOutcome, ChainError>>;

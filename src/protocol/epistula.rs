@@ -16,6 +16,7 @@ use subxt_signer::sr25519;
 
 use super::canonical::{CanonicalError, canonicalize};
 use super::keys::Sr25519Key;
+pub use super::keys::ss58;
 
 pub const HEADER_TIMESTAMP: &str = "x-epistula-timestamp";
 pub const HEADER_SIGNATURE: &str = "x-epistula-signature";
@@ -78,8 +79,6 @@ pub fn parse_hotkey(ss58: &str) -> Result<sr25519::PublicKey, EpistulaError> {
     }
     Ok(sr25519::PublicKey(account.0))
 }
-
-pub use super::keys::ss58;
 
 fn parse_signature(s: &str) -> Result<sr25519::Signature, EpistulaError> {
     let hex_part = s.strip_prefix("0x").unwrap_or(s);

@@ -169,8 +169,8 @@ pub struct Validator {
     key: Sr25519Key,
     client: MinerClient,
     tasks: Vec<Task>,
-    availability: tokio::sync::Mutex<Availability>,
-    rng: Mutex<StdRng>,
+    /// The availability cache and the task sampler's generator, used one step at a time.
+    sampler: tokio::sync::Mutex<(Availability, StdRng)>,
     state_file: StateFile,
     pub shared: Arc<Shared>,
     config: ValidatorConfig,
@@ -226,8 +226,7 @@ impl Validator {
             key,
             client,
             tasks,
-            availability: tokio::sync::Mutex::new(availability),
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            sampler: tokio::sync::Mutex::new((availability, StdRng::seed_from_u64(seed))),
             state_file,
             shared,
             config,
@@ -295,11 +294,9 @@ impl Validator {
     pub async fn step(&self) -> Result<Option<StepReport>, ValidatorError> {
         let _guard = self.step_lock.lock().await;
         let task = {
-            let mut availability = self.availability.lock().await;
-            let mut rng = self.rng.lock().clone();
-            let task = availability.sample(&self.tasks, &mut rng).await.cloned();
-            *self.rng.lock() = rng;
-            task
+            let mut guard = self.sampler.lock().await;
+            let (availability, rng) = &mut *guard;
+            availability.sample(&self.tasks, rng).await.cloned()
         };
         let Some(task) = task else {
             tracing::warn!("no reachable task video after the sampling attempts; skipping this step");
