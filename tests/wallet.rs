@@ -183,13 +183,18 @@ fn wallet_new_writes_files_the_loader_and_show_read_and_never_prints_secrets() {
         !stdout.contains(v["secretPhrase"].as_str().unwrap()) && !stdout.contains(v["secretSeed"].as_str().unwrap())
     );
 
-    // A second hotkey keeps the coldkey.
+    // A second hotkey keeps the coldkey; the human output names addresses, not secrets.
     let out = Command::new(env!("CARGO_BIN_EXE_chronoseek"))
-        .args(["--json", "wallet", "new", "--name", "w1", "--hotkey", "h2", "--wallet-path"])
+        .args(["wallet", "new", "--name", "w1", "--hotkey", "h2", "--wallet-path"])
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let h2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(WalletFiles::new(dir.path(), "w1", "h2").hotkey()).unwrap()).unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains(h2["ss58Address"].as_str().unwrap()), "{human}");
+    assert!(!human.contains(h2["secretPhrase"].as_str().unwrap()), "{human}");
     let info = wallet_info(dir.path(), "w1").unwrap();
     assert_eq!(info.coldkey.as_deref(), Some(cold.ss58().as_str()));
     assert_eq!(info.hotkeys.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["h1", "h2"]);

@@ -189,8 +189,11 @@ pub async fn run_train(_g: &GlobalOpts, a: TrainArgs, out: &Output) -> Result<()
     let unseen_examples: Vec<Example> = heldout.iter().filter(|e| e.caption >= n_train_captions).cloned().collect();
     let acc_unseen =
         if unseen.len() >= 2 { caption_accuracy(&model, &unseen_examples, &captions, &unseen)? } else { f64::NAN };
+    // The whole recipe, so anyone can re-run exactly this training.
     let report = json!({
-        "seed": a.seed, "steps": trained.steps, "seconds": trained.seconds, "final_loss": trained.final_loss,
+        "seed": a.seed, "steps": trained.steps, "steps_requested": a.steps, "cut_by_time_limit": trained.steps < a.steps,
+        "videos": a.videos, "command": format!("chronoseek train-tiny --seed {} --steps {} --videos {}", a.seed, a.steps, a.videos),
+        "seconds": trained.seconds, "final_loss": trained.final_loss,
         "train_frames": train_examples.len(), "train_captions": n_train_captions,
         "heldout_frames": heldout.len(), "heldout_captions": heldout_caps.len(),
         "heldout_top1": acc, "heldout_unseen_captions": unseen.len(), "heldout_unseen_top1": acc_unseen,

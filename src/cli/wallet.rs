@@ -14,7 +14,7 @@ use super::{CliError, output::Output};
 pub enum WalletCommand {
     /// Create a wallet: a coldkey ($NACL-encrypted with a password from WALLET_PASSWORD or a
     /// prompt, unless --no-password) with coldkeypub.txt, and a plain hotkey with its pub file.
-    /// An existing coldkey is kept; only the hotkey is added. Prints the recovery phrases once.
+    /// An existing coldkey is kept; only the hotkey is added. Prints addresses, never secrets.
     New(NewArgs),
     /// Print a wallet's coldkey and hotkey addresses (nothing is decrypted).
     Show(ShowArgs),
@@ -71,6 +71,10 @@ fn coldkey_password(no_password: bool) -> Result<Option<String>, CliError> {
     Ok(Some(a))
 }
 
+fn files_note(path: &std::path::Path) -> String {
+    format!("recovery phrase stored in {}; back that file up offline", path.display())
+}
+
 pub async fn run(_g: &GlobalOpts, cmd: WalletCommand, out: &Output) -> Result<(), CliError> {
     let bad = |e: chronoseek::chain::wallet::WalletError| CliError::new(ErrorCode::InvalidRequest, e.to_string());
     match cmd {
@@ -83,18 +87,25 @@ pub async fn run(_g: &GlobalOpts, cmd: WalletCommand, out: &Output) -> Result<()
                 .await
                 .map_err(CliError::internal)?
                 .map_err(bad)?;
-            let (hotkey, hot_phrase) = &made.hotkey;
+            let (hotkey, _) = &made.hotkey;
             out.json_line(&serde_json::json!({
                 "wallet": root.join(&a.name).display().to_string(),
                 "coldkey": made.coldkey.as_ref().map(|(k, _)| k.ss58()),
                 "hotkey": hotkey.ss58(),
             }));
-            if let Some((cold, phrase)) = &made.coldkey {
-                out.say(format!("coldkey {}  (recovery phrase, keep it offline: {phrase})", cold.ss58()));
+            // Secrets are never printed: the recovery phrases live in the key files themselves
+            // (`secretPhrase`, the coldkey's encrypted), which are what to back up.
+            if let Some((cold, _)) = &made.coldkey {
+                out.say(format!("coldkey {}  ({})", cold.ss58(), files_note(&root.join(&a.name).join("coldkey"))));
             } else {
                 out.say("coldkey kept (it exists already)");
             }
-            out.say(format!("hotkey  {} {}  (recovery phrase: {hot_phrase})", a.hotkey, hotkey.ss58()));
+            out.say(format!(
+                "hotkey  {} {}  ({})",
+                a.hotkey,
+                hotkey.ss58(),
+                files_note(&WalletFiles::new(&root, &a.name, &a.hotkey).hotkey())
+            ));
             Ok(())
         }
         WalletCommand::Show(a) => {
