@@ -1,6 +1,7 @@
 //! Criterion benches for the miner's hot path:
 //! - cached search (load frames + score + segment, text embedding cached) on a 1-hour video at
-//!   1 fps with 512-d embeddings, in a store holding 1,000 videos;
+//!   1 fps with 512-d embeddings, in a store holding 1,000 videos: frames from the in-memory
+//!   frame cache (the default), and read from LanceDB on every search (`_store_read`);
 //! - a text-embedding cache hit.
 //!
 //! Also prints LanceDB's analysed plan for reading one video's frames, which shows the read
@@ -94,20 +95,33 @@ fn bench(c: &mut Criterion) {
             OTHER_VIDEOS + 1,
             store.analyze_frames_read(&rec).await.expect("plan")
         );
-        let fetcher = Fetcher::new(FetchOptions::default()).expect("fetcher");
-        let opts = EngineOptions { result_cache_capacity: 0, ..EngineOptions::default() };
-        (Engine::new(store, model.clone(), fetcher, opts), hour_fp)
+        // Answers are never cached here; frames are (the default) or not (every search reads
+        // the store).
+        let engine = |frame_cache_bytes| {
+            let opts = EngineOptions { result_cache_capacity: 0, frame_cache_bytes, ..EngineOptions::default() };
+            Engine::new(store.clone(), model.clone(), Fetcher::new(FetchOptions::default()).expect("fetcher"), opts)
+        };
+        ((engine(EngineOptions::default().frame_cache_bytes), engine(0)), hour_fp)
     });
+    let (engine, store_engine) = engine;
     let video = hour_fp.to_hex();
     let query = "a man jumps into the pool";
     let hidden = indicatif::ProgressBar::hidden();
-    // Warm the text-embedding cache.
+    // Warm the text-embedding caches (and the frame cache of the first engine).
     rt.block_on(engine.search(&video, query, TopK::default(), &hidden)).expect("warm-up search");
+    rt.block_on(store_engine.search(&video, query, TopK::default(), &hidden)).expect("warm-up search");
 
     c.bench_function("cached_search_1h_1fps_512d_1000_videos", |b| {
         b.iter(|| {
             let a = rt.block_on(engine.search(&video, query, TopK::default(), &hidden)).expect("search");
             assert_eq!(a.counters.image_embeddings + a.counters.videos_decoded + a.counters.text_embeddings, 0);
+            a
+        })
+    });
+    c.bench_function("cached_search_1h_1fps_512d_1000_videos_store_read", |b| {
+        b.iter(|| {
+            let a = rt.block_on(store_engine.search(&video, query, TopK::default(), &hidden)).expect("search");
+            assert_eq!(a.counters.frame_loads, 1, "this one reads the frames from LanceDB");
             a
         })
     });

@@ -91,6 +91,11 @@ pub struct PipelineOpts {
     #[arg(long = "yt-dlp", env = "CHRONOSEEK_YT_DLP", global = true, default_value = "yt-dlp", value_name = "PATH")]
     pub yt_dlp: PathBuf,
 
+    /// Megabytes of frame matrices kept in memory across searches (0 = read the store every
+    /// time). A 1-hour video at 1 fps with 512-d embeddings takes about 7 MB.
+    #[arg(long, env = "CHRONOSEEK_FRAME_CACHE_MB", global = true, default_value_t = 256, value_name = "MB")]
+    pub frame_cache_mb: usize,
+
     /// Seconds a download may stall before it is abandoned.
     #[arg(long, env = "CHRONOSEEK_READ_TIMEOUT", global = true, default_value_t = 30, value_name = "SECONDS")]
     pub read_timeout: u64,
@@ -131,6 +136,7 @@ impl PipelineOpts {
                 ..IngestOptions::default()
             },
             segmenter: self.segmenter,
+            frame_cache_bytes: self.frame_cache_mb.saturating_mul(1 << 20),
             ..EngineOptions::default()
         }
     }

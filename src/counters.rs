@@ -53,6 +53,8 @@ counters! {
     text_store_hits,
     /// Frame matrices read from the store.
     frame_loads,
+    /// Frame matrices served from the in-memory frame cache.
+    frame_cache_hits,
     /// Searches answered from the result cache.
     result_cache_hits,
     /// Searches answered.

@@ -26,14 +26,14 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert_eq!(cold.counters.text_embeddings, 1);
     assert!(!cold.results.is_empty() && cold.results.len() <= 5);
 
-    // Same video, another query: frames come from the store.
+    // Same video, another query: the frames the cold search read are in memory now.
     let warm = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
     assert!(warm.video_cached && !warm.result_cached);
     assert_eq!(warm.counters.videos_decoded, 0);
     assert_eq!(warm.counters.frames_decoded, 0);
     assert_eq!(warm.counters.image_embeddings, 0);
     assert_eq!(warm.counters.downloads, 0);
-    assert_eq!(warm.counters.frame_loads, 1);
+    assert_eq!((warm.counters.frame_loads, warm.counters.frame_cache_hits), (0, 1));
     assert_eq!(warm.counters.text_embeddings, 1);
 
     // Same video, same query: the result cache answers, the text tower is not run.
@@ -51,6 +51,11 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert_eq!(restarted.counters.image_embeddings, 0);
     assert_eq!(restarted.counters.text_embeddings, 0);
     assert_eq!(restarted.counters.text_store_hits, 1);
+    assert_eq!(
+        (restarted.counters.frame_loads, restarted.counters.frame_cache_hits),
+        (1, 0),
+        "frames read from LanceDB"
+    );
     assert_eq!(restarted.results, warm.results);
 }
 

@@ -8,10 +8,11 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 use serde_json::{Map, Value, json};
 
+use super::frame_cache::{CachedFrames, FrameCache};
 use super::result_cache::{ResultCache, ResultKey};
 use super::segment::{SegmenterKind, Timeline};
 use super::text_cache::{TextCacheError, TextEmbeddingCache, normalize_query};
-use super::timeline::{cosine_timeline, frame_changes, min_max_normalize};
+use super::timeline::{cosine_timeline, min_max_normalize};
 use crate::counters::{CounterSnapshot, Counters};
 use crate::index::{Store, StoreError, VideoRecord};
 use crate::ingest::{Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoSource};
@@ -67,6 +68,8 @@ pub struct EngineOptions {
     pub segmenter: SegmenterKind,
     pub text_cache_capacity: usize,
     pub result_cache_capacity: usize,
+    /// Bytes of frame matrices kept in memory (0: every search reads the store).
+    pub frame_cache_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -76,6 +79,7 @@ impl Default for EngineOptions {
             segmenter: SegmenterKind::default(),
             text_cache_capacity: 4096,
             result_cache_capacity: 4096,
+            frame_cache_bytes: 256 << 20,
         }
     }
 }
@@ -127,6 +131,7 @@ pub struct Engine {
     ingestor: Ingestor,
     texts: TextEmbeddingCache,
     results: ResultCache,
+    frames: FrameCache,
     counters: Arc<Counters>,
     opts: EngineOptions,
 }
@@ -137,7 +142,8 @@ impl Engine {
         let ingestor = Ingestor::new(store.clone(), model.clone(), fetcher, counters.clone(), opts.ingest.clone());
         let texts = TextEmbeddingCache::new(store.clone(), model.clone(), counters.clone(), opts.text_cache_capacity);
         let results = ResultCache::new(opts.result_cache_capacity);
-        Self { store, model, ingestor, texts, results, counters, opts }
+        let frames = FrameCache::new(opts.frame_cache_bytes);
+        Self { store, model, ingestor, texts, results, frames, counters, opts }
     }
 
     pub fn store(&self) -> &Store {
@@ -251,8 +257,19 @@ impl Engine {
             return Ok((to_results(&segments), true));
         }
         let t = Instant::now();
-        let frames = self.store.load_frames(video).await?;
-        Counters::inc(&self.counters.frame_loads);
+        let cached = match self.frames.get(&video.ingest_id) {
+            Some(c) => {
+                Counters::inc(&self.counters.frame_cache_hits);
+                c
+            }
+            None => {
+                let c = Arc::new(CachedFrames::new(self.store.load_frames(video).await?));
+                Counters::inc(&self.counters.frame_loads);
+                self.frames.put(&video.ingest_id, c.clone());
+                c
+            }
+        };
+        let frames = &cached.frames;
         timings.load_frames_ms = ms(t);
         let t = Instant::now();
         let q = self.texts.get(query).await?;
@@ -266,10 +283,10 @@ impl Engine {
             .into());
         }
         let t = Instant::now();
-        let change = self.opts.segmenter.needs_changes().then(|| frame_changes(&frames));
+        let change = self.opts.segmenter.needs_changes().then(|| cached.changes().to_vec());
         let timeline = Timeline {
-            times: frames.times_s(),
-            scores: min_max_normalize(&cosine_timeline(&frames, &q)),
+            times: cached.times_s.clone(),
+            scores: min_max_normalize(&cosine_timeline(frames, &q)),
             duration: video.duration_s,
             change,
         };

@@ -2,6 +2,7 @@
 //! result cache, and [`Engine::search`].
 
 mod engine;
+pub mod frame_cache;
 mod result_cache;
 pub mod segment;
 pub mod text_cache;

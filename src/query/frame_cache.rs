@@ -1,0 +1,123 @@
+//! Recently searched videos' frame matrices in memory, bounded by bytes: a popular video
+//! (validators send the same task to every miner; users ask many questions of one video) is
+//! read from LanceDB once, then served from here. The query-independent part of a search, the
+//! frame-to-frame change curve the `snap` segmenter cuts shots with, is kept beside it.
+//!
+//! Keyed by the frames row's `ingest_id`, which names one immutable write: a re-ingested video
+//! gets a new id, so a stale matrix can never be served.
+
+use std::sync::{Arc, OnceLock};
+
+use lru::LruCache;
+use parking_lot::Mutex;
+
+use crate::index::FrameMatrix;
+
+/// One video's frames as a search uses them.
+pub struct CachedFrames {
+    pub frames: FrameMatrix,
+    /// Sample times in seconds.
+    pub times_s: Vec<f64>,
+    changes: OnceLock<Vec<f64>>,
+}
+
+impl CachedFrames {
+    pub fn new(frames: FrameMatrix) -> Self {
+        let times_s = frames.times_s();
+        Self { frames, times_s, changes: OnceLock::new() }
+    }
+
+    /// `1 − cos` between consecutive frames, computed once per video.
+    pub fn changes(&self) -> &[f64] {
+        self.changes.get_or_init(|| super::timeline::frame_changes(&self.frames))
+    }
+
+    fn bytes(&self) -> usize {
+        // Matrix, timestamps, times and (at most) the change curve.
+        self.frames.data.len() * 4 + self.frames.timestamps_ms.len() * 8 * 3
+    }
+}
+
+/// An LRU over [`CachedFrames`] with a byte budget; a budget of 0 disables it.
+pub struct FrameCache {
+    inner: Option<Mutex<Inner>>,
+}
+
+struct Inner {
+    lru: LruCache<String, Arc<CachedFrames>>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl FrameCache {
+    pub fn new(budget_bytes: usize) -> Self {
+        let inner = (budget_bytes > 0)
+            .then(|| Mutex::new(Inner { lru: LruCache::unbounded(), bytes: 0, budget: budget_bytes }));
+        Self { inner }
+    }
+
+    pub fn get(&self, ingest_id: &str) -> Option<Arc<CachedFrames>> {
+        self.inner.as_ref()?.lock().lru.get(ingest_id).cloned()
+    }
+
+    /// Keeps `frames` unless they alone exceed the budget; evicts the least recently used.
+    pub fn put(&self, ingest_id: &str, frames: Arc<CachedFrames>) {
+        let Some(inner) = &self.inner else { return };
+        let size = frames.bytes();
+        let mut g = inner.lock();
+        if size > g.budget {
+            return;
+        }
+        if let Some(old) = g.lru.put(ingest_id.to_string(), frames) {
+            g.bytes -= old.bytes();
+        }
+        g.bytes += size;
+        while g.bytes > g.budget {
+            match g.lru.pop_lru() {
+                Some((_, v)) => g.bytes -= v.bytes(),
+                None => break,
+            }
+        }
+    }
+
+    /// Videos held.
+    pub fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, |i| i.lock().lru.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(n: usize) -> Arc<CachedFrames> {
+        let mut m = FrameMatrix::new(4);
+        for i in 0..n {
+            m.push(i as i64 * 1000, &[1.0, 0.0, 0.0, 0.0]);
+        }
+        Arc::new(CachedFrames::new(m))
+    }
+
+    #[test]
+    fn evicts_least_recently_used_past_the_budget() {
+        let one = frames(10).bytes();
+        let cache = FrameCache::new(one * 2);
+        cache.put("a", frames(10));
+        cache.put("b", frames(10));
+        assert!(cache.get("a").is_some()); // a is now the most recent
+        cache.put("c", frames(10));
+        assert!(cache.get("b").is_none(), "b was the least recently used");
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        cache.put("huge", frames(1000));
+        assert!(cache.get("huge").is_none(), "bigger than the whole budget: not kept");
+        assert_eq!(FrameCache::new(0).len(), 0);
+        let off = FrameCache::new(0);
+        off.put("a", frames(1));
+        assert!(off.get("a").is_none());
+        assert_eq!(frames(3).changes(), &[0.0, 0.0]);
+    }
+}
