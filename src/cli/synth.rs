@@ -54,8 +54,8 @@ pub struct TrainArgs {
     /// reproducible (the step count then depends on the machine), and says so.
     #[arg(long, default_value_t = 14.0)]
     pub minutes: f64,
-    /// Number of training videos to generate.
-    #[arg(long, default_value_t = 60)]
+    /// Number of training videos to generate (the bundled model: 120).
+    #[arg(long, default_value_t = 120)]
     pub videos: usize,
 }
 

@@ -39,7 +39,7 @@ impl SetSpec {
     /// Training material: many short scenes.
     pub fn training(seed: u64) -> Self {
         Self {
-            videos: 60,
+            videos: 120,
             seed,
             min_scenes: 6,
             max_scenes: 10,
