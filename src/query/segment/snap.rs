@@ -1,15 +1,22 @@
 //! The `snap` segmenter: the reference heuristics propose windows, then each window is snapped
 //! to the shots it covers. Shots come from cuts in the frame embeddings
-//! ([`super::contrast::shot_cuts`]); a shot the window reaches well into joins the answer when
-//! its mean score is close to the window's peak, so a window that caught only part of a scene
-//! grows to the whole scene and one that spilled over a cut shrinks back to it.
+//! ([`super::contrast::shot_cuts`]); the best-scoring shot the window reaches well into is the
+//! answer, and other shots it reaches join when their mean score is close to that shot's, so a
+//! window that caught only part of a scene grows to the whole scene and one that spilled over
+//! a cut into a different scene shrinks back.
 
 use super::baseline::nms;
 use super::contrast::shot_cuts;
 use super::{Segment, Timeline};
 
-/// A shot joins a window when its mean score is at least this fraction of the window's peak.
-const KEEP_FRACTION: f64 = 0.6;
+/// A shot joins a window when its mean score is at least this fraction of the best shot's
+/// mean. Neighbouring scenes that share colours or objects score alike, so a loose rule merges
+/// them into one over-long answer: with "0.6 of the window's peak sample" most remaining R1
+/// failures on the synthetic benchmark were windows spanning two or three similar scenes.
+/// Comparing shot means with shot means (not with one noisy peak sample) always keeps the
+/// best shot. 0.9 was chosen on benchmark seeds 2 to 4 and confirmed on fresh seeds 5 and 6
+/// (README, "Measuring quality").
+const KEEP_FRACTION: f64 = 0.9;
 
 pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     let proposals = super::baseline::propose(tl, top_k);
@@ -37,20 +44,20 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     let snapped: Vec<Segment> = proposals
         .into_iter()
         .map(|seg| {
-            let inside: Vec<&(f64, f64, f64, usize, usize)> =
-                shots.iter().filter(|s| s.1 > seg.start && s.0 < seg.end).collect();
-            let peak = inside.iter().flat_map(|s| tl.scores[s.3..=s.4].iter().copied()).fold(f64::MIN, f64::max);
-            // A shot joins when it scores near the peak and the window really reaches into it:
-            // a quarter of the shot, or half of the window (a window inside one shot grows to
-            // it). A window that only spills a sample over a cut does not take the next shot.
-            let kept: Vec<_> = inside
+            // The shots the window really reaches into: a quarter of the shot, or half of the
+            // window (a window inside one shot grows to it). A window that only spills a
+            // sample over a cut does not take the next shot.
+            let reached: Vec<&(f64, f64, f64, usize, usize)> = shots
                 .iter()
                 .filter(|s| {
                     let overlap = s.1.min(seg.end) - s.0.max(seg.start);
-                    s.2 >= KEEP_FRACTION * peak
-                        && (overlap >= 0.25 * (s.1 - s.0) || overlap >= 0.5 * (seg.end - seg.start))
+                    overlap > 0.0 && (overlap >= 0.25 * (s.1 - s.0) || overlap >= 0.5 * (seg.end - seg.start))
                 })
                 .collect();
+            // The best of them is the answer; others join when their mean score is nearly as
+            // high (a moment that spans several shots).
+            let best = reached.iter().map(|s| s.2).fold(f64::MIN, f64::max);
+            let kept: Vec<_> = reached.iter().filter(|s| s.2 >= KEEP_FRACTION * best).collect();
             match (kept.first(), kept.last()) {
                 (Some(a), Some(b)) => Segment { start: a.0, end: b.1, confidence: seg.confidence },
                 _ => seg,
@@ -79,5 +86,29 @@ mod tests {
         };
         let out = propose(&tl, 1);
         assert_eq!((out[0].start, out[0].end), (20.0, 60.0), "{out:?}");
+    }
+
+    #[test]
+    fn a_window_over_two_similar_scenes_keeps_the_better_one() {
+        // Shots 0-139 (low), 140-159 (close to the query), 160-179 (the match), 180-199
+        // (low): the reference heuristics take 140-179 as one region; the answer is the match.
+        let scores: Vec<f64> = (0..200)
+            .map(|i| match i {
+                140..160 => 0.78 + 0.02 * (i % 2) as f64,
+                160..180 => 0.95 + 0.05 * (i % 2) as f64,
+                _ => 0.05,
+            })
+            .collect();
+        let change = (0..199).map(|i| if [139, 159, 179].contains(&i) { 0.9 } else { 0.01 }).collect();
+        let tl = Timeline {
+            times: (0..200).map(|i| i as f64 + 0.5).collect(),
+            scores,
+            duration: 200.0,
+            change: Some(change),
+        };
+        let proposed = super::super::baseline::propose(&Timeline { change: None, ..tl.clone() }, 1);
+        assert!(proposed[0].start < 150.0 && proposed[0].end > 170.0, "the premise: {proposed:?}");
+        let out = propose(&tl, 1);
+        assert_eq!((out[0].start, out[0].end), (160.0, 180.0), "{out:?}");
     }
 }
