@@ -18,6 +18,13 @@ use super::{Segment, Timeline};
 /// (README, "Measuring quality").
 const KEEP_FRACTION: f64 = 0.9;
 
+/// A run of samples between two cuts.
+struct Shot {
+    start: f64,
+    end: f64,
+    mean_score: f64,
+}
+
 pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     let proposals = super::baseline::propose(tl, top_k);
     let n = tl.scores.len();
@@ -30,14 +37,14 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
         return proposals;
     }
     let duration = if tl.duration > 0.0 { tl.duration } else { tl.times[n - 1] };
-    // Shots as (start time, end time, mean score); a cut lies midway between its two samples.
+    // A cut lies midway between its two samples.
     let mut shots = Vec::with_capacity(cuts.len() + 1);
     let mut first = 0usize;
     let mut start = 0.0;
     for &c in cuts.iter().chain(std::iter::once(&(n - 1))) {
         let end = if c + 1 < n { (tl.times[c] + tl.times[c + 1]) / 2.0 } else { duration };
         let scores = &tl.scores[first..=c];
-        shots.push((start, end, scores.iter().sum::<f64>() / scores.len() as f64, first, c));
+        shots.push(Shot { start, end, mean_score: scores.iter().sum::<f64>() / scores.len() as f64 });
         first = c + 1;
         start = end;
     }
@@ -47,19 +54,19 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
             // The shots the window really reaches into: a quarter of the shot, or half of the
             // window (a window inside one shot grows to it). A window that only spills a
             // sample over a cut does not take the next shot.
-            let reached: Vec<&(f64, f64, f64, usize, usize)> = shots
+            let reached: Vec<&Shot> = shots
                 .iter()
                 .filter(|s| {
-                    let overlap = s.1.min(seg.end) - s.0.max(seg.start);
-                    overlap > 0.0 && (overlap >= 0.25 * (s.1 - s.0) || overlap >= 0.5 * (seg.end - seg.start))
+                    let overlap = s.end.min(seg.end) - s.start.max(seg.start);
+                    overlap > 0.0 && (overlap >= 0.25 * (s.end - s.start) || overlap >= 0.5 * (seg.end - seg.start))
                 })
                 .collect();
             // The best of them is the answer; others join when their mean score is nearly as
             // high (a moment that spans several shots).
-            let best = reached.iter().map(|s| s.2).fold(f64::MIN, f64::max);
-            let kept: Vec<_> = reached.iter().filter(|s| s.2 >= KEEP_FRACTION * best).collect();
+            let best = reached.iter().map(|s| s.mean_score).fold(f64::MIN, f64::max);
+            let kept: Vec<&Shot> = reached.into_iter().filter(|s| s.mean_score >= KEEP_FRACTION * best).collect();
             match (kept.first(), kept.last()) {
-                (Some(a), Some(b)) => Segment { start: a.0, end: b.1, confidence: seg.confidence },
+                (Some(a), Some(b)) => Segment { start: a.start, end: b.end, confidence: seg.confidence },
                 _ => seg,
             }
         })
