@@ -102,11 +102,11 @@ fn storage_keys_follow_the_hashers_of_both_runtimes() {
         let st = at.storage();
         let keys = st.entry(calls::storage::keys()).unwrap().fetch_key((5u16, 9u16)).unwrap();
         assert_eq!(keys, [prefix("Keys"), 5u16.to_le_bytes().to_vec(), 9u16.to_le_bytes().to_vec()].concat(), "{spec}");
-        let axons = st.entry(calls::storage::axons()).unwrap().fetch_key((5u16, hotkey.clone())).unwrap();
+        let axons = st.entry(calls::storage::axons()).unwrap().fetch_key((5u16, hotkey)).unwrap();
         assert_eq!(axons, [prefix("Axons"), 5u16.to_le_bytes().to_vec(), b2c(&hotkey)].concat(), "{spec}");
-        let alpha = st.entry(calls::storage::total_hotkey_alpha()).unwrap().fetch_key((hotkey.clone(), 5u16)).unwrap();
+        let alpha = st.entry(calls::storage::total_hotkey_alpha()).unwrap().fetch_key((hotkey, 5u16)).unwrap();
         assert_eq!(alpha, [prefix("TotalHotkeyAlpha"), b2c(&hotkey), 5u16.to_le_bytes().to_vec()].concat(), "{spec}");
-        let owner = st.entry(calls::storage::owner()).unwrap().fetch_key((hotkey.clone(),)).unwrap();
+        let owner = st.entry(calls::storage::owner()).unwrap().fetch_key((hotkey,)).unwrap();
         assert_eq!(owner, [prefix("Owner"), b2c(&hotkey)].concat(), "{spec}");
         for (item, key) in [
             ("SubnetworkN", st.entry(calls::storage::subnetwork_n()).unwrap().fetch_key((5u16,)).unwrap()),
@@ -122,7 +122,7 @@ fn storage_keys_follow_the_hashers_of_both_runtimes() {
         ] {
             assert_eq!(key, [prefix(item), 5u16.to_le_bytes().to_vec()].concat(), "{spec} {item}");
         }
-        let uids = st.entry(calls::storage::uids()).unwrap().fetch_key((5u16, hotkey.clone())).unwrap();
+        let uids = st.entry(calls::storage::uids()).unwrap().fetch_key((5u16, hotkey)).unwrap();
         assert_eq!(uids, [prefix("Uids"), 5u16.to_le_bytes().to_vec(), b2c(&hotkey)].concat(), "{spec}");
         // Wrong number of key parts is refused, not silently encoded.
         let wrong = subxt::dynamic::storage::<(u16,), AccountId32>(calls::PALLET, "Keys");

@@ -6,10 +6,10 @@ mod common;
 use chronoseek::ingest::{DecodeError, SamplerOptions, SamplingPlan, probe, sample_frames};
 use chronoseek::model::preprocess::{CLIP_MEAN, CLIP_STD};
 
-fn sample(
-    name: &str,
-    opts: &SamplerOptions,
-) -> Result<(Vec<i64>, Vec<Vec<f32>>, chronoseek::ingest::SampleStats), DecodeError> {
+/// Sample times (ms), each frame's pixels, and the pass's statistics.
+type Sampled = (Vec<i64>, Vec<Vec<f32>>, chronoseek::ingest::SampleStats);
+
+fn sample(name: &str, opts: &SamplerOptions) -> Result<Sampled, DecodeError> {
     let mut times = Vec::new();
     let mut pixels = Vec::new();
     let stats = sample_frames(&common::fixture(name), opts, |f| {

@@ -37,12 +37,11 @@ fn windows<const N: usize>(v: &serde_json::Value, key: &str) -> Option<Vec<[f64;
     rows.into_iter().map(|r| <[f64; N]>::try_from(r).ok()).collect()
 }
 
+/// One line of a window file: its `qid` and its windows.
+type QidWindows<const N: usize> = (String, Vec<[f64; N]>);
+
 /// Every line's `qid` and its windows of `N` numbers under `key`.
-fn load_windows<const N: usize>(
-    path: &Path,
-    key: &str,
-    shape: &str,
-) -> Result<Vec<(String, Vec<[f64; N]>)>, FileError> {
+fn load_windows<const N: usize>(path: &Path, key: &str, shape: &str) -> Result<Vec<QidWindows<N>>, FileError> {
     let p = path.display().to_string();
     lines(path)?
         .iter()

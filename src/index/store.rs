@@ -118,7 +118,7 @@ impl Store {
         for b in &batches {
             out.extend(video_records(b)?);
         }
-        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        out.sort_by_key(|v| std::cmp::Reverse(v.created_at_ms));
         Ok(out)
     }
 

@@ -263,7 +263,6 @@ pub fn sample_frames(
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1;
     ctx.set_threading(threading::Config { count: threads, ..threading::Config::kind(threading::Type::Frame) });
     let mut decoder = ctx.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
-    drop(stream);
 
     let mut conv = Converter { scaler: None, size: opts.size, rotation: info.rotation };
     let mut next_target = 0.0f64;

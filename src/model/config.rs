@@ -116,7 +116,7 @@ pub fn parse_clip_config(json: &str) -> Result<ClipConfig, ModelError> {
             )));
         }
     }
-    if v.patch_size == 0 || v.image_size % v.patch_size != 0 {
+    if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
         return Err(ModelError::Config(format!(
             "vision image_size {} is not a multiple of patch_size {}",
             v.image_size, v.patch_size

@@ -6,8 +6,11 @@
 //! coefficients and an 8-bit intermediate image — because small filter differences are visible in
 //! the features of a model and would break parity with Python miners.
 
-/// CLIP's per-channel normalisation constants (OpenAI's values, also in every HF config).
+/// CLIP's per-channel normalisation constants (OpenAI's values, also in every HF config),
+/// written as published so they can be compared with the configs digit for digit.
+#[allow(clippy::excessive_precision)]
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// An 8-bit RGB image, row-major, 3 bytes per pixel.

@@ -350,7 +350,7 @@ fn shortest_digits(f: f64) -> (String, i32) {
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let n = digits.len();
-    if n < 2 || n > 18 {
+    if !(2..=18).contains(&n) {
         return (digits, exp);
     }
     let Ok(d) = digits.parse::<u64>() else { return (digits, exp) };
@@ -466,7 +466,7 @@ mod tests {
             (1e15, "1000000000000000.0"),
             (123456789.125, "123456789.125"),
             (-0.0, "-0.0"),
-            (3.141592653589793, "3.141592653589793"),
+            (std::f64::consts::PI, "3.141592653589793"),
             (1.5e300, "1.5e+300"),
             (5e-324, "5e-324"),
             (0.3, "0.3"),

@@ -32,7 +32,8 @@ pub enum ScoringMode {
 /// IoU of a predicted window with its best-matching ground truth; 0 for a window of
 /// non-positive length (as the reference does) or when there is no ground truth.
 pub fn best_iou(window: [f64; 2], ground_truths: &[Interval]) -> f64 {
-    if !(window[1] > window[0]) {
+    // Not `window[1] <= window[0]`: a NaN bound must score 0 too.
+    if window[1].partial_cmp(&window[0]) != Some(std::cmp::Ordering::Greater) {
         return 0.0;
     }
     ground_truths.iter().filter(|g| g.end > g.start).map(|g| iou(window, [g.start, g.end])).fold(0.0, f64::max)

@@ -97,9 +97,9 @@ impl Subtensor {
         let (at, incentive, permits, last_update) = (&at, &incentive, &permits, &last_update);
         let mut neurons: Vec<Neuron> = futures::stream::iter(hotkeys)
             .map(|(uid, hotkey)| async move {
-                let coldkey = get(at, storage::owner(), (hotkey.clone(),)).await?;
-                let axon = get_opt(at, storage::axons(), (netuid, hotkey.clone())).await?;
-                let alpha = get(at, storage::total_hotkey_alpha(), (hotkey.clone(), netuid)).await?;
+                let coldkey = get(at, storage::owner(), (hotkey,)).await?;
+                let axon = get_opt(at, storage::axons(), (netuid, hotkey)).await?;
+                let alpha = get(at, storage::total_hotkey_alpha(), (hotkey, netuid)).await?;
                 let i = uid as usize;
                 Ok::<_, ChainError>(Neuron {
                     uid,
