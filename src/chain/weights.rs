@@ -30,7 +30,7 @@ pub fn to_u16_weights(uids: &[u16], weights: &[f64]) -> Result<U16Weights, Weigh
     if uids.len() != weights.len() {
         return Err(WeightError::UnequalLength { uids: uids.len(), weights: weights.len() });
     }
-    if let Some((&uid, &value)) = uids.iter().zip(weights).find(|(_, w)| w.is_nan() || **w < 0.0 || !w.is_finite()) {
+    if let Some((&uid, &value)) = uids.iter().zip(weights).find(|(_, w)| **w < 0.0 || !w.is_finite()) {
         return Err(WeightError::Invalid { uid, value });
     }
     let max = weights.iter().copied().fold(0.0f64, f64::max);
