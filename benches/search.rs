@@ -106,21 +106,47 @@ fn bench(c: &mut Criterion) {
     let (engine, store_engine) = engine;
     let video = hour_fp.to_hex();
     let query = "a man jumps into the pool";
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = chronoseek::progress::silent();
     // Warm the text-embedding caches (and the frame cache of the first engine).
-    rt.block_on(engine.search(&video, query, TopK::default(), &hidden)).expect("warm-up search");
-    rt.block_on(store_engine.search(&video, query, TopK::default(), &hidden)).expect("warm-up search");
+    rt.block_on(engine.search(
+        &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+        query,
+        TopK::default(),
+        &hidden,
+    ))
+    .expect("warm-up search");
+    rt.block_on(store_engine.search(
+        &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+        query,
+        TopK::default(),
+        &hidden,
+    ))
+    .expect("warm-up search");
 
     c.bench_function("cached_search_1h_1fps_512d_1000_videos", |b| {
         b.iter(|| {
-            let a = rt.block_on(engine.search(&video, query, TopK::default(), &hidden)).expect("search");
+            let a = rt
+                .block_on(engine.search(
+                    &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+                    query,
+                    TopK::default(),
+                    &hidden,
+                ))
+                .expect("search");
             assert_eq!(a.counters.image_embeddings + a.counters.videos_decoded + a.counters.text_embeddings, 0);
             a
         })
     });
     c.bench_function("cached_search_1h_1fps_512d_1000_videos_store_read", |b| {
         b.iter(|| {
-            let a = rt.block_on(store_engine.search(&video, query, TopK::default(), &hidden)).expect("search");
+            let a = rt
+                .block_on(store_engine.search(
+                    &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+                    query,
+                    TopK::default(),
+                    &hidden,
+                ))
+                .expect("search");
             assert_eq!(a.counters.frame_loads, 1, "this one reads the frames from LanceDB");
             a
         })

@@ -59,6 +59,19 @@ counters! {
     result_cache_hits,
     /// Searches answered.
     searches,
+    /// Origin requests (HEAD) made to check that a known URL still has the same content.
+    source_revalidations,
+    /// Known network sources answered from memory (no origin request, no store look-up).
+    source_memory_hits,
+    /// Requests that waited for another request's fetch of the same source instead of
+    /// downloading it again.
+    source_fetch_shared,
+    /// Query embeddings written to the store (in batches).
+    text_cache_writes,
+    /// Commits of those batches.
+    text_cache_write_batches,
+    /// Query embeddings that could not be written (logged; the search still answered).
+    text_cache_write_failures,
 }
 
 impl Counters {

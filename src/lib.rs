@@ -4,16 +4,19 @@
 //! answer**. See `ARCHITECTURE.md` for the map of modules and their invariants.
 
 pub mod chain;
-pub mod config;
+pub mod clock;
 pub mod counters;
 pub mod eval;
+pub mod fingerprint;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod progress;
 pub mod protocol;
 pub mod query;
 pub mod server;
 pub mod synth;
+pub mod tasks;
 pub mod validator;
 
 pub use counters::{CounterSnapshot, Counters};

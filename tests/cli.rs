@@ -166,3 +166,95 @@ fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     assert_eq!(stats["rows"]["videos"], 1);
     assert_eq!(stats["rows"]["frames"], 1);
 }
+
+#[test]
+fn bad_settings_are_refused_at_parse_time() {
+    // A NaN minimum stake would let every key through (`stake < NaN` is false).
+    for bad in ["NaN", "inf", "-5"] {
+        let out = bin().arg("miner").arg(format!("--min-validator-stake={bad}")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("min-validator-stake"), "{bad}");
+    }
+    // The same through the environment variable.
+    let out = bin().arg("miner").env("MIN_VALIDATOR_STAKE", "nan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finite"), "{}", String::from_utf8_lossy(&out.stderr));
+    // An unparsable LOG_LEVEL is an error, not "log nothing".
+    let dir = tempfile::tempdir().unwrap();
+    let out = with_store(dir.path()).args(["store", "stats"]).env("LOG_LEVEL", "loud").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_LEVEL"));
+}
+
+#[test]
+fn warnings_show_by_default_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A dev chain file for another subnet: the miner refuses it, loudly, and no ANSI escapes
+    // reach a stderr that is not a terminal.
+    let chain = dir.path().join("chain.json");
+    let out = bin()
+        .args(["chain", "init-local", "--network"])
+        .arg(format!("file:{}", chain.display()))
+        .args(["--miners", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["chain", "show", "--netuid", "99", "--network"])
+        .arg(format!("file:{}", chain.display()))
+        .output()
+        .unwrap();
+    // No such subnet: the operator's mistake to fix, exit 9 (not an empty metagraph).
+    assert_eq!(out.status.code(), Some(9), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("subnet 99 does not exist"));
+    // A warning with no -v, RUST_LOG or LOG_LEVEL: the stale download sweep logs at info, so
+    // use a miner without a hotkey on the dev chain, which warns.
+    let mut child = with_store(&dir.path().join("store"))
+        .args(["miner", "--port", "0", "--host", "127.0.0.1", "--network"])
+        .arg(format!("file:{}", chain.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("WARN") {
+                break;
+            }
+        }
+        seen
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let seen = String::from_utf8_lossy(&reader.join().unwrap()).to_string();
+    assert!(seen.contains("WARN") && seen.contains("hotkey"), "{seen}");
+    assert!(!seen.contains('\u{1b}'), "no ANSI escapes when stderr is not a terminal: {seen:?}");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = common::fixture("scenes.webm");
+    let out = with_store(dir.path()).arg("ingest").arg(&v).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // `store list | head -0`: the reader is gone before the first line.
+    let mut child =
+        with_store(dir.path()).args(["store", "list"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}

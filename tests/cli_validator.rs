@@ -83,9 +83,9 @@ fn the_validator_survives_kill_9_and_continues_from_its_state() {
     let score_before = saved["scores"]["uids"][1]["score"].as_f64().unwrap();
     assert!(score_before > 0.0, "{saved}");
 
-    // Restart: it continues from the saved state (steps and scores), and stops at --max-steps.
-    let target = (n + 2).to_string();
-    let mut v = validator(dir.path(), &chain, &tasks, &["--max-steps", &target]);
+    // Restart: it continues from the saved state (steps and scores), and stops after
+    // --max-steps more steps (the limit counts this run, it is not restored from the state).
+    let mut v = validator(dir.path(), &chain, &tasks, &["--max-steps", "2"]);
     let status = loop {
         if let Some(s) = v.try_wait().unwrap() {
             break s;
@@ -103,4 +103,45 @@ fn the_validator_survives_kill_9_and_continues_from_its_state() {
 
     Command::new("kill").args(["-TERM", &miner.id().to_string()]).status().unwrap();
     assert!(miner.wait().unwrap().success());
+}
+
+#[test]
+fn max_steps_ends_a_run_whose_tasks_are_all_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_file = dir.path().join("chain.json");
+    let chain = format!("file:{}", chain_file.display());
+    let out = chronoseek()
+        .args(["chain", "init-local", "--network", &chain, "--miners", "1", "--miner-base-port", "1"])
+        .args(["--validator-hotkey", "//cli-validator", "--block-seconds", "0.05", "--tempo", "1000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tasks = dir.path().join("tasks.json");
+    let file = serde_json::json!({"tasks": [{"task_id": "gone", "video_url": "http://127.0.0.1:9/gone.mp4",
+        "query": "q", "ground_truths": [{"start": 0.0, "end": 1.0}]}]});
+    std::fs::write(&tasks, file.to_string()).unwrap();
+    let mut v = chronoseek()
+        .args(["validator", "--network", &chain, "--hotkey-uri", "//cli-validator", "--task-dataset-path"])
+        .arg(&tasks)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--step-interval", "0.1", "--max-steps", "3"])
+        .env("ACCESSIBLE_VIDEO_CACHE_PATH", dir.path().join("ok.json"))
+        .env("INACCESSIBLE_VIDEO_CACHE_PATH", dir.path().join("bad.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = v.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            v.kill().unwrap();
+            panic!("--max-steps did not end a run with no reachable task");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
 }

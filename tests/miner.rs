@@ -22,6 +22,7 @@ struct Miner {
     validator: Signer,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: Arc<Engine>,
 }
 
 struct Setup {
@@ -63,13 +64,18 @@ async fn start(setup: Setup) -> Miner {
     .unwrap();
     let chain: Arc<dyn Chain> = Arc::new(LocalChain::new(&metagraph_path));
     let store = Store::open(&dir.path().join("store").display().to_string()).await.unwrap();
-    let fetcher =
-        Fetcher::new(FetchOptions { block_private_addresses: setup.block_private, ..FetchOptions::default() }).unwrap();
+    // As `chronoseek miner` builds it: no local files, whatever reaches the fetcher.
+    let fetcher = Fetcher::new(FetchOptions {
+        block_private_addresses: setup.block_private,
+        allow_local_files: false,
+        ..FetchOptions::default()
+    })
+    .unwrap();
     let mut opts = EngineOptions::default();
     opts.ingest.max_concurrent = setup.max_concurrent;
     opts.ingest.max_queued = setup.max_queued;
     let engine = Arc::new(Engine::new(store, common::tiny_model(), fetcher, opts));
-    let state = MinerState::new(engine, chain, setup.config);
+    let state = MinerState::new(engine.clone(), chain, setup.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -85,6 +91,7 @@ async fn start(setup: Setup) -> Miner {
         validator,
         shutdown: Some(tx),
         server,
+        engine,
     }
 }
 
@@ -367,4 +374,256 @@ async fn shutdown_finishes_requests_in_flight() {
     tokio::time::timeout(Duration::from_secs(10), &mut m.server).await.expect("server stops").unwrap().unwrap();
     // New connections are refused once it has stopped.
     assert!(m.client.get(format!("{}/health", m.base)).send().await.is_err());
+}
+
+/// Work counters that must stay at zero when a request is refused at the edge.
+fn no_work(c: &chronoseek::CounterSnapshot) -> bool {
+    c.downloads + c.files_hashed + c.videos_decoded + c.frames_decoded + c.image_embeddings + c.text_embeddings == 0
+}
+
+#[tokio::test]
+async fn local_files_and_other_non_http_locations_are_refused_with_one_answer() {
+    let m = start(Setup::default()).await;
+    let fixture = common::fixture("scenes.mp4");
+    let fp = blake3::hash(&std::fs::read(&fixture).unwrap()).to_hex().to_string();
+    let before = m.engine.counters();
+    let mut messages = std::collections::BTreeSet::new();
+    for url in [
+        format!("file://{}", fixture.display()),
+        "file:///etc/passwd".to_string(),
+        "file:///no/such/file.mp4".to_string(),
+        "file:///tmp".to_string(),
+        "file:///proc/self/pagemap".to_string(),
+        "FILE:///etc/passwd".to_string(),
+        "file://localhost/etc/passwd".to_string(),
+        fixture.display().to_string(),
+        "/etc/passwd".to_string(),
+        "./scenes.mp4".to_string(),
+        fp.clone(),
+        "data:video/mp4;base64,AAAAIGZ0eXBpc29t".to_string(),
+        "ftp://example.com/a.mp4".to_string(),
+        "gopher://example.com/".to_string(),
+        format!("http://user:pw@{}/scenes.webm", m.videos.addr),
+        format!("https://user@{}/scenes.webm", m.videos.addr),
+        "http://".to_string(),
+        "javascript:alert(1)".to_string(),
+        format!("http://{}/{}", m.videos.addr, "a".repeat(9000)),
+    ] {
+        let (s, v) = m.search(request(&url, "q")).await;
+        assert_error(s, &v, 400, "INVALID_REQUEST");
+        assert_eq!(v["error"]["details"]["request_id"], "r-1", "{url}: {v}");
+        messages.insert(v["error"]["message"].as_str().unwrap().to_string());
+    }
+    // No existence oracle: an existing file, a missing one and a directory read the same.
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let c = m.engine.counters().since(&before);
+    assert!(no_work(&c), "{c:?}");
+    assert_eq!(m.videos.gets.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let counts: std::collections::HashMap<_, _> = m.engine.store().row_counts().await.unwrap().into_iter().collect();
+    assert_eq!((counts["videos"], counts["frames"], counts["sources"]), (0, 0, 0), "nothing stored");
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_private_address_is_refused_without_a_fetch() {
+    let m = start(Setup { block_private: true, ..Setup::default() }).await;
+    let port = m.videos.addr.port();
+    let before = m.engine.counters();
+    for host in [
+        "127.0.0.1".to_string(),
+        "2130706433".to_string(), // decimal
+        "0x7f000001".to_string(), // hex
+        "0x7f.0.0.1".to_string(), // mixed
+        "0177.0.0.1".to_string(), // octal
+        "127.1".to_string(),      // short form
+        "[::1]".to_string(),
+        "[::ffff:7f00:1]".to_string(),
+        "[0:0:0:0:0:ffff:127.0.0.1]".to_string(),
+        "localhost".to_string(),
+        "LocalHost".to_string(),
+    ] {
+        let url = format!("http://{host}:{port}/scenes.webm");
+        let (s, v) = m.search(request(&url, "q")).await;
+        assert_error(s, &v, 502, "VIDEO_FETCH_FAILED");
+        assert!(v["error"]["message"].as_str().unwrap().contains("private"), "{url}: {v}");
+    }
+    let c = m.engine.counters().since(&before);
+    assert!(no_work(&c), "{c:?}");
+    assert_eq!(m.videos.gets.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was fetched");
+}
+
+#[tokio::test]
+async fn a_playlist_naming_local_segments_is_not_followed() {
+    let m = start(Setup::default()).await;
+    let seg = m.dir.path().join("seg.ts");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(common::fixture("scenes.mp4"))
+        .args(["-t", "5", "-c:v", "mpeg2video", "-f", "mpegts"])
+        .arg(&seg)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let list = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:5.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        seg.display()
+    );
+    std::fs::write(m.dir.path().join("list.m3u8"), list).unwrap();
+    let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
+    let before = m.engine.counters();
+    let (s, v) = m.search(request(&server.url("list.m3u8"), "q")).await;
+    assert_error(s, &v, 422, "VIDEO_UNREADABLE");
+    let c = m.engine.counters().since(&before);
+    assert_eq!((c.frames_decoded, c.image_embeddings), (0, 0), "{c:?}");
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_codes_and_cause_no_work() {
+    let m = start(Setup::default()).await;
+    let url = m.videos.url("scenes.webm");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let before = m.engine.counters();
+    // Bodies that are not JSON cannot be signed (the signature covers canonical JSON): they
+    // are refused as bad requests before any signature check.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    for body in [deep.into_bytes(), b"{\"video\": {\"url\": \"".to_vec(), b"\xff\xfe{}".to_vec()] {
+        let resp = m
+            .client
+            .post(format!("{}/search", m.base))
+            .header(HEADER_TIMESTAMP, now.to_string())
+            .header(HEADER_SIGNATURE, format!("0x{}", "00".repeat(64)))
+            .header(HEADER_HOTKEY, m.validator.hotkey())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let s = resp.status().as_u16();
+        assert_error(s, &resp.json().await.unwrap(), 400, "INVALID_REQUEST");
+    }
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"null".to_vec(), 400, "INVALID_REQUEST"),
+        (b"\"a string\"".to_vec(), 400, "INVALID_REQUEST"),
+        (
+            serde_json::to_vec(&json!({"video": {"url": url}, "query": "q", "top_k": 2.5})).unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            serde_json::to_vec(&json!({"video": {"url": url}, "query": "q", "top_k": -1})).unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            serde_json::to_vec(&json!({"video": {"url": url}, "query": "q", "top_k": 1e300})).unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            serde_json::to_vec(&json!({"video": {"url": url}, "query": "q", "top_k": "5"})).unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (serde_json::to_vec(&json!({"video": {"url": url}, "query": "\u{0}\t\n "})).unwrap(), 400, "QUERY_INVALID"),
+        (serde_json::to_vec(&json!({"video": {"url": [url]}, "query": "q"})).unwrap(), 400, "INVALID_REQUEST"),
+        (
+            serde_json::to_vec(&json!({"video": {"url": {"nested": url}}, "query": "q"})).unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (serde_json::to_vec(&json!({"video": url, "query": "q"})).unwrap(), 400, "INVALID_REQUEST"),
+        (
+            serde_json::to_vec(&json!({"video": {"url": format!("http://{}/\u{0}x", m.videos.addr)}, "query": "q"}))
+                .unwrap(),
+            400,
+            "INVALID_REQUEST",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (s, v, _) = m.post_signed(&m.validator, &body).await;
+        assert_eq!(s, status, "{}: {v}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+        assert_eq!(v["error"]["code"], code, "{v}");
+    }
+    let c = m.engine.counters().since(&before);
+    assert!(no_work(&c), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_signature_replayed_without_its_0x_prefix_is_refused() {
+    let m = start(Setup::default()).await;
+    let body = serde_json::to_vec(&request(&m.videos.url("scenes.webm"), "q")).unwrap();
+    let h = m.validator.sign(&body).unwrap();
+    let send = |sig: String| {
+        m.client
+            .post(format!("{}/search", m.base))
+            .header(HEADER_TIMESTAMP, h.timestamp_ms.clone())
+            .header(HEADER_SIGNATURE, sig)
+            .header(HEADER_HOTKEY, h.hotkey.clone())
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send(h.signature.clone()).await.unwrap().status().as_u16(), 200);
+    for replay in
+        [h.signature.trim_start_matches("0x").to_string(), h.signature.to_ascii_uppercase().replacen("0X", "0x", 1)]
+    {
+        let resp = send(replay).await.unwrap();
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap();
+        assert_error(status, &v, 401, "INVALID_REQUEST");
+        assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn stalled_clients_are_cut_off_and_health_keeps_answering() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = chronoseek::server::ServeLimits {
+        max_connections: 32,
+        header_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+    };
+    let m = start(Setup { config: MinerConfig { limits, ..MinerConfig::default() }, ..Setup::default() }).await;
+    let addr = m.base.trim_start_matches("http://").to_string();
+    // 200 clients that send half a request line and stall (more than the connection cap).
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /search HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stalled.push(s);
+    }
+    // /health still answers, within a few header timeouts.
+    let t = std::time::Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(20), m.client.get(format!("{}/health", m.base)).send())
+        .await
+        .expect("/health answered under load")
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(t.elapsed() < Duration::from_secs(20));
+    // The stalled connections were closed by the server (read sees EOF or a reset).
+    let mut closed = 0;
+    for s in &mut stalled[..32] {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+            Ok(Ok(_)) | Ok(Err(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 32, "stalled connections must be closed after the header timeout");
+    drop(stalled);
+    // A body that trickles: 408 with the envelope once the body deadline passes.
+    let body = serde_json::to_vec(&request(&m.videos.url("scenes.webm"), "q")).unwrap();
+    let h = m.validator.sign(&body).unwrap();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /search HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n{HEADER_TIMESTAMP}: {}\r\n{HEADER_SIGNATURE}: {}\r\n{HEADER_HOTKEY}: {}\r\ncontent-length: {}\r\n\r\n",
+        h.timestamp_ms,
+        h.signature,
+        h.hotkey,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body[..10]).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut resp)).await.expect("answered").unwrap();
+    let text = String::from_utf8_lossy(&resp);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("INVALID_REQUEST"), "{text}");
 }

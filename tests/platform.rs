@@ -51,16 +51,28 @@ async fn platform_video_is_fetched_once_per_video_id() {
         YtDlpOptions { program: script, cookies: Some(cookies.clone()), cookies_from_browser: None },
     )
     .await;
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = chronoseek::progress::silent();
     let first = e
-        .search("https://www.youtube.com/watch?v=abc123XYZ_-", "a cyan screen", TopK::default(), &hidden)
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli("https://www.youtube.com/watch?v=abc123XYZ_-").unwrap(),
+            "a cyan screen",
+            TopK::default(),
+            &hidden,
+        )
         .await
         .unwrap();
     assert_eq!(first.counters.downloads, 1);
     assert_eq!(first.video.frame_count, 12);
     // Another URL form of the same video id: no download, no decode.
-    let again =
-        e.search("https://youtu.be/abc123XYZ_-?t=42", "a yellow screen", TopK::default(), &hidden).await.unwrap();
+    let again = e
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli("https://youtu.be/abc123XYZ_-?t=42").unwrap(),
+            "a yellow screen",
+            TopK::default(),
+            &hidden,
+        )
+        .await
+        .unwrap();
     assert_eq!(again.counters.downloads + again.counters.videos_decoded, 0);
     assert_eq!(again.video.fingerprint, first.video.fingerprint);
     let calls = std::fs::read_to_string(&log).unwrap();
@@ -75,15 +87,31 @@ async fn yt_dlp_failures_and_absence_are_fetch_failures() {
     let dir = tempfile::tempdir().unwrap();
     let (script, _) = stand_in(dir.path(), &common::fixture("scenes.webm"), true);
     let e = engine(dir.path(), YtDlpOptions { program: script, cookies: None, cookies_from_browser: None }).await;
-    let hidden = indicatif::ProgressBar::hidden();
-    let err = e.search("https://www.youtube.com/watch?v=gone", "q", TopK::default(), &hidden).await.unwrap_err();
+    let hidden = chronoseek::progress::silent();
+    let err = e
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli("https://www.youtube.com/watch?v=gone").unwrap(),
+            "q",
+            TopK::default(),
+            &hidden,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::VideoFetchFailed);
     assert!(err.to_string().contains("Video unavailable"), "{err}");
 
     let missing =
         YtDlpOptions { program: dir.path().join("no-such-yt-dlp"), cookies: None, cookies_from_browser: None };
     let e = engine(&dir.path().join("b"), missing).await;
-    let err = e.search("https://youtu.be/abc", "q", TopK::default(), &hidden).await.unwrap_err();
+    let err = e
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli("https://youtu.be/abc").unwrap(),
+            "q",
+            TopK::default(),
+            &hidden,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::VideoFetchFailed);
     assert!(err.to_string().contains("pip install yt-dlp"), "{err}");
 }

@@ -39,7 +39,7 @@ async fn bundled_model_finds_scenes_and_better_segmenters_win() {
             EngineOptions { segmenter, ..EngineOptions::default() },
         );
         let run =
-            run_tasks(&engine, &tasks, dir.path(), TopK::new(10).unwrap(), &indicatif::ProgressBar::hidden()).await;
+            run_tasks(&engine, &tasks, dir.path(), TopK::new(10).unwrap(), &chronoseek::progress::NoProgress).await;
         assert_eq!(run.failed, 0);
         rows.push(summarize(&run.predictions, &run.ground_truth));
     }

@@ -126,3 +126,55 @@ fn consumer_can_stop_decoding() {
     assert!(matches!(err, DecodeError::Cancelled(_)));
     assert_eq!(n, 3);
 }
+
+/// An HLS playlist whose segment is a local file, as a hostile server would send it.
+fn playlist_with_local_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let seg = dir.join("seg.ts");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(common::fixture("scenes.mp4"))
+        .args(["-t", "5", "-c:v", "mpeg2video", "-f", "mpegts"])
+        .arg(&seg)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let list = dir.join("list.m3u8");
+    let text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:5.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        seg.display()
+    );
+    std::fs::write(&list, text).unwrap();
+    list
+}
+
+#[test]
+fn network_media_cannot_make_the_decoder_open_local_files() {
+    use chronoseek::ingest::{MediaTrust, probe_as};
+    let dir = tempfile::tempdir().unwrap();
+    let list = playlist_with_local_segment(dir.path());
+    // The hazard is real: trusted (the user's own file), FFmpeg follows the playlist into the
+    // local segment and decodes it.
+    let mut frames = 0;
+    let local = SamplerOptions { size: 16, ..SamplerOptions::default() };
+    sample_frames(&list, &local, |_| {
+        frames += 1;
+        true
+    })
+    .expect("a local playlist is the user's business");
+    assert!(frames > 0);
+    // From the network: refused before any segment is opened.
+    let network = SamplerOptions { trust: MediaTrust::Network, ..local.clone() };
+    let mut frames = 0;
+    let err = sample_frames(&list, &network, |_| {
+        frames += 1;
+        true
+    })
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::Open(_)), "{err}");
+    assert_eq!(frames, 0);
+    assert!(matches!(probe_as(&list, MediaTrust::Network), Err(DecodeError::Open(_))));
+    // Ordinary containers still open from the network.
+    for name in ["scenes.mp4", "scenes.webm", "odd.mkv"] {
+        assert!(probe_as(&common::fixture(name), MediaTrust::Network).is_ok(), "{name}");
+    }
+}

@@ -3,14 +3,12 @@
 
 mod common;
 
-use indicatif::ProgressBar;
-
 use chronoseek::ingest::{IngestOutcome, VideoSource};
 use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
 use chronoseek::query::EngineOptions;
 
-fn hidden() -> ProgressBar {
-    ProgressBar::hidden()
+fn hidden() -> chronoseek::progress::ProgressHandle {
+    chronoseek::progress::silent()
 }
 
 #[tokio::test]
@@ -19,7 +17,10 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let video = common::fixture("scenes.mp4").display().to_string();
 
-    let cold = engine.search(&video, "a red screen", TopK::default(), &hidden()).await.unwrap();
+    let cold = engine
+        .search(&chronoseek::ingest::VideoInput::from_cli(&video).unwrap(), "a red screen", TopK::default(), &hidden())
+        .await
+        .unwrap();
     assert!(!cold.video_cached);
     assert_eq!(cold.counters.videos_decoded, 1);
     assert_eq!(cold.counters.image_embeddings, 30);
@@ -27,7 +28,15 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert!(!cold.results.is_empty() && cold.results.len() <= 5);
 
     // Same video, another query: the frames the cold search read are in memory now.
-    let warm = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    let warm = engine
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+            "a green screen",
+            TopK::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap();
     assert!(warm.video_cached && !warm.result_cached);
     assert_eq!(warm.counters.videos_decoded, 0);
     assert_eq!(warm.counters.frames_decoded, 0);
@@ -37,15 +46,32 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert_eq!(warm.counters.text_embeddings, 1);
 
     // Same video, same query: the result cache answers, the text tower is not run.
-    let again = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    let again = engine
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+            "a green screen",
+            TopK::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap();
     assert!(again.result_cached);
     assert_eq!(again.counters.image_embeddings + again.counters.text_embeddings + again.counters.videos_decoded, 0);
     assert_eq!(again.results, warm.results);
 
     // A new engine on the same store (a restarted miner): no decode, query embedding from the store.
+    assert!(engine.flush(std::time::Duration::from_secs(30)).await, "query embeddings written");
     drop(engine);
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
-    let restarted = engine.search(&video, "a green screen", TopK::default(), &hidden()).await.unwrap();
+    let restarted = engine
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+            "a green screen",
+            TopK::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap();
     assert!(restarted.video_cached);
     assert_eq!(restarted.counters.videos_decoded, 0);
     assert_eq!(restarted.counters.image_embeddings, 0);
@@ -66,7 +92,15 @@ async fn results_follow_the_protocol_schema_and_top_k() {
     let schema = common::schema("video-search-response.schema.json");
     let video = common::fixture("scenes.webm").display().to_string();
     for k in [1u32, 2, 20] {
-        let a = engine.search(&video, "a cyan screen", TopK::new(k).unwrap(), &hidden()).await.unwrap();
+        let a = engine
+            .search(
+                &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+                "a cyan screen",
+                TopK::new(k).unwrap(),
+                &hidden(),
+            )
+            .await
+            .unwrap();
         assert!(a.results.len() <= k as usize && !a.results.is_empty());
         assert!(a.results.windows(2).all(|w| w[0].confidence >= w[1].confidence), "sorted by confidence");
         for r in &a.results {
@@ -101,7 +135,10 @@ async fn same_content_under_another_path_is_not_ingested_twice() {
     assert_eq!(engine.counters().since(&before).files_hashed, 1);
     // Searching by fingerprint works without any path.
     let fp = first.record().fingerprint.to_hex();
-    let a = engine.search(&fp, "a magenta screen", TopK::default(), &hidden()).await.unwrap();
+    let a = engine
+        .search(&chronoseek::ingest::VideoInput::from_cli(&fp).unwrap(), "a magenta screen", TopK::default(), &hidden())
+        .await
+        .unwrap();
     assert!(a.video_cached);
 }
 
@@ -114,7 +151,16 @@ async fn concurrent_searches_share_one_ingest() {
         .map(|i| {
             let engine = engine.clone();
             let video = video.clone();
-            tokio::spawn(async move { engine.search(&video, &format!("query {i}"), TopK::default(), &hidden()).await })
+            tokio::spawn(async move {
+                engine
+                    .search(
+                        &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
+                        &format!("query {i}"),
+                        TopK::default(),
+                        &hidden(),
+                    )
+                    .await
+            })
         })
         .collect();
     for t in tasks {
@@ -131,16 +177,41 @@ async fn http_videos_are_downloaded_once_and_then_validated_by_etag() {
     let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let url = server.url("scenes.webm");
-    let first = engine.search(&url, "a yellow screen", TopK::default(), &hidden()).await.unwrap();
+    let first = engine
+        .search(&chronoseek::ingest::VideoInput::from_cli(&url).unwrap(), "a yellow screen", TopK::default(), &hidden())
+        .await
+        .unwrap();
     assert_eq!(first.counters.downloads, 1);
-    let second = engine.search(&url, "a cyan screen", TopK::default(), &hidden()).await.unwrap();
+    let second = engine
+        .search(&chronoseek::ingest::VideoInput::from_cli(&url).unwrap(), "a cyan screen", TopK::default(), &hidden())
+        .await
+        .unwrap();
     assert_eq!(second.counters.downloads, 0, "a known URL with the same ETag is not downloaded again");
+    // Within the TTL a known URL is answered from memory: no request to its origin at all.
+    assert_eq!(second.counters.source_revalidations, 0);
+    assert_eq!(second.counters.source_memory_hits, 1);
     assert_eq!(second.counters.videos_decoded, 0);
     assert_eq!(server.gets.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Redirects are followed up to the limit.
-    let redirected = engine.search(&server.url("redirect/2"), "x", TopK::default(), &hidden()).await.unwrap();
+    let redirected = engine
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli(&server.url("redirect/2")).unwrap(),
+            "x",
+            TopK::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap();
     assert_eq!(redirected.counters.downloads, 1);
-    let err = engine.search(&server.url("redirect/9"), "x", TopK::default(), &hidden()).await.unwrap_err();
+    let err = engine
+        .search(
+            &chronoseek::ingest::VideoInput::from_cli(&server.url("redirect/9")).unwrap(),
+            "x",
+            TopK::default(),
+            &hidden(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::VideoFetchFailed, "{err}");
 }
 
@@ -164,7 +235,10 @@ async fn bad_inputs_get_their_protocol_codes_and_leave_nothing_behind() {
         ("0".repeat(64), "x", ErrorCode::VideoFetchFailed),
     ];
     for (video, query, code) in cases {
-        let err = engine.search(&video, query, k, &hidden()).await.unwrap_err();
+        let err = match chronoseek::ingest::VideoInput::from_cli(&video) {
+            Ok(input) => engine.search(&input, query, k, &hidden()).await.unwrap_err(),
+            Err(e) => chronoseek::query::SearchError::from(chronoseek::ingest::IngestError::from(e)),
+        };
         assert_eq!(err.code(), code, "{video} {query:?}: {err}");
     }
     let counts: std::collections::HashMap<_, _> = engine.store().row_counts().await.unwrap().into_iter().collect();
@@ -182,4 +256,63 @@ async fn download_size_limit_is_enforced() {
     assert!(err.to_string().contains("limit"), "{err}");
     let local = VideoSource::File(common::fixture("scenes.mp4"));
     assert!(fetcher.fetch(&local).await.is_err());
+}
+
+#[tokio::test]
+async fn concurrent_cold_requests_for_one_url_share_one_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let engine = std::sync::Arc::new(common::engine_in(dir.path(), EngineOptions::default()).await);
+    let url = server.url("scenes.webm");
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let (engine, url) = (engine.clone(), url.clone());
+            tokio::spawn(async move {
+                let input = chronoseek::ingest::VideoInput::from_cli(&url).unwrap();
+                engine.search(&input, &format!("a colour {i}"), TopK::default(), &hidden()).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let c = engine.counters();
+    assert_eq!(server.gets.load(std::sync::atomic::Ordering::SeqCst), 1, "one GET for twelve requests");
+    assert_eq!((c.downloads, c.videos_decoded), (1, 1));
+    assert!(c.source_fetch_shared >= 1, "{c:?}");
+}
+
+#[tokio::test]
+async fn new_queries_under_concurrency_never_fail_and_share_store_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = std::sync::Arc::new(common::engine_in(dir.path(), EngineOptions::default()).await);
+    let video =
+        chronoseek::ingest::VideoInput::from_cli(&common::fixture("scenes.webm").display().to_string()).unwrap();
+    engine.search(&video, "warm up", TopK::default(), &hidden()).await.unwrap();
+    assert!(engine.flush(std::time::Duration::from_secs(30)).await);
+    let v0 = engine.store().text_embeddings_version().await.unwrap();
+    let n = 64;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (engine, video) = (engine.clone(), video.clone());
+            tokio::spawn(async move {
+                engine.search(&video, &format!("query number {i}"), TopK::default(), &hidden()).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("a cache write never fails a search");
+    }
+    assert!(engine.flush(std::time::Duration::from_secs(60)).await);
+    let c = engine.counters();
+    assert_eq!(c.text_cache_writes, n + 1, "{c:?}");
+    assert_eq!(c.text_cache_write_failures, 0);
+    let added = engine.store().text_embeddings_version().await.unwrap() - v0;
+    assert!(added < n / 2, "{n} new queries added {added} table versions; writes must be batched");
+    assert_eq!(added, c.text_cache_write_batches - 1, "one version per batch");
+    // And they are all readable by a restarted engine.
+    drop(engine);
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let a = engine.search(&video, "query number 7", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!((a.counters.text_embeddings, a.counters.text_store_hits), (0, 1));
 }

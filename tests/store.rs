@@ -149,8 +149,22 @@ async fn text_embeddings_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().display().to_string()).await.unwrap();
     assert!(store.text_embedding("k").await.unwrap().is_none());
-    store.put_text_embedding("k", "m", "a dog", &[0.5, 0.25]).await.unwrap();
+    let row = |k: &str, q: &str, e: Vec<f32>| chronoseek::index::TextEmbeddingRow {
+        key: k.into(),
+        model_key: "m".into(),
+        query: q.into(),
+        embedding: e,
+    };
+    let v0 = store.text_embeddings_version().await.unwrap();
+    store
+        .put_text_embeddings(&[row("k", "a dog", vec![0.5, 0.25]), row("k2", "a cat", vec![0.125, -1.0])])
+        .await
+        .unwrap();
+    // Many rows, one commit: each column is matched by name, so the two queries keep their own
+    // embeddings.
+    assert_eq!(store.text_embeddings_version().await.unwrap(), v0 + 1);
     assert_eq!(store.text_embedding("k").await.unwrap(), Some(vec![0.5, 0.25]));
+    assert_eq!(store.text_embedding("k2").await.unwrap(), Some(vec![0.125, -1.0]));
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::protocol::Sr25519Key;
 use futures::future::BoxFuture;
@@ -84,9 +84,7 @@ pub struct LocalChain {
     cache: Mutex<Option<(SystemTime, LocalChainFile)>>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 impl LocalChain {
     pub fn new(path: impl Into<PathBuf>) -> Self {

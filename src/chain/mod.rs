@@ -6,7 +6,6 @@
 //!   weights log: the embedded default for development and tests, a whole subnet on one machine;
 //! - [`Subtensor`], the real node over subxt (`NETWORK=finney|test|local|ws://…`).
 
-pub mod connect;
 mod local;
 mod metagraph;
 mod network;
@@ -14,10 +13,9 @@ pub mod subtensor;
 pub mod wallet;
 pub mod weights;
 
-pub use connect::{ChainOpts, WalletOpts};
 pub use local::{LocalChain, LocalChainFile, WeightsLogEntry};
 pub use metagraph::{Axon, Metagraph, Neuron};
-pub use network::Network;
+pub use network::{Network, NetworkError, default_chain_file};
 pub use subtensor::Subtensor;
 pub use weights::{U16Weights, WeightError, to_u16_weights};
 
@@ -42,12 +40,59 @@ pub enum ChainError {
     Dispatch { pallet: String, error: String, docs: String },
     #[error("hotkey {hotkey} is not registered on subnet {netuid}")]
     NotRegistered { hotkey: String, netuid: u16 },
+    /// The chain has no subnet with this netuid (`NetworksAdded` is false).
+    #[error("subnet {netuid} does not exist on this chain (check --netuid / NETUID)")]
+    NoSuchSubnet { netuid: u16 },
+    #[error("hotkey {hotkey} has no validator permit on subnet {netuid}: weights cannot be set")]
+    NoValidatorPermit { hotkey: String, netuid: u16 },
+    #[error(transparent)]
+    BadNetwork(#[from] NetworkError),
     #[error(
         "subnet {netuid} has commit-reveal weights enabled: plain set_weights cannot work there (commit-reveal is not supported yet)"
     )]
     CommitRevealEnabled { netuid: u16 },
     #[error(transparent)]
     Weights(#[from] WeightError),
+}
+
+impl ChainError {
+    /// Refusals that retrying cannot fix: only the operator can (register, pick the right
+    /// subnet, earn a permit, switch to commit-reveal).
+    pub fn needs_operator(&self) -> bool {
+        matches!(
+            self,
+            Self::NotRegistered { .. }
+                | Self::NoSuchSubnet { .. }
+                | Self::NoValidatorPermit { .. }
+                | Self::CommitRevealEnabled { .. }
+        )
+    }
+
+    /// The chain could not be reached or answered with a transport error.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Connect { .. } | Self::Rpc(_))
+    }
+}
+
+/// Connects to subtensor or opens the dev chain's file, checking that the subnet exists.
+pub async fn open(network: &Network, netuid: u16) -> Result<std::sync::Arc<dyn Chain>, ChainError> {
+    match network {
+        Network::Subtensor { url } => Ok(std::sync::Arc::new(Subtensor::connect(url, netuid).await?)),
+        Network::File(path) => {
+            let chain = LocalChain::new(path);
+            let file = chain.load().map_err(|e| match e {
+                ChainError::File { path, message } => ChainError::File {
+                    path,
+                    message: format!("{message} (create it with `chronoseek chain init-local`)"),
+                },
+                other => other,
+            })?;
+            if file.metagraph.netuid != netuid {
+                return Err(ChainError::NoSuchSubnet { netuid });
+            }
+            Ok(std::sync::Arc::new(chain))
+        }
+    }
 }
 
 /// What a `set_weights` call did.

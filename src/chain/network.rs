@@ -7,6 +7,16 @@ pub const FINNEY_ENDPOINT: &str = "wss://entrypoint-finney.opentensor.ai:443";
 pub const TEST_ENDPOINT: &str = "wss://test.finney.opentensor.ai:443";
 pub const LOCAL_ENDPOINT: &str = "ws://127.0.0.1:9944";
 
+/// `NETWORK` names no chain this build knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("NETWORK must be finney, test, local, a ws:// or wss:// URL, dev, or file:PATH of a dev-chain JSON; got {0:?}")]
+pub struct NetworkError(pub String);
+
+/// The default dev-chain file: `<data dir>/chronoseek/chain.json`.
+pub fn default_chain_file() -> PathBuf {
+    dirs::data_dir().unwrap_or_default().join("chronoseek").join("chain.json")
+}
+
 /// `finney`, `test`, `local` (a subtensor node on this machine), a `ws://`/`wss://` URL, `dev`
 /// (the file-backed development chain at the default path), or `file:PATH` (one elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +27,7 @@ pub enum Network {
 
 impl Network {
     /// `dev_file` is where `dev` points (the `--chain-file` option).
-    pub fn parse(s: &str, dev_file: &std::path::Path) -> Result<Self, String> {
+    pub fn parse(s: &str, dev_file: &std::path::Path) -> Result<Self, NetworkError> {
         let url = |u: &str| Ok(Self::Subtensor { url: u.to_string() });
         match s {
             "finney" => url(FINNEY_ENDPOINT),
@@ -26,9 +36,7 @@ impl Network {
             _ if s.starts_with("ws://") || s.starts_with("wss://") => url(s),
             "dev" => Ok(Self::File(dev_file.to_path_buf())),
             _ if s.starts_with("file:") => Ok(Self::File(PathBuf::from(&s["file:".len()..]))),
-            _ => Err(format!(
-                "NETWORK must be finney, test, local, a ws:// or wss:// URL, dev, or file:PATH of a dev-chain JSON; got {s:?}"
-            )),
+            _ => Err(NetworkError(s.to_string())),
         }
     }
 }

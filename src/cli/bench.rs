@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::index::Store;
 use chronoseek::ingest::{Fetcher, IngestOutcome, VideoSource};
 use chronoseek::model::ClipEmbedder;
@@ -29,6 +29,25 @@ pub struct BenchArgs {
     /// Cold searches to time (each on a fresh store: fetch, decode, embed, write, search).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub cold_runs: usize,
+    /// Load a running miner instead (e.g. http://127.0.0.1:8000): signed `/search` requests
+    /// for --video (an http(s) URL the miner can fetch) at --concurrency, --requests in all.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Requests in flight at once (with --endpoint).
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+    /// Requests to send (with --endpoint).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub requests: usize,
+    /// A new sentence for every request, so the miner embeds each one (with --endpoint);
+    /// otherwise one sentence, answered from the miner's caches.
+    #[arg(long)]
+    pub new_queries: bool,
+    /// Seconds each request may take (with --endpoint).
+    #[arg(long, default_value_t = 150, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub wallet: super::connect::WalletOpts,
 }
 
 fn percentile(v: &[f64], q: f64) -> f64 {
@@ -42,8 +61,22 @@ fn percentile(v: &[f64], q: f64) -> f64 {
 }
 
 pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), CliError> {
+    if let Some(endpoint) = &args.endpoint {
+        let spec = super::load::LoadSpec {
+            endpoint,
+            video: &args.video,
+            query: &args.query,
+            concurrency: args.concurrency,
+            requests: args.requests,
+            new_queries: args.new_queries,
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            wallet: &args.wallet,
+        };
+        return super::load::run(spec, out).await;
+    }
     let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
     let source = VideoSource::parse(&args.video)?;
+    let video = chronoseek::ingest::VideoInput::Source(source.clone());
     let top_k = TopK::default();
     let temp = tempfile::tempdir().map_err(CliError::internal)?;
     let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
@@ -58,8 +91,8 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
         let opts = EngineOptions { result_cache_capacity: 0, ..g.pipeline.engine_options() };
         let e = Engine::new(store, model.clone(), fetcher.clone(), opts);
         let t = Instant::now();
-        let outcome = e.ingest(&source, &indicatif::ProgressBar::hidden()).await?;
-        e.search(&args.video, &args.query, top_k, &indicatif::ProgressBar::hidden()).await?;
+        let outcome = e.ingest(&source, &chronoseek::progress::silent()).await?;
+        e.search(&video, &args.query, top_k, &chronoseek::progress::silent()).await?;
         cold.push(t.elapsed().as_secs_f64() * 1000.0);
         if let IngestOutcome::Ingested(_, s) = outcome {
             decode_fps.push(s.frames_embedded as f64 / s.decode_secs.max(1e-9));
@@ -77,7 +110,7 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     let bar = out.items_bar(args.runs as u64, "cached runs");
     for _ in 0..args.runs.max(1) {
         let t = Instant::now();
-        let a = engine.search(&args.video, &args.query, top_k, &indicatif::ProgressBar::hidden()).await?;
+        let a = engine.search(&video, &args.query, top_k, &chronoseek::progress::silent()).await?;
         cached.push(t.elapsed().as_secs_f64() * 1000.0);
         if a.counters.videos_decoded + a.counters.image_embeddings + a.counters.downloads > 0 {
             return Err(CliError::internal("a cached search decoded or embedded frames"));

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::connect::ChainOpts;
+use super::global::GlobalOpts;
 use chronoseek::chain::subtensor::{calls, offline_client};
-use chronoseek::chain::{Axon, ChainOpts, LocalChain, LocalChainFile, Metagraph, Network, Neuron};
-use chronoseek::config::GlobalOpts;
+use chronoseek::chain::{Axon, LocalChain, LocalChainFile, Metagraph, Network, Neuron};
 use chronoseek::protocol::epistula::parse_hotkey;
 use chronoseek::protocol::{ErrorCode, Sr25519Key, keys::ss58};
 
@@ -86,7 +87,7 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
     let bad = |m: String| CliError::new(ErrorCode::InvalidRequest, m);
     match cmd {
         ChainCommand::InitLocal(a) => {
-            let Network::File(path) = a.chain.network().map_err(bad)? else {
+            let Network::File(path) = a.chain.network().map_err(|e| bad(e.to_string()))? else {
                 return Err(bad("init-local writes a dev chain: use --network dev or file:PATH".into()));
             };
             if path.exists() && !a.overwrite {
@@ -134,9 +135,9 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
             Ok(())
         }
         ChainCommand::Show(a) => {
-            let chain = a.chain.open().await.map_err(|e| bad(e.to_string()))?;
-            let m = chain.metagraph().await.map_err(CliError::internal)?;
-            let tempo = chain.tempo().await.map_err(CliError::internal)?;
+            let chain = a.chain.open().await?;
+            let m = chain.metagraph().await?;
+            let tempo = chain.tempo().await?;
             out.json_line(&serde_json::json!({"metagraph": m, "tempo": tempo}));
             out.say(format!("subnet {} at block {} (tempo {tempo}), {} neurons", m.netuid, m.block, m.neurons.len()));
             for n in &m.neurons {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::index::Store;
 use chronoseek::ingest::Fetcher;
 use chronoseek::model::tiny::{TinySpec, write_random_clip};
@@ -94,17 +94,17 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
     let top_k = TopK::new(3).unwrap_or_default();
     let mut rows = Vec::new();
     for (name, info) in videos.iter().filter(|(_, i)| i.broken.is_none() && !i.scenes.is_empty()) {
-        let path = fixtures.join(name).display().to_string();
+        let path = chronoseek::ingest::VideoInput::Source(chronoseek::ingest::VideoSource::File(fixtures.join(name)));
         for (i, scene) in info.scenes.iter().enumerate() {
             let article = if scene.colour.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
             let query = format!("{article} {} screen", scene.colour);
             let bar = out.frames_bar(name);
             let t = Instant::now();
-            let first = engine.search(&path, &query, top_k, &bar).await?;
+            let first = engine.search(&path, &query, top_k, &super::output::progress(&bar)).await?;
             let first_ms = t.elapsed().as_secs_f64() * 1000.0;
             bar.finish_and_clear();
             let t = Instant::now();
-            let again = engine.search(&path, &query, top_k, &bar).await?;
+            let again = engine.search(&path, &query, top_k, &super::output::progress(&bar)).await?;
             let again_ms = t.elapsed().as_secs_f64() * 1000.0;
             let top = first.results.first().copied();
             out.say(format!(
@@ -123,6 +123,7 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
                 "repeat_counters": again.counters}));
         }
     }
+    engine.flush(super::FLUSH_LIMIT).await;
     let c = engine.counters();
     out.say(format!(
         "totals: {} videos decoded, {} frames embedded, {} query embeddings, {} result-cache hits",

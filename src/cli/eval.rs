@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::eval::files::{load_ground_truth, load_predictions};
 use chronoseek::eval::metrics::qvhighlights_brief;
 use chronoseek::eval::run::{run_tasks, summarize};
@@ -69,7 +69,8 @@ pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), Cli
     let base = tasks_path.parent().unwrap_or(Path::new("."));
     let engine = build_engine(g, None).await?;
     let bar = out.items_bar(tasks.len() as u64, "tasks");
-    let run = run_tasks(&engine, &tasks, base, top_k, &bar).await;
+    let run = run_tasks(&engine, &tasks, base, top_k, super::output::progress(&bar).as_ref()).await;
+    engine.flush(super::FLUSH_LIMIT).await;
     bar.finish_and_clear();
     if let Some(path) = &args.predictions_out {
         let lines: Vec<String> = run

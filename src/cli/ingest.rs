@@ -5,7 +5,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::ingest::{IngestOutcome, VideoSource};
 
 use super::{CliError, build_engine, output::Output};
@@ -25,7 +25,7 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     for video in &args.videos {
         let bar = out.frames_bar(video);
         let result = match VideoSource::parse(video) {
-            Ok(source) => engine.ingest(&source, &bar).await.map_err(CliError::from),
+            Ok(source) => engine.ingest(&source, &super::output::progress(&bar)).await.map_err(CliError::from),
             Err(e) => Err(CliError::from(e)),
         };
         bar.finish_and_clear();

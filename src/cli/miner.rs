@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use clap::Args;
 
-use chronoseek::chain::{Chain, ChainOpts, Network, WalletOpts};
-use chronoseek::config::GlobalOpts;
+use super::connect::{ChainOpts, WalletOpts};
+use super::global::GlobalOpts;
+use chronoseek::chain::{Chain, Network};
 use chronoseek::index::Store;
 use chronoseek::ingest::Fetcher;
 use chronoseek::model::ClipEmbedder;
 use chronoseek::protocol::ErrorCode;
 use chronoseek::query::Engine;
-use chronoseek::server::miner::{MinerConfig, MinerState, serve};
+use chronoseek::server::ServeLimits;
+use chronoseek::server::miner::{MinStake, MinerConfig, MinerState, serve};
 
 use super::{CliError, output::Output};
 
@@ -25,9 +27,10 @@ pub struct MinerArgs {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     pub host: IpAddr,
-    /// Callers (validators) with less stake than this, in TAO, are refused with 403.
-    #[arg(long, env = "MIN_VALIDATOR_STAKE", default_value_t = 10_000.0)]
-    pub min_validator_stake: f64,
+    /// Callers (validators) with less stake than this, in TAO, are refused with 403. A finite
+    /// number, zero or more (NaN, infinities and negatives are refused).
+    #[arg(long, env = "MIN_VALIDATOR_STAKE", default_value = "10000")]
+    pub min_validator_stake: MinStake,
     #[command(flatten)]
     pub chain: ChainOpts,
     #[command(flatten)]
@@ -62,6 +65,20 @@ pub struct MinerArgs {
     /// Seconds shutdown waits for requests in flight.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Open connections at most (lowered to leave file descriptors for the store); more
+    /// clients wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Searches answered at once; more get 503 with Retry-After.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Seconds a client has to send a request's body (408 after it).
+    #[arg(long, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout: u64,
 }
 
 /// Announces the axon at start-up, as the Python miner does; skipped when the chain already
@@ -102,10 +119,10 @@ async fn announce(
         }
     };
     let port = args.axon_port.unwrap_or(local_port);
-    let outcome = chain
-        .serve_axon(&key, ip, port)
-        .await
-        .map_err(|e| CliError::new(ErrorCode::InternalError, format!("serve_axon: {e}")))?;
+    let outcome = chain.serve_axon(&key, ip, port).await.map_err(|e| {
+        let e = CliError::from(e);
+        CliError { message: format!("serve_axon: {}", e.message), ..e }
+    })?;
     tracing::info!(hotkey = %key.ss58(), %ip, port, ?outcome, "axon announced");
     out.say(format!("axon {ip}:{port} for {} ({outcome:?})", key.ss58()));
     Ok(())
@@ -113,13 +130,15 @@ async fn announce(
 
 pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), CliError> {
     let dev = matches!(args.chain.network(), Ok(Network::File(_)));
-    let chain = args.chain.open().await.map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?;
-    chain.metagraph().await.map_err(CliError::internal)?;
+    let chain = args.chain.open().await?;
+    chain.metagraph().await?;
 
     let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
     let store = Store::open(&g.store_uri()).await?;
     let mut fetch = g.pipeline.fetch_options();
     fetch.block_private_addresses = !args.allow_private_video_urls;
+    // Whatever any flag says, a miner reads no local file for a caller.
+    fetch.allow_local_files = false;
     let mut opts = g.pipeline.engine_options();
     opts.ingest.max_concurrent = args.max_concurrent_ingests.max(1);
     opts.ingest.max_queued = args.max_queued_ingests;
@@ -129,6 +148,12 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        max_in_flight: args.max_in_flight.max(1),
+        limits: ServeLimits {
+            max_connections: args.max_connections.max(1),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+        },
         ..MinerConfig::default()
     };
     let state = MinerState::new(engine, chain.clone(), config);

@@ -2,9 +2,12 @@
 
 mod bench;
 mod chain;
+pub mod connect;
 mod demo;
 mod eval;
+pub mod global;
 mod ingest;
+mod load;
 mod miner;
 mod model;
 pub mod output;
@@ -19,12 +22,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use chronoseek::config::GlobalOpts;
+use chronoseek::chain::ChainError;
 use chronoseek::index::{Store, StoreError};
 use chronoseek::ingest::{FetchError, Fetcher, IngestError};
 use chronoseek::model::{ClipEmbedder, ModelError, ModelSource};
 use chronoseek::protocol::{ErrorCode, ProtocolError};
 use chronoseek::query::{Engine, SearchError};
+use global::GlobalOpts;
 
 use output::Output;
 
@@ -52,7 +56,8 @@ pub enum Command {
     /// Offline demo: ingest the fixture videos with the bundled model, run a few queries, show
     /// cold and cached latency.
     Demo(demo::DemoArgs),
-    /// Cold and cached search latency (p50/p95) and decode and embedding throughput.
+    /// Cold and cached search latency (p50/p95) and decode and embedding throughput; with
+    /// --endpoint, signed load on a running miner (latency percentiles, requests/s).
     Bench(bench::BenchArgs),
     /// Retrieval quality (R1, mIoU, mAP) on a task file, or a QVHighlights prediction file
     /// scored like the standard evaluation.
@@ -103,23 +108,39 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     }
 }
 
-/// A failure with the protocol code that classifies it (and so its exit code).
+/// Exit code when the chain or an endpoint cannot be reached (retrying later may work).
+pub const EXIT_UNAVAILABLE: u8 = 8;
+/// Exit code when the chain refuses for a reason only the operator can fix (not registered,
+/// no such subnet, no validator permit, commit-reveal on).
+pub const EXIT_NEEDS_OPERATOR: u8 = 9;
+
+/// A failure with the protocol code that classifies it, and its exit code (the code's own, or
+/// one of the two above, which have no protocol code of their own).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct CliError {
     pub code: ErrorCode,
     pub message: String,
+    exit: u8,
 }
 
 impl CliError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), exit: code.exit_code() as u8 }
     }
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::InternalError, message.to_string())
     }
+    /// The chain or an endpoint could not be reached.
+    pub fn unavailable(message: impl std::fmt::Display) -> Self {
+        Self { exit: EXIT_UNAVAILABLE, ..Self::internal(message) }
+    }
+    /// Something only the operator can fix.
+    pub fn needs_operator(message: impl std::fmt::Display) -> Self {
+        Self { exit: EXIT_NEEDS_OPERATOR, ..Self::new(ErrorCode::InvalidRequest, message.to_string()) }
+    }
     pub fn exit_code(&self) -> u8 {
-        self.code.exit_code() as u8
+        self.exit
     }
     /// The protocol's error envelope (printed on stdout with --json).
     pub fn envelope(&self) -> ProtocolError {
@@ -151,11 +172,28 @@ impl From<ModelError> for CliError {
     }
 }
 
+impl From<ChainError> for CliError {
+    fn from(e: ChainError) -> Self {
+        if e.is_unavailable() {
+            Self::unavailable(e)
+        } else if e.needs_operator() {
+            Self::needs_operator(e)
+        } else if matches!(e, ChainError::File { .. } | ChainError::BadNetwork(_)) {
+            Self::new(ErrorCode::InvalidRequest, e.to_string())
+        } else {
+            Self::internal(e)
+        }
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         Self::internal(e)
     }
 }
+
+/// How long a command waits at exit for cached query embeddings to reach the store.
+pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Loads the model and opens the store named by the global options.
 pub async fn build_engine(g: &GlobalOpts, source: Option<ModelSource>) -> Result<Engine, CliError> {

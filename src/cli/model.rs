@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::model::tiny::{TinySpec, write_random_clip};
 use chronoseek::model::{ClipEmbedder, ModelFiles};
 

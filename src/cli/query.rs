@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use chronoseek::chain::WalletOpts;
-use chronoseek::config::GlobalOpts;
+use super::connect::WalletOpts;
+use super::global::GlobalOpts;
 use chronoseek::protocol::epistula::Signer;
-use chronoseek::protocol::{ErrorCode, TopK, VideoSearchRequest};
+use chronoseek::protocol::{ErrorCode, TopK, VideoSearchRequest, VideoUrl};
 use chronoseek::validator::client::{MinerCallError, MinerClient};
 
 use super::{CliError, output::Output};
@@ -44,7 +44,8 @@ pub async fn run(_g: &GlobalOpts, args: QueryArgs, out: &Output) -> Result<(), C
     })?;
     let signer =
         Signer::new(args.wallet.hotkey().map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?);
-    let mut req = VideoSearchRequest::new(&args.video_url, &args.query, top_k);
+    let url = VideoUrl::parse(&args.video_url).map_err(|e| CliError::new(ErrorCode::InvalidRequest, e.to_string()))?;
+    let mut req = VideoSearchRequest::new(url, &args.query, top_k);
     req.request_id = Some(args.request_id.clone().unwrap_or_else(chronoseek::ingest::unique_id));
     let signer = Arc::new(signer);
     let client = MinerClient::new(signer.clone()).map_err(CliError::internal)?;

@@ -2,10 +2,11 @@
 
 use clap::Args;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
+use chronoseek::ingest::VideoInput;
 use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
 
-use super::{CliError, build_engine, output::Output};
+use super::{CliError, FLUSH_LIMIT, build_engine, output::Output};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -26,9 +27,11 @@ pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), C
     })?;
     chronoseek::query::Engine::check_query(&args.query)?;
     let engine = build_engine(g, None).await?;
+    let video = VideoInput::from_cli(&args.video)?;
     let bar = out.frames_bar(&args.video);
-    let answer = engine.search(&args.video, &args.query, top_k, &bar).await;
+    let answer = engine.search(&video, &args.query, top_k, &super::output::progress(&bar)).await;
     bar.finish_and_clear();
+    engine.flush(FLUSH_LIMIT).await;
     let answer = answer?;
     let meta = answer.metadata(engine.model().name(), engine.options().segmenter);
     if out.json {

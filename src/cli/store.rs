@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::index::Store;
 
 use super::{CliError, output::Output};

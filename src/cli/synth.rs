@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use chronoseek::config::GlobalOpts;
+use super::global::GlobalOpts;
 use chronoseek::ingest::{SamplerOptions, SamplingPlan, sample_frames};
 use chronoseek::model::train::{Example, TrainOptions, train};
 use chronoseek::model::{ClipEmbedder, DeviceSpec, ModelFiles};

@@ -10,8 +10,8 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use tokio_util::sync::CancellationToken;
 
-use chronoseek::chain::{ChainOpts, WalletOpts};
-use chronoseek::config::GlobalOpts;
+use super::connect::{ChainOpts, WalletOpts};
+use super::global::GlobalOpts;
 use chronoseek::protocol::epistula::Signer;
 use chronoseek::protocol::{ErrorCode, TopK};
 use chronoseek::server::gateway::{self, GatewayConfig, GatewayState};
@@ -143,7 +143,7 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
     if !synthetic && !a.enable_validator_api {
         return Err(bad("synthetic evaluation is off and the gateway is not enabled: nothing to do".into()));
     }
-    let chain = a.chain.open().await.map_err(|e| bad(e.to_string()))?;
+    let chain = a.chain.open().await?;
     let key = a.wallet.hotkey().map_err(|e| bad(e.to_string()))?;
     let state_dir = a.state_dir.clone().unwrap_or_else(|| {
         dirs::data_dir().unwrap_or_default().join("chronoseek").join(format!("validator-{}", a.chain.netuid))
@@ -254,7 +254,10 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
     if let Some((_, handle)) = gateway {
         let _ = handle.await;
     }
-    result.map_err(|e| CliError::internal(e.to_string()))?;
+    result.map_err(|e| match e {
+        chronoseek::validator::run::ValidatorError::Chain(c) => CliError::from(c),
+        other => CliError::internal(other),
+    })?;
     let state = validator.shared.state.lock().clone();
     out.say(format!("stopped after {} steps; scores: {:?}", state.steps, state.scores.scores()));
     Ok(())

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::global::GlobalOpts;
 use chronoseek::chain::wallet::{PASSWORD_ENV, WalletFiles, create_wallet, default_wallet_path, wallet_info};
-use chronoseek::config::GlobalOpts;
 use chronoseek::protocol::ErrorCode;
 
 use super::{CliError, output::Output};

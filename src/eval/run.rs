@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
-use indicatif::ProgressBar;
+use crate::progress::{Progress, silent};
 use serde_json::json;
 
 use super::metrics::{GroundTruth, Prediction, by_length, mr_ap, mr_r1, top1_ious};
+use crate::ingest::VideoInput;
 use crate::protocol::TopK;
 use crate::query::Engine;
-use crate::validator::tasks::Task;
+use crate::tasks::Task;
 
 /// Predictions and ground truth of an evaluation run.
 #[derive(Debug, Clone, Default)]
@@ -20,7 +21,7 @@ pub struct EvalRun {
 
 /// Searches every task (relative video paths resolved against `base`). A failed search counts
 /// as an empty prediction.
-pub async fn run_tasks(engine: &Engine, tasks: &[Task], base: &Path, top_k: TopK, bar: &ProgressBar) -> EvalRun {
+pub async fn run_tasks(engine: &Engine, tasks: &[Task], base: &Path, top_k: TopK, bar: &dyn Progress) -> EvalRun {
     let mut run = EvalRun::default();
     for t in tasks {
         let video = if t.video_url.contains("://") || Path::new(&t.video_url).is_absolute() {
@@ -28,12 +29,16 @@ pub async fn run_tasks(engine: &Engine, tasks: &[Task], base: &Path, top_k: TopK
         } else {
             base.join(&t.video_url).display().to_string()
         };
-        bar.set_message(t.task_id.clone());
+        bar.set_message(&t.task_id);
         run.ground_truth.push(GroundTruth {
             qid: t.task_id.clone(),
             windows: t.ground_truths.iter().map(|g| [g.start, g.end]).collect(),
         });
-        let windows = match engine.search(&video, &t.query, top_k, &ProgressBar::hidden()).await {
+        let found = match VideoInput::from_cli(&video) {
+            Ok(input) => engine.search(&input, &t.query, top_k, &silent()).await,
+            Err(e) => Err(crate::ingest::IngestError::from(e).into()),
+        };
+        let windows = match found {
             Ok(a) => a.results.iter().map(|r| [r.start, r.end, r.confidence]).collect(),
             Err(e) => {
                 run.failed += 1;

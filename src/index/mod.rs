@@ -8,7 +8,7 @@ mod store;
 pub use migrations::{current_version, latest_version};
 pub use records::{FrameMatrix, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
-pub use store::{SourceRecord, Store};
+pub use store::{SourceRecord, Store, TextEmbeddingRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

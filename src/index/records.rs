@@ -1,6 +1,6 @@
 //! Plain Rust views of the store's rows.
 
-use crate::ingest::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// A video whose embeddings are complete for one model. Only complete videos exist as records:
 /// the row is written last, after its frames, and is the marker that makes the video searchable.

@@ -25,7 +25,7 @@ use super::{
     FrameMatrix, StoreError, VideoRecord,
     migrations::{declared_schema, migrate},
 };
-use crate::ingest::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// Quotes a string for a Lance SQL filter.
 fn sql_str(s: &str) -> String {
@@ -33,7 +33,7 @@ fn sql_str(s: &str) -> String {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    crate::clock::now_ms() as i64
 }
 
 /// A cached mapping from a path or URL to the fingerprint of its bytes, valid while
@@ -43,6 +43,15 @@ pub struct SourceRecord {
     pub source: String,
     pub validator: String,
     pub fingerprint: Fingerprint,
+}
+
+/// One cached query embedding as the `text_embeddings` table stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextEmbeddingRow {
+    pub key: String,
+    pub model_key: String,
+    pub query: String,
+    pub embedding: Vec<f32>,
 }
 
 #[derive(Clone)]
@@ -263,26 +272,30 @@ impl Store {
         Ok(None)
     }
 
-    pub async fn put_text_embedding(
-        &self,
-        key: &str,
-        model_key: &str,
-        query: &str,
-        embedding: &[f32],
-    ) -> Result<(), StoreError> {
+    /// Writes query embeddings, many in one commit (one table version per call, however many
+    /// rows: the text cache batches its writes so new queries do not pile up versions).
+    pub async fn put_text_embeddings(&self, rows: &[TextEmbeddingRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let batch = RecordBatch::try_new(
             declared_schema("text_embeddings")?,
             vec![
-                Arc::new(StringArray::from(vec![key])),
-                Arc::new(StringArray::from(vec![model_key])),
-                Arc::new(StringArray::from(vec![query])),
-                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(
-                    embedding.iter().copied().map(Some),
-                )])),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.key.as_str()))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.model_key.as_str()))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.query.as_str()))),
+                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                    rows.iter().map(|r| Some(r.embedding.iter().copied().map(Some))),
+                )),
             ],
         )?;
         self.texts.add(batch).execute().await?;
         Ok(())
+    }
+
+    /// The `text_embeddings` table's version (tests and `store stats` read it).
+    pub async fn text_embeddings_version(&self) -> Result<u64, StoreError> {
+        Ok(self.texts.version().await?)
     }
 
     pub async fn source(&self, source: &str) -> Result<Option<SourceRecord>, StoreError> {

@@ -8,8 +8,45 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::fingerprint::{Fingerprint, HashingWriter};
 use super::platform::{PlatformVideo, YtDlpOptions};
+use crate::fingerprint::{Fingerprint, HashingWriter};
+use crate::protocol::VideoUrl;
+
+/// What a search is about: a video known to be stored (by fingerprint), or a source to fetch.
+/// The CLI builds it with [`VideoInput::from_cli`] (paths, URLs, fingerprints); network
+/// boundaries build `Source(VideoSource::from_network(..))` from a parsed [`VideoUrl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoInput {
+    Stored(Fingerprint),
+    Source(VideoSource),
+}
+
+impl VideoInput {
+    /// A fingerprint (when no file of that name exists), a path, or a URL.
+    pub fn from_cli(s: &str) -> Result<Self, FetchError> {
+        let t = s.trim();
+        if let Ok(fp) = t.parse::<Fingerprint>()
+            && !Path::new(t).exists()
+        {
+            return Ok(Self::Stored(fp));
+        }
+        VideoSource::parse(s).map(Self::Source)
+    }
+
+    /// From a URL that crossed a network boundary.
+    pub fn from_network(url: &VideoUrl) -> Self {
+        Self::Source(VideoSource::from_network(url))
+    }
+}
+
+impl std::fmt::Display for VideoInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stored(fp) => write!(f, "{fp}"),
+            Self::Source(s) => write!(f, "{s}"),
+        }
+    }
+}
 
 /// Where a video comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +59,20 @@ pub enum VideoSource {
 }
 
 impl VideoSource {
-    /// A `file://` or `http(s)://` URL, or a plain path.
+    /// The source behind a URL that came over the network: a direct download or a platform
+    /// page, never a local file (the type says so; nothing re-parses the text).
+    pub fn from_network(url: &VideoUrl) -> Self {
+        let url = url.as_url();
+        PlatformVideo::from_url(url).map(Self::Platform).unwrap_or_else(|| Self::Http(url.clone()))
+    }
+
+    /// True for sources read from this machine's file system.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::File(_))
+    }
+
+    /// The command line's rules: a `file://` or `http(s)://` URL, or a plain path. Never for
+    /// network input (use [`VideoSource::from_network`]).
     pub fn parse(s: &str) -> Result<Self, FetchError> {
         let s = s.trim();
         if s.is_empty() {
@@ -87,6 +137,10 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("{0}: refusing to fetch from a private, loopback or link-local address")]
     Forbidden(String),
+    /// A local file where only network sources are allowed (the miner and the gateway). The
+    /// message names nothing about the path: no existence oracle.
+    #[error("local files are not served")]
+    LocalFileRefused,
     #[error("{0}")]
     Io(String),
 }
@@ -101,11 +155,17 @@ pub struct FetchOptions {
     /// Whole-download limit.
     pub total_timeout: Duration,
     pub max_redirects: usize,
-    /// Folder for downloads (deleted after ingest); the system temp folder if `None`.
+    /// Root folder for downloads; `chronoseek-downloads` in the system temp folder if `None`.
+    /// Each process downloads into its own `<root>/<pid>/` and, when it starts, removes the
+    /// folders of processes that are gone: a download cut short by `kill -9` is swept by the
+    /// next start instead of staying in the temp folder forever.
     pub download_dir: Option<PathBuf>,
     /// Refuse URLs whose addresses are loopback, private, link-local, multicast or
     /// unspecified (the miner's SSRF guard). Off for the CLI, which fetches the user's own URLs.
     pub block_private_addresses: bool,
+    /// Read local files (paths, `file://`). The CLI reads the user's own files; a miner or a
+    /// gateway never does, whatever reaches the fetcher (checked before any file-system call).
+    pub allow_local_files: bool,
     /// How platform pages are fetched.
     pub yt_dlp: YtDlpOptions,
 }
@@ -120,6 +180,7 @@ impl Default for FetchOptions {
             max_redirects: 5,
             download_dir: None,
             block_private_addresses: false,
+            allow_local_files: true,
             yt_dlp: YtDlpOptions::default(),
         }
     }
@@ -175,6 +236,10 @@ impl Fetcher {
             builder = builder.dns_resolver(super::ssrf::resolver());
         }
         let client = builder.build().map_err(|e| FetchError::Io(format!("HTTP client: {e}")))?;
+        let root = opts.download_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("chronoseek-downloads"));
+        sweep_downloads(&root);
+        let mut opts = opts;
+        opts.download_dir = Some(root.join(std::process::id().to_string()));
         Ok(Self { client, opts })
     }
 
@@ -186,6 +251,7 @@ impl Fetcher {
     /// size and modification time for files; ETag, Last-Modified and length for HTTP. `None`
     /// when the server gives nothing to validate with (then the URL is always downloaded).
     pub async fn validator(&self, source: &VideoSource) -> Result<Option<String>, FetchError> {
+        self.check_policy(source)?;
         match source {
             VideoSource::File(p) => {
                 let meta = std::fs::metadata(p).map_err(|_| FetchError::NotFound(p.display().to_string()))?;
@@ -224,6 +290,7 @@ impl Fetcher {
 
     /// Makes the bytes local and fingerprints them in the same pass.
     pub async fn fetch(&self, source: &VideoSource) -> Result<LocalVideo, FetchError> {
+        self.check_policy(source)?;
         match source {
             VideoSource::File(p) => hash_file(p, self.opts.max_bytes).await,
             VideoSource::Http(url) => self.download(url).await,
@@ -252,6 +319,14 @@ impl Fetcher {
         let mut hashed = hash_file(&file, self.opts.max_bytes).await?;
         hashed._temp = Some(Temporary::Dir(dir));
         Ok(hashed)
+    }
+
+    /// Refuses local sources when they are not allowed, before touching the file system.
+    fn check_policy(&self, source: &VideoSource) -> Result<(), FetchError> {
+        if source.is_local() && !self.opts.allow_local_files {
+            return Err(FetchError::LocalFileRefused);
+        }
+        Ok(())
     }
 
     /// Refuses literal private IPs up front (names are filtered by the resolver).
@@ -296,6 +371,23 @@ impl Fetcher {
     }
 }
 
+/// Removes `<root>/<pid>/` folders whose process is gone (Linux: no `/proc/<pid>`). Failures are
+/// logged, never fatal: sweeping is housekeeping.
+pub fn sweep_downloads(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let alive = |pid: u32| Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || alive(pid) {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(path = %entry.path().display(), "removed downloads left by a stopped process"),
+            Err(e) => tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove old downloads"),
+        }
+    }
+}
+
 fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
     // The SSRF guard's refusals come back wrapped in the client's error.
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
@@ -303,7 +395,7 @@ fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
         if let Some(FetchError::Forbidden(u)) = s.downcast_ref::<FetchError>() {
             return FetchError::Forbidden(u.clone());
         }
-        if s.to_string().contains("private or local addresses") {
+        if s.downcast_ref::<super::ssrf::ForbiddenAddress>().is_some() {
             return FetchError::Forbidden(url.to_string());
         }
         source = s.source();
@@ -353,5 +445,37 @@ mod tests {
         assert!(VideoSource::parse("ftp://e.com/v.mp4").is_err());
         assert!(VideoSource::parse("http://").is_err());
         assert!(VideoSource::parse("   ").is_err());
+    }
+
+    #[test]
+    fn downloads_of_stopped_processes_are_swept_at_start() {
+        let root = tempfile::tempdir().unwrap();
+        // A pid far above any pid_max: that process cannot be running.
+        let dead = root.path().join("4294967");
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(dead.join(".tmpABC"), vec![0u8; 4096]).unwrap();
+        let mine = root.path().join(std::process::id().to_string());
+        std::fs::create_dir_all(&mine).unwrap();
+        let other = root.path().join("not-a-pid");
+        std::fs::create_dir_all(&other).unwrap();
+        let f =
+            Fetcher::new(FetchOptions { download_dir: Some(root.path().to_path_buf()), ..Default::default() }).unwrap();
+        assert!(!dead.exists(), "a stopped process's downloads are removed");
+        assert!(mine.exists() && other.exists(), "live and foreign folders are kept");
+        assert_eq!(f.options().download_dir.as_deref(), Some(mine.as_path()));
+    }
+
+    #[test]
+    fn local_files_are_refused_before_any_file_system_call() {
+        let f = Fetcher::new(FetchOptions { allow_local_files: false, ..Default::default() }).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for p in ["/etc/passwd", "/no/such/file", "/tmp", "/proc/self/pagemap"] {
+            let src = VideoSource::File(p.into());
+            // One answer for an existing file, a missing one and a directory.
+            let a = rt.block_on(f.validator(&src)).unwrap_err().to_string();
+            let b = rt.block_on(f.fetch(&src)).unwrap_err().to_string();
+            assert_eq!(a, "local files are not served", "{p}");
+            assert_eq!(b, a, "{p}");
+        }
     }
 }

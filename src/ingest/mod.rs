@@ -2,15 +2,17 @@
 //! blake3 fingerprint, ffmpeg frame sampling, batched embedding, and the single-flight pipeline.
 
 mod fetch;
-mod fingerprint;
 mod pipeline;
 mod plan;
 pub mod platform;
 mod sampler;
 pub mod ssrf;
 
-pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, VideoSource};
-pub use fingerprint::{Fingerprint, HashingWriter};
+pub use crate::fingerprint::{Fingerprint, HashingWriter};
+pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, VideoInput, VideoSource};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
 pub use plan::SamplingPlan;
-pub use sampler::{DecodeError, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe, sample_frames};
+pub use sampler::{
+    DecodeError, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe, probe_as,
+    sample_frames,
+};

@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use indicatif::ProgressBar;
+use crate::progress::ProgressHandle;
 
 use super::{
-    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, SampledFrame, SamplerOptions, VideoSource, sample_frames,
+    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, MediaTrust, SampledFrame, SamplerOptions, VideoSource,
+    sample_frames,
 };
 use crate::counters::Counters;
 use crate::index::{FrameMatrix, SourceRecord, Store, StoreError, VideoRecord, timestamp_now_ms};
@@ -43,13 +44,39 @@ pub struct IngestOptions {
     pub max_concurrent: usize,
     /// Cold ingests allowed to wait for a slot; beyond that new ones are refused as busy.
     pub max_queued: usize,
+    /// How long a network source known to be stored is answered from memory without asking
+    /// its origin. Past it the answer still comes from memory while one background request
+    /// revalidates (HEAD: ETag, Last-Modified, length); a changed or unanswerable source is
+    /// forgotten, so the next request fetches it again (and finds its content by fingerprint).
+    pub source_ttl: Duration,
+    /// Network sources remembered (least recently used are forgotten first).
+    pub known_sources: usize,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { sampler: SamplerOptions::default(), batch_size: 32, max_concurrent: 1, max_queued: 1024 }
+        Self {
+            sampler: SamplerOptions::default(),
+            batch_size: 32,
+            max_concurrent: 1,
+            max_queued: 1024,
+            source_ttl: Duration::from_secs(600),
+            known_sources: 65_536,
+        }
     }
 }
+
+/// A network source whose video is complete in the store.
+#[derive(Debug, Clone)]
+struct KnownSource {
+    record: VideoRecord,
+    /// What the origin said when the record was made (`None`: it gave no validator).
+    validator: Option<String>,
+    checked: Instant,
+    revalidating: bool,
+}
+
+type KnownSources = Arc<parking_lot::Mutex<lru::LruCache<String, KnownSource>>>;
 
 /// Timings and counts of one ingest that did work.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -89,6 +116,10 @@ pub struct Ingestor {
     admission: Arc<tokio::sync::Semaphore>,
     /// Running cold ingests.
     running: Arc<tokio::sync::Semaphore>,
+    /// Network sources answered from memory.
+    known: KnownSources,
+    /// One fetch per network source at a time: concurrent requests for one URL share it.
+    fetching: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Ingestor {
@@ -102,7 +133,20 @@ impl Ingestor {
         let running = opts.max_concurrent.max(1);
         let admission = Arc::new(tokio::sync::Semaphore::new(running.saturating_add(opts.max_queued)));
         let running = Arc::new(tokio::sync::Semaphore::new(running));
-        Self { store, model, fetcher, counters, opts, inflight: Default::default(), admission, running }
+        let cap = std::num::NonZeroUsize::new(opts.known_sources.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
+        let known = Arc::new(parking_lot::Mutex::new(lru::LruCache::new(cap)));
+        Self {
+            store,
+            model,
+            fetcher,
+            counters,
+            opts,
+            inflight: Default::default(),
+            admission,
+            running,
+            known,
+            fetching: Default::default(),
+        }
     }
 
     pub fn options(&self) -> &IngestOptions {
@@ -119,7 +163,87 @@ impl Ingestor {
     }
 
     /// Makes sure the video behind `source` is in the store for the loaded model.
-    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressBar) -> Result<IngestOutcome, IngestError> {
+    ///
+    /// A network source already known is answered from memory (no origin request, no store
+    /// look-up); concurrent requests for one unknown network source share one fetch.
+    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressHandle) -> Result<IngestOutcome, IngestError> {
+        if source.is_local() {
+            return self.ingest_uncached(source, progress).await.map(|(o, _)| o);
+        }
+        let key = source.cache_key();
+        if let Some(record) = self.known_hit(&key, source) {
+            return Ok(IngestOutcome::AlreadyIngested(record));
+        }
+        let gate = self.fetching.lock().entry(key.clone()).or_default().clone();
+        let result = async {
+            let waited = gate.try_lock().is_err();
+            let _guard = gate.lock().await;
+            if let Some(record) = self.known_hit(&key, source) {
+                if waited {
+                    Counters::inc(&self.counters.source_fetch_shared);
+                }
+                return Ok(IngestOutcome::AlreadyIngested(record));
+            }
+            let (outcome, validator) = self.ingest_uncached(source, progress).await?;
+            let known = KnownSource {
+                record: outcome.record().clone(),
+                validator,
+                checked: Instant::now(),
+                revalidating: false,
+            };
+            self.known.lock().put(key.clone(), known);
+            Ok(outcome)
+        }
+        .await;
+        let mut fetching = self.fetching.lock();
+        if fetching.get(&key).is_some_and(|g| Arc::strong_count(g) <= 2) {
+            fetching.remove(&key);
+        }
+        drop(gate);
+        result
+    }
+
+    /// The remembered record of a network source; when it is older than the TTL, one
+    /// background request revalidates it while this answer is served.
+    fn known_hit(&self, key: &str, source: &VideoSource) -> Option<VideoRecord> {
+        let mut known = self.known.lock();
+        let entry = known.get_mut(key)?;
+        Counters::inc(&self.counters.source_memory_hits);
+        if entry.checked.elapsed() >= self.opts.source_ttl && !entry.revalidating {
+            entry.revalidating = true;
+            let expected = entry.validator.clone();
+            let (known, fetcher, counters, source, key) =
+                (self.known.clone(), self.fetcher.clone(), self.counters.clone(), source.clone(), key.to_string());
+            tokio::spawn(async move {
+                Counters::inc(&counters.source_revalidations);
+                let now = fetcher.validator(&source).await;
+                let mut known = known.lock();
+                match now {
+                    Ok(Some(v)) if Some(&v) == expected.as_ref() => {
+                        if let Some(e) = known.get_mut(&key) {
+                            e.checked = Instant::now();
+                            e.revalidating = false;
+                        }
+                    }
+                    other => {
+                        tracing::debug!(source = %key, ?other, "known source changed or cannot be checked; forgetting it");
+                        known.pop(&key);
+                    }
+                }
+            });
+        }
+        Some(entry.record.clone())
+    }
+
+    /// The full path: validator, source cache, fetch, ingest. Returns the validator seen.
+    async fn ingest_uncached(
+        &self,
+        source: &VideoSource,
+        progress: &ProgressHandle,
+    ) -> Result<(IngestOutcome, Option<String>), IngestError> {
+        if matches!(source, VideoSource::Http(_)) {
+            Counters::inc(&self.counters.source_revalidations);
+        }
         let validator = self.fetcher.validator(source).await?;
         if let Some(v) = &validator
             && let Some(known) = self.store.source(&source.cache_key()).await?
@@ -127,7 +251,7 @@ impl Ingestor {
             && let Some(record) = self.store.video(&known.fingerprint, self.model.key()).await?
         {
             Counters::inc(&self.counters.source_cache_hits);
-            return Ok(IngestOutcome::AlreadyIngested(record));
+            return Ok((IngestOutcome::AlreadyIngested(record), validator));
         }
         // Refuse before downloading when no slot could be had anyway.
         if self.admission.available_permits() == 0 {
@@ -143,28 +267,38 @@ impl Ingestor {
             VideoSource::File(_) => Counters::inc(&self.counters.files_hashed),
         }
         let fetch_secs = started.elapsed().as_secs_f64();
-        if let Some(v) = validator {
+        if let Some(v) = &validator {
             self.store
-                .put_source(&SourceRecord { source: source.cache_key(), validator: v, fingerprint: local.fingerprint })
+                .put_source(&SourceRecord {
+                    source: source.cache_key(),
+                    validator: v.clone(),
+                    fingerprint: local.fingerprint,
+                })
                 .await?;
         }
-        let outcome = self.ingest_local(local, &source.to_string(), progress).await?;
-        Ok(match outcome {
-            IngestOutcome::Ingested(r, mut stats) => {
-                stats.fetch_secs = fetch_secs;
-                stats.total_secs = started.elapsed().as_secs_f64();
-                IngestOutcome::Ingested(r, stats)
-            }
-            other => other,
-        })
+        let media = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
+        let outcome = self.ingest_local_as(local, &source.to_string(), media, progress).await?;
+        Ok((
+            match outcome {
+                IngestOutcome::Ingested(r, mut stats) => {
+                    stats.fetch_secs = fetch_secs;
+                    stats.total_secs = started.elapsed().as_secs_f64();
+                    IngestOutcome::Ingested(r, stats)
+                }
+                other => other,
+            },
+            validator,
+        ))
     }
 
-    /// Ingests bytes already on disk (single-flight per fingerprint).
-    pub async fn ingest_local(
+    /// Ingests bytes already on disk (single-flight per fingerprint), decoding them as `media`
+    /// allows.
+    pub async fn ingest_local_as(
         &self,
         local: LocalVideo,
         label: &str,
-        progress: &ProgressBar,
+        media: MediaTrust,
+        progress: &ProgressHandle,
     ) -> Result<IngestOutcome, IngestError> {
         let fp = local.fingerprint;
         let gate = self.inflight.lock().entry(fp).or_default().clone();
@@ -175,7 +309,7 @@ impl Ingestor {
             }
             let _admitted = self.admission.clone().try_acquire_owned().map_err(|_| IngestError::Busy)?;
             let _running = self.running.acquire().await.map_err(|_| IngestError::Busy)?;
-            self.decode_embed_store(local, label, progress).await
+            self.decode_embed_store(local, label, media, progress).await
         }
         .await;
         // Forget the gate once nobody else holds it.
@@ -191,13 +325,15 @@ impl Ingestor {
         &self,
         local: LocalVideo,
         label: &str,
-        progress: &ProgressBar,
+        media: MediaTrust,
+        progress: &ProgressHandle,
     ) -> Result<IngestOutcome, IngestError> {
         let started = Instant::now();
         let model = self.model.clone();
         let counters = self.counters.clone();
         let mut sampler = self.opts.sampler.clone();
         sampler.size = model.image_size();
+        sampler.trust = media;
         let batch_size = self.opts.batch_size.max(1);
         let progress = progress.clone();
         let path = local.path.clone();
@@ -265,9 +401,9 @@ fn run_decode_embed(
     batch_size: usize,
     model: &ClipEmbedder,
     counters: &Counters,
-    progress: &ProgressBar,
+    progress: &ProgressHandle,
 ) -> Result<(FrameMatrix, IngestStats, super::SampleStats), IngestError> {
-    let info = super::probe(path)?;
+    let info = super::probe_as(path, sampler.trust)?;
     let fps = sampler.plan.fps_for(info.duration_s);
     if let Some(d) = info.duration_s {
         progress.set_length((d * fps).ceil().max(1.0) as u64);

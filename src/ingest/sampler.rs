@@ -47,13 +47,44 @@ pub struct SamplerOptions {
     pub max_pixels: u64,
     /// Longest accepted duration, when the header states one.
     pub max_duration_s: f64,
+    /// Whose bytes these are: network media is opened with FFmpeg restricted to plain
+    /// container demuxers reading this one file.
+    pub trust: MediaTrust,
 }
 
 impl Default for SamplerOptions {
     fn default() -> Self {
-        Self { plan: SamplingPlan::default(), size: 224, max_pixels: 8192 * 4320, max_duration_s: 4.0 * 3600.0 }
+        Self {
+            plan: SamplingPlan::default(),
+            size: 224,
+            max_pixels: 8192 * 4320,
+            max_duration_s: 4.0 * 3600.0,
+            trust: MediaTrust::Local,
+        }
     }
 }
+
+/// Where the bytes being decoded came from.
+///
+/// FFmpeg's playlist and reference demuxers (HLS, DASH, concat, image sequences, ...) open
+/// further files and URLs named *inside* the media: a downloaded "video" that is an HLS
+/// playlist listing `file:///etc/...` segments makes the decoder read local files. Bytes from
+/// the network are therefore opened with a demuxer whitelist ([`NETWORK_DEMUXERS`], single-file
+/// containers only) and a protocol whitelist of `file` (the downloaded file itself, nothing it
+/// names over any other protocol); a format outside the list is `VIDEO_UNREADABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaTrust {
+    /// The user's own files (the CLI): any format FFmpeg reads.
+    #[default]
+    Local,
+    /// Bytes downloaded for a network caller.
+    Network,
+}
+
+/// Demuxers allowed for network media: single-file containers and elementary streams that
+/// open nothing else.
+pub const NETWORK_DEMUXERS: &str =
+    "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,ogg,asf,mpeg,m4v,h264,hevc,ivf,nut";
 
 /// What the container says about the video stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,9 +150,24 @@ fn rotation_from_matrix(data: &[u8]) -> u32 {
     (((theta / 90.0).round() as i64).rem_euclid(4) * 90) as u32
 }
 
-fn open(path: &Path) -> Result<ffmpeg::format::context::Input, DecodeError> {
+fn open(path: &Path, trust: MediaTrust) -> Result<ffmpeg::format::context::Input, DecodeError> {
     init()?;
-    ffmpeg::format::input(path).map_err(|e| DecodeError::Open(e.to_string()))
+    match trust {
+        MediaTrust::Local => ffmpeg::format::input(path).map_err(|e| DecodeError::Open(e.to_string())),
+        MediaTrust::Network => {
+            let mut options = ffmpeg::Dictionary::new();
+            options.set("format_whitelist", NETWORK_DEMUXERS);
+            options.set("protocol_whitelist", "file");
+            let ictx = ffmpeg::format::input_with_dictionary(&path, options)
+                .map_err(|e| DecodeError::Open(format!("{e} (network media must be a single-file container)")))?;
+            // FFmpeg enforces the list when it picks the demuxer; check the pick as well.
+            let name = ictx.format().name().to_string();
+            if !name.split(',').any(|n| NETWORK_DEMUXERS.split(',').any(|a| a == n)) {
+                return Err(DecodeError::Open(format!("container format '{name}' is not accepted from the network")));
+            }
+            Ok(ictx)
+        }
+    }
 }
 
 fn stream_info(
@@ -153,9 +199,14 @@ fn stream_info(
     VideoInfo { duration_s, width, height, source_fps, rotation }
 }
 
-/// Reads the header only.
+/// Reads the header only (the user's own file).
 pub fn probe(path: &Path) -> Result<VideoInfo, DecodeError> {
-    let ictx = open(path)?;
+    probe_as(path, MediaTrust::Local)
+}
+
+/// Reads the header only, opening the file as `trust` allows.
+pub fn probe_as(path: &Path, trust: MediaTrust) -> Result<VideoInfo, DecodeError> {
+    let ictx = open(path, trust)?;
     let stream = ictx.streams().best(ffmpeg::media::Type::Video).ok_or(DecodeError::NoVideoStream)?;
     let params = stream.parameters();
     Ok(stream_info(&ictx, &stream, &params))
@@ -231,7 +282,7 @@ pub fn sample_frames(
     mut on_frame: impl FnMut(SampledFrame) -> bool,
 ) -> Result<SampleStats, DecodeError> {
     let started = Instant::now();
-    let mut ictx = open(path)?;
+    let mut ictx = open(path, opts.trust)?;
     let stream = ictx.streams().best(ffmpeg::media::Type::Video).ok_or(DecodeError::NoVideoStream)?;
     let index = stream.index();
     let tb = stream.time_base();

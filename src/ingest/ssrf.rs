@@ -65,6 +65,14 @@ pub fn literal_ip(url: &url::Url) -> Option<IpAddr> {
     }
 }
 
+/// The resolver's refusal: every address a name resolves to is forbidden. A type of its own so
+/// the fetcher recognises it through the HTTP client's error chain without reading messages.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{host} resolves only to private or local addresses, which are not fetched")]
+pub struct ForbiddenAddress {
+    pub host: String,
+}
+
 /// A DNS resolver for reqwest that drops forbidden addresses, failing when none is left.
 #[derive(Debug, Clone, Default)]
 pub struct PublicOnlyResolver;
@@ -79,7 +87,7 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
                 let err: Box<dyn std::error::Error + Send + Sync> = if addrs.is_empty() {
                     format!("{host} did not resolve").into()
                 } else {
-                    format!("{host} resolves only to private or local addresses, which are not fetched").into()
+                    Box::new(ForbiddenAddress { host })
                 };
                 return Err(err);
             }

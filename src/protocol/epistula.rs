@@ -88,7 +88,7 @@ fn parse_signature(s: &str) -> Result<sr25519::Signature, EpistulaError> {
 }
 
 fn now_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    u128::from(crate::clock::now_ms())
 }
 
 /// Signs request bodies with a hotkey.
@@ -109,8 +109,8 @@ impl Signer {
     }
 
     /// A signer from a secret URI such as `//Alice` or a mnemonic with derivation path.
-    pub fn from_uri(uri: &str) -> Result<Self, String> {
-        Sr25519Key::from_uri(uri).map(Self::new).map_err(|e| e.to_string())
+    pub fn from_uri(uri: &str) -> Result<Self, super::KeyError> {
+        Sr25519Key::from_uri(uri).map(Self::new)
     }
 
     /// The key it signs with (also the key for chain extrinsics).
@@ -142,17 +142,29 @@ impl Signer {
 
 /// Checks a signature without clock or replay rules (golden vectors, offline tools).
 pub fn verify_signature(headers: &EpistulaHeaders, body: &[u8]) -> Result<sr25519::PublicKey, EpistulaError> {
+    verify_decoded(headers, body).map(|(public, _)| public)
+}
+
+/// The key and the decoded signature bytes of a valid signature.
+fn verify_decoded(
+    headers: &EpistulaHeaders,
+    body: &[u8],
+) -> Result<(sr25519::PublicKey, sr25519::Signature), EpistulaError> {
     let public = parse_hotkey(&headers.hotkey)?;
     let sig = parse_signature(&headers.signature)?;
     let msg = message(&headers.timestamp_ms, &body_hash(body)?);
-    if sr25519::verify(&sig, msg.as_bytes(), &public) { Ok(public) } else { Err(EpistulaError::BadSignature) }
+    if sr25519::verify(&sig, msg.as_bytes(), &public) { Ok((public, sig)) } else { Err(EpistulaError::BadSignature) }
 }
+
+/// What the replay cache remembers: the signer's key and the signature's bytes, decoded, so
+/// that spellings of one signature (with or without `0x`, upper or lower case) are one entry.
+type ReplayKey = ([u8; 32], [u8; 64]);
 
 /// Verifies incoming requests: signature, clock window, replay.
 pub struct Verifier {
     window: Duration,
-    /// (hotkey, timestamp, signature) accepted recently, with the timestamp for expiry.
-    seen: Mutex<HashMap<(String, String, String), u128>>,
+    /// Signatures accepted recently, with their timestamps for expiry.
+    seen: Mutex<HashMap<ReplayKey, u128>>,
 }
 
 impl Default for Verifier {
@@ -183,8 +195,8 @@ impl Verifier {
         if skew.unsigned_abs() > window_ms {
             return Err(EpistulaError::Expired { skew_ms: skew, window_ms });
         }
-        verify_signature(headers, body)?;
-        let key = (headers.hotkey.clone(), headers.timestamp_ms.clone(), headers.signature.to_ascii_lowercase());
+        let (public, sig) = verify_decoded(headers, body)?;
+        let key: ReplayKey = (public.0, sig.0);
         let mut seen = self.seen.lock();
         // Entries older than the window can never be replayed (their timestamps are expired).
         seen.retain(|_, t| now_ms.saturating_sub(*t) <= window_ms * 2);
@@ -210,8 +222,12 @@ mod tests {
         let reordered = br#"{ "top_k":5,"query":"x" }"#;
         let h2 = signer.sign_at(reordered, 1_000_001).unwrap();
         assert!(verify_signature(&h2, body).is_ok());
-        // Replay of the exact headers.
+        // Replay of the exact headers, and of the same signature spelled differently.
         assert_eq!(v.verify_at(&h, body, 1_000_600), Err(EpistulaError::Replay));
+        let bare = EpistulaHeaders { signature: h.signature.trim_start_matches("0x").to_string(), ..h.clone() };
+        assert_eq!(v.verify_at(&bare, body, 1_000_600), Err(EpistulaError::Replay));
+        let upper = EpistulaHeaders { signature: format!("0x{}", bare.signature.to_ascii_uppercase()), ..h.clone() };
+        assert_eq!(v.verify_at(&upper, body, 1_000_600), Err(EpistulaError::Replay));
         // Tampered body.
         assert_eq!(verify_signature(&h, br#"{"query": "y", "top_k": 5}"#).err(), Some(EpistulaError::BadSignature));
         // Outside the window.

@@ -11,11 +11,13 @@ mod error;
 pub mod keys;
 mod request;
 mod types;
+mod video_url;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
 pub use keys::{KeyError, Sr25519Key};
-pub use request::parse_search_request;
+pub use request::{MAX_QUERY_CHARS, parse_search_request};
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,
     VideoSearchRequest, VideoSearchResponse,
 };
+pub use video_url::{MAX_VIDEO_URL_BYTES, REFUSED_VIDEO_URL, VideoUrl, VideoUrlError};

@@ -4,7 +4,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{ErrorCode, PROTOCOL_VERSION, ProtocolError, TopK, VideoRef, VideoSearchRequest};
+/// Longest query accepted, in characters (CLIP reads 75 tokens; this only bounds work).
+pub const MAX_QUERY_CHARS: usize = 2000;
+
+use super::{
+    ErrorCode, PROTOCOL_VERSION, ProtocolError, REFUSED_VIDEO_URL, TopK, VideoRef, VideoSearchRequest, VideoUrl,
+};
 
 fn invalid(msg: impl Into<String>) -> ProtocolError {
     ProtocolError::new(ErrorCode::InvalidRequest, msg)
@@ -74,24 +79,29 @@ pub fn parse_search_request(body: &[u8]) -> Result<VideoSearchRequest, ProtocolE
                 return Err(with_id(invalid(format!("unknown field video.{k}"))));
             }
             match v.get("url") {
-                Some(Value::String(u)) => u.clone(),
+                // One answer for every refused location, whatever it names.
+                Some(Value::String(u)) => VideoUrl::parse(u).map_err(|_| with_id(invalid(REFUSED_VIDEO_URL)))?,
                 _ => return Err(with_id(invalid("video.url must be a string"))),
             }
         }
         Some(_) => return Err(with_id(invalid("video must be an object with a url"))),
     };
-    match url::Url::parse(&video) {
-        Ok(u) if !u.scheme().is_empty() => {}
-        _ => return Err(with_id(invalid(format!("video.url is not an absolute URL: {video:?}")))),
-    }
 
     let query = match optional(&obj, "query") {
         Some(Value::String(q)) => q.clone(),
         None => return Err(with_id(invalid("query is required"))),
         Some(_) => return Err(with_id(invalid("query must be a string"))),
     };
-    if query.trim().is_empty() {
+    // Control characters carry no words (the tokenizer drops them): a query of nothing else is
+    // as empty as one of spaces.
+    if query.chars().all(|c| c.is_whitespace() || c.is_control()) {
         return Err(with_id(ProtocolError::new(ErrorCode::QueryInvalid, "query is empty")));
+    }
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(with_id(ProtocolError::new(
+            ErrorCode::QueryInvalid,
+            format!("query is longer than {MAX_QUERY_CHARS} characters"),
+        )));
     }
 
     let top_k = match optional(&obj, "top_k") {
@@ -127,7 +137,7 @@ mod tests {
         assert_eq!(r.request_id, None);
         assert_eq!(r.top_k.get(), 3);
         let r = parse_search_request(br#"{"video_url": "https://e.com/v.mp4", "query": "q", "top_k": null}"#).unwrap();
-        assert_eq!(r.video.url, "https://e.com/v.mp4");
+        assert_eq!(r.video.url.as_str(), "https://e.com/v.mp4");
         assert_eq!(r.top_k, TopK::default());
         assert_eq!(r.protocol_version, PROTOCOL_VERSION);
         // The legacy key is gone from what we would forward.

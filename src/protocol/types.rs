@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::VideoUrl;
+
 /// The only protocol version this build speaks.
 pub const PROTOCOL_VERSION: &str = "2026-04-10";
 /// Bounds of `top_k` from the request schema.
@@ -41,11 +43,11 @@ impl Default for TopK {
     }
 }
 
-/// `{"url": "..."}` — the video a request is about.
+/// `{"url": "..."}` — the video a request is about: always an `http(s)` URL by type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VideoRef {
-    pub url: String,
+    pub url: VideoUrl,
 }
 
 /// A validated `POST /search` body.
@@ -60,11 +62,11 @@ pub struct VideoSearchRequest {
 }
 
 impl VideoSearchRequest {
-    pub fn new(url: impl Into<String>, query: impl Into<String>, top_k: TopK) -> Self {
+    pub fn new(url: VideoUrl, query: impl Into<String>, top_k: TopK) -> Self {
         Self {
             protocol_version: PROTOCOL_VERSION.to_string(),
             request_id: None,
-            video: VideoRef { url: url.into() },
+            video: VideoRef { url },
             query: query.into(),
             top_k,
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use indicatif::ProgressBar;
+use crate::progress::ProgressHandle;
 use serde_json::{Map, Value, json};
 
 use super::frame_cache::{CachedFrames, FrameCache};
@@ -15,12 +15,13 @@ use super::text_cache::{TextCacheError, TextEmbeddingCache, normalize_query};
 use super::timeline::{cosine_timeline, min_max_normalize};
 use crate::counters::{CounterSnapshot, Counters};
 use crate::index::{Store, StoreError, VideoRecord};
-use crate::ingest::{Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoSource};
+use crate::ingest::{
+    Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoInput, VideoSource,
+};
 use crate::model::{ClipEmbedder, ModelError};
 use crate::protocol::{ErrorCode, SearchResult, TopK};
 
-/// Longest query accepted, in characters (CLIP reads 75 tokens; this only bounds work).
-pub const MAX_QUERY_CHARS: usize = 2000;
+pub use crate::protocol::MAX_QUERY_CHARS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -172,31 +173,38 @@ impl Engine {
     }
 
     /// Ingests a source (a no-op for content already stored).
-    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressBar) -> Result<IngestOutcome, IngestError> {
+    pub async fn ingest(&self, source: &VideoSource, progress: &ProgressHandle) -> Result<IngestOutcome, IngestError> {
         self.ingestor.ingest(source, progress).await
     }
 
-    /// Finds the complete record for `video`: a fingerprint in the store, or a path/URL that is
+    /// Finds the complete record for `video`: a fingerprint in the store, or a source that is
     /// ingested first if needed. Returns whether it was already stored.
-    pub async fn resolve(&self, video: &str, progress: &ProgressBar) -> Result<(VideoRecord, bool), SearchError> {
-        if let Ok(fp) = video.trim().parse::<Fingerprint>()
-            && !std::path::Path::new(video).exists()
-        {
-            return match self.store.video(&fp, self.model.key()).await? {
+    pub async fn resolve(
+        &self,
+        video: &VideoInput,
+        progress: &ProgressHandle,
+    ) -> Result<(VideoRecord, bool), SearchError> {
+        match video {
+            VideoInput::Stored(fp) => match self.store.video(fp, self.model.key()).await? {
                 Some(r) => Ok((r, true)),
-                None => Err(SearchError::UnknownFingerprint(fp)),
-            };
+                None => Err(SearchError::UnknownFingerprint(*fp)),
+            },
+            VideoInput::Source(source) => match self.ingestor.ingest(source, progress).await? {
+                IngestOutcome::AlreadyIngested(r) => Ok((r, true)),
+                IngestOutcome::Ingested(r, _) => Ok((r, false)),
+            },
         }
-        let source = VideoSource::parse(video).map_err(IngestError::from)?;
-        match self.ingestor.ingest(&source, progress).await? {
-            IngestOutcome::AlreadyIngested(r) => Ok((r, true)),
-            IngestOutcome::Ingested(r, _) => Ok((r, false)),
-        }
+    }
+
+    /// Waits (at most `limit`) until query embeddings computed so far are in the store. Call
+    /// before a process that searched exits.
+    pub async fn flush(&self, limit: std::time::Duration) -> bool {
+        self.texts.flush(limit).await
     }
 
     /// Validates a query: non-empty after trimming, bounded length.
     pub fn check_query(query: &str) -> Result<(), SearchError> {
-        if query.trim().is_empty() {
+        if query.chars().all(|c| c.is_whitespace() || c.is_control()) {
             return Err(SearchError::QueryInvalid("query is empty".into()));
         }
         if query.chars().count() > MAX_QUERY_CHARS {
@@ -205,13 +213,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Ranked intervals where `query` happens in `video` (path, URL or fingerprint).
+    /// Ranked intervals where `query` happens in `video`.
     pub async fn search(
         &self,
-        video: &str,
+        video: &VideoInput,
         query: &str,
         top_k: TopK,
-        progress: &ProgressBar,
+        progress: &ProgressHandle,
     ) -> Result<SearchAnswer, SearchError> {
         Self::check_query(query)?;
         let started = Instant::now();

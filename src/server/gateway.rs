@@ -20,12 +20,13 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::miner::error_response;
+use super::{ServeLimits, read_body};
 use crate::protocol::{
     ErrorCode, PROTOCOL_VERSION, ProtocolError, SearchResult, VideoSearchRequest, VideoSearchResponse,
     parse_search_request,
 };
 use crate::validator::client::{MinerCallError, MinerClient};
-use crate::validator::run::{MinerTarget, Shared};
+use crate::validator::view::{MinerTarget, Shared};
 
 pub const SERVICE: &str = "validator-gateway";
 
@@ -36,6 +37,8 @@ pub struct GatewayConfig {
     pub miner_timeout: Duration,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Connection cap and header/body deadlines.
+    pub limits: ServeLimits,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +48,7 @@ impl Default for GatewayConfig {
             miner_timeout: Duration::from_secs(60),
             max_body_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            limits: ServeLimits::default(),
         }
     }
 }
@@ -103,13 +107,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
 
 /// Parses the body and picks the miners; the request gets an opaque id if it has none.
 async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest, Vec<MinerTarget>), Refusal> {
-    let limit = state.config.max_body_bytes;
-    let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ProtocolError::new(ErrorCode::InvalidRequest, format!("request body exceeds {limit} bytes")),
-        )
-    })?;
+    let body: Bytes = read_body(body, state.config.max_body_bytes, state.config.limits.body_timeout)
+        .await
+        .map_err(|e| (e.status, e.error))?;
     let mut req = parse_search_request(&body).map_err(|e| (status_of(e.error.code), e))?;
     if req.request_id.is_none() {
         req.request_id = Some(crate::ingest::unique_id());
@@ -298,11 +298,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.config.shutdown_grace;
+    let (grace, limits) = (state.config.shutdown_grace, state.config.limits);
     let token = state.shutdown.clone();
     let shutdown = async move {
         shutdown.await;
         token.cancel();
     };
-    super::serve_with_grace(router(state), listener, shutdown, grace).await
+    super::serve_with_grace(router(state), listener, shutdown, grace, limits).await
 }

@@ -10,21 +10,69 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use indicatif::ProgressBar;
 use serde_json::json;
 
 use super::metrics::{MinerMetrics, StageLabels};
+use super::{HttpError, ServeLimits, read_body};
 use crate::chain::Chain;
-use crate::ingest::IngestError;
+use crate::ingest::{IngestError, VideoInput};
 use crate::protocol::epistula::{EpistulaHeaders, HEADER_HOTKEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, Verifier};
 use crate::protocol::{ErrorCode, PROTOCOL_VERSION, ProtocolError, VideoSearchResponse, parse_search_request};
 use crate::query::{Engine, SearchError};
+
+/// The least stake a caller needs: a finite, non-negative number by construction, so the gate
+/// `stake < minimum` can never be disabled by a NaN (every comparison with NaN is false).
+///
+/// ```
+/// use chronoseek::server::miner::MinStake;
+/// assert_eq!("10000".parse::<MinStake>().unwrap().get(), 10_000.0);
+/// for bad in ["NaN", "nan", "inf", "-inf", "-1", "", "ten"] {
+///     assert!(bad.parse::<MinStake>().is_err(), "{bad}");
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct MinStake(f64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MinStakeError {
+    #[error("not a number: {0:?}")]
+    NotANumber(String),
+    #[error("the minimum stake must be a finite number that is zero or more, got {0}")]
+    OutOfRange(String),
+}
+
+impl MinStake {
+    pub fn new(v: f64) -> Result<Self, MinStakeError> {
+        if v.is_finite() && v >= 0.0 { Ok(Self(v)) } else { Err(MinStakeError::OutOfRange(v.to_string())) }
+    }
+    pub fn get(self) -> f64 {
+        self.0
+    }
+    /// True when `stake` meets the minimum (a NaN stake never does).
+    pub fn admits(self, stake: f64) -> bool {
+        stake >= self.0
+    }
+}
+
+impl std::str::FromStr for MinStake {
+    type Err = MinStakeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v: f64 = s.trim().parse().map_err(|_| MinStakeError::NotANumber(s.to_string()))?;
+        Self::new(v)
+    }
+}
+
+impl std::fmt::Display for MinStake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// Miner settings (the CLI maps flags and environment variables onto this).
 #[derive(Debug, Clone)]
 pub struct MinerConfig {
     /// Callers whose stake (TAO) is below this are refused with 403.
-    pub min_validator_stake: f64,
+    pub min_validator_stake: MinStake,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Whole-request deadline; past it the answer is TIMEOUT (504).
@@ -33,16 +81,23 @@ pub struct MinerConfig {
     pub signature_window: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Connection cap and header/body deadlines.
+    pub limits: ServeLimits,
+    /// Searches answered at once; beyond it a request gets 503 with Retry-After at once
+    /// instead of every request in a burst missing its deadline together.
+    pub max_in_flight: usize,
 }
 
 impl Default for MinerConfig {
     fn default() -> Self {
         Self {
-            min_validator_stake: 10_000.0,
+            min_validator_stake: MinStake(10_000.0),
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(120),
             signature_window: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            limits: ServeLimits::default(),
+            max_in_flight: 512,
         }
     }
 }
@@ -53,21 +108,22 @@ pub struct MinerState {
     pub verifier: Verifier,
     pub config: MinerConfig,
     pub metrics: MinerMetrics,
+    /// Admission: one permit per search in progress.
+    admission: tokio::sync::Semaphore,
 }
 
 impl MinerState {
     pub fn new(engine: Arc<Engine>, chain: Arc<dyn Chain>, config: MinerConfig) -> Arc<Self> {
         let metrics = MinerMetrics::new(engine.counters_handle());
         let verifier = Verifier::new(config.signature_window);
-        Arc::new(Self { engine, chain, verifier, config, metrics })
+        let admission = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
+        Arc::new(Self { engine, chain, verifier, config, metrics, admission })
     }
 }
 
 /// The error envelope as an HTTP response.
 pub fn error_response(status: StatusCode, err: ProtocolError) -> Response {
-    let mut resp = (status, axum::Json(err)).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
+    HttpError::new(status, err).into_response()
 }
 
 pub fn router(state: Arc<MinerState>) -> Router {
@@ -114,36 +170,23 @@ async fn search(State(state): State<Arc<MinerState>>, headers: HeaderMap, body: 
     let _guard = InFlight(state.metrics.clone());
     let (status, code, resp) = match handle_search(&state, &headers, body).await {
         Ok(resp) => (StatusCode::OK, "OK".to_string(), resp),
-        Err((status, err)) => {
-            tracing::info!(status = status.as_u16(), code = %err.error.code, message = %err.error.message, "search refused");
-            (status, err.error.code.to_string(), error_response(status, err))
+        Err(err) => {
+            let e = &err.error.error;
+            tracing::info!(status = err.status.as_u16(), code = %e.code, message = %e.message, "search refused");
+            (err.status, e.code.to_string(), err.into_response())
         }
     };
     state.metrics.record(status.as_u16(), &code);
-    let mut resp = resp;
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    }
     resp
 }
 
-type Refusal = (StatusCode, ProtocolError);
-
-fn status_of(code: ErrorCode) -> StatusCode {
-    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> Result<Response, Refusal> {
-    let limit = state.config.max_body_bytes;
-    let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ProtocolError::new(ErrorCode::InvalidRequest, format!("request body exceeds {limit} bytes")),
-        )
-    })?;
+async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> Result<Response, HttpError> {
+    let limits = state.config.limits;
+    let body: Bytes = read_body(body, state.config.max_body_bytes, limits.body_timeout).await?;
 
     // 1. Who is calling: Epistula signature over the canonical body.
-    let unauthorized = |msg: String| (StatusCode::UNAUTHORIZED, ProtocolError::new(ErrorCode::InvalidRequest, msg));
+    let unauthorized =
+        |msg: String| HttpError::new(StatusCode::UNAUTHORIZED, ProtocolError::new(ErrorCode::InvalidRequest, msg));
     let sig = EpistulaHeaders {
         timestamp_ms: header_value(headers, HEADER_TIMESTAMP)
             .ok_or_else(|| unauthorized("missing X-Epistula-Timestamp header".into()))?,
@@ -156,18 +199,21 @@ async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> R
         if e.is_auth_failure() {
             unauthorized(e.to_string())
         } else {
-            (StatusCode::BAD_REQUEST, ProtocolError::new(ErrorCode::InvalidRequest, e.to_string()))
+            HttpError::new(StatusCode::BAD_REQUEST, ProtocolError::new(ErrorCode::InvalidRequest, e.to_string()))
         }
     })?;
 
     // 2. Is the caller a validator with enough stake.
     let metagraph = state.chain.metagraph().await.map_err(|e| {
         tracing::error!(error = %e, "metagraph unavailable");
-        (StatusCode::SERVICE_UNAVAILABLE, ProtocolError::new(ErrorCode::InternalError, "metagraph unavailable"))
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProtocolError::new(ErrorCode::InternalError, "metagraph unavailable"),
+        )
     })?;
     let stake = metagraph.stake_of(&hotkey);
-    if stake < state.config.min_validator_stake {
-        return Err((
+    if !state.config.min_validator_stake.admits(stake) {
+        return Err(HttpError::new(
             StatusCode::FORBIDDEN,
             ProtocolError::new(
                 ErrorCode::InvalidRequest,
@@ -178,12 +224,12 @@ async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> R
             )
             .with_detail("hotkey", hotkey.clone())
             .with_detail("stake", stake)
-            .with_detail("min_stake", state.config.min_validator_stake),
+            .with_detail("min_stake", state.config.min_validator_stake.get()),
         ));
     }
 
     // 3. What is asked.
-    let req = parse_search_request(&body).map_err(|e| (status_of(e.error.code), e))?;
+    let req = parse_search_request(&body).map_err(HttpError::from_code)?;
     let request_id = req.request_id.clone();
     let with_id = |mut e: ProtocolError| {
         if let Some(id) = &request_id {
@@ -192,13 +238,21 @@ async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> R
         e
     };
 
-    // 4. Answer within the deadline.
+    // 4. Admission, then the answer within the deadline.
+    let _admitted = state.admission.try_acquire().map_err(|_| {
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            with_id(ProtocolError::new(ErrorCode::InternalError, "too many searches in progress; retry shortly")),
+        )
+    })?;
     let started = Instant::now();
-    let hidden = ProgressBar::hidden();
-    let search = state.engine.search(&req.video.url, &req.query, req.top_k, &hidden);
+    let hidden = crate::progress::silent();
+    // The URL is typed: it becomes a network source, never a path or a fingerprint.
+    let video = VideoInput::from_network(&req.video.url);
+    let search = state.engine.search(&video, &req.query, req.top_k, &hidden);
     let answer = match tokio::time::timeout(state.config.request_timeout, search).await {
         Err(_) => {
-            return Err((
+            return Err(HttpError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 with_id(ProtocolError::new(
                     ErrorCode::Timeout,
@@ -224,16 +278,16 @@ async fn handle_search(state: &MinerState, headers: &HeaderMap, body: Body) -> R
     Ok(axum::Json(resp).into_response())
 }
 
-fn search_refusal(e: SearchError, with_id: impl Fn(ProtocolError) -> ProtocolError) -> Refusal {
+fn search_refusal(e: SearchError, with_id: impl Fn(ProtocolError) -> ProtocolError) -> HttpError {
     let code = e.code();
-    let status = match &e {
-        SearchError::Ingest(IngestError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
-        _ => status_of(code),
-    };
     if code == ErrorCode::InternalError || code == ErrorCode::InferenceFailed {
         tracing::error!(error = %e, "search failed");
     }
-    (status, with_id(ProtocolError::new(code, e.to_string())))
+    let refusal = HttpError::from_code(with_id(ProtocolError::new(code, e.to_string())));
+    match &e {
+        SearchError::Ingest(IngestError::Busy) => HttpError { status: StatusCode::SERVICE_UNAVAILABLE, ..refusal },
+        _ => refusal,
+    }
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish for up to the grace
@@ -243,6 +297,6 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.config.shutdown_grace;
-    super::serve_with_grace(router(state), listener, shutdown, grace).await
+    let (grace, limits) = (state.config.shutdown_grace, state.config.limits);
+    super::serve_with_grace(router(state), listener, shutdown, grace, limits).await
 }

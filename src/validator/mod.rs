@@ -7,4 +7,7 @@ pub mod run;
 pub mod scores;
 pub mod scoring;
 pub mod state;
-pub mod tasks;
+pub mod view;
+
+/// Tasks live below both the validator and `eval` (which scores the miner offline on them).
+pub use crate::tasks;

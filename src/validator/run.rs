@@ -9,7 +9,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::clock::now_ms;
 
 use futures::StreamExt;
 use parking_lot::{Mutex, RwLock};
@@ -19,14 +21,15 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::availability::Availability;
-use super::client::{MinerClient, axon_url};
+use super::client::MinerClient;
 use super::scores::MovingScores;
 use super::scoring::{ScoringMode, apply_latency, score};
 use super::state::{StateError, StateFile, ValidatorState};
 use super::tasks::Task;
+pub use super::view::{MinerTarget, Shared};
 use crate::chain::weights::normalize;
-use crate::chain::{Chain, ChainError, Metagraph, WeightsOutcome};
-use crate::protocol::{Sr25519Key, TopK, VideoSearchRequest};
+use crate::chain::{Chain, ChainError, WeightsOutcome};
+use crate::protocol::{Sr25519Key, TopK, VideoSearchRequest, VideoUrl};
 
 #[derive(Debug, Clone)]
 pub struct ValidatorConfig {
@@ -47,7 +50,8 @@ pub struct ValidatorConfig {
     pub alpha: f64,
     /// Run synthetic evaluation (and set weights); false = gateway only.
     pub synthetic: bool,
-    /// Stop after this many steps (tests, one-off runs).
+    /// Stop after this many step attempts in this run, completed or skipped (tests, one-off
+    /// runs); a restart from saved state counts again from 0.
     pub max_steps: Option<u64>,
     /// Seed of the task sampler (None: from the clock).
     pub seed: Option<u64>,
@@ -87,63 +91,6 @@ pub enum ValidatorError {
     Setup(String),
 }
 
-/// What the gateway and the loop share: the subnet as last read, the scores, who is healthy.
-pub struct Shared {
-    pub metagraph: RwLock<Metagraph>,
-    pub state: Mutex<ValidatorState>,
-    /// Uids whose last `/health` probe passed.
-    pub healthy: RwLock<BTreeSet<u16>>,
-    /// The validator's own hotkey (never queried as a miner).
-    pub own_hotkey: String,
-    heartbeat_ms: AtomicU64,
-    /// Times the watchdog restarted the loop.
-    pub restarts: AtomicU64,
-}
-
-/// A miner the validator can query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MinerTarget {
-    pub uid: u16,
-    pub url: String,
-    pub score: f64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-impl Shared {
-    /// Neurons with a served axon, other than this validator.
-    pub fn served(&self) -> Vec<MinerTarget> {
-        let m = self.metagraph.read();
-        let state = self.state.lock();
-        m.neurons
-            .iter()
-            .filter(|n| n.hotkey != self.own_hotkey)
-            .filter_map(|n| {
-                let axon = n.axon.filter(|a| !a.ip.is_unspecified() && a.port != 0)?;
-                Some(MinerTarget { uid: n.uid, url: axon_url(&axon), score: state.scores.get(n.uid) })
-            })
-            .collect()
-    }
-
-    /// Served and healthy miners, best moving score first (ties by uid).
-    pub fn responsive(&self) -> Vec<MinerTarget> {
-        let healthy = self.healthy.read().clone();
-        let mut v: Vec<MinerTarget> = self.served().into_iter().filter(|t| healthy.contains(&t.uid)).collect();
-        v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.uid.cmp(&b.uid)));
-        v
-    }
-
-    fn beat(&self) {
-        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    fn since_beat(&self) -> Duration {
-        Duration::from_millis(now_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)))
-    }
-}
-
 /// One miner's part of a step.
 #[derive(Debug, Clone, Serialize)]
 pub struct MinerOutcome {
@@ -175,6 +122,8 @@ pub struct Validator {
     pub shared: Arc<Shared>,
     config: ValidatorConfig,
     last_sync_block: AtomicU64,
+    /// Step attempts in this run (what `max_steps` counts; never restored from state).
+    attempts: AtomicU64,
     /// Serialises steps and weight setting (a restarted loop never overlaps the old one's
     /// write).
     step_lock: tokio::sync::Mutex<()>,
@@ -231,6 +180,7 @@ impl Validator {
             shared,
             config,
             last_sync_block: AtomicU64::new(block),
+            attempts: AtomicU64::new(0),
             step_lock: tokio::sync::Mutex::new(()),
             save_lock: Mutex::new(()),
         }))
@@ -308,7 +258,15 @@ impl Validator {
             return Ok(None);
         }
         // The same opaque ids as organic traffic: a miner cannot tell a synthetic task apart.
-        let mut request = VideoSearchRequest::new(&task.video_url, &task.query, self.config.top_k);
+        // Miners fetch only http(s) URLs: a task that names anything else cannot be sent.
+        let url = match VideoUrl::parse(&task.video_url) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(task = %task.task_id, url = %task.video_url, error = %e, "task video is not an http(s) URL; skipping this step");
+                return Ok(None);
+            }
+        };
+        let mut request = VideoSearchRequest::new(url, &task.query, self.config.top_k);
         let request_id = crate::ingest::unique_id();
         request.request_id = Some(request_id.clone());
         let (req, cfg, gts) = (&request, &self.config, &task.ground_truths);
@@ -474,11 +432,19 @@ impl Validator {
                 if let Err(e) = stepped {
                     tracing::error!(error = %e, "step failed");
                 }
-                if let Err(e) = self.maybe_set_weights().await {
-                    tracing::error!(error = %e, "setting weights failed");
+                match self.maybe_set_weights().await {
+                    Ok(_) => {}
+                    // Retrying cannot help: stop, loudly, so the exit code says so.
+                    Err(ValidatorError::Chain(e)) if e.needs_operator() => {
+                        tracing::error!(error = %e, "the chain refuses this validator's weights; stopping (operator action needed)");
+                        return Err(ValidatorError::Chain(e));
+                    }
+                    Err(e) => tracing::error!(error = %e, "setting weights failed"),
                 }
-                let steps = self.shared.state.lock().steps;
-                if self.config.max_steps.is_some_and(|m| steps >= m) {
+                // Attempts in this run, completed or not: a run with no reachable task still
+                // ends, and a restart from saved state runs its own --max-steps.
+                let attempts = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+                if self.config.max_steps.is_some_and(|m| attempts >= m) {
                     return Ok(());
                 }
             }

@@ -149,8 +149,13 @@ pub mod storage {
     pub fn commit_reveal_enabled() -> DynamicAddress<(u16,), bool> {
         at("CommitRevealWeightsEnabled")
     }
+    /// `NetworksAdded(netuid) -> bool`: whether the subnet exists.
+    pub fn networks_added() -> DynamicAddress<(u16,), bool> {
+        at("NetworksAdded")
+    }
     /// Names of every item above, for the start-up shape check.
     pub const ITEMS: &[(&str, usize)] = &[
+        ("NetworksAdded", 1),
         ("SubnetworkN", 1),
         ("Keys", 2),
         ("Uids", 2),

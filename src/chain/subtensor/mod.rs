@@ -66,6 +66,10 @@ impl Subtensor {
         let chain = Self { api, url: url.to_string(), netuid };
         let at = chain.at().await?;
         calls::check_metadata(at.metadata_ref())?;
+        // A subnet that does not exist reads as an empty metagraph: refuse it by name instead.
+        if !get(&at, storage::networks_added(), (netuid,)).await? {
+            return Err(ChainError::NoSuchSubnet { netuid });
+        }
         tracing::info!(url, spec_version = at.spec_version(), block = at.block_number(), "connected to subtensor");
         Ok(chain)
     }
@@ -256,6 +260,10 @@ impl Chain for Subtensor {
         Box::pin(async move {
             let at = self.at().await?;
             let hotkey = AccountId32(signer.public_key().0);
+            // The runtime stores an axon even for a key that is not registered on the subnet.
+            if get_opt(&at, storage::uids(), (self.netuid, hotkey)).await?.is_none() {
+                return Err(ChainError::NotRegistered { hotkey: signer.ss58(), netuid: self.netuid });
+            }
             if let Some(current) = get_opt(&at, storage::axons(), (self.netuid, hotkey)).await? {
                 let (want_ip, want_type) = calls::ip_to_int(ip);
                 if current.ip == want_ip

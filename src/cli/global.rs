@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
-use crate::ingest::{FetchOptions, IngestOptions, SamplerOptions, SamplingPlan};
-use crate::model::{DeviceSpec, ModelSource};
-use crate::query::{EngineOptions, SegmenterKind};
+use chronoseek::ingest::{FetchOptions, IngestOptions, SamplerOptions, SamplingPlan};
+use chronoseek::model::{DeviceSpec, ModelSource};
+use chronoseek::query::{EngineOptions, SegmenterKind};
 
 /// Options every `chronoseek` command accepts.
 #[derive(Debug, Clone, Args)]
@@ -21,7 +21,7 @@ pub struct GlobalOpts {
     /// CLIP checkpoint: a Hugging Face hub id (optionally id@revision; HF_HOME, HF_TOKEN and
     /// HF_ENDPOINT are honoured) or a local directory with config.json and model.safetensors.
     #[arg(long, env = "CHRONOSEEK_MODEL", global = true, value_name = "ID",
-          default_value = crate::model::DEFAULT_MODEL_ID)]
+          default_value = chronoseek::model::DEFAULT_MODEL_ID)]
     pub model: String,
 
     /// Local model directory in the Hugging Face layout; overrides --model.
@@ -118,7 +118,7 @@ impl PipelineOpts {
             max_bytes: self.max_video_bytes,
             connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
-            yt_dlp: crate::ingest::platform::YtDlpOptions { program: self.yt_dlp.clone(), ..Default::default() },
+            yt_dlp: chronoseek::ingest::platform::YtDlpOptions { program: self.yt_dlp.clone(), ..Default::default() },
             ..FetchOptions::default()
         }
     }

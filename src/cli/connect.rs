@@ -1,4 +1,4 @@
-//! Options every chain-using command shares (`NETWORK`, `NETUID`, the dev-chain file, the
+//! Flags every chain-using command shares (`NETWORK`, `NETUID`, the dev-chain file, the
 //! wallet), and turning them into a [`Chain`] and a signing key.
 
 use std::path::PathBuf;
@@ -6,14 +6,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::wallet::{Password, WalletError, WalletFiles, default_wallet_path, load_key};
-use super::{Chain, ChainError, LocalChain, Network, Subtensor};
-use crate::protocol::Sr25519Key;
-
-/// The default dev-chain file: `<data dir>/chronoseek/chain.json`.
-pub fn default_chain_file() -> PathBuf {
-    dirs::data_dir().unwrap_or_default().join("chronoseek").join("chain.json")
-}
+use chronoseek::chain::wallet::{Password, WalletError, WalletFiles, default_wallet_path, load_key};
+use chronoseek::chain::{Chain, ChainError, Network, NetworkError, default_chain_file};
+use chronoseek::protocol::Sr25519Key;
 
 #[derive(Debug, Clone, Args)]
 pub struct ChainOpts {
@@ -31,32 +26,13 @@ pub struct ChainOpts {
 }
 
 impl ChainOpts {
-    pub fn network(&self) -> Result<Network, String> {
+    pub fn network(&self) -> Result<Network, NetworkError> {
         Network::parse(&self.network, &self.chain_file.clone().unwrap_or_else(default_chain_file))
     }
 
     /// Connects (subtensor) or opens (dev chain), checking the subnet id.
     pub async fn open(&self) -> Result<Arc<dyn Chain>, ChainError> {
-        match self.network().map_err(ChainError::Rpc)? {
-            Network::Subtensor { url } => Ok(Arc::new(Subtensor::connect(&url, self.netuid).await?)),
-            Network::File(path) => {
-                let chain = LocalChain::new(&path);
-                let file = chain.load().map_err(|e| match e {
-                    ChainError::File { path, message } => ChainError::File {
-                        path,
-                        message: format!("{message} (create it with `chronoseek chain init-local`)"),
-                    },
-                    other => other,
-                })?;
-                if file.metagraph.netuid != self.netuid {
-                    return Err(ChainError::File {
-                        path: path.display().to_string(),
-                        message: format!("holds subnet {}, not NETUID {}", file.metagraph.netuid, self.netuid),
-                    });
-                }
-                Ok(Arc::new(chain))
-            }
-        }
+        chronoseek::chain::open(&self.network()?, self.netuid).await
     }
 }
 
