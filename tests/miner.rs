@@ -454,20 +454,7 @@ async fn every_spelling_of_a_private_address_is_refused_without_a_fetch() {
 #[tokio::test]
 async fn a_playlist_naming_local_segments_is_not_followed() {
     let m = start(Setup::default()).await;
-    let seg = m.dir.path().join("seg.ts");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(common::fixture("scenes.mp4"))
-        .args(["-t", "5", "-c:v", "mpeg2video", "-f", "mpegts"])
-        .arg(&seg)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let list = format!(
-        "#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:5.0,\nfile://{}\n#EXT-X-ENDLIST\n",
-        seg.display()
-    );
-    std::fs::write(m.dir.path().join("list.m3u8"), list).unwrap();
+    common::playlist_with_local_segment(m.dir.path());
     let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
     let before = m.engine.counters();
     let (s, v) = m.search(request(&server.url("list.m3u8"), "q")).await;

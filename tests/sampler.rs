@@ -127,31 +127,11 @@ fn consumer_can_stop_decoding() {
     assert_eq!(n, 3);
 }
 
-/// An HLS playlist whose segment is a local file, as a hostile server would send it.
-fn playlist_with_local_segment(dir: &std::path::Path) -> std::path::PathBuf {
-    let seg = dir.join("seg.ts");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(common::fixture("scenes.mp4"))
-        .args(["-t", "5", "-c:v", "mpeg2video", "-f", "mpegts"])
-        .arg(&seg)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    let list = dir.join("list.m3u8");
-    let text = format!(
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:5.0,\nfile://{}\n#EXT-X-ENDLIST\n",
-        seg.display()
-    );
-    std::fs::write(&list, text).unwrap();
-    list
-}
-
 #[test]
 fn network_media_cannot_make_the_decoder_open_local_files() {
     use chronoseek::ingest::{MediaTrust, probe_as};
     let dir = tempfile::tempdir().unwrap();
-    let list = playlist_with_local_segment(dir.path());
+    let list = common::playlist_with_local_segment(dir.path());
     // The hazard is real: trusted (the user's own file), FFmpeg follows the playlist into the
     // local segment and decodes it.
     let mut frames = 0;

@@ -7,6 +7,11 @@ use chronoseek::ingest::{IngestOutcome, VideoSource};
 use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
 use chronoseek::query::EngineOptions;
 
+/// The CLI's reading of a video argument (path, URL or fingerprint).
+fn input(s: &str) -> chronoseek::ingest::VideoInput {
+    chronoseek::ingest::VideoInput::from_cli(s).unwrap()
+}
+
 fn hidden() -> chronoseek::progress::ProgressHandle {
     chronoseek::progress::silent()
 }
@@ -17,10 +22,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let video = common::fixture("scenes.mp4").display().to_string();
 
-    let cold = engine
-        .search(&chronoseek::ingest::VideoInput::from_cli(&video).unwrap(), "a red screen", TopK::default(), &hidden())
-        .await
-        .unwrap();
+    let cold = engine.search(&input(&video), "a red screen", TopK::default(), &hidden()).await.unwrap();
     assert!(!cold.video_cached);
     assert_eq!(cold.counters.videos_decoded, 1);
     assert_eq!(cold.counters.image_embeddings, 30);
@@ -28,15 +30,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert!(!cold.results.is_empty() && cold.results.len() <= 5);
 
     // Same video, another query: the frames the cold search read are in memory now.
-    let warm = engine
-        .search(
-            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
-            "a green screen",
-            TopK::default(),
-            &hidden(),
-        )
-        .await
-        .unwrap();
+    let warm = engine.search(&input(&video), "a green screen", TopK::default(), &hidden()).await.unwrap();
     assert!(warm.video_cached && !warm.result_cached);
     assert_eq!(warm.counters.videos_decoded, 0);
     assert_eq!(warm.counters.frames_decoded, 0);
@@ -46,15 +40,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert_eq!(warm.counters.text_embeddings, 1);
 
     // Same video, same query: the result cache answers, the text tower is not run.
-    let again = engine
-        .search(
-            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
-            "a green screen",
-            TopK::default(),
-            &hidden(),
-        )
-        .await
-        .unwrap();
+    let again = engine.search(&input(&video), "a green screen", TopK::default(), &hidden()).await.unwrap();
     assert!(again.result_cached);
     assert_eq!(again.counters.image_embeddings + again.counters.text_embeddings + again.counters.videos_decoded, 0);
     assert_eq!(again.results, warm.results);
@@ -63,15 +49,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     assert!(engine.flush(std::time::Duration::from_secs(30)).await, "query embeddings written");
     drop(engine);
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
-    let restarted = engine
-        .search(
-            &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
-            "a green screen",
-            TopK::default(),
-            &hidden(),
-        )
-        .await
-        .unwrap();
+    let restarted = engine.search(&input(&video), "a green screen", TopK::default(), &hidden()).await.unwrap();
     assert!(restarted.video_cached);
     assert_eq!(restarted.counters.videos_decoded, 0);
     assert_eq!(restarted.counters.image_embeddings, 0);
@@ -92,15 +70,7 @@ async fn results_follow_the_protocol_schema_and_top_k() {
     let schema = common::schema("video-search-response.schema.json");
     let video = common::fixture("scenes.webm").display().to_string();
     for k in [1u32, 2, 20] {
-        let a = engine
-            .search(
-                &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
-                "a cyan screen",
-                TopK::new(k).unwrap(),
-                &hidden(),
-            )
-            .await
-            .unwrap();
+        let a = engine.search(&input(&video), "a cyan screen", TopK::new(k).unwrap(), &hidden()).await.unwrap();
         assert!(a.results.len() <= k as usize && !a.results.is_empty());
         assert!(a.results.windows(2).all(|w| w[0].confidence >= w[1].confidence), "sorted by confidence");
         for r in &a.results {
@@ -135,10 +105,7 @@ async fn same_content_under_another_path_is_not_ingested_twice() {
     assert_eq!(engine.counters().since(&before).files_hashed, 1);
     // Searching by fingerprint works without any path.
     let fp = first.record().fingerprint.to_hex();
-    let a = engine
-        .search(&chronoseek::ingest::VideoInput::from_cli(&fp).unwrap(), "a magenta screen", TopK::default(), &hidden())
-        .await
-        .unwrap();
+    let a = engine.search(&input(&fp), "a magenta screen", TopK::default(), &hidden()).await.unwrap();
     assert!(a.video_cached);
 }
 
@@ -152,14 +119,7 @@ async fn concurrent_searches_share_one_ingest() {
             let engine = engine.clone();
             let video = video.clone();
             tokio::spawn(async move {
-                engine
-                    .search(
-                        &chronoseek::ingest::VideoInput::from_cli(&video).unwrap(),
-                        &format!("query {i}"),
-                        TopK::default(),
-                        &hidden(),
-                    )
-                    .await
+                engine.search(&input(&video), &format!("query {i}"), TopK::default(), &hidden()).await
             })
         })
         .collect();
@@ -177,15 +137,9 @@ async fn http_videos_are_downloaded_once_and_then_validated_by_etag() {
     let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let url = server.url("scenes.webm");
-    let first = engine
-        .search(&chronoseek::ingest::VideoInput::from_cli(&url).unwrap(), "a yellow screen", TopK::default(), &hidden())
-        .await
-        .unwrap();
+    let first = engine.search(&input(&url), "a yellow screen", TopK::default(), &hidden()).await.unwrap();
     assert_eq!(first.counters.downloads, 1);
-    let second = engine
-        .search(&chronoseek::ingest::VideoInput::from_cli(&url).unwrap(), "a cyan screen", TopK::default(), &hidden())
-        .await
-        .unwrap();
+    let second = engine.search(&input(&url), "a cyan screen", TopK::default(), &hidden()).await.unwrap();
     assert_eq!(second.counters.downloads, 0, "a known URL with the same ETag is not downloaded again");
     // Within the TTL a known URL is answered from memory: no request to its origin at all.
     assert_eq!(second.counters.source_revalidations, 0);
@@ -193,25 +147,9 @@ async fn http_videos_are_downloaded_once_and_then_validated_by_etag() {
     assert_eq!(second.counters.videos_decoded, 0);
     assert_eq!(server.gets.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Redirects are followed up to the limit.
-    let redirected = engine
-        .search(
-            &chronoseek::ingest::VideoInput::from_cli(&server.url("redirect/2")).unwrap(),
-            "x",
-            TopK::default(),
-            &hidden(),
-        )
-        .await
-        .unwrap();
+    let redirected = engine.search(&input(&server.url("redirect/2")), "x", TopK::default(), &hidden()).await.unwrap();
     assert_eq!(redirected.counters.downloads, 1);
-    let err = engine
-        .search(
-            &chronoseek::ingest::VideoInput::from_cli(&server.url("redirect/9")).unwrap(),
-            "x",
-            TopK::default(),
-            &hidden(),
-        )
-        .await
-        .unwrap_err();
+    let err = engine.search(&input(&server.url("redirect/9")), "x", TopK::default(), &hidden()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::VideoFetchFailed, "{err}");
 }
 
@@ -268,8 +206,7 @@ async fn concurrent_cold_requests_for_one_url_share_one_download() {
         .map(|i| {
             let (engine, url) = (engine.clone(), url.clone());
             tokio::spawn(async move {
-                let input = chronoseek::ingest::VideoInput::from_cli(&url).unwrap();
-                engine.search(&input, &format!("a colour {i}"), TopK::default(), &hidden()).await
+                engine.search(&input(&url), &format!("a colour {i}"), TopK::default(), &hidden()).await
             })
         })
         .collect();
@@ -286,8 +223,7 @@ async fn concurrent_cold_requests_for_one_url_share_one_download() {
 async fn new_queries_under_concurrency_never_fail_and_share_store_versions() {
     let dir = tempfile::tempdir().unwrap();
     let engine = std::sync::Arc::new(common::engine_in(dir.path(), EngineOptions::default()).await);
-    let video =
-        chronoseek::ingest::VideoInput::from_cli(&common::fixture("scenes.webm").display().to_string()).unwrap();
+    let video = input(&common::fixture("scenes.webm").display().to_string());
     engine.search(&video, "warm up", TopK::default(), &hidden()).await.unwrap();
     assert!(engine.flush(std::time::Duration::from_secs(30)).await);
     let v0 = engine.store().text_embeddings_version().await.unwrap();

@@ -12,7 +12,7 @@
 //! derived from the password with Argon2i v1.3 (t = 8, m = 512 MiB, p = 1) and a fixed salt.
 //! One decryption costs a few seconds and 512 MiB by design.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crypto_secretbox::aead::{Aead, KeyInit};
@@ -54,10 +54,15 @@ pub enum Password {
     #[default]
     None,
     Given(String),
-    /// `WALLET_PASSWORD`, then the Python package's `BT_PW_<path>` variable, then a prompt when
-    /// stdin is a terminal.
-    EnvOrPrompt,
+    /// `WALLET_PASSWORD`, then the Python package's `BT_PW_<path>` variable, then `prompt` (the
+    /// CLI passes a terminal prompt; servers and tests pass none).
+    Env {
+        prompt: Option<PasswordPrompt>,
+    },
 }
+
+/// Asks a person for the password of a key file; `None` when nobody can answer.
+pub type PasswordPrompt = fn(&Path) -> Option<String>;
 
 /// `~/.bittensor/wallets` unless WALLET_PATH says otherwise.
 pub fn default_wallet_path() -> PathBuf {
@@ -177,17 +182,14 @@ fn resolve_password(path: &Path, password: &Password) -> Result<String, WalletEr
     match password {
         Password::None => Err(none()),
         Password::Given(p) => Ok(p.clone()),
-        Password::EnvOrPrompt => {
+        Password::Env { prompt } => {
             if let Ok(p) = std::env::var(PASSWORD_ENV) {
                 return Ok(p);
             }
             if let Some(p) = python_env_password(path) {
                 return Ok(p);
             }
-            if std::io::stdin().is_terminal() {
-                return rpassword::prompt_password(format!("Password for {}: ", path.display())).map_err(|_| none());
-            }
-            Err(none())
+            prompt.and_then(|ask| ask(path)).ok_or_else(none)
         }
     }
 }
@@ -248,9 +250,9 @@ pub fn load_key(path: &Path, password: &Password, insecure_permissions: bool) ->
 }
 
 /// A hotkey for signing: plain files as the package writes them, or `$NACL` ones with a
-/// password from the environment or a prompt.
+/// password from the environment (no prompt).
 pub fn load_hotkey(path: &Path, insecure_permissions: bool) -> Result<Sr25519Key, WalletError> {
-    load_key(path, &Password::EnvOrPrompt, insecure_permissions)
+    load_key(path, &Password::Env { prompt: None }, insecure_permissions)
 }
 
 /// The compact JSON the package writes for a key pair.

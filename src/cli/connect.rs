@@ -71,11 +71,20 @@ impl WalletOpts {
             return Sr25519Key::from_uri(uri)
                 .map_err(|e| WalletError::File { path: "--hotkey-uri".into(), message: e.to_string() });
         }
-        load_key(&self.files().hotkey(), &Password::EnvOrPrompt, self.insecure_permissions)
+        load_key(&self.files().hotkey(), &Password::Env { prompt: Some(terminal_prompt) }, self.insecure_permissions)
     }
 
     /// Whether a hotkey is configured at all (a URI, or a wallet file that exists).
     pub fn has_hotkey(&self) -> bool {
         self.hotkey_uri.is_some() || self.files().hotkey().exists()
     }
+}
+
+/// Asks on the terminal, when there is one.
+fn terminal_prompt(path: &std::path::Path) -> Option<String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    rpassword::prompt_password(format!("Password for {}: ", path.display())).ok()
 }

@@ -57,17 +57,24 @@ fn schema_of(fields: &[(String, String, bool)]) -> Result<SchemaRef, StoreError>
 
 /// The Arrow schema a migration declares for `table` (the latest declaration wins).
 pub fn declared_schema(table: &str) -> Result<SchemaRef, StoreError> {
-    let mut found = None;
-    for text in MIGRATIONS {
-        let m: Migration = serde_json::from_str(text).map_err(|e| StoreError::Migration(e.to_string()))?;
-        for step in m.steps {
-            let Step::CreateTable { create_table, fields } = step;
-            if create_table == table {
-                found = Some(schema_of(&fields)?);
+    // The migrations are compiled in: parse them once per process.
+    static SCHEMAS: std::sync::OnceLock<Result<std::collections::HashMap<String, SchemaRef>, String>> =
+        std::sync::OnceLock::new();
+    let schemas = SCHEMAS
+        .get_or_init(|| {
+            let mut all = std::collections::HashMap::new();
+            for text in MIGRATIONS {
+                let m: Migration = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                for step in m.steps {
+                    let Step::CreateTable { create_table, fields } = step;
+                    all.insert(create_table, schema_of(&fields).map_err(|e| e.to_string())?);
+                }
             }
-        }
-    }
-    found.ok_or_else(|| StoreError::Migration(format!("no migration declares table '{table}'")))
+            Ok(all)
+        })
+        .as_ref()
+        .map_err(|e| StoreError::Migration(e.clone()))?;
+    schemas.get(table).cloned().ok_or_else(|| StoreError::Migration(format!("no migration declares table '{table}'")))
 }
 
 fn meta_schema() -> SchemaRef {

@@ -27,6 +27,25 @@ use super::{
 };
 use crate::fingerprint::Fingerprint;
 
+/// A batch for `table` whose columns are matched to the migration's schema by name, so a
+/// reordered migration can never silently swap two columns of one type; a missing or unknown
+/// column is an error.
+fn batch_by_name(table: &str, columns: Vec<(&str, arrow_array::ArrayRef)>) -> Result<RecordBatch, StoreError> {
+    let schema = declared_schema(table)?;
+    let mut by_name: std::collections::HashMap<&str, arrow_array::ArrayRef> = columns.into_iter().collect();
+    let mut ordered = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let column = by_name
+            .remove(field.name().as_str())
+            .ok_or_else(|| StoreError::Corrupt(format!("{table}: no value for column '{}'", field.name())))?;
+        ordered.push(column);
+    }
+    if let Some(extra) = by_name.keys().next() {
+        return Err(StoreError::Corrupt(format!("{table}: column '{extra}' is not in the schema")));
+    }
+    Ok(RecordBatch::try_new(schema, ordered)?)
+}
+
 /// Quotes a string for a Lance SQL filter.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -197,19 +216,34 @@ impl Store {
             let filter = format!("model_key = {} AND fingerprint IN ({})", sql_str(model_key), fps.join(", "));
             self.frames.delete(filter.as_str()).await?;
         }
-        let batch = RecordBatch::try_new(
-            declared_schema("frames")?,
+        let batch = batch_by_name(
+            "frames",
             vec![
-                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.fingerprint.to_hex()))),
-                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.model_key.as_str()))),
-                Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.ingest_id.as_str()))),
-                Arc::new(Int32Array::from_iter_values(videos.iter().map(|(_, f)| f.dim as i32))),
-                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-                    videos.iter().map(|(_, f)| Some(f.timestamps_ms.iter().copied().map(Some))),
-                )),
-                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
-                    videos.iter().map(|(_, f)| Some(f.data.iter().copied().map(Some))),
-                )),
+                (
+                    "fingerprint",
+                    Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.fingerprint.to_hex()))),
+                ),
+                (
+                    "model_key",
+                    Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.model_key.as_str()))),
+                ),
+                (
+                    "ingest_id",
+                    Arc::new(StringArray::from_iter_values(videos.iter().map(|(r, _)| r.ingest_id.as_str()))),
+                ),
+                ("dim", Arc::new(Int32Array::from_iter_values(videos.iter().map(|(_, f)| f.dim as i32)))),
+                (
+                    "timestamps_ms",
+                    Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                        videos.iter().map(|(_, f)| Some(f.timestamps_ms.iter().copied().map(Some))),
+                    )),
+                ),
+                (
+                    "embeddings",
+                    Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                        videos.iter().map(|(_, f)| Some(f.data.iter().copied().map(Some))),
+                    )),
+                ),
             ],
         )?;
         self.frames.add(batch).execute().await?;
@@ -278,15 +312,18 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let batch = RecordBatch::try_new(
-            declared_schema("text_embeddings")?,
+        let batch = batch_by_name(
+            "text_embeddings",
             vec![
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.key.as_str()))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.model_key.as_str()))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.query.as_str()))),
-                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
-                    rows.iter().map(|r| Some(r.embedding.iter().copied().map(Some))),
-                )),
+                ("key", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.key.as_str())))),
+                ("model_key", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.model_key.as_str())))),
+                ("query", Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.query.as_str())))),
+                (
+                    "embedding",
+                    Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                        rows.iter().map(|r| Some(r.embedding.iter().copied().map(Some))),
+                    )),
+                ),
             ],
         )?;
         self.texts.add(batch).execute().await?;
@@ -331,13 +368,13 @@ impl Store {
     }
 
     pub async fn put_source(&self, rec: &SourceRecord) -> Result<(), StoreError> {
-        let batch = RecordBatch::try_new(
-            declared_schema("sources")?,
+        let batch = batch_by_name(
+            "sources",
             vec![
-                Arc::new(StringArray::from(vec![rec.source.clone()])),
-                Arc::new(StringArray::from(vec![rec.validator.clone()])),
-                Arc::new(StringArray::from(vec![rec.fingerprint.to_hex()])),
-                Arc::new(Int64Array::from(vec![now_ms()])),
+                ("source", Arc::new(StringArray::from(vec![rec.source.clone()]))),
+                ("validator", Arc::new(StringArray::from(vec![rec.validator.clone()]))),
+                ("fingerprint", Arc::new(StringArray::from(vec![rec.fingerprint.to_hex()]))),
+                ("updated_at_ms", Arc::new(Int64Array::from(vec![now_ms()]))),
             ],
         )?;
         self.sources.add(batch).execute().await?;
@@ -385,23 +422,23 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, StoreErr
 }
 
 fn video_batch(rs: &[&VideoRecord]) -> Result<RecordBatch, StoreError> {
-    Ok(RecordBatch::try_new(
-        declared_schema("videos")?,
+    batch_by_name(
+        "videos",
         vec![
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.fingerprint.to_hex()))),
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.model_key.as_str()))),
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.ingest_id.as_str()))),
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|_| "complete"))),
-            Arc::new(Float64Array::from_iter_values(rs.iter().map(|r| r.duration_s))),
-            Arc::new(Float64Array::from_iter(rs.iter().map(|r| r.source_fps))),
-            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.width as i32))),
-            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.height as i32))),
-            Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.frame_count as i32))),
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.sampling.as_str()))),
-            Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.source.as_str()))),
-            Arc::new(Int64Array::from_iter_values(rs.iter().map(|r| r.created_at_ms))),
+            ("fingerprint", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.fingerprint.to_hex())))),
+            ("model_key", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.model_key.as_str())))),
+            ("ingest_id", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.ingest_id.as_str())))),
+            ("state", Arc::new(StringArray::from_iter_values(rs.iter().map(|_| "complete")))),
+            ("duration_s", Arc::new(Float64Array::from_iter_values(rs.iter().map(|r| r.duration_s)))),
+            ("source_fps", Arc::new(Float64Array::from_iter(rs.iter().map(|r| r.source_fps)))),
+            ("width", Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.width as i32)))),
+            ("height", Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.height as i32)))),
+            ("frame_count", Arc::new(Int32Array::from_iter_values(rs.iter().map(|r| r.frame_count as i32)))),
+            ("sampling", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.sampling.as_str())))),
+            ("source", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.source.as_str())))),
+            ("created_at_ms", Arc::new(Int64Array::from_iter_values(rs.iter().map(|r| r.created_at_ms)))),
         ],
-    )?)
+    )
 }
 
 fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
@@ -440,4 +477,33 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
 
 pub(crate) fn timestamp_now_ms() -> i64 {
     now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_built_by_column_name() {
+        let text = |v: &str| -> arrow_array::ArrayRef { Arc::new(StringArray::from(vec![v.to_string()])) };
+        let list: arrow_array::ArrayRef =
+            Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(vec![Some(1.0f32)])]));
+        // Given in another order than the schema's: each lands in its own column.
+        let b = batch_by_name(
+            "text_embeddings",
+            vec![("query", text("q")), ("embedding", list.clone()), ("key", text("k")), ("model_key", text("m"))],
+        )
+        .unwrap();
+        let col = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().value(0).to_string();
+        assert_eq!((col("key"), col("model_key"), col("query")), ("k".into(), "m".into(), "q".into()));
+        assert!(batch_by_name("text_embeddings", vec![("key", text("k")), ("embedding", list.clone())]).is_err());
+        let extra = vec![
+            ("key", text("k")),
+            ("model_key", text("m")),
+            ("query", text("q")),
+            ("embedding", list),
+            ("surprise", text("x")),
+        ];
+        assert!(batch_by_name("text_embeddings", extra).is_err());
+    }
 }

@@ -141,8 +141,14 @@ pub enum FetchError {
     /// message names nothing about the path: no existence oracle.
     #[error("local files are not served")]
     LocalFileRefused,
-    #[error("{0}")]
-    Io(String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("hashing task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("{url}: {source}")]
+    Platform { url: String, source: super::platform::PlatformError },
 }
 
 /// Limits on fetching.
@@ -235,7 +241,7 @@ impl Fetcher {
         if block {
             builder = builder.dns_resolver(super::ssrf::resolver());
         }
-        let client = builder.build().map_err(|e| FetchError::Io(format!("HTTP client: {e}")))?;
+        let client = builder.build().map_err(FetchError::Client)?;
         let root = opts.download_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("chronoseek-downloads"));
         sweep_downloads(&root);
         let mut opts = opts;
@@ -301,12 +307,12 @@ impl Fetcher {
     async fn download_platform(&self, video: &PlatformVideo) -> Result<LocalVideo, FetchError> {
         let dir = match &self.opts.download_dir {
             Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| FetchError::Io(format!("{}: {e}", d.display())))?;
+                std::fs::create_dir_all(d).map_err(|e| io(d.display(), e))?;
                 tempfile::tempdir_in(d)
             }
             None => tempfile::tempdir(),
         }
-        .map_err(|e| FetchError::Io(format!("temporary folder: {e}")))?;
+        .map_err(|e| io("temporary folder", e))?;
         let file = super::platform::download(
             &self.opts.yt_dlp,
             &video.url,
@@ -315,7 +321,7 @@ impl Fetcher {
             self.opts.total_timeout,
         )
         .await
-        .map_err(|message| FetchError::Network { url: video.url.to_string(), message })?;
+        .map_err(|source| FetchError::Platform { url: video.url.to_string(), source })?;
         let mut hashed = hash_file(&file, self.opts.max_bytes).await?;
         hashed._temp = Some(Temporary::Dir(dir));
         Ok(hashed)
@@ -350,12 +356,12 @@ impl Fetcher {
         }
         let temp = match &self.opts.download_dir {
             Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| FetchError::Io(format!("{}: {e}", d.display())))?;
+                std::fs::create_dir_all(d).map_err(|e| io(d.display(), e))?;
                 tempfile::NamedTempFile::new_in(d)
             }
             None => tempfile::NamedTempFile::new(),
         }
-        .map_err(|e| FetchError::Io(format!("temporary file: {e}")))?;
+        .map_err(|e| io("temporary file", e))?;
         let (file, temp_path) = temp.into_parts();
         let mut writer = HashingWriter::new(std::io::BufWriter::new(file));
         let mut body = resp.bytes_stream();
@@ -364,11 +370,15 @@ impl Fetcher {
             if writer.written() + chunk.len() as u64 > self.opts.max_bytes {
                 return Err(FetchError::TooLarge { limit: self.opts.max_bytes });
             }
-            writer.write_all(&chunk).map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
+            writer.write_all(&chunk).map_err(|e| io("writing download", e))?;
         }
-        let (_, fingerprint, bytes) = writer.finish().map_err(|e| FetchError::Io(format!("writing download: {e}")))?;
+        let (_, fingerprint, bytes) = writer.finish().map_err(|e| io("writing download", e))?;
         Ok(LocalVideo { path: temp_path.to_path_buf(), fingerprint, bytes, _temp: Some(Temporary::File(temp_path)) })
     }
+}
+
+fn io(what: impl std::fmt::Display, source: std::io::Error) -> FetchError {
+    FetchError::Io { what: what.to_string(), source }
 }
 
 /// Removes `<root>/<pid>/` folders whose process is gone (Linux: no `/proc/<pid>`). Failures are
@@ -423,14 +433,13 @@ async fn hash_file(path: &Path, max_bytes: u64) -> Result<LocalVideo, FetchError
         if meta.len() > max_bytes {
             return Err(FetchError::TooLarge { limit: max_bytes });
         }
-        let mut f = std::fs::File::open(&path).map_err(|e| FetchError::Io(format!("{}: {e}", path.display())))?;
+        let mut f = std::fs::File::open(&path).map_err(|e| io(path.display(), e))?;
         let mut w = HashingWriter::new(std::io::sink());
-        std::io::copy(&mut f, &mut w).map_err(|e| FetchError::Io(format!("{}: {e}", path.display())))?;
-        let (_, fingerprint, bytes) = w.finish().map_err(|e| FetchError::Io(e.to_string()))?;
+        std::io::copy(&mut f, &mut w).map_err(|e| io(path.display(), e))?;
+        let (_, fingerprint, bytes) = w.finish().map_err(|e| io(path.display(), e))?;
         Ok(LocalVideo { path, fingerprint, bytes, _temp: None })
     })
-    .await
-    .map_err(|e| FetchError::Io(format!("hashing task: {e}")))?
+    .await?
 }
 
 #[cfg(test)]

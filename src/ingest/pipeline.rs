@@ -111,7 +111,7 @@ pub struct Ingestor {
     fetcher: Fetcher,
     counters: Arc<Counters>,
     opts: IngestOptions,
-    inflight: parking_lot::Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Gates<Fingerprint>,
     /// Running plus queued cold ingests.
     admission: Arc<tokio::sync::Semaphore>,
     /// Running cold ingests.
@@ -119,7 +119,7 @@ pub struct Ingestor {
     /// Network sources answered from memory.
     known: KnownSources,
     /// One fetch per network source at a time: concurrent requests for one URL share it.
-    fetching: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    fetching: Gates<String>,
 }
 
 impl Ingestor {
@@ -195,11 +195,7 @@ impl Ingestor {
             Ok(outcome)
         }
         .await;
-        let mut fetching = self.fetching.lock();
-        if fetching.get(&key).is_some_and(|g| Arc::strong_count(g) <= 2) {
-            fetching.remove(&key);
-        }
-        drop(gate);
+        release_gate(&self.fetching, &key, gate);
         result
     }
 
@@ -312,12 +308,7 @@ impl Ingestor {
             self.decode_embed_store(local, label, media, progress).await
         }
         .await;
-        // Forget the gate once nobody else holds it.
-        let mut inflight = self.inflight.lock();
-        if inflight.get(&fp).is_some_and(|g| Arc::strong_count(g) <= 2) {
-            inflight.remove(&fp);
-        }
-        drop(gate);
+        release_gate(&self.inflight, &fp, gate);
         result
     }
 
@@ -363,6 +354,19 @@ impl Ingestor {
         tracing::info!(frames = record.frame_count, secs = stats.total_secs, "ingested");
         Ok(IngestOutcome::Ingested(record, stats))
     }
+}
+
+/// A single-flight gate per key: whoever holds its lock does the work, the others wait on it.
+type Gates<K> = parking_lot::Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>;
+
+/// Drops `gate` and forgets it once nobody else holds it (the map's own copy and ours are the
+/// last two).
+fn release_gate<K: std::hash::Hash + Eq>(gates: &Gates<K>, key: &K, gate: Arc<tokio::sync::Mutex<()>>) {
+    let mut gates = gates.lock();
+    if gates.get(key).is_some_and(|g| Arc::strong_count(g) <= 2) {
+        gates.remove(key);
+    }
+    drop(gate);
 }
 
 fn fp_short(fp: &Fingerprint) -> String {

@@ -110,6 +110,27 @@ pub fn arguments(opts: &YtDlpOptions, url: &url::Url, out_dir: &Path, max_bytes:
     args
 }
 
+/// Why yt-dlp gave no file.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error(
+        "{program} is not installed: platform URLs need yt-dlp (install it with `pip install yt-dlp` or your package manager, or pass --yt-dlp PATH)"
+    )]
+    NotInstalled { program: String },
+    #[error("cannot run {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("yt-dlp did not finish within {secs} s")]
+    TimedOut { secs: u64 },
+    #[error("yt-dlp: {0}")]
+    Wait(std::io::Error),
+    #[error("yt-dlp failed ({status}): {last_line}")]
+    Failed { status: std::process::ExitStatus, last_line: String },
+    #[error("reading yt-dlp's output folder: {0}")]
+    OutputFolder(std::io::Error),
+    #[error("yt-dlp reported success but wrote no file")]
+    NoFile,
+}
+
 /// Runs yt-dlp into `out_dir` and returns the file it wrote.
 pub async fn download(
     opts: &YtDlpOptions,
@@ -117,34 +138,32 @@ pub async fn download(
     out_dir: &Path,
     max_bytes: u64,
     timeout: Duration,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, PlatformError> {
     let mut cmd = tokio::process::Command::new(&opts.program);
     cmd.args(arguments(opts, url, out_dir, max_bytes))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "{} is not installed: platform URLs need yt-dlp (install it with `pip install yt-dlp` or your package manager, or pass --yt-dlp PATH)",
-                opts.program.display()
-            )
+    let program = opts.program.display().to_string();
+    let child = cmd.spawn().map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            PlatformError::NotInstalled { program: program.clone() }
         } else {
-            format!("cannot run {}: {e}", opts.program.display())
+            PlatformError::Spawn { program: program.clone(), source }
         }
     })?;
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("yt-dlp did not finish within {} s", timeout.as_secs()))?
-        .map_err(|e| format!("yt-dlp: {e}"))?;
+        .map_err(|_| PlatformError::TimedOut { secs: timeout.as_secs() })?
+        .map_err(PlatformError::Wait)?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(format!("yt-dlp failed ({}): {last}", output.status));
+        return Err(PlatformError::Failed { status: output.status, last_line: last.to_string() });
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(out_dir)
-        .map_err(|e| e.to_string())?
+        .map_err(PlatformError::OutputFolder)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
@@ -152,7 +171,7 @@ pub async fn download(
         })
         .collect();
     files.sort();
-    files.pop().ok_or_else(|| "yt-dlp reported success but wrote no file".to_string())
+    files.pop().ok_or(PlatformError::NoFile)
 }
 
 #[cfg(test)]

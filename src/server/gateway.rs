@@ -19,8 +19,7 @@ use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::miner::error_response;
-use super::{ServeLimits, read_body};
+use super::{HttpError, ServeLimits, read_body};
 use crate::protocol::{
     ErrorCode, PROTOCOL_VERSION, ProtocolError, SearchResult, VideoSearchRequest, VideoSearchResponse,
     parse_search_request,
@@ -69,7 +68,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/search/stream", post(search_stream))
         .layer(DefaultBodyLimit::disable())
         .fallback(|| async {
-            error_response(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, "no such endpoint"))
+            HttpError::new(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, "no such endpoint"))
         })
         .with_state(state)
 }
@@ -99,24 +98,16 @@ async fn capabilities(State(state): State<Arc<GatewayState>>) -> Response {
     .into_response()
 }
 
-type Refusal = (StatusCode, ProtocolError);
-
-fn status_of(code: ErrorCode) -> StatusCode {
-    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 /// Parses the body and picks the miners; the request gets an opaque id if it has none.
-async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest, Vec<MinerTarget>), Refusal> {
-    let body: Bytes = read_body(body, state.config.max_body_bytes, state.config.limits.body_timeout)
-        .await
-        .map_err(|e| (e.status, e.error))?;
-    let mut req = parse_search_request(&body).map_err(|e| (status_of(e.error.code), e))?;
+async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest, Vec<MinerTarget>), HttpError> {
+    let body: Bytes = read_body(body, state.config.max_body_bytes, state.config.limits.body_timeout).await?;
+    let mut req = parse_search_request(&body).map_err(HttpError::from_code)?;
     if req.request_id.is_none() {
         req.request_id = Some(crate::ingest::unique_id());
     }
     let miners: Vec<MinerTarget> = state.shared.responsive().into_iter().take(state.config.max_miners.max(1)).collect();
     if miners.is_empty() {
-        return Err((
+        return Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             with_id(ProtocolError::new(ErrorCode::InternalError, "no responsive miner"), &req),
         ));
@@ -188,7 +179,7 @@ fn fan_out<'a>(
 async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
     let (req, miners) = match prepare(&state, body).await {
         Ok(x) => x,
-        Err((status, e)) => return error_response(status, e),
+        Err(e) => return e.into_response(),
     };
     let queried: Vec<u16> = miners.iter().map(|m| m.uid).collect();
     let answers: Vec<Answer> = fan_out(&state, &req, miners).collect().await;
@@ -205,10 +196,11 @@ async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response 
     if ok.is_empty() {
         let (status, code) = all_failed(&errors);
         let msg = format!("every queried miner failed ({} of {})", errors.len(), queried.len());
-        return error_response(
+        return HttpError::new(
             status,
             with_id(ProtocolError::new(code, msg).with_detail("queried_uids", json!(queried)), &req),
-        );
+        )
+        .into_response();
     }
     selected.sort_unstable();
     let results = merge(&ok, req.top_k.get());
@@ -233,7 +225,7 @@ fn base(req: &VideoSearchRequest, status: &str) -> Map<String, Value> {
 async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
     let (req, miners) = match prepare(&state, body).await {
         Ok(x) => x,
-        Err((status, e)) => return error_response(status, e),
+        Err(e) => return e.into_response(),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     let st = state.clone();

@@ -121,11 +121,6 @@ impl MinerState {
     }
 }
 
-/// The error envelope as an HTTP response.
-pub fn error_response(status: StatusCode, err: ProtocolError) -> Response {
-    HttpError::new(status, err).into_response()
-}
-
 pub fn router(state: Arc<MinerState>) -> Router {
     Router::new()
         .route("/search", post(search))
@@ -138,7 +133,8 @@ pub fn router(state: Arc<MinerState>) -> Router {
 }
 
 async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, "no such endpoint"))
+    HttpError::new(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, "no such endpoint"))
+        .into_response()
 }
 
 async fn health() -> Response {

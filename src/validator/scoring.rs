@@ -18,7 +18,7 @@ use crate::protocol::SearchResult;
 
 use super::tasks::Interval;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScoringMode {
     /// The Python reference: best IoU over all returned windows.
@@ -27,6 +27,38 @@ pub enum ScoringMode {
     /// counting only the first top_k windows.
     #[default]
     Ranked,
+}
+
+impl ScoringMode {
+    pub const NAMES: [&'static str; 2] = ["reference", "ranked"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Ranked => "ranked",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoringMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scoring mode {0:?} (reference or ranked)")]
+pub struct UnknownScoringMode(pub String);
+
+impl std::str::FromStr for ScoringMode {
+    type Err = UnknownScoringMode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "reference" => Ok(Self::Reference),
+            "ranked" => Ok(Self::Ranked),
+            _ => Err(UnknownScoringMode(s.to_string())),
+        }
+    }
 }
 
 /// IoU of a predicted window with its best-matching ground truth; 0 for a window of

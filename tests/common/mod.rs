@@ -195,3 +195,23 @@ pub fn spawn_miner(global: &[&std::ffi::OsStr], miner: &[&str]) -> (std::process
         info["listening"].as_str().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
     (child, port)
 }
+
+/// An HLS playlist whose segment is a local file, as a hostile server would send it.
+pub fn playlist_with_local_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let seg = dir.join("seg.ts");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(fixture("scenes.mp4"))
+        .args(["-t", "5", "-c:v", "mpeg2video", "-f", "mpegts"])
+        .arg(&seg)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let list = dir.join("list.m3u8");
+    let text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:5\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:5.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        seg.display()
+    );
+    std::fs::write(&list, text).unwrap();
+    list
+}
