@@ -125,6 +125,14 @@ fn request(url: &str, query: &str) -> Value {
     json!({"protocol_version": "2026-04-10", "request_id": "r-1", "video": {"url": url}, "query": query, "top_k": 3})
 }
 
+/// An INVALID_REQUEST envelope with `status` whose message mentions `needle`.
+async fn assert_refused_with(resp: reqwest::Response, status: u16, needle: &str) {
+    let got = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap();
+    assert_error(got, &v, status, "INVALID_REQUEST");
+    assert!(v["error"]["message"].as_str().unwrap().contains(needle), "{v}");
+}
+
 fn assert_error(status: u16, v: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{v}");
     assert_eq!(v["error"]["code"], want_code, "{v}");
@@ -207,11 +215,7 @@ async fn authentication_failures_are_401_envelopes() {
     let h = m.validator.sign(&body).unwrap();
     let first = send(h.clone()).await.unwrap().status().as_u16();
     assert_eq!(first, 200);
-    let resp = send(h).await.unwrap();
-    let status = resp.status().as_u16();
-    let v: Value = resp.json().await.unwrap();
-    assert_error(status, &v, 401, "INVALID_REQUEST");
-    assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
+    assert_refused_with(send(h).await.unwrap(), 401, "replay").await;
 }
 
 #[tokio::test]
@@ -551,11 +555,7 @@ async fn a_signature_replayed_without_its_0x_prefix_is_refused() {
     for replay in
         [h.signature.trim_start_matches("0x").to_string(), h.signature.to_ascii_uppercase().replacen("0X", "0x", 1)]
     {
-        let resp = send(replay).await.unwrap();
-        let status = resp.status().as_u16();
-        let v: Value = resp.json().await.unwrap();
-        assert_error(status, &v, 401, "INVALID_REQUEST");
-        assert!(v["error"]["message"].as_str().unwrap().contains("replay"), "{v}");
+        assert_refused_with(send(replay).await.unwrap(), 401, "replay").await;
     }
 }
 
