@@ -115,6 +115,21 @@ impl Miner {
         (status, v, headers)
     }
 
+    /// A body that is not JSON cannot be signed (the signature covers canonical JSON): sent
+    /// with a current timestamp and a zero signature.
+    async fn post_unsigned(&self, body: Vec<u8>) -> reqwest::Response {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        self.client
+            .post(format!("{}/search", self.base))
+            .header(HEADER_TIMESTAMP, now.to_string())
+            .header(HEADER_SIGNATURE, format!("0x{}", "00".repeat(64)))
+            .header(HEADER_HOTKEY, self.validator.hotkey())
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn search(&self, body: Value) -> (u16, Value) {
         let (s, v, _) = self.post_signed(&self.validator, &serde_json::to_vec(&body).unwrap()).await;
         (s, v)
@@ -260,17 +275,7 @@ async fn bad_requests_get_the_contract_codes() {
         assert_error(s, &v, status, code);
     }
     // Malformed JSON cannot even be canonicalised for the signature check: 400, not 401.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let resp = m
-        .client
-        .post(format!("{}/search", m.base))
-        .header(HEADER_TIMESTAMP, now.to_string())
-        .header(HEADER_SIGNATURE, format!("0x{}", "00".repeat(64)))
-        .header(HEADER_HOTKEY, m.validator.hotkey())
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let resp = m.post_unsigned(b"{not json".to_vec()).await;
     let s = resp.status().as_u16();
     assert_error(s, &resp.json().await.unwrap(), 400, "INVALID_REQUEST");
 }
@@ -475,18 +480,8 @@ async fn hostile_bodies_get_codes_and_cause_no_work() {
     let before = m.engine.counters();
     // Bodies that are not JSON cannot be signed (the signature covers canonical JSON): they
     // are refused as bad requests before any signature check.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     for body in [deep.into_bytes(), b"{\"video\": {\"url\": \"".to_vec(), b"\xff\xfe{}".to_vec()] {
-        let resp = m
-            .client
-            .post(format!("{}/search", m.base))
-            .header(HEADER_TIMESTAMP, now.to_string())
-            .header(HEADER_SIGNATURE, format!("0x{}", "00".repeat(64)))
-            .header(HEADER_HOTKEY, m.validator.hotkey())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = m.post_unsigned(body).await;
         let s = resp.status().as_u16();
         assert_error(s, &resp.json().await.unwrap(), 400, "INVALID_REQUEST");
     }

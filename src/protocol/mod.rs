@@ -15,7 +15,7 @@ mod video_url;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
 pub use keys::{KeyError, Sr25519Key};
-pub use request::{MAX_QUERY_CHARS, parse_search_request};
+pub use request::{MAX_QUERY_CHARS, parse_search_request, query_is_blank};
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,
     VideoSearchRequest, VideoSearchResponse,

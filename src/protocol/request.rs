@@ -4,6 +4,12 @@
 
 use serde_json::{Map, Value};
 
+/// True for a query with no words: only whitespace and control characters (the tokenizer
+/// drops both). Shared by the request parser and the engine.
+pub fn query_is_blank(query: &str) -> bool {
+    query.chars().all(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Longest query accepted, in characters (CLIP reads 75 tokens; this only bounds work).
 pub const MAX_QUERY_CHARS: usize = 2000;
 
@@ -94,7 +100,7 @@ pub fn parse_search_request(body: &[u8]) -> Result<VideoSearchRequest, ProtocolE
     };
     // Control characters carry no words (the tokenizer drops them): a query of nothing else is
     // as empty as one of spaces.
-    if query.chars().all(|c| c.is_whitespace() || c.is_control()) {
+    if query_is_blank(&query) {
         return Err(with_id(ProtocolError::new(ErrorCode::QueryInvalid, "query is empty")));
     }
     if query.chars().count() > MAX_QUERY_CHARS {

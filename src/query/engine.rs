@@ -204,7 +204,7 @@ impl Engine {
 
     /// Validates a query: non-empty after trimming, bounded length.
     pub fn check_query(query: &str) -> Result<(), SearchError> {
-        if query.chars().all(|c| c.is_whitespace() || c.is_control()) {
+        if crate::protocol::query_is_blank(query) {
             return Err(SearchError::QueryInvalid("query is empty".into()));
         }
         if query.chars().count() > MAX_QUERY_CHARS {
