@@ -8,10 +8,11 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build-time: FFmpeg headers (ffmpeg-next), libclang (bindgen), protoc and its well-known
-# types (LanceDB). Run-time and tests: the FFmpeg libraries and command-line tool.
+# types (LanceDB). Run-time and tests: the FFmpeg libraries and command-line tool; Python
+# venvs for the timelock golden test (bittensor-drand from PyPI decrypts our commits).
 DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler libprotobuf-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
-	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl
+	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl python3 python3-venv
 
 .PHONY: deps rust demo test build release bench fixtures fmt lint
 

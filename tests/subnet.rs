@@ -136,8 +136,19 @@ async fn sse_events(resp: reqwest::Response) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
+/// What one run of the whole subnet leaves behind.
+struct Subnet {
+    dir: tempfile::TempDir,
+    videos: common::TestServer,
+    chain_path: std::path::PathBuf,
+    validator_key: Sr25519Key,
+    validator: Arc<Validator>,
+    client: MinerClient,
+}
+
+/// The dev chain (commit-reveal on or off), a real, a blind and a down miner, and a validator
+/// run of `steps` steps; checks the ranking the moving scores give.
+async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
     let dir = tempfile::tempdir().unwrap();
     let videos = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
     let validator_key = Sr25519Key::from_uri(VALIDATOR_URI).unwrap();
@@ -150,6 +161,10 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     });
     file.tempo = 2;
     file.block_seconds = 0.05;
+    if commit_reveal {
+        // A beacon round every 200 ms: reveals follow within about a tempo.
+        file.enable_commit_reveal(1, 200);
+    }
     LocalChain::create(&chain_path, &file).unwrap();
     let chain: Arc<dyn Chain> = Arc::new(LocalChain::new(&chain_path));
 
@@ -176,7 +191,6 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
         yt_dlp: Default::default(),
     })
     .unwrap();
-    let steps = 6;
     let validator = Validator::start(
         chain.clone(),
         validator_key.clone(),
@@ -219,6 +233,12 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     // Request ids look organic (no `validation-` prefix).
     assert!(log.iter().all(|r| !r["request_id"].as_str().unwrap().starts_with("validation")));
 
+    Subnet { dir, videos, chain_path, validator_key, validator, client }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
+    let Subnet { dir: _dir, videos, chain_path, validator_key, validator, client } = run_subnet(false, 6).await;
     // Weights went to the chain's log, the real miner holding the largest.
     let weights = LocalChain::new(&chain_path).weights_log().unwrap();
     let last = weights.last().expect("weights were set");
@@ -311,4 +331,68 @@ async fn the_gateway_maps_total_failure_like_the_reference() {
         "exact duplicates (to 3 decimals) dropped"
     );
     assert_eq!(normalize(&[0.0, 2.0, 2.0]), vec![0.0, 0.5, 0.5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_commit_reveal_the_chain_reveals_the_validators_weights_and_rejects_tampered_commits() {
+    use chronoseek::chain::{ChainError, CommitStatus};
+    let Subnet { dir: _dir, videos: _videos, chain_path, validator_key, validator, client: _ } =
+        run_subnet(true, 4).await;
+    let chain = LocalChain::new(&chain_path);
+    let err = chain.set_weights(&validator_key, &[1], &[1.0]).await.unwrap_err();
+    assert!(matches!(err, ChainError::CommitRevealEnabled { .. }), "plain set_weights is refused: {err}");
+    let own = validator.shared.state.lock().pending_commits.clone();
+    assert!(!own.is_empty(), "the validator keeps its commits in its state");
+    assert!(chain.commits().unwrap().iter().all(|c| c.hotkey == validator_key.ss58()), "it committed, never set");
+
+    // Tampered and foreign commits next to the validator's.
+    let m1 = Sr25519Key::from_uri("//m1").unwrap();
+    let only_uid2 = chain
+        .prepare_commit(validator_key.public_key().0, &[0, 1, 2, 3], &[0.0, 0.0, 1.0, 0.0], None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut flipped = only_uid2.clone();
+    flipped.ciphertext[96 + 8] ^= 1; // a bit of the IBE header's V
+    chain.submit_commit(&validator_key, &flipped).await.unwrap();
+    chain.submit_commit(&m1, &only_uid2).await.unwrap(); // m1 sends a payload naming the validator
+    let honest = chain.prepare_commit(m1.public_key().0, &[2], &[1.0], None).await.unwrap().unwrap();
+    chain.submit_commit(&m1, &honest).await.unwrap();
+    let err = chain.submit_commit_with_version(&validator_key, &only_uid2, 3).unwrap_err();
+    assert!(matches!(&err, ChainError::Dispatch { error, .. } if error == "IncorrectCommitRevealVersion"), "{err}");
+
+    // The dev beacon publishes the rounds; every commit is settled within seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let commits = loop {
+        let commits = chain.commits().unwrap();
+        if commits.iter().all(|c| c.status != CommitStatus::Pending) {
+            break commits;
+        }
+        assert!(std::time::Instant::now() < deadline, "commits still pending: {commits:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason_of = |hotkey: &str, commit: &[u8]| {
+        commits.iter().find(|c| c.hotkey == hotkey && c.commit_hex == hex::encode(commit)).map(|c| c.status.clone())
+    };
+    assert!(
+        matches!(reason_of(&validator_key.ss58(), &flipped.ciphertext), Some(CommitStatus::Rejected { reason, .. }) if reason.contains("undecryptable")),
+        "{commits:#?}"
+    );
+    assert!(
+        matches!(reason_of(&m1.ss58(), &only_uid2.ciphertext), Some(CommitStatus::Rejected { reason, .. }) if reason.contains("another hotkey")),
+        "{commits:#?}"
+    );
+    assert!(matches!(reason_of(&m1.ss58(), &honest.ciphertext), Some(CommitStatus::Revealed { .. })));
+
+    // The weights the chain applied: the validator's last reveal holds the real miner first,
+    // m1's honest commit stands on its own, and no tampered payload became anyone's weights.
+    let log = chain.weights_log().unwrap();
+    let ours: Vec<_> = log.iter().filter(|e| e.hotkey == validator_key.ss58()).collect();
+    let last = ours.last().expect("the validator's weights were revealed");
+    let w_of = |uid: u16| last.uids.iter().position(|u| *u == uid).map_or(0, |i| last.weights[i]);
+    assert_eq!(w_of(1), 65535, "{last:?}");
+    assert_eq!(w_of(3), 0);
+    assert!(ours.iter().all(|e| e.uids != vec![2]), "the tampered commit applied nothing: {ours:?}");
+    assert!(log.iter().any(|e| e.hotkey == m1.ss58() && e.uids == vec![2]));
+    assert!(log.iter().all(|e| e.block >= 1), "weights land at reveal blocks");
 }

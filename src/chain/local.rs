@@ -2,6 +2,13 @@
 //! stakes, axons, incentives) and its clock (a block counter that advances with wall time), and
 //! an append-only JSON-lines log beside it records every `set_weights`.
 //!
+//! With commit-reveal on (`chain init-local --commit-reveal`) it behaves like subtensor: plain
+//! `set_weights` is refused, `commit_timelocked_weights` goes into `<stem>.commits.json`, and the
+//! chain's own beacon (same scheme as drand quicknet, a key in the chain file, a round every
+//! `period_ms`) opens each commit at its reveal block: the weights are applied to the weights
+//! log as the committer's, or the commit is marked rejected with the reason. Reveals happen
+//! lazily, under the file lock, whenever any process reads the chain — there is no node.
+//!
 //! Several processes share it (a validator and its miners on one machine): writers take an
 //! exclusive lock on `<file>.lock` and replace the file by rename, so readers never see half a
 //! file; readers re-read it whenever its modification time changes.
@@ -17,6 +24,10 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::commit_reveal::{
+    self, Beacon, CommitError, CommitRequest, DevBeacon, MAX_COMMIT_BYTES, MAX_PENDING_COMMITS, PendingCommit,
+    PreparedCommit, RevealSchedule, WeightsTlockPayload,
+};
 use super::{Axon, Chain, ChainError, Metagraph, ServeOutcome, WeightsOutcome, to_u16_weights};
 
 fn default_tempo() -> u64 {
@@ -43,8 +54,49 @@ pub struct LocalChainFile {
     pub genesis_unix_ms: Option<u64>,
     #[serde(default)]
     pub weights_version_key: u64,
+    /// Commit-reveal settings; absent: weights are set in the clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_reveal: Option<DevCommitReveal>,
 }
 
+/// The dev chain's commit-reveal: like `CommitRevealWeightsEnabled`, `RevealPeriodEpochs` and
+/// `CommitRevealWeightsVersion`, plus the beacon it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevCommitReveal {
+    pub reveal_period_epochs: u64,
+    pub version: u16,
+    pub beacon: DevBeacon,
+}
+
+/// One `commit_timelocked_weights` the dev chain received, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedCommit {
+    pub hotkey: String,
+    pub uid: u16,
+    pub commit_block: u64,
+    pub reveal_block: u64,
+    pub reveal_round: u64,
+    pub version: u16,
+    pub commit_hex: String,
+    #[serde(flatten)]
+    pub status: CommitStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CommitStatus {
+    Pending,
+    /// Decrypted and applied to the weights log at `block`.
+    Revealed {
+        block: u64,
+    },
+    /// Opened (or not) at `block` and refused, like the runtime's reveal refuses: undecryptable,
+    /// a payload naming another hotkey, an old version key, malformed weights.
+    Rejected {
+        block: u64,
+        reason: String,
+    },
+}
 impl LocalChainFile {
     pub fn new(metagraph: Metagraph) -> Self {
         Self {
@@ -53,6 +105,28 @@ impl LocalChainFile {
             block_seconds: default_block_seconds(),
             genesis_unix_ms: Some(now_ms()),
             weights_version_key: 0,
+            commit_reveal: None,
+        }
+    }
+
+    /// Turns commit-reveal on with a freshly keyed beacon whose round 1 is the chain's genesis.
+    pub fn enable_commit_reveal(&mut self, reveal_period_epochs: u64, beacon_period_ms: u64) {
+        let genesis = self.genesis_unix_ms.unwrap_or_else(now_ms);
+        self.commit_reveal = Some(DevCommitReveal {
+            reveal_period_epochs,
+            version: commit_reveal::COMMIT_REVEAL_VERSION,
+            beacon: DevBeacon::generate(genesis, beacon_period_ms.max(1)),
+        });
+    }
+
+    /// The block at which the chain reveals a commit included at `block`: the first block of
+    /// the epoch `reveal_period_epochs` after the commit's (fixed per-netuid boundaries).
+    fn schedule_at(&self, block: u64, cr: &DevCommitReveal) -> RevealSchedule {
+        RevealSchedule::Legacy {
+            tempo: self.tempo,
+            current_block: block,
+            netuid: self.metagraph.netuid,
+            reveal_period_epochs: cr.reveal_period_epochs,
         }
     }
 
@@ -93,6 +167,210 @@ impl LocalChain {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `<file stem>.commits.json` beside the chain file (commit-reveal only).
+    pub fn commits_path(&self) -> PathBuf {
+        self.path.with_extension("commits.json")
+    }
+
+    /// Every commit received so far, oldest first, after revealing those that are due.
+    pub fn commits(&self) -> Result<Vec<LoggedCommit>, ChainError> {
+        self.settle()?;
+        self.read_commits()
+    }
+
+    fn read_commits(&self) -> Result<Vec<LoggedCommit>, ChainError> {
+        match std::fs::read(self.commits_path()) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| self.err(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn write_commits(&self, commits: &[LoggedCommit]) -> Result<(), ChainError> {
+        let bytes = serde_json::to_vec_pretty(commits).map_err(|e| self.err(e))?;
+        let tmp = self.path.with_extension("commits.json.tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| self.err(e))?;
+        std::fs::rename(&tmp, self.commits_path()).map_err(|e| self.err(e))
+    }
+
+    /// Reveals every pending commit whose reveal block has come and whose round the beacon has
+    /// published, as the runtime's `reveal_crv3_commits` does at the start of a block.
+    fn settle(&self) -> Result<(), ChainError> {
+        let file = self.load()?;
+        let Some(cr) = file.commit_reveal.clone() else { return Ok(()) };
+        if !self.commits_path().exists() {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        let mut commits = self.read_commits()?;
+        let now = now_ms();
+        let block = file.block_at(now);
+        let mut changed = false;
+        for c in commits.iter_mut().filter(|c| c.status == CommitStatus::Pending && block >= c.reveal_block) {
+            let Some(signature) = cr.beacon.signature(c.reveal_round, now).map_err(|e| self.err(e))? else {
+                continue; // the round is not out yet: the chain waits for the pulse
+            };
+            let opened = hex::decode(&c.commit_hex)
+                .map_err(|e| e.to_string())
+                .and_then(|ct| chronoseek_timelock::decrypt(&ct, &signature).map_err(|e| e.to_string()));
+            let outcome = match opened {
+                Err(e) => Err(format!("undecryptable: {e}")),
+                Ok(plain) => self.apply_reveal(&file, c, &plain, block, now),
+            };
+            c.status = match outcome {
+                Ok(()) => CommitStatus::Revealed { block },
+                Err(reason) => {
+                    tracing::warn!(hotkey = %c.hotkey, block, %reason, "dev chain: commit rejected at reveal");
+                    CommitStatus::Rejected { block, reason }
+                }
+            };
+            changed = true;
+        }
+        if changed {
+            self.write_commits(&commits)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a decrypted payload as the runtime does and appends its weights to the log.
+    fn apply_reveal(
+        &self,
+        file: &LocalChainFile,
+        c: &LoggedCommit,
+        plain: &[u8],
+        block: u64,
+        now: u64,
+    ) -> Result<(), String> {
+        let payload = <WeightsTlockPayload as parity_scale_codec::DecodeAll>::decode_all(&mut &plain[..])
+            .map_err(|e| format!("the decrypted payload is not a WeightsTlockPayload: {e}"))?;
+        let committer = crate::protocol::epistula::parse_hotkey(&c.hotkey).map_err(|e| e.to_string())?;
+        if payload.hotkey != committer.0 {
+            return Err("the payload names another hotkey than the committer's".into());
+        }
+        if payload.version_key < file.weights_version_key {
+            return Err(format!(
+                "version key {} is below the subnet's {}",
+                payload.version_key, file.weights_version_key
+            ));
+        }
+        let n = file.metagraph.neurons.len();
+        if payload.uids.len() != payload.values.len() || payload.uids.iter().any(|u| usize::from(*u) >= n) {
+            return Err("the weights do not match the subnet's uids".into());
+        }
+        let entry = WeightsLogEntry {
+            block,
+            unix_ms: now,
+            netuid: file.metagraph.netuid,
+            hotkey: c.hotkey.clone(),
+            uid: c.uid,
+            version_key: payload.version_key,
+            uids: payload.uids,
+            weights: payload.values,
+        };
+        self.append_weights(&entry).map_err(|e| e.to_string())
+    }
+
+    fn append_weights(&self, entry: &WeightsLogEntry) -> Result<(), ChainError> {
+        let mut line = serde_json::to_string(entry).map_err(|e| self.err(e))?;
+        line.push('\n');
+        let mut log =
+            OpenOptions::new().create(true).append(true).open(self.weights_log_path()).map_err(|e| self.err(e))?;
+        log.write_all(line.as_bytes()).and_then(|_| log.sync_data()).map_err(|e| self.err(e))
+    }
+
+    fn prepare_commit_now(
+        &self,
+        hotkey: [u8; 32],
+        uids: &[u16],
+        weights: &[f64],
+        reveal_round: Option<u64>,
+    ) -> Result<Option<PreparedCommit>, ChainError> {
+        let file = self.load()?;
+        let netuid = file.metagraph.netuid;
+        let cr = file.commit_reveal.clone().ok_or(ChainError::CommitRevealDisabled { netuid })?;
+        let ss58 = crate::protocol::keys::ss58(&subxt_signer::sr25519::PublicKey(hotkey));
+        if file.metagraph.neuron(&ss58).is_none() {
+            return Err(ChainError::NotRegistered { hotkey: ss58, netuid });
+        }
+        let converted = to_u16_weights(uids, weights)?;
+        if converted.is_empty() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let beacon: Beacon = cr.beacon.public().map_err(|e| self.err(e))?;
+        let prepared = commit_reveal::prepare_commit(CommitRequest {
+            beacon: &beacon,
+            hotkey,
+            weights: &converted,
+            version_key: file.weights_version_key,
+            schedule: file.schedule_at(file.block_at(now), &cr),
+            block_time_s: file.block_seconds,
+            now_unix: now as f64 / 1000.0,
+            reveal_round,
+        })?;
+        Ok(Some(prepared))
+    }
+
+    /// `commit_timelocked_weights` as the runtime checks it at inclusion.
+    fn submit_commit_now(&self, signer: &Sr25519Key, commit: &PreparedCommit, version: u16) -> Result<u64, ChainError> {
+        let file = self.load()?;
+        let netuid = file.metagraph.netuid;
+        let cr = file.commit_reveal.clone().ok_or(ChainError::CommitRevealDisabled { netuid })?;
+        let hotkey = signer.ss58();
+        let uid = file
+            .metagraph
+            .neuron(&hotkey)
+            .map(|n| n.uid)
+            .ok_or(ChainError::NotRegistered { hotkey: hotkey.clone(), netuid })?;
+        let refuse = |error: &str| ChainError::Dispatch {
+            pallet: "SubtensorModule".into(),
+            error: error.into(),
+            docs: String::new(),
+        };
+        if version != cr.version {
+            return Err(refuse("IncorrectCommitRevealVersion"));
+        }
+        if commit.ciphertext.len() > MAX_COMMIT_BYTES {
+            return Err(ChainError::Commit(CommitError::TooLarge {
+                uids: commit.payload.uids.len(),
+                bytes: commit.ciphertext.len(),
+                max: commit_reveal::max_uids_per_commit(),
+            }));
+        }
+        self.settle()?;
+        let _lock = self.lock()?;
+        let mut commits = self.read_commits()?;
+        if commits.iter().filter(|c| c.hotkey == hotkey && c.status == CommitStatus::Pending).count()
+            >= MAX_PENDING_COMMITS
+        {
+            return Err(refuse("TooManyUnrevealedCommits"));
+        }
+        let block = file.block_at(now_ms());
+        let reveal_block = file.schedule_at(block, &cr).first_reveal_block().map_err(CommitError::from)?;
+        commits.push(LoggedCommit {
+            hotkey,
+            uid,
+            commit_block: block,
+            reveal_block,
+            reveal_round: commit.reveal_round,
+            version,
+            commit_hex: hex::encode(&commit.ciphertext),
+            status: CommitStatus::Pending,
+        });
+        self.write_commits(&commits)?;
+        Ok(block)
+    }
+
+    /// Sends a commit with an explicit `commit_reveal_version` (tests of the version check).
+    pub fn submit_commit_with_version(
+        &self,
+        signer: &Sr25519Key,
+        commit: &PreparedCommit,
+        version: u16,
+    ) -> Result<u64, ChainError> {
+        self.submit_commit_now(signer, commit, version)
     }
 
     /// `<file stem>.weights.jsonl` beside the chain file.
@@ -159,6 +437,7 @@ impl LocalChain {
 
     /// Every `set_weights` recorded so far, oldest first.
     pub fn weights_log(&self) -> Result<Vec<WeightsLogEntry>, ChainError> {
+        self.settle()?;
         let text = match std::fs::read_to_string(self.weights_log_path()) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -179,6 +458,9 @@ impl LocalChain {
         let file = self.load()?;
         let hotkey = signer.ss58();
         let netuid = file.metagraph.netuid;
+        if file.commit_reveal.is_some() {
+            return Err(ChainError::CommitRevealEnabled { netuid });
+        }
         let uid = file
             .metagraph
             .neuron(&hotkey)
@@ -200,12 +482,8 @@ impl LocalChain {
             uids: converted.uids.clone(),
             weights: converted.weights.clone(),
         };
-        let mut line = serde_json::to_string(&entry).map_err(|e| self.err(e))?;
-        line.push('\n');
         let _lock = self.lock()?;
-        let mut log =
-            OpenOptions::new().create(true).append(true).open(self.weights_log_path()).map_err(|e| self.err(e))?;
-        log.write_all(line.as_bytes()).and_then(|_| log.sync_data()).map_err(|e| self.err(e))?;
+        self.append_weights(&entry)?;
         Ok(WeightsOutcome::Set { block, weights: converted })
     }
 
@@ -246,7 +524,50 @@ impl Chain for LocalChain {
     }
 
     fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
-        Box::pin(async move { Ok(self.load()?.block_at(now_ms())) })
+        Box::pin(async move {
+            self.settle()?;
+            Ok(self.load()?.block_at(now_ms()))
+        })
+    }
+
+    fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>> {
+        Box::pin(async move { Ok(self.load()?.commit_reveal.is_some()) })
+    }
+
+    fn prepare_commit<'a>(
+        &'a self,
+        hotkey: [u8; 32],
+        uids: &'a [u16],
+        weights: &'a [f64],
+        reveal_round: Option<u64>,
+    ) -> BoxFuture<'a, Result<Option<PreparedCommit>, ChainError>> {
+        Box::pin(async move { self.prepare_commit_now(hotkey, uids, weights, reveal_round) })
+    }
+
+    fn submit_commit<'a>(
+        &'a self,
+        signer: &'a Sr25519Key,
+        commit: &'a PreparedCommit,
+    ) -> BoxFuture<'a, Result<u64, ChainError>> {
+        Box::pin(async move { self.submit_commit_now(signer, commit, commit_reveal::COMMIT_REVEAL_VERSION) })
+    }
+
+    fn pending_commits(&self) -> BoxFuture<'_, Result<Vec<PendingCommit>, ChainError>> {
+        Box::pin(async move {
+            Ok(self
+                .commits()?
+                .into_iter()
+                .filter(|c| c.status == CommitStatus::Pending)
+                .map(|c| PendingCommit {
+                    hotkey: c.hotkey,
+                    commit_block: c.commit_block,
+                    reveal_round: c.reveal_round,
+                    epoch: None,
+                    reveal_block: Some(c.reveal_block),
+                    commit_bytes: c.commit_hex.len() / 2,
+                })
+                .collect())
+        })
     }
 
     fn tempo(&self) -> BoxFuture<'_, Result<u64, ChainError>> {

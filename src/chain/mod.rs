@@ -6,6 +6,7 @@
 //!   weights log: the embedded default for development and tests, a whole subnet on one machine;
 //! - [`Subtensor`], the real node over subxt (`NETWORK=finney|test|local|ws://…`).
 
+pub mod commit_reveal;
 mod local;
 mod metagraph;
 mod network;
@@ -13,7 +14,8 @@ pub mod subtensor;
 pub mod wallet;
 pub mod weights;
 
-pub use local::{LocalChain, LocalChainFile, WeightsLogEntry};
+pub use commit_reveal::{CommitError, PendingCommit, PreparedCommit};
+pub use local::{CommitStatus, DevCommitReveal, LocalChain, LocalChainFile, LoggedCommit, WeightsLogEntry};
 pub use metagraph::{Axon, Metagraph, Neuron};
 pub use network::{Network, NetworkError, default_chain_file};
 pub use subtensor::Subtensor;
@@ -47,10 +49,12 @@ pub enum ChainError {
     NoValidatorPermit { hotkey: String, netuid: u16 },
     #[error(transparent)]
     BadNetwork(#[from] NetworkError),
-    #[error(
-        "subnet {netuid} has commit-reveal weights enabled: plain set_weights cannot work there (commit-reveal is not supported yet)"
-    )]
+    #[error("subnet {netuid} has commit-reveal weights enabled: weights must be committed, not set")]
     CommitRevealEnabled { netuid: u16 },
+    #[error("subnet {netuid} has commit-reveal weights disabled: set weights instead of committing them")]
+    CommitRevealDisabled { netuid: u16 },
+    #[error(transparent)]
+    Commit(#[from] CommitError),
     #[error(transparent)]
     Weights(#[from] WeightError),
 }
@@ -65,6 +69,8 @@ impl ChainError {
                 | Self::NoSuchSubnet { .. }
                 | Self::NoValidatorPermit { .. }
                 | Self::CommitRevealEnabled { .. }
+                | Self::CommitRevealDisabled { .. }
+                | Self::Commit(CommitError::TooLarge { .. } | CommitError::Version { .. })
         )
     }
 
@@ -100,6 +106,9 @@ pub async fn open(network: &Network, netuid: u16) -> Result<std::sync::Arc<dyn C
 pub enum WeightsOutcome {
     /// Included in a block (the block number, and the u16 vectors sent).
     Set { block: u64, weights: U16Weights },
+    /// Committed as a timelocked commit (block of inclusion); the chain applies the weights at
+    /// `reveal_block`, once drand round `reveal_round` is on chain.
+    Committed { block: u64, reveal_round: u64, reveal_block: u64, payload_sha256: String, weights: U16Weights },
     /// Every weight was 0: like the Python SDK, nothing is sent.
     NothingToSet,
 }
@@ -129,6 +138,33 @@ pub trait Chain: Send + Sync {
         uids: &'a [u16],
         weights: &'a [f64],
     ) -> BoxFuture<'a, Result<WeightsOutcome, ChainError>>;
+    /// Whether the subnet takes weights only as timelocked commits (`CommitRevealWeightsEnabled`).
+    fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>>;
+    /// Prepares (reads only, sends nothing) a timelocked commit of these weights by `hotkey`:
+    /// the u16 conversion, payload, reveal block and round from the chain's current state, and
+    /// the ciphertext, encrypted to the beacon this chain follows. `None` when every weight is 0.
+    fn prepare_commit<'a>(
+        &'a self,
+        hotkey: [u8; 32],
+        uids: &'a [u16],
+        weights: &'a [f64],
+        reveal_round: Option<u64>,
+    ) -> BoxFuture<'a, Result<Option<PreparedCommit>, ChainError>>;
+    /// Sends a prepared commit, waiting for inclusion; returns the block.
+    fn submit_commit<'a>(
+        &'a self,
+        signer: &'a Sr25519Key,
+        commit: &'a PreparedCommit,
+    ) -> BoxFuture<'a, Result<u64, ChainError>>;
+    /// The extrinsic's call data for a prepared commit, where the chain has one (subtensor).
+    fn commit_call_data<'a>(
+        &'a self,
+        _commit: &'a PreparedCommit,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, ChainError>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// Commits on the subnet that the chain has not revealed yet, every hotkey's.
+    fn pending_commits(&self) -> BoxFuture<'_, Result<Vec<PendingCommit>, ChainError>>;
     /// Announces where a miner serves; skipped when the chain already holds the same values.
     fn serve_axon<'a>(
         &'a self,
@@ -136,4 +172,28 @@ pub trait Chain: Send + Sync {
         ip: IpAddr,
         port: u16,
     ) -> BoxFuture<'a, Result<ServeOutcome, ChainError>>;
+}
+
+/// Puts weights on chain the way the subnet takes them: a timelocked commit when commit-reveal
+/// is on, `set_weights` otherwise — never both.
+pub async fn submit_weights(
+    chain: &dyn Chain,
+    signer: &Sr25519Key,
+    uids: &[u16],
+    weights: &[f64],
+) -> Result<WeightsOutcome, ChainError> {
+    if !chain.commit_reveal_enabled().await? {
+        return chain.set_weights(signer, uids, weights).await;
+    }
+    let Some(commit) = chain.prepare_commit(signer.public_key().0, uids, weights, None).await? else {
+        return Ok(WeightsOutcome::NothingToSet);
+    };
+    let block = chain.submit_commit(signer, &commit).await?;
+    Ok(WeightsOutcome::Committed {
+        block,
+        reveal_round: commit.reveal_round,
+        reveal_block: commit.reveal_block,
+        payload_sha256: commit.payload_sha256,
+        weights: U16Weights { uids: commit.payload.uids, weights: commit.payload.values },
+    })
 }

@@ -57,12 +57,25 @@ pub struct InitLocalArgs {
     /// Replace an existing chain file (its weights log is kept).
     #[arg(long)]
     pub overwrite: bool,
+    /// Commit-reveal weights, like subtensor today: `set_weights` is refused, timelocked
+    /// commits are opened by the dev chain's own beacon at the reveal block.
+    #[arg(long)]
+    pub commit_reveal: bool,
+    /// Epochs between a commit and its reveal (RevealPeriodEpochs).
+    #[arg(long, default_value_t = 1, requires = "commit_reveal")]
+    pub reveal_period_epochs: u64,
+    /// Milliseconds between the dev beacon's rounds (quicknet: 3000).
+    #[arg(long, default_value_t = 3000, requires = "commit_reveal", value_parser = clap::value_parser!(u64).range(1..))]
+    pub beacon_period_ms: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     #[command(flatten)]
     pub chain: ChainOpts,
+    /// List only this hotkey's pending commits (SS58).
+    #[arg(long, value_name = "SS58")]
+    pub hotkey: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +137,18 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
             let mut file = LocalChainFile::new(Metagraph { netuid: a.chain.netuid, block: 0, neurons });
             file.tempo = a.tempo;
             file.block_seconds = a.block_seconds;
+            if a.commit_reveal {
+                file.enable_commit_reveal(a.reveal_period_epochs, a.beacon_period_ms);
+            }
             LocalChain::create(&path, &file).map_err(CliError::internal)?;
             out.json_line(&file);
             out.say(format!("dev chain for subnet {} written to {}", a.chain.netuid, path.display()));
+            if let Some(cr) = &file.commit_reveal {
+                out.say(format!(
+                    "  commit-reveal on: reveal after {} epoch(s), beacon round every {} ms",
+                    cr.reveal_period_epochs, cr.beacon.period_ms
+                ));
+            }
             for n in &file.metagraph.neurons {
                 let role = if n.uid == 0 { "validator".to_string() } else { format!("miner {}", n.uid) };
                 let axon = n.axon.map(|x| format!(" axon {}:{}", x.ip, x.port)).unwrap_or_default();
@@ -138,8 +160,32 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
             let chain = a.chain.open().await?;
             let m = chain.metagraph().await?;
             let tempo = chain.tempo().await?;
-            out.json_line(&serde_json::json!({"metagraph": m, "tempo": tempo}));
-            out.say(format!("subnet {} at block {} (tempo {tempo}), {} neurons", m.netuid, m.block, m.neurons.len()));
+            let commit_reveal = chain.commit_reveal_enabled().await?;
+            // Runtimes without timelocked commits have none to list.
+            let pending = match commit_reveal {
+                false => Vec::new(),
+                true => match chain.pending_commits().await {
+                    Ok(p) => p,
+                    // An older runtime (hash commits, no timelocked ones): nothing of ours to list.
+                    Err(e @ chronoseek::chain::ChainError::Shape { .. }) => {
+                        tracing::warn!(error = %e, "this runtime has no timelocked commits to list");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let pending: Vec<_> =
+                pending.into_iter().filter(|c| a.hotkey.as_ref().is_none_or(|h| *h == c.hotkey)).collect();
+            out.json_line(&serde_json::json!({
+                "metagraph": m, "tempo": tempo, "commit_reveal": commit_reveal, "pending_commits": pending,
+            }));
+            out.say(format!(
+                "subnet {} at block {} (tempo {tempo}, commit-reveal {}), {} neurons",
+                m.netuid,
+                m.block,
+                if commit_reveal { "on" } else { "off" },
+                m.neurons.len()
+            ));
             for n in &m.neurons {
                 let axon = n.axon.map(|x| format!("{}:{}", x.ip, x.port)).unwrap_or_else(|| "-".into());
                 out.say(format!(
@@ -151,6 +197,20 @@ pub async fn run(_g: &GlobalOpts, cmd: ChainCommand, out: &Output) -> Result<(),
                     axon,
                     if n.validator_permit { " [validator]" } else { "" }
                 ));
+            }
+            if commit_reveal {
+                out.say(format!("pending commits: {}", pending.len()));
+                for c in &pending {
+                    let when = match (c.reveal_block, c.epoch) {
+                        (Some(b), _) => format!("reveal block {b}"),
+                        (None, Some(e)) => format!("epoch {e}"),
+                        (None, None) => String::new(),
+                    };
+                    out.say(format!(
+                        "  {} committed at block {} for round {} ({when}, {} bytes)",
+                        c.hotkey, c.commit_block, c.reveal_round, c.commit_bytes
+                    ));
+                }
             }
             Ok(())
         }

@@ -17,6 +17,7 @@ mod store;
 mod synth;
 mod validator;
 mod wallet;
+mod weights;
 
 use std::sync::Arc;
 
@@ -76,6 +77,9 @@ pub enum Command {
     /// The chain: create a dev chain, show a metagraph, check runtime metadata.
     #[command(subcommand)]
     Chain(chain::ChainCommand),
+    /// Weights by hand: a timelocked commit (what the validator sends on commit-reveal subnets).
+    #[command(subcommand)]
+    Weights(weights::WeightsCommand),
     /// Generated videos with known scene intervals (the synthetic benchmark).
     #[command(subcommand)]
     Synth(synth::SynthCommand),
@@ -101,6 +105,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Validator(a) => validator::run(&cli.global, a, out).await,
         Command::Wallet(c) => wallet::run(&cli.global, c, out).await,
         Command::Chain(c) => chain::run(&cli.global, c, out).await,
+        Command::Weights(c) => weights::run(&cli.global, c, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,

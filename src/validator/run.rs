@@ -334,7 +334,8 @@ impl Validator {
         Ok(Some(report))
     }
 
-    /// Sets weights when a tempo has passed since the last time (or there was none).
+    /// Puts weights on chain when a tempo has passed since the last time (or there was none):
+    /// a timelocked commit when the subnet has commit-reveal on, `set_weights` otherwise.
     pub async fn maybe_set_weights(&self) -> Result<Option<WeightsOutcome>, ValidatorError> {
         let _guard = self.step_lock.lock().await;
         let block = self.chain.current_block().await?;
@@ -348,14 +349,33 @@ impl Validator {
         let scores = self.shared.state.lock().scores.scores();
         let uids: Vec<u16> = (0..scores.len() as u16).collect();
         let weights = normalize(&scores);
-        let outcome = self.chain.set_weights(&self.key, &uids, &weights).await?;
+        let outcome = crate::chain::submit_weights(self.chain.as_ref(), &self.key, &uids, &weights).await?;
+        let mut state = self.shared.state.lock();
+        state.pending_commits.retain(|c| c.reveal_block >= block);
         match &outcome {
             WeightsOutcome::Set { block, weights } => {
                 tracing::info!(block, uids = ?weights.uids, weights = ?weights.weights, "weights set")
             }
+            WeightsOutcome::Committed { block, reveal_round, reveal_block, payload_sha256, weights } => {
+                tracing::info!(
+                    block,
+                    reveal_round,
+                    reveal_block,
+                    uids = ?weights.uids,
+                    weights = ?weights.weights,
+                    "weights committed (timelocked); the chain reveals them at the reveal block"
+                );
+                state.pending_commits.push(super::state::OwnCommit {
+                    block: *block,
+                    reveal_round: *reveal_round,
+                    reveal_block: *reveal_block,
+                    payload_sha256: payload_sha256.clone(),
+                });
+            }
             WeightsOutcome::NothingToSet => tracing::info!("every score is 0: no weights to set"),
         }
-        self.shared.state.lock().last_weight_block = Some(block);
+        state.last_weight_block = Some(block);
+        drop(state);
         self.save()?;
         Ok(Some(outcome))
     }

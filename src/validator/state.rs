@@ -29,13 +29,27 @@ pub struct ValidatorState {
     /// Completed synthetic steps, over the validator's whole life.
     #[serde(default)]
     pub steps: u64,
+    /// Timelocked commits this validator sent that the chain has not revealed yet (as far as
+    /// it knows: pruned once their reveal block has passed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_commits: Vec<OwnCommit>,
+}
+
+/// One timelocked commit this validator sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnCommit {
+    pub block: u64,
+    pub reveal_round: u64,
+    pub reveal_block: u64,
+    /// sha256 of the SCALE payload (the weights themselves are not kept).
+    pub payload_sha256: String,
 }
 
 impl ValidatorState {
     pub const VERSION: u32 = 1;
 
     pub fn new(netuid: u16, scores: MovingScores) -> Self {
-        Self { version: Self::VERSION, netuid, scores, last_weight_block: None, steps: 0 }
+        Self { version: Self::VERSION, netuid, scores, last_weight_block: None, steps: 0, pending_commits: Vec::new() }
     }
 }
 

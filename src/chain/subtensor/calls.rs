@@ -36,6 +36,22 @@ pub fn set_weights(netuid: u16, uids: &[u16], weights: &[u16], version_key: u64)
     )
 }
 
+/// `commit_timelocked_weights(netuid, commit, reveal_round, commit_reveal_version)`: the
+/// timelocked commit of the main mechanism (the SDK's mechanism variant with `mecid = 0`
+/// stores under the same index).
+pub fn commit_timelocked_weights(
+    netuid: u16,
+    commit: &[u8],
+    reveal_round: u64,
+    version: u16,
+) -> DynamicPayload<Vec<Value>> {
+    dynamic::tx(
+        PALLET,
+        "commit_timelocked_weights",
+        vec![Value::from(netuid), Value::from_bytes(commit), Value::u128(reveal_round.into()), Value::from(version)],
+    )
+}
+
 /// `(ip as u128, ip_type)` as the Python SDK's `net.ip_to_int` / `ip_version` give them.
 pub fn ip_to_int(ip: IpAddr) -> (u128, u8) {
     match ip {
@@ -153,6 +169,35 @@ pub mod storage {
     pub fn networks_added() -> DynamicAddress<(u16,), bool> {
         at("NetworksAdded")
     }
+    /// `CommitRevealWeightsVersion -> u16`: the payload version commits must declare.
+    pub fn commit_reveal_version() -> DynamicAddress<(), u16> {
+        at("CommitRevealWeightsVersion")
+    }
+    /// `RevealPeriodEpochs(netuid) -> u64`: epochs between a commit and its reveal.
+    pub fn reveal_period_epochs() -> DynamicAddress<(u16,), u64> {
+        at("RevealPeriodEpochs")
+    }
+    /// `BlocksSinceLastStep(netuid) -> u64`.
+    pub fn blocks_since_last_step() -> DynamicAddress<(u16,), u64> {
+        at("BlocksSinceLastStep")
+    }
+    /// Epoch-schedule items of newer runtimes (`LastEpochBlock`, `PendingEpochAt`,
+    /// `SubnetEpochIndex`, each `(netuid) -> u64`); older runtimes use fixed boundaries.
+    pub fn epoch_item(name: &'static str) -> DynamicAddress<(u16,), u64> {
+        at(name)
+    }
+    pub const EPOCH_SCHEDULE_ITEMS: [&str; 3] = ["LastEpochBlock", "PendingEpochAt", "SubnetEpochIndex"];
+    /// `TimelockedWeightCommits(netuid_index, epoch) -> [(hotkey, commit_block, commit, reveal_round)]`.
+    pub fn timelocked_weight_commits() -> DynamicAddress<(u16, u64), Vec<(AccountId32, u64, Vec<u8>, u64)>> {
+        at("TimelockedWeightCommits")
+    }
+    /// Items commit-reveal needs (absent from runtimes before timelocked commits).
+    pub const COMMIT_REVEAL_ITEMS: &[(&str, usize)] = &[
+        ("CommitRevealWeightsVersion", 0),
+        ("RevealPeriodEpochs", 1),
+        ("BlocksSinceLastStep", 1),
+        ("TimelockedWeightCommits", 2),
+    ];
     /// Names of every item above, for the start-up shape check.
     pub const ITEMS: &[(&str, usize)] = &[
         ("NetworksAdded", 1),
@@ -169,6 +214,37 @@ pub mod storage {
         ("WeightsVersionKey", 1),
         ("CommitRevealWeightsEnabled", 1),
     ];
+}
+
+/// Whether this runtime can take timelocked commits, and with which reveal-block model: `Ok(true)`
+/// when it has the epoch-schedule items, `Ok(false)` for the fixed per-netuid boundaries; an
+/// error names the first missing item or call.
+pub fn check_commit_reveal(md: &subxt::Metadata) -> Result<bool, crate::chain::ChainError> {
+    use crate::chain::ChainError;
+    let shape = |item: String, message: String| ChainError::Shape { item, message };
+    let pallet =
+        md.pallet_by_name(PALLET).ok_or_else(|| shape(PALLET.into(), "pallet not in the chain's metadata".into()))?;
+    let entries = pallet.storage().ok_or_else(|| shape(PALLET.into(), "pallet has no storage".into()))?;
+    for (item, keys) in storage::COMMIT_REVEAL_ITEMS {
+        let name = format!("{PALLET}::{item}");
+        let e = entries.entry_by_name(item).ok_or_else(|| {
+            shape(name.clone(), "storage item not in the chain's metadata (runtime without timelocked commits)".into())
+        })?;
+        if e.keys().count() != *keys {
+            return Err(shape(name, format!("has {} keys, this build passes {keys}", e.keys().count())));
+        }
+    }
+    let call = "commit_timelocked_weights";
+    let v = pallet
+        .call_variant_by_name(call)
+        .ok_or_else(|| shape(format!("{PALLET}::{call}"), "call not in the chain's metadata".into()))?;
+    if v.fields.len() != 4 {
+        return Err(shape(
+            format!("{PALLET}::{call}"),
+            format!("takes {} arguments, this build sends 4", v.fields.len()),
+        ));
+    }
+    Ok(storage::EPOCH_SCHEDULE_ITEMS.iter().all(|i| entries.entry_by_name(i).is_some()))
 }
 
 /// Checks that the node's metadata has every storage item (with the number of keys this code

@@ -20,6 +20,10 @@ use subxt::transactions::TransactionStatus;
 use subxt::utils::{AccountId32, MultiSignature};
 use subxt::{OnlineClient, SubstrateConfig};
 
+use super::commit_reveal::{
+    self, Beacon, COMMIT_REVEAL_VERSION, CommitError, CommitRequest, EpochScheduleState, MAX_PENDING_COMMITS,
+    PendingCommit, PreparedCommit, RevealSchedule,
+};
 use super::{Axon, Chain, ChainError, Metagraph, Neuron, ServeOutcome, WeightsOutcome, to_u16_weights};
 use crate::protocol::Sr25519Key;
 use calls::storage;
@@ -153,6 +157,100 @@ impl Subtensor {
     }
 }
 
+impl Subtensor {
+    /// Seconds per block: Aura's slot duration (12 s on finney, 0.25 s on fast-block dev
+    /// nodes), or 12 s where the runtime has no Aura constant.
+    fn block_time_s(at: &At) -> f64 {
+        at.constants()
+            .entry(subxt::dynamic::constant::<u64>("Aura", "SlotDuration"))
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map_or(12.0, |ms| ms as f64 / 1000.0)
+    }
+
+    async fn read_pending_commits(&self, at: &At) -> Result<Vec<PendingCommit>, ChainError> {
+        let mut out = Vec::new();
+        let mut it = at.storage().iter(storage::timelocked_weight_commits(), (self.netuid,)).await.map_err(rpc)?;
+        while let Some(kv) = it.next().await {
+            let kv = kv.map_err(rpc)?;
+            let (_, epoch): (u16, u64) =
+                kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
+            let commits: Vec<(AccountId32, u64, Vec<u8>, u64)> =
+                kv.value().decode().map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
+            out.extend(commits.into_iter().map(|(who, commit_block, commit, reveal_round)| PendingCommit {
+                hotkey: who.to_string(),
+                commit_block,
+                reveal_round,
+                epoch: Some(epoch),
+                reveal_block: None,
+                commit_bytes: commit.len(),
+            }));
+        }
+        out.sort_by_key(|c| c.commit_block);
+        Ok(out)
+    }
+
+    async fn prepare_commit_now(
+        &self,
+        hotkey: [u8; 32],
+        uids: &[u16],
+        weights: &[f64],
+        reveal_round: Option<u64>,
+    ) -> Result<Option<PreparedCommit>, ChainError> {
+        let at = self.at().await?;
+        let netuid = self.netuid;
+        let epoch_model = calls::check_commit_reveal(at.metadata_ref())?;
+        let account = AccountId32(hotkey);
+        if get_opt(&at, storage::uids(), (netuid, account)).await?.is_none() {
+            return Err(ChainError::NotRegistered { hotkey: account.to_string(), netuid });
+        }
+        let version = get(&at, storage::commit_reveal_version(), ()).await?;
+        if version != COMMIT_REVEAL_VERSION {
+            return Err(CommitError::Version { chain: version }.into());
+        }
+        let pending = self.read_pending_commits(&at).await?;
+        let ours = pending.iter().filter(|c| c.hotkey == account.to_string()).count();
+        if ours >= MAX_PENDING_COMMITS {
+            return Err(CommitError::TooManyPending { pending: ours }.into());
+        }
+        let converted = to_u16_weights(uids, weights)?;
+        if converted.is_empty() {
+            return Ok(None);
+        }
+        let version_key = get(&at, storage::weights_version_key(), (netuid,)).await?;
+        let tempo = u64::from(get(&at, storage::tempo(), (netuid,)).await?);
+        let reveal_period_epochs = get(&at, storage::reveal_period_epochs(), (netuid,)).await?;
+        let current_block = at.block_number();
+        let schedule = if epoch_model {
+            let [last, pending_at, index] = storage::EPOCH_SCHEDULE_ITEMS;
+            RevealSchedule::Epochs {
+                state: EpochScheduleState {
+                    last_epoch_block: get(&at, storage::epoch_item(last), (netuid,)).await?,
+                    pending_epoch_at: get(&at, storage::epoch_item(pending_at), (netuid,)).await?,
+                    subnet_epoch_index: get(&at, storage::epoch_item(index), (netuid,)).await?,
+                    tempo,
+                    blocks_since_last_step: get(&at, storage::blocks_since_last_step(), (netuid,)).await?,
+                    current_block,
+                },
+                reveal_period_epochs,
+            }
+        } else {
+            RevealSchedule::Legacy { tempo, current_block, netuid, reveal_period_epochs }
+        };
+        let prepared = commit_reveal::prepare_commit(CommitRequest {
+            beacon: &Beacon::quicknet(),
+            hotkey,
+            weights: &converted,
+            version_key,
+            schedule,
+            block_time_s: Self::block_time_s(&at),
+            now_unix: crate::clock::now_ms() as f64 / 1000.0,
+            reveal_round,
+        })?;
+        Ok(Some(prepared))
+    }
+}
+
 fn shape_err(item: &str, e: &dyn std::fmt::Display) -> ChainError {
     ChainError::Shape { item: format!("{}::{item}", calls::PALLET), message: e.to_string() }
 }
@@ -248,6 +346,63 @@ impl Chain for Subtensor {
             let payload = calls::set_weights(self.netuid, &converted.uids, &converted.weights, version_key);
             let block = self.submit(&payload, signer).await?;
             Ok(WeightsOutcome::Set { block, weights: converted })
+        })
+    }
+
+    fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            get(&at, storage::commit_reveal_enabled(), (self.netuid,)).await
+        })
+    }
+
+    fn prepare_commit<'a>(
+        &'a self,
+        hotkey: [u8; 32],
+        uids: &'a [u16],
+        weights: &'a [f64],
+        reveal_round: Option<u64>,
+    ) -> BoxFuture<'a, Result<Option<PreparedCommit>, ChainError>> {
+        Box::pin(self.prepare_commit_now(hotkey, uids, weights, reveal_round))
+    }
+
+    fn submit_commit<'a>(
+        &'a self,
+        signer: &'a Sr25519Key,
+        commit: &'a PreparedCommit,
+    ) -> BoxFuture<'a, Result<u64, ChainError>> {
+        Box::pin(async move {
+            let payload = calls::commit_timelocked_weights(
+                self.netuid,
+                &commit.ciphertext,
+                commit.reveal_round,
+                COMMIT_REVEAL_VERSION,
+            );
+            self.submit(&payload, signer).await
+        })
+    }
+
+    fn commit_call_data<'a>(
+        &'a self,
+        commit: &'a PreparedCommit,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            let payload = calls::commit_timelocked_weights(
+                self.netuid,
+                &commit.ciphertext,
+                commit.reveal_round,
+                COMMIT_REVEAL_VERSION,
+            );
+            at.tx().call_data(&payload).map(Some).map_err(|e| shape_err("commit_timelocked_weights", &e))
+        })
+    }
+
+    fn pending_commits(&self) -> BoxFuture<'_, Result<Vec<PendingCommit>, ChainError>> {
+        Box::pin(async move {
+            let at = self.at().await?;
+            calls::check_commit_reveal(at.metadata_ref())?;
+            self.read_pending_commits(&at).await
         })
     }
 
