@@ -48,7 +48,7 @@ demo: deps
 	"$(CARGO_TARGET_DIR)/debug/chronoseek" demo
 
 test: deps
-	$(CARGO) test --locked --no-fail-fast
+	$(CARGO) test --locked --workspace --no-fail-fast
 
 bench: deps
 	$(CARGO) bench --locked
@@ -60,4 +60,4 @@ fmt:
 	$(CARGO) fmt --all
 
 lint:
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings

@@ -188,9 +188,11 @@ pub mod storage {
     }
     pub const EPOCH_SCHEDULE_ITEMS: [&str; 3] = ["LastEpochBlock", "PendingEpochAt", "SubnetEpochIndex"];
     /// `TimelockedWeightCommits(netuid_index, epoch) -> [(hotkey, commit_block, commit, reveal_round)]`.
-    pub fn timelocked_weight_commits() -> DynamicAddress<(u16, u64), Vec<(AccountId32, u64, Vec<u8>, u64)>> {
+    pub fn timelocked_weight_commits() -> DynamicAddress<(u16, u64), Vec<TimelockedCommit>> {
         at("TimelockedWeightCommits")
     }
+    /// One queued commit: `(hotkey, commit_block, ciphertext, reveal_round)`.
+    pub type TimelockedCommit = (AccountId32, u64, Vec<u8>, u64);
     /// Items commit-reveal needs (absent from runtimes before timelocked commits).
     pub const COMMIT_REVEAL_ITEMS: &[(&str, usize)] = &[
         ("CommitRevealWeightsVersion", 0),

@@ -175,7 +175,7 @@ impl Subtensor {
             let kv = kv.map_err(rpc)?;
             let (_, epoch): (u16, u64) =
                 kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
-            let commits: Vec<(AccountId32, u64, Vec<u8>, u64)> =
+            let commits: Vec<storage::TimelockedCommit> =
                 kv.value().decode().map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
             out.extend(commits.into_iter().map(|(who, commit_block, commit, reveal_round)| PendingCommit {
                 hotkey: who.to_string(),
