@@ -29,10 +29,35 @@ pub struct Task {
     pub split: Option<String>,
 }
 
+/// What is wrong inside an annotation file.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("line {line}: {source}")]
+    JsonLine { line: usize, source: serde_json::Error },
+    #[error("{context}: bad interval [{start}, {end}]")]
+    BadInterval { context: String, start: f64, end: f64 },
+    #[error("{video}: {timestamps} timestamps for {sentences} sentences")]
+    TimestampCount { video: String, timestamps: usize, sentences: usize },
+    #[error("line {line}: vid '{vid}' is not <id>_<start>_<end>")]
+    BadVid { line: usize, vid: String },
+    #[error("line {line}: expected '<id> <start> <end>##<sentence>'")]
+    BadLine { line: usize },
+    #[error("line {line}: bad time '{value}'")]
+    BadTime { line: usize, value: String },
+    #[error("cannot tell the annotation format from the name; pass a format")]
+    UnknownFormat,
+    #[error("no annotation file for split '{0}' in this folder")]
+    NoSplitFile(String),
+    #[error("no tasks in split '{0}'")]
+    EmptySplit(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
+    #[error("{path}: {source}")]
+    Parse { path: String, source: ParseError },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("{0}: no tasks")]
@@ -102,36 +127,35 @@ impl Default for LoadOptions {
 pub fn load_tasks(path: &Path, format: Option<TaskFormat>, opts: &LoadOptions) -> Result<Vec<Task>, TaskError> {
     let p = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| TaskError::Io { path: p.clone(), source })?;
-    let format = format.or_else(|| TaskFormat::detect(path, &text)).ok_or_else(|| TaskError::Parse {
-        path: p.clone(),
-        message: "cannot tell the annotation format from the name; pass a format".into(),
-    })?;
+    let format = format
+        .or_else(|| TaskFormat::detect(path, &text))
+        .ok_or_else(|| TaskError::Parse { path: p.clone(), source: ParseError::UnknownFormat })?;
     let tasks = match format {
         TaskFormat::Reference => parse_reference(&text),
         TaskFormat::ActivityNet => parse_activitynet(&text),
         TaskFormat::QvHighlights => parse_qvhighlights(&text),
         TaskFormat::CharadesSta => parse_charades(&text, &opts.charades_url_template),
     }
-    .map_err(|message| TaskError::Parse { path: p.clone(), message })?;
+    .map_err(|source| TaskError::Parse { path: p.clone(), source })?;
     if tasks.is_empty() {
         return Err(TaskError::Empty(p));
     }
     Ok(tasks)
 }
 
-fn check(iv: Interval, ctx: &str) -> Result<Interval, String> {
+fn check(iv: Interval, ctx: &str) -> Result<Interval, ParseError> {
     if !(iv.start.is_finite() && iv.end.is_finite() && iv.start >= 0.0 && iv.end >= iv.start) {
-        return Err(format!("{ctx}: bad interval [{}, {}]", iv.start, iv.end));
+        return Err(ParseError::BadInterval { context: ctx.to_string(), start: iv.start, end: iv.end });
     }
     Ok(iv)
 }
 
-pub fn parse_reference(text: &str) -> Result<Vec<Task>, String> {
+pub fn parse_reference(text: &str) -> Result<Vec<Task>, ParseError> {
     #[derive(Deserialize)]
     struct File {
         tasks: Vec<Task>,
     }
-    let f: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let f: File = serde_json::from_str(text)?;
     for t in &f.tasks {
         for g in &t.ground_truths {
             check(*g, &t.task_id)?;
@@ -145,18 +169,22 @@ pub fn youtube_url(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
 }
 
-pub fn parse_activitynet(text: &str) -> Result<Vec<Task>, String> {
+pub fn parse_activitynet(text: &str) -> Result<Vec<Task>, ParseError> {
     #[derive(Deserialize)]
     struct Video {
         duration: f64,
         timestamps: Vec<[f64; 2]>,
         sentences: Vec<String>,
     }
-    let videos: BTreeMap<String, Video> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let videos: BTreeMap<String, Video> = serde_json::from_str(text)?;
     let mut tasks = Vec::new();
     for (key, v) in videos {
         if v.timestamps.len() != v.sentences.len() {
-            return Err(format!("{key}: {} timestamps for {} sentences", v.timestamps.len(), v.sentences.len()));
+            return Err(ParseError::TimestampCount {
+                video: key,
+                timestamps: v.timestamps.len(),
+                sentences: v.sentences.len(),
+            });
         }
         let id = key.strip_prefix("v_").unwrap_or(&key);
         // One task per distinct sentence, with every interval that sentence annotates.
@@ -188,7 +216,7 @@ pub fn parse_activitynet(text: &str) -> Result<Vec<Task>, String> {
     Ok(tasks)
 }
 
-pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, String> {
+pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, ParseError> {
     #[derive(Deserialize)]
     struct Line {
         qid: serde_json::Value,
@@ -201,12 +229,12 @@ pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, String> {
     }
     let mut tasks = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let l: Line = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let l: Line = serde_json::from_str(line).map_err(|source| ParseError::JsonLine { line: n + 1, source })?;
         // vid = <youtube id>_<clip start>_<clip end>; ids may contain '_'.
         let mut parts = l.vid.rsplitn(3, '_');
         let (end, start, id) = (parts.next(), parts.next(), parts.next());
         let (Some(id), Some(start), Some(_)) = (id, start.and_then(|s| s.parse::<f64>().ok()), end) else {
-            return Err(format!("line {}: vid '{}' is not <id>_<start>_<end>", n + 1, l.vid));
+            return Err(ParseError::BadVid { line: n + 1, vid: l.vid });
         };
         let qid = match &l.qid {
             serde_json::Value::String(s) => s.clone(),
@@ -229,15 +257,15 @@ pub fn parse_qvhighlights(text: &str) -> Result<Vec<Task>, String> {
     Ok(tasks)
 }
 
-pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, String> {
+pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, ParseError> {
     let mut grouped: Vec<(String, String, Vec<Interval>)> = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let (head, sentence) = line.split_once("##").ok_or_else(|| format!("line {}: no '##'", n + 1))?;
+        let (head, sentence) = line.split_once("##").ok_or(ParseError::BadLine { line: n + 1 })?;
         let mut f = head.split_whitespace();
         let (Some(id), Some(s), Some(e)) = (f.next(), f.next(), f.next()) else {
-            return Err(format!("line {}: expected '<id> <start> <end>##<sentence>'", n + 1));
+            return Err(ParseError::BadLine { line: n + 1 });
         };
-        let parse = |v: &str| v.parse::<f64>().map_err(|_| format!("line {}: bad time '{v}'", n + 1));
+        let parse = |v: &str| v.parse::<f64>().map_err(|_| ParseError::BadTime { line: n + 1, value: v.to_string() });
         let iv = check(Interval { start: parse(s)?, end: parse(e)? }, id)?;
         let q = sentence.trim().to_string();
         match grouped.iter_mut().find(|(vid, query, _)| vid == id && *query == q) {
@@ -282,10 +310,10 @@ pub fn load_split(
             })
             .collect();
         names.sort();
-        names.into_iter().next().ok_or_else(|| TaskError::Parse {
-            path: p.clone(),
-            message: format!("no annotation file for split '{split}' in this folder"),
-        })?
+        names
+            .into_iter()
+            .next()
+            .ok_or_else(|| TaskError::Parse { path: p.clone(), source: ParseError::NoSplitFile(split.to_string()) })?
     } else {
         path.to_path_buf()
     };
@@ -294,7 +322,7 @@ pub fn load_split(
     if tasks.is_empty() {
         return Err(TaskError::Parse {
             path: file.display().to_string(),
-            message: format!("no tasks in split '{split}'"),
+            source: ParseError::EmptySplit(split.to_string()),
         });
     }
     Ok(tasks)

@@ -140,6 +140,58 @@ impl LocalChainFile {
     }
 }
 
+/// Why the dev chain refused a commit at its reveal block (recorded as the commit's reason).
+#[derive(Debug, thiserror::Error)]
+enum RevealRefusal {
+    #[error("the stored commit is not hex")]
+    NotHex,
+    #[error("undecryptable: {0}")]
+    Undecryptable(#[from] chronoseek_timelock::Error),
+    #[error("the decrypted payload is not a WeightsTlockPayload: {0}")]
+    Payload(#[from] parity_scale_codec::Error),
+    #[error("the payload names another hotkey than the committer's")]
+    OtherHotkey,
+    #[error("version key {got} is below the subnet's {need}")]
+    OldVersionKey { got: u64, need: u64 },
+    #[error("the weights do not match the subnet's uids")]
+    BadUids,
+}
+
+/// Opens a commit with its round's signature and checks the payload as the runtime does,
+/// giving the weights-log entry to append.
+fn open_commit(
+    file: &LocalChainFile,
+    c: &LoggedCommit,
+    signature: &chronoseek_timelock::Signature,
+    block: u64,
+    now: u64,
+) -> Result<WeightsLogEntry, RevealRefusal> {
+    let ciphertext = hex::decode(&c.commit_hex).map_err(|_| RevealRefusal::NotHex)?;
+    let plain = chronoseek_timelock::decrypt(&ciphertext, signature)?;
+    let payload = <WeightsTlockPayload as parity_scale_codec::DecodeAll>::decode_all(&mut &plain[..])?;
+    let committer = crate::protocol::epistula::parse_hotkey(&c.hotkey).map_err(|_| RevealRefusal::OtherHotkey)?;
+    if payload.hotkey != committer.0 {
+        return Err(RevealRefusal::OtherHotkey);
+    }
+    if payload.version_key < file.weights_version_key {
+        return Err(RevealRefusal::OldVersionKey { got: payload.version_key, need: file.weights_version_key });
+    }
+    let n = file.metagraph.neurons.len();
+    if payload.uids.len() != payload.values.len() || payload.uids.iter().any(|u| usize::from(*u) >= n) {
+        return Err(RevealRefusal::BadUids);
+    }
+    Ok(WeightsLogEntry {
+        block,
+        unix_ms: now,
+        netuid: file.metagraph.netuid,
+        hotkey: c.hotkey.clone(),
+        uid: c.uid,
+        version_key: payload.version_key,
+        uids: payload.uids,
+        weights: payload.values,
+    })
+}
+
 /// One line of the weights log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightsLogEntry {
@@ -208,22 +260,27 @@ impl LocalChain {
         let now = now_ms();
         let block = file.block_at(now);
         let mut changed = false;
+        let mut failure = None;
         for c in commits.iter_mut().filter(|c| c.status == CommitStatus::Pending && block >= c.reveal_block) {
             let Some(signature) = cr.beacon.signature(c.reveal_round, now).map_err(|e| self.err(e))? else {
                 continue; // the round is not out yet: the chain waits for the pulse
             };
-            let opened = hex::decode(&c.commit_hex)
-                .map_err(|e| e.to_string())
-                .and_then(|ct| chronoseek_timelock::decrypt(&ct, &signature).map_err(|e| e.to_string()));
-            let outcome = match opened {
-                Err(e) => Err(format!("undecryptable: {e}")),
-                Ok(plain) => self.apply_reveal(&file, c, &plain, block, now),
+            let outcome = match open_commit(&file, c, &signature, block, now) {
+                Ok(entry) => match self.append_weights(&entry) {
+                    Ok(()) => Ok(()),
+                    // Record what was settled so far, then report: nothing is applied twice.
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                },
+                Err(refusal) => Err(refusal),
             };
             c.status = match outcome {
                 Ok(()) => CommitStatus::Revealed { block },
-                Err(reason) => {
-                    tracing::warn!(hotkey = %c.hotkey, block, %reason, "dev chain: commit rejected at reveal");
-                    CommitStatus::Rejected { block, reason }
+                Err(refusal) => {
+                    tracing::warn!(hotkey = %c.hotkey, block, %refusal, "dev chain: commit rejected at reveal");
+                    CommitStatus::Rejected { block, reason: refusal.to_string() }
                 }
             };
             changed = true;
@@ -231,45 +288,7 @@ impl LocalChain {
         if changed {
             self.write_commits(&commits)?;
         }
-        Ok(())
-    }
-
-    /// Checks a decrypted payload as the runtime does and appends its weights to the log.
-    fn apply_reveal(
-        &self,
-        file: &LocalChainFile,
-        c: &LoggedCommit,
-        plain: &[u8],
-        block: u64,
-        now: u64,
-    ) -> Result<(), String> {
-        let payload = <WeightsTlockPayload as parity_scale_codec::DecodeAll>::decode_all(&mut &plain[..])
-            .map_err(|e| format!("the decrypted payload is not a WeightsTlockPayload: {e}"))?;
-        let committer = crate::protocol::epistula::parse_hotkey(&c.hotkey).map_err(|e| e.to_string())?;
-        if payload.hotkey != committer.0 {
-            return Err("the payload names another hotkey than the committer's".into());
-        }
-        if payload.version_key < file.weights_version_key {
-            return Err(format!(
-                "version key {} is below the subnet's {}",
-                payload.version_key, file.weights_version_key
-            ));
-        }
-        let n = file.metagraph.neurons.len();
-        if payload.uids.len() != payload.values.len() || payload.uids.iter().any(|u| usize::from(*u) >= n) {
-            return Err("the weights do not match the subnet's uids".into());
-        }
-        let entry = WeightsLogEntry {
-            block,
-            unix_ms: now,
-            netuid: file.metagraph.netuid,
-            hotkey: c.hotkey.clone(),
-            uid: c.uid,
-            version_key: payload.version_key,
-            uids: payload.uids,
-            weights: payload.values,
-        };
-        self.append_weights(&entry).map_err(|e| e.to_string())
+        failure.map_or(Ok(()), Err)
     }
 
     fn append_weights(&self, entry: &WeightsLogEntry) -> Result<(), ChainError> {

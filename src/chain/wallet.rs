@@ -194,29 +194,38 @@ fn resolve_password(path: &Path, password: &Password) -> Result<String, WalletEr
     }
 }
 
-fn nacl_key(password: &str) -> Result<[u8; 32], String> {
-    let params = argon2::Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, 1, Some(32)).map_err(|e| e.to_string())?;
+/// Why `$NACL` sealing or opening could not run (a wrong password is not an error: `None`).
+#[derive(Debug, thiserror::Error)]
+pub enum NaclError {
+    #[error("key derivation (Argon2i) failed: {0}")]
+    Kdf(argon2::Error),
+    #[error("XSalsa20-Poly1305 sealing failed")]
+    Seal,
+}
+
+fn nacl_key(password: &str) -> Result<[u8; 32], NaclError> {
+    let params = argon2::Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, 1, Some(32)).map_err(NaclError::Kdf)?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2i, argon2::Version::V0x13, params);
     let mut key = [0u8; 32];
-    argon.hash_password_into(password.as_bytes(), &NACL_SALT, &mut key).map_err(|e| e.to_string())?;
+    argon.hash_password_into(password.as_bytes(), &NACL_SALT, &mut key).map_err(NaclError::Kdf)?;
     Ok(key)
 }
 
 /// Encrypts key-file bytes the way the package does (`$NACL`).
-pub fn encrypt_nacl(plain: &[u8], password: &str) -> Result<Vec<u8>, String> {
+pub fn encrypt_nacl(plain: &[u8], password: &str) -> Result<Vec<u8>, NaclError> {
     let cipher = XSalsa20Poly1305::new(&nacl_key(password)?.into());
     let nonce_bytes: [u8; 24] = rand::random();
-    let sealed = cipher.encrypt(&Nonce::from(nonce_bytes), plain).map_err(|e| e.to_string())?;
+    let sealed = cipher.encrypt(&Nonce::from(nonce_bytes), plain).map_err(|_| NaclError::Seal)?;
     Ok([NACL_PREFIX, &nonce_bytes, &sealed].concat())
 }
 
 /// Decrypts a `$NACL` key file; `None` for a wrong password or a damaged file.
-pub fn decrypt_nacl(data: &[u8], password: &str) -> Result<Option<Vec<u8>>, String> {
+pub fn decrypt_nacl(data: &[u8], password: &str) -> Result<Option<Vec<u8>>, NaclError> {
     let Some(body) = data.strip_prefix(NACL_PREFIX).filter(|b| b.len() >= 24 + 16) else {
         return Ok(None);
     };
     let (nonce, sealed) = body.split_at(24);
-    let nonce: [u8; 24] = nonce.try_into().map_err(|_| "short nonce".to_string())?;
+    let nonce: [u8; 24] = nonce.try_into().expect("split at 24 bytes");
     let cipher = XSalsa20Poly1305::new(&nacl_key(password)?.into());
     Ok(cipher.decrypt(&Nonce::from(nonce), sealed).ok())
 }

@@ -86,10 +86,17 @@ pub struct PipelineOpts {
     #[arg(long, env = "CHRONOSEEK_CONNECT_TIMEOUT", global = true, default_value_t = 10, value_name = "SECONDS")]
     pub connect_timeout: u64,
 
-    /// The yt-dlp program used for platform pages (YouTube, Vimeo, ...). Cookies come from
-    /// CHRONOSEEK_YTDLP_COOKIES (a cookies file) or CHRONOSEEK_YTDLP_COOKIES_BROWSER.
+    /// The yt-dlp program used for platform pages (YouTube, Vimeo, ...).
     #[arg(long = "yt-dlp", env = "CHRONOSEEK_YT_DLP", global = true, default_value = "yt-dlp", value_name = "PATH")]
     pub yt_dlp: PathBuf,
+
+    /// A cookies file passed to yt-dlp, for sites that want a signed-in session.
+    #[arg(long, env = "CHRONOSEEK_YTDLP_COOKIES", global = true, value_name = "FILE")]
+    pub yt_dlp_cookies: Option<PathBuf>,
+
+    /// A browser yt-dlp reads cookies from (e.g. firefox).
+    #[arg(long, env = "CHRONOSEEK_YTDLP_COOKIES_BROWSER", global = true, value_name = "BROWSER")]
+    pub yt_dlp_cookies_browser: Option<String>,
 
     /// Megabytes of frame matrices kept in memory across searches (0 = read the store every
     /// time). A 1-hour video at 1 fps with 512-d embeddings takes about 7 MB.
@@ -118,7 +125,11 @@ impl PipelineOpts {
             max_bytes: self.max_video_bytes,
             connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
             read_timeout: std::time::Duration::from_secs(self.read_timeout),
-            yt_dlp: chronoseek::ingest::platform::YtDlpOptions { program: self.yt_dlp.clone(), ..Default::default() },
+            yt_dlp: chronoseek::ingest::platform::YtDlpOptions {
+                program: self.yt_dlp.clone(),
+                cookies: self.yt_dlp_cookies.clone().filter(|p| !p.as_os_str().is_empty()),
+                cookies_from_browser: self.yt_dlp_cookies_browser.clone().filter(|b| !b.is_empty()),
+            },
             ..FetchOptions::default()
         }
     }

@@ -131,8 +131,8 @@ pub enum FetchError {
     NotFound(String),
     #[error("{url}: HTTP status {status}")]
     Status { url: String, status: u16 },
-    #[error("{url}: {message}")]
-    Network { url: String, message: String },
+    #[error("{url}: {kind} ({source})")]
+    Network { url: String, kind: NetworkFailure, source: reqwest::Error },
     #[error("video is larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
     #[error("{0}: refusing to fetch from a private, loopback or link-local address")]
@@ -149,6 +149,20 @@ pub enum FetchError {
     Join(#[from] tokio::task::JoinError),
     #[error("{url}: {source}")]
     Platform { url: String, source: super::platform::PlatformError },
+}
+
+/// What went wrong on the wire, for operators and metrics (the client's error is kept as the
+/// source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkFailure {
+    #[error("timed out")]
+    TimedOut,
+    #[error("too many redirects")]
+    TooManyRedirects,
+    #[error("connection failed")]
+    Connect,
+    #[error("transfer failed")]
+    Transfer,
 }
 
 /// Limits on fetching.
@@ -410,16 +424,16 @@ fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
         }
         source = s.source();
     }
-    let message = if e.is_timeout() {
-        "timed out".to_string()
+    let kind = if e.is_timeout() {
+        NetworkFailure::TimedOut
     } else if e.is_redirect() {
-        "too many redirects".to_string()
+        NetworkFailure::TooManyRedirects
     } else if e.is_connect() {
-        format!("connection failed: {e}")
+        NetworkFailure::Connect
     } else {
-        e.to_string()
+        NetworkFailure::Transfer
     };
-    FetchError::Network { url: url.to_string(), message }
+    FetchError::Network { url: url.to_string(), kind, source: e }
 }
 
 /// Hashes a local file in one streaming pass (the decoder reads the file itself afterwards).

@@ -9,7 +9,7 @@ mod sampler;
 pub mod ssrf;
 
 pub use crate::fingerprint::{Fingerprint, HashingWriter};
-pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, VideoInput, VideoSource};
+pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{

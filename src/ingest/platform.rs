@@ -64,19 +64,15 @@ impl PlatformVideo {
 pub struct YtDlpOptions {
     /// The program (default: `yt-dlp` from PATH).
     pub program: PathBuf,
-    /// Cookies file (`CHRONOSEEK_YTDLP_COOKIES`), for sites that want a signed-in session.
+    /// Cookies file, for sites that want a signed-in session (the CLI's `--yt-dlp-cookies`).
     pub cookies: Option<PathBuf>,
-    /// Browser to read cookies from (`CHRONOSEEK_YTDLP_COOKIES_BROWSER`, e.g. `firefox`).
+    /// Browser to read cookies from (e.g. `firefox`; the CLI's `--yt-dlp-cookies-browser`).
     pub cookies_from_browser: Option<String>,
 }
 
 impl Default for YtDlpOptions {
     fn default() -> Self {
-        Self {
-            program: PathBuf::from("yt-dlp"),
-            cookies: std::env::var_os("CHRONOSEEK_YTDLP_COOKIES").filter(|v| !v.is_empty()).map(PathBuf::from),
-            cookies_from_browser: std::env::var("CHRONOSEEK_YTDLP_COOKIES_BROWSER").ok().filter(|v| !v.is_empty()),
-        }
+        Self { program: PathBuf::from("yt-dlp"), cookies: None, cookies_from_browser: None }
     }
 }
 

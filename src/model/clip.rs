@@ -130,10 +130,7 @@ impl ClipEmbedder {
         let s = self.image_size();
         let c = self.config.vision_config.num_channels;
         if pixels.len() != n * c * s * s {
-            return Err(ModelError::Inference(format!(
-                "expected {n} images of {c}x{s}x{s} floats, got {} floats",
-                pixels.len()
-            )));
+            return Err(ModelError::PixelCount { images: n, channels: c, size: s, got: pixels.len() });
         }
         Tensor::from_slice(pixels, (n, c, s, s), &self.device).map_err(ModelError::inference)
     }

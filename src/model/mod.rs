@@ -30,12 +30,25 @@ pub enum ModelError {
     #[error("device: {0}")]
     Device(String),
     #[error("inference failed: {0}")]
-    Inference(String),
+    Inference(#[source] candle_core::Error),
+    #[error("expected {images} images of {channels}x{size}x{size} floats, got {got} floats")]
+    PixelCount { images: usize, channels: usize, size: usize, got: usize },
+    #[error("training failed: {0}")]
+    Training(#[source] candle_core::Error),
+    #[error("training needs examples of at least two captions")]
+    TooFewCaptions,
+    /// The text tower's admission semaphore was closed (the engine is shutting down).
+    #[error("the text tower is shut down")]
+    TowerClosed,
+    #[error("text embedding task: {0}")]
+    TextTask(#[source] tokio::task::JoinError),
+    #[error("the text tower returned no embedding")]
+    NoTextEmbedding,
 }
 
 impl ModelError {
     pub(crate) fn inference(e: candle_core::Error) -> Self {
-        Self::Inference(e.to_string())
+        Self::Inference(e)
     }
     pub(crate) fn load(e: candle_core::Error) -> Self {
         Self::Load(e.to_string())

@@ -56,7 +56,7 @@ pub struct Trained {
 }
 
 fn err(e: candle_core::Error) -> ModelError {
-    ModelError::Inference(format!("training: {e}"))
+    ModelError::Training(e)
 }
 
 /// Trains from scratch. `captions[i]` is the text of caption index `i`; `on_step(step, loss)` is
@@ -71,7 +71,7 @@ pub fn train(
     let size = opts.spec.image_size;
     let plane = 3 * size * size;
     if examples.is_empty() || captions.len() < 2 {
-        return Err(ModelError::Inference("training needs examples of at least two captions".into()));
+        return Err(ModelError::TooFewCaptions);
     }
     let (varmap, model) = init_varmap(opts.spec, opts.seed, InitScheme::Training)?;
     let mut optimizer =

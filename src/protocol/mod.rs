@@ -10,12 +10,14 @@ pub mod epistula;
 mod error;
 pub mod keys;
 mod request;
+mod stream;
 mod types;
 mod video_url;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};
 pub use keys::{KeyError, Sr25519Key};
 pub use request::{MAX_QUERY_CHARS, parse_search_request, query_is_blank};
+pub use stream::{StreamEvent, StreamStatus};
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,
     VideoSearchRequest, VideoSearchResponse,

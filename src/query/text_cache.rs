@@ -120,7 +120,7 @@ impl TextEmbeddingCache {
             self.lru.lock().put(key, e.clone());
             return Ok(e);
         }
-        let _turn = self.tower.acquire().await.map_err(|_| ModelError::Inference("text tower closed".into()))?;
+        let _turn = self.tower.acquire().await.map_err(|_| ModelError::TowerClosed)?;
         // Another request may have embedded the same query while this one waited.
         if let Some(e) = self.lru.lock().get(&key) {
             Counters::inc(&self.counters.text_cache_hits);
@@ -130,8 +130,8 @@ impl TextEmbeddingCache {
         let q = query.to_string();
         let mut out = tokio::task::spawn_blocking(move || model.embed_texts(&[q.as_str()]))
             .await
-            .map_err(|e| ModelError::Inference(format!("text task: {e}")))??;
-        let e = out.pop().ok_or_else(|| ModelError::Inference("no text embedding returned".into()))?;
+            .map_err(ModelError::TextTask)??;
+        let e = out.pop().ok_or(ModelError::NoTextEmbedding)?;
         Counters::inc(&self.counters.text_embeddings);
         let shared = Arc::new(e);
         self.lru.lock().put(key.clone(), shared.clone());

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{HttpError, ServeLimits, read_body};
 use crate::protocol::{
-    ErrorCode, PROTOCOL_VERSION, ProtocolError, SearchResult, VideoSearchRequest, VideoSearchResponse,
-    parse_search_request,
+    ErrorCode, PROTOCOL_VERSION, ProtocolError, SearchResult, StreamEvent, StreamStatus, VideoSearchRequest,
+    VideoSearchResponse, parse_search_request,
 };
 use crate::validator::client::{MinerCallError, MinerClient};
 use crate::validator::view::{MinerTarget, Shared};
@@ -208,18 +208,10 @@ async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response 
         .into_response()
 }
 
-fn event(name: &str, data: Value) -> Result<Event, Infallible> {
-    Ok(Event::default().event(name).data(data.to_string()))
-}
-
-fn base(req: &VideoSearchRequest, status: &str) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("protocol_version".into(), json!(PROTOCOL_VERSION));
-    if let Some(id) = &req.request_id {
-        m.insert("request_id".into(), json!(id));
-    }
-    m.insert("status".into(), json!(status));
-    m
+fn event(req: &VideoSearchRequest, status: StreamStatus) -> Result<Event, Infallible> {
+    let ev = StreamEvent::new(req.request_id.clone(), status);
+    let data = serde_json::to_string(&ev).expect("stream events serialise");
+    Ok(Event::default().event(ev.name()).data(data))
 }
 
 async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
@@ -231,9 +223,7 @@ async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Re
     let st = state.clone();
     tokio::spawn(async move {
         let queried: Vec<u16> = miners.iter().map(|m| m.uid).collect();
-        let mut accepted = base(&req, "accepted");
-        accepted.insert("queried_uids".into(), json!(queried));
-        if tx.send(event("accepted", Value::Object(accepted))).await.is_err() {
+        if tx.send(event(&req, StreamStatus::Accepted { queried_uids: queried.clone() })).await.is_err() {
             return;
         }
         let (mut ok, mut errors, mut selected) = (Vec::new(), Vec::new(), Vec::new());
@@ -241,9 +231,8 @@ async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Re
         loop {
             let next = tokio::select! {
                 _ = st.shutdown.cancelled() => {
-                    let mut e = base(&req, "failed");
-                    e.insert("error".into(), json!({"code": "INTERNAL_ERROR", "message": "the gateway is shutting down"}));
-                    let _ = tx.send(event("error", Value::Object(e))).await;
+                    let error = ProtocolError::new(ErrorCode::InternalError, "the gateway is shutting down").error;
+                    let _ = tx.send(event(&req, StreamStatus::Failed { error })).await;
                     return;
                 }
                 n = answers.next() => n,
@@ -253,10 +242,8 @@ async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Re
                 Ok(results) => {
                     selected.push(uid);
                     ok.push(results);
-                    let mut ev = base(&req, "processing");
-                    ev.insert("results".into(), json!(merge(&ok, req.top_k.get())));
-                    ev.insert("source_uid".into(), json!(uid));
-                    if tx.send(event("result", Value::Object(ev))).await.is_err() {
+                    let status = StreamStatus::Processing { results: merge(&ok, req.top_k.get()), source_uid: uid };
+                    if tx.send(event(&req, status)).await.is_err() {
                         return; // the client went away
                     }
                 }
@@ -265,19 +252,17 @@ async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Re
         }
         if ok.is_empty() {
             let (_, code) = all_failed(&errors);
-            let mut ev = base(&req, "failed");
-            ev.insert(
-                "error".into(),
-                json!({"code": code.as_str(), "message": format!("every queried miner failed ({} of {})", errors.len(), queried.len()), "details": {"queried_uids": queried}}),
-            );
-            let _ = tx.send(event("error", Value::Object(ev))).await;
+            let msg = format!("every queried miner failed ({} of {})", errors.len(), queried.len());
+            let error = ProtocolError::new(code, msg).with_detail("queried_uids", json!(queried)).error;
+            let _ = tx.send(event(&req, StreamStatus::Failed { error })).await;
             return;
         }
         selected.sort_unstable();
-        let mut done = base(&req, "completed");
-        done.insert("results".into(), json!(merge(&ok, req.top_k.get())));
-        done.insert("miner_metadata".into(), Value::Object(metadata(&selected, &queried)));
-        let _ = tx.send(event("done", Value::Object(done))).await;
+        let status = StreamStatus::Completed {
+            results: merge(&ok, req.top_k.get()),
+            miner_metadata: metadata(&selected, &queried),
+        };
+        let _ = tx.send(event(&req, status)).await;
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
