@@ -97,6 +97,27 @@ fn miner_ss58(e: &serde_json::Value) -> String {
 }
 
 #[test]
+fn env_passwords_are_read_only_through_the_lookup_the_caller_passes() {
+    // The library never reads the process environment: WALLET_PASSWORD and the Python
+    // package's BT_PW_<path> variable come through the caller's lookup.
+    let dir = tempfile::tempdir().unwrap();
+    let root = fixture_wallets(dir.path());
+    let cold = WalletFiles::new(&root, "fixture", "x").coldkey();
+    fn wallet_password(name: &str) -> Option<String> {
+        (name == "WALLET_PASSWORD").then(|| PASSWORD.to_string())
+    }
+    fn nothing(_: &str) -> Option<String> {
+        None
+    }
+    let key = load_key(&cold, &Password::Env { env: wallet_password, prompt: None }, false).unwrap();
+    assert_eq!(key.ss58(), expected()["keys"]["coldkey"]["ss58Address"].as_str().unwrap());
+    assert!(matches!(
+        load_key(&cold, &Password::Env { env: nothing, prompt: None }, false),
+        Err(WalletError::NoPassword(_))
+    ));
+}
+
+#[test]
 fn decrypts_python_nacl_files_and_refuses_a_wrong_password() {
     let dir = tempfile::tempdir().unwrap();
     let root = fixture_wallets(dir.path());

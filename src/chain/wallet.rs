@@ -54,15 +54,20 @@ pub enum Password {
     #[default]
     None,
     Given(String),
-    /// `WALLET_PASSWORD`, then the Python package's `BT_PW_<path>` variable, then `prompt` (the
-    /// CLI passes a terminal prompt; servers and tests pass none).
+    /// `WALLET_PASSWORD`, then the Python package's `BT_PW_<path>` variable, both read through
+    /// `env` (the CLI passes the process environment; the library never reads it itself), then
+    /// `prompt` (the CLI passes a terminal prompt; servers and tests pass none).
     Env {
+        env: EnvLookup,
         prompt: Option<PasswordPrompt>,
     },
 }
 
 /// Asks a person for the password of a key file; `None` when nobody can answer.
 pub type PasswordPrompt = fn(&Path) -> Option<String>;
+
+/// Reads one environment variable (`None` when unset).
+pub type EnvLookup = fn(&str) -> Option<String>;
 
 /// `~/.bittensor/wallets` unless WALLET_PATH says otherwise.
 pub fn default_wallet_path() -> PathBuf {
@@ -168,10 +173,10 @@ pub fn python_password_env_name(path: &Path) -> String {
 }
 
 /// The package stores `base64(password XOR variable name)` in that variable.
-fn python_env_password(path: &Path) -> Option<String> {
+fn python_env_password(path: &Path, env: EnvLookup) -> Option<String> {
     use base64::Engine;
     let name = python_password_env_name(path);
-    let value = std::env::var(&name).ok()?;
+    let value = env(&name)?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
     let key = name.as_bytes();
     String::from_utf8(bytes.iter().enumerate().map(|(i, b)| b ^ key[i % key.len()]).collect()).ok()
@@ -182,11 +187,11 @@ fn resolve_password(path: &Path, password: &Password) -> Result<String, WalletEr
     match password {
         Password::None => Err(none()),
         Password::Given(p) => Ok(p.clone()),
-        Password::Env { prompt } => {
-            if let Ok(p) = std::env::var(PASSWORD_ENV) {
+        Password::Env { env, prompt } => {
+            if let Some(p) = env(PASSWORD_ENV) {
                 return Ok(p);
             }
-            if let Some(p) = python_env_password(path) {
+            if let Some(p) = python_env_password(path, *env) {
                 return Ok(p);
             }
             prompt.and_then(|ask| ask(path)).ok_or_else(none)
@@ -258,10 +263,10 @@ pub fn load_key(path: &Path, password: &Password, insecure_permissions: bool) ->
     parse_keyfile(path, &bytes)
 }
 
-/// A hotkey for signing: plain files as the package writes them, or `$NACL` ones with a
-/// password from the environment (no prompt).
+/// A hotkey for signing: plain files as the package writes them; a `$NACL` one needs
+/// [`load_key`] with a password source.
 pub fn load_hotkey(path: &Path, insecure_permissions: bool) -> Result<Sr25519Key, WalletError> {
-    load_key(path, &Password::Env { prompt: None }, insecure_permissions)
+    load_key(path, &Password::None, insecure_permissions)
 }
 
 /// The compact JSON the package writes for a key pair.

@@ -71,7 +71,11 @@ impl WalletOpts {
             return Sr25519Key::from_uri(uri)
                 .map_err(|e| WalletError::File { path: "--hotkey-uri".into(), message: e.to_string() });
         }
-        load_key(&self.files().hotkey(), &Password::Env { prompt: Some(terminal_prompt) }, self.insecure_permissions)
+        load_key(
+            &self.files().hotkey(),
+            &Password::Env { env: process_env, prompt: Some(terminal_prompt) },
+            self.insecure_permissions,
+        )
     }
 
     /// Whether a hotkey is configured at all (a URI, or a wallet file that exists).
@@ -87,4 +91,9 @@ fn terminal_prompt(path: &std::path::Path) -> Option<String> {
         return None;
     }
     rpassword::prompt_password(format!("Password for {}: ", path.display())).ok()
+}
+
+/// The process environment, for the wallet's password variables.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
