@@ -218,15 +218,23 @@ pub mod storage {
     ];
 }
 
+/// `SubtensorModule` and its storage, or the shape error naming what is missing.
+fn subtensor_pallet(
+    md: &subxt::Metadata,
+) -> Result<(subxt::metadata::PalletMetadata<'_>, &subxt::metadata::StorageMetadata), crate::chain::ChainError> {
+    let shape = |message: &str| crate::chain::ChainError::Shape { item: PALLET.into(), message: message.into() };
+    let pallet = md.pallet_by_name(PALLET).ok_or_else(|| shape("pallet not in the chain's metadata"))?;
+    let entries = pallet.storage().ok_or_else(|| shape("pallet has no storage"))?;
+    Ok((pallet, entries))
+}
+
 /// Whether this runtime can take timelocked commits, and with which reveal-block model: `Ok(true)`
 /// when it has the epoch-schedule items, `Ok(false)` for the fixed per-netuid boundaries; an
 /// error names the first missing item or call.
 pub fn check_commit_reveal(md: &subxt::Metadata) -> Result<bool, crate::chain::ChainError> {
     use crate::chain::ChainError;
     let shape = |item: String, message: String| ChainError::Shape { item, message };
-    let pallet =
-        md.pallet_by_name(PALLET).ok_or_else(|| shape(PALLET.into(), "pallet not in the chain's metadata".into()))?;
-    let entries = pallet.storage().ok_or_else(|| shape(PALLET.into(), "pallet has no storage".into()))?;
+    let (pallet, entries) = subtensor_pallet(md)?;
     for (item, keys) in storage::COMMIT_REVEAL_ITEMS {
         let name = format!("{PALLET}::{item}");
         let e = entries.entry_by_name(item).ok_or_else(|| {
@@ -254,9 +262,7 @@ pub fn check_commit_reveal(md: &subxt::Metadata) -> Result<bool, crate::chain::C
 pub fn check_metadata(md: &subxt::Metadata) -> Result<(), crate::chain::ChainError> {
     use crate::chain::ChainError;
     let shape = |item: String, message: String| ChainError::Shape { item, message };
-    let pallet =
-        md.pallet_by_name(PALLET).ok_or_else(|| shape(PALLET.into(), "pallet not in the chain's metadata".into()))?;
-    let entries = pallet.storage().ok_or_else(|| shape(PALLET.into(), "pallet has no storage".into()))?;
+    let (pallet, entries) = subtensor_pallet(md)?;
     for (item, keys) in storage::ITEMS {
         let name = format!("{PALLET}::{item}");
         let e = entries
