@@ -45,6 +45,8 @@ counters! {
     frames_decoded,
     /// Frames run through the image tower.
     image_embeddings,
+    /// Sampled frames that reused the previous frame's embedding (near-duplicates).
+    frames_reused,
     /// Queries run through the text tower.
     text_embeddings,
     /// Query embeddings served from the in-memory LRU.

@@ -152,3 +152,93 @@ fn asking_for_cuda_without_the_feature_is_a_clear_error() {
     let err = ClipEmbedder::from_files(&files, "t", DeviceSpec::Cuda(0)).unwrap_err();
     assert!(err.to_string().contains("CUDA"), "{err}");
 }
+
+/// The inference towers (fused projections, CPU kernels) compute what candle-transformers'
+/// `ClipModel` computes, on a checkpoint shaped like ViT-B/32 in miniature: towers of different
+/// widths, 4x MLPs, several heads, weights scaled like a trained model's, batches of several.
+#[test]
+fn inference_towers_match_candle_transformers_clip() {
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+    use candle_transformers::models::clip::ClipModel;
+    use chronoseek::model::tiny::{InitScheme, TinySpec, write_random_clip_with};
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TinySpec {
+        width: 48,
+        layers: 3,
+        heads: 6,
+        image_size: 64,
+        patch_size: 16,
+        projection_dim: 24,
+        text_width: 32,
+        text_heads: 4,
+        mlp_ratio: 4,
+    };
+    write_random_clip_with(dir.path(), spec, 11, InitScheme::Training).unwrap();
+    let files = ModelFiles::in_dir(dir.path()).unwrap();
+    let ours = ClipEmbedder::from_files(&files, "t", DeviceSpec::Cpu).unwrap();
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], DType::F32, &Device::Cpu) }.unwrap();
+    let theirs = ClipModel::new(vb, &spec.clip_config()).unwrap();
+
+    let n = 5;
+    let pixels: Vec<f32> = (0..n * 3 * 64 * 64).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+    let got = ours.image_features_raw(&pixels, n).unwrap();
+    let t = Tensor::from_slice(&pixels, (n, 3, 64, 64), &Device::Cpu).unwrap();
+    let want = theirs.get_image_features(&t).unwrap().to_vec2::<f32>().unwrap();
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+    };
+    for (g, w) in got.iter().zip(&want) {
+        for (a, b) in g.iter().zip(w) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "image feature {a} vs {b}");
+        }
+        assert!(cos(g, w) > 0.999_99);
+    }
+
+    let texts = ["a dog catches a frisbee", "x", "a much longer sentence about a man who jumps into the pool"];
+    let got = ours.text_features_raw(&texts).unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let ids = ours.tokenizer().encode(text);
+        let t = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let want = theirs.get_text_features(&t).unwrap().to_vec2::<f32>().unwrap();
+        for (a, b) in got[i].iter().zip(&want[0]) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "text {i} feature {a} vs {b}");
+        }
+    }
+}
+
+/// `--precision q8` keeps image and text embeddings within a cosine of 0.999 of the f32 path on
+/// the parity model and the bundled model, and stores them under their own key.
+#[test]
+fn q8_embeddings_stay_within_cosine_0_999_of_f32() {
+    use chronoseek::model::{ModelOptions, Precision, throughput::synthetic_pixels};
+    let dirs = [common::shared().join("model/tiny-random-clip"), common::root().join("data/fixtures/models/chronoseek-tiny-clip")];
+    for dir in dirs {
+        let files = ModelFiles::in_dir(&dir).unwrap();
+        let f32m = ClipEmbedder::from_files(&files, "m", DeviceSpec::Cpu).unwrap();
+        let q8 =
+            ClipEmbedder::from_files(&files, "m", ModelOptions { device: DeviceSpec::Cpu, precision: Precision::Q8 })
+                .unwrap();
+        assert!(q8.key().ends_with(":q8") && !f32m.key().ends_with(":q8"), "{} / {}", q8.key(), f32m.key());
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+
+        let size = f32m.image_size();
+        let mut pixels = synthetic_pixels(&f32m, 6, 1);
+        for png in ["image_checker_97x211.png", "image_gradient_320x180.png"] {
+            pixels.extend(clip_preprocess(&load_png(png), size));
+        }
+        let (a, b) = (f32m.embed_images(&pixels, 8).unwrap(), q8.embed_images(&pixels, 8).unwrap());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            let c = dot(x, y);
+            assert!(c >= 0.999, "{}: image {i}: cosine {c}", dir.display());
+        }
+        let texts = ["a red circle on a blue background", "a man jumps into the pool", "x"];
+        let (a, b) = (f32m.embed_texts(&texts).unwrap(), q8.embed_texts(&texts).unwrap());
+        for (t, (x, y)) in texts.iter().zip(a.iter().zip(&b)) {
+            let c = dot(x, y);
+            assert!(c >= 0.999, "{}: text {t:?}: cosine {c}", dir.display());
+        }
+    }
+}

@@ -25,7 +25,9 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     let cold = engine.search(&input(&video), "a red screen", TopK::default(), &hidden()).await.unwrap();
     assert!(!cold.video_cached);
     assert_eq!(cold.counters.videos_decoded, 1);
-    assert_eq!(cold.counters.image_embeddings, 30);
+    // 30 sampled frames; the still shots' near-duplicates reuse an embedding.
+    assert_eq!(cold.counters.image_embeddings + cold.counters.frames_reused, 30);
+    assert!(cold.counters.image_embeddings >= 3, "{:?}", cold.counters);
     assert_eq!(cold.counters.text_embeddings, 1);
     assert!(!cold.results.is_empty() && cold.results.len() <= 5);
 
@@ -128,7 +130,7 @@ async fn concurrent_searches_share_one_ingest() {
     }
     let c = engine.counters();
     assert_eq!(c.videos_decoded, 1, "single-flight: one decode for four concurrent searches");
-    assert_eq!(c.image_embeddings, 6);
+    assert_eq!(c.image_embeddings + c.frames_reused, 6, "one ingest's frames, embedded or reused");
 }
 
 #[tokio::test]
@@ -251,4 +253,41 @@ async fn new_queries_under_concurrency_never_fail_and_share_store_versions() {
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let a = engine.search(&video, "query number 7", TopK::default(), &hidden()).await.unwrap();
     assert_eq!((a.counters.text_embeddings, a.counters.text_store_hits), (0, 1));
+}
+
+/// Near-duplicate frames reuse the embedding of the last embedded frame: far fewer tower runs
+/// on a video of still shots, every reused row within a cosine of 0.999 of what the tower gives
+/// for that frame, and the same answer.
+#[tokio::test]
+async fn near_duplicate_frames_reuse_embeddings_without_changing_answers() {
+    use chronoseek::ingest::IngestOptions;
+    let video = common::fixture("scenes.mp4").display().to_string();
+    let (dir_all, dir_dedup) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let every = EngineOptions { ingest: IngestOptions { dedup: None, ..IngestOptions::default() }, ..EngineOptions::default() };
+    let all = common::engine_in(dir_all.path(), every).await;
+    let dedup = common::engine_in(dir_dedup.path(), EngineOptions::default()).await;
+
+    let a = all.search(&input(&video), "a red screen", TopK::default(), &hidden()).await.unwrap();
+    let b = dedup.search(&input(&video), "a red screen", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!((a.counters.image_embeddings, a.counters.frames_reused), (30, 0));
+    assert_eq!(b.counters.image_embeddings + b.counters.frames_reused, 30);
+    // Three still scenes: a handful of frames per scene at most need the tower.
+    assert!(b.counters.image_embeddings <= 10, "{:?}", b.counters);
+    assert_eq!(a.results, b.results);
+
+    async fn frames(e: &chronoseek::query::Engine) -> chronoseek::index::FrameMatrix {
+        let v = e.store().list_videos().await.unwrap().pop().unwrap();
+        e.store().load_frames(&v).await.unwrap()
+    }
+    let (fa, fb) = (frames(&all).await, frames(&dedup).await);
+    assert_eq!(fa.timestamps_ms, fb.timestamps_ms);
+    let mut repeats = 0;
+    for i in 0..fa.len() {
+        let cos: f32 = fa.row(i).iter().zip(fb.row(i)).map(|(x, y)| x * y).sum();
+        assert!(cos >= 0.999, "frame {i}: cosine {cos} between its own and the reused embedding");
+        if i > 0 && fb.row(i) == fb.row(i - 1) {
+            repeats += 1;
+        }
+    }
+    assert!(repeats as u64 >= b.counters.frames_reused, "reused rows are copies of the previous row");
 }

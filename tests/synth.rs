@@ -71,7 +71,7 @@ fn generation_is_deterministic_and_ground_truth_matches_the_pixels() {
 
 #[test]
 fn training_is_deterministic_for_a_seed() {
-    let spec = TinySpec { width: 32, layers: 1, heads: 4, image_size: 32, patch_size: 16, projection_dim: 16 };
+    let spec = TinySpec::square(32, 1, 4, 32, 16, 16);
     let captions: Vec<String> = [
         "a red circle on a blue background",
         "a green square on a white background",

@@ -50,6 +50,17 @@ pub struct BenchArgs {
     pub wallet: super::connect::WalletOpts,
 }
 
+/// CPU time this process has used (all threads, user + system), from /proc/self/stat in
+/// USER_HZ ticks (100 per second on Linux); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn percentile(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -74,7 +85,7 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
         };
         return super::load::run(spec, out).await;
     }
-    let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
+    let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.model_options()).await?);
     let source = VideoSource::parse(&args.video)?;
     let video = chronoseek::ingest::VideoInput::Source(source.clone());
     let top_k = TopK::default();
@@ -84,17 +95,25 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     // Cold: a new store each time, so nothing is cached but the loaded model.
     let mut cold = Vec::new();
     let (mut decode_fps, mut embed_fps, mut decoded_fps) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut embedded, mut reused) = (0u64, 0u64);
+    let (mut cold_cpu, mut cold_wall) = (0.0, 0.0);
     let bar = out.items_bar(args.cold_runs as u64, "cold runs");
     let mut engine = None;
     for i in 0..args.cold_runs.max(1) {
         let store = Store::open(&temp.path().join(format!("cold-{i}")).display().to_string()).await?;
         let opts = EngineOptions { result_cache_capacity: 0, ..g.pipeline.engine_options() };
         let e = Engine::new(store, model.clone(), fetcher.clone(), opts);
-        let t = Instant::now();
+        let (t, cpu0) = (Instant::now(), cpu_seconds());
         let outcome = e.ingest(&source, &chronoseek::progress::silent()).await?;
         e.search(&video, &args.query, top_k, &chronoseek::progress::silent()).await?;
         cold.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let (Some(a), Some(b)) = (cpu0, cpu_seconds()) {
+            cold_cpu += b - a;
+            cold_wall += t.elapsed().as_secs_f64();
+        }
         if let IngestOutcome::Ingested(_, s) = outcome {
+            embedded = s.frames_embedded;
+            reused = s.frames_reused;
             decode_fps.push(s.frames_embedded as f64 / s.decode_secs.max(1e-9));
             decoded_fps.push(s.frames_decoded as f64 / s.decode_secs.max(1e-9));
             embed_fps.push(s.frames_embedded as f64 / s.embed_secs.max(1e-9));
@@ -119,12 +138,15 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     }
     bar.finish_and_clear();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let busy_cores = if cold_wall > 0.0 { cold_cpu / cold_wall } else { f64::NAN };
     let report = json!({
         "video": args.video, "query": args.query, "model": model.key(),
         "cold_ms": {"p50": percentile(&cold, 50.0), "p95": percentile(&cold, 95.0), "runs": cold.len()},
         "cached_ms": {"p50": percentile(&cached, 50.0), "p95": percentile(&cached, 95.0), "runs": cached.len()},
         "decode": {"kept_frames_per_s": mean(&decode_fps), "decoded_frames_per_s": mean(&decoded_fps)},
-        "embed": {"frames_per_s": mean(&embed_fps)},
+        "embed": {"frames_per_s": mean(&embed_fps), "frames_embedded": embedded, "frames_reused": reused},
+        "cold_cpu": {"busy_cores": busy_cores, "cores": cores},
     });
     out.say(format!("model {}; video {}", model.key(), args.video));
     out.say(format!(
@@ -144,6 +166,9 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
         mean(&decode_fps),
         mean(&decoded_fps),
         mean(&embed_fps)
+    ));
+    out.say(format!(
+        "frames: {embedded} embedded, {reused} near-duplicates reused; cold runs kept {busy_cores:.2} of {cores} cores busy"
     ));
     out.json_line(&report);
     Ok(())

@@ -82,7 +82,7 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
         serde_json::from_str(&text).map_err(|e| CliError::internal(format!("{}: {e}", manifest.display())))?;
 
     let source = demo_model(g, out)?;
-    let model = Arc::new(ClipEmbedder::load(&source, g.device).await?);
+    let model = Arc::new(ClipEmbedder::load(&source, g.model_options()).await?);
     // A fresh store unless one is named, so "cold" really is cold.
     let temp = tempfile::tempdir().map_err(CliError::internal)?;
     let store_uri = g.store.clone().unwrap_or_else(|| temp.path().join("store").display().to_string());

@@ -45,8 +45,10 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
                 done += 1;
                 frames += s.frames_embedded;
                 out.say(format!(
-                    "{video}: ingested as {} — {} frames of {:.1} s in {:.2} s (decode {:.2} s, embed {:.2} s)",
-                    r.fingerprint, r.frame_count, r.duration_s, s.total_secs, s.decode_secs, s.embed_secs
+                    "{video}: ingested as {} — {} frames of {:.1} s ({} embedded, {} near-duplicates reused) in {:.2} s \
+                     (decode {:.2} s, embed {:.2} s)",
+                    r.fingerprint, r.frame_count, r.duration_s, s.frames_embedded, s.frames_reused, s.total_secs,
+                    s.decode_secs, s.embed_secs
                 ));
                 out.json_line(&json!({"video": video, "status": "ingested", "fingerprint": r.fingerprint.to_hex(),
                     "frames": r.frame_count, "duration_s": r.duration_s, "stats": s}));

@@ -133,7 +133,7 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
     let chain = args.chain.open().await?;
     chain.metagraph().await?;
 
-    let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.device).await?);
+    let model = Arc::new(ClipEmbedder::load(&g.model_source(), g.model_options()).await?);
     let store = Store::open(&g.store_uri()).await?;
     let mut fetch = g.pipeline.fetch_options();
     fetch.block_private_addresses = !args.allow_private_video_urls;

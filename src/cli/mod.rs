@@ -203,7 +203,7 @@ pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Loads the model and opens the store named by the global options.
 pub async fn build_engine(g: &GlobalOpts, source: Option<ModelSource>) -> Result<Engine, CliError> {
     let source = source.unwrap_or_else(|| g.model_source());
-    let model = Arc::new(ClipEmbedder::load(&source, g.device).await?);
+    let model = Arc::new(ClipEmbedder::load(&source, g.model_options()).await?);
     let store = Store::open(&g.store_uri()).await?;
     let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
     Ok(Engine::new(store, model, fetcher, g.pipeline.engine_options()))

@@ -1,6 +1,7 @@
 //! Turning a path or URL into stored frame embeddings: fetch (with limits and a source cache),
 //! blake3 fingerprint, ffmpeg frame sampling, batched embedding, and the single-flight pipeline.
 
+mod dedup;
 mod fetch;
 mod pipeline;
 mod plan;
@@ -9,6 +10,7 @@ mod sampler;
 pub mod ssrf;
 
 pub use crate::fingerprint::{Fingerprint, HashingWriter};
+pub use dedup::{DedupSetting, NearDuplicate};
 pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
 pub use plan::SamplingPlan;

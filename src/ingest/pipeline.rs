@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::progress::ProgressHandle;
 
 use super::{
-    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, MediaTrust, SampledFrame, SamplerOptions, VideoSource,
-    sample_frames,
+    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, MediaTrust, NearDuplicate, SampledFrame, SamplerOptions,
+    VideoSource, sample_frames,
 };
 use crate::counters::Counters;
 use crate::index::{FrameMatrix, SourceRecord, Store, StoreError, VideoRecord, timestamp_now_ms};
@@ -40,6 +40,9 @@ pub struct IngestOptions {
     pub sampler: SamplerOptions,
     /// Frames per image-tower call.
     pub batch_size: usize,
+    /// Near-duplicate consecutive frames reuse the last embedded frame's embedding
+    /// (`None`: every sampled frame is embedded).
+    pub dedup: Option<NearDuplicate>,
     /// Videos decoded and embedded at the same time (each uses every core).
     pub max_concurrent: usize,
     /// Cold ingests allowed to wait for a slot; beyond that new ones are refused as busy.
@@ -58,6 +61,7 @@ impl Default for IngestOptions {
         Self {
             sampler: SamplerOptions::default(),
             batch_size: 32,
+            dedup: Some(NearDuplicate::DEFAULT),
             max_concurrent: 1,
             max_queued: 1024,
             source_ttl: Duration::from_secs(600),
@@ -83,7 +87,10 @@ type KnownSources = Arc<parking_lot::Mutex<lru::LruCache<String, KnownSource>>>;
 pub struct IngestStats {
     pub bytes: u64,
     pub frames_decoded: u64,
+    /// Sampled frames run through the image tower.
     pub frames_embedded: u64,
+    /// Sampled frames that reused the previous embedded frame's embedding (near-duplicates).
+    pub frames_reused: u64,
     pub fetch_secs: f64,
     pub decode_secs: f64,
     pub embed_secs: f64,
@@ -326,12 +333,13 @@ impl Ingestor {
         sampler.size = model.image_size();
         sampler.trust = media;
         let batch_size = self.opts.batch_size.max(1);
+        let dedup = self.opts.dedup;
         let progress = progress.clone();
         let path = local.path.clone();
         let span = tracing::info_span!("ingest", fingerprint = %fp_short(&local.fingerprint), source = label);
         let (frames, stats, sample) = tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
-            run_decode_embed(&path, &sampler, batch_size, &model, &counters, &progress)
+            run_decode_embed(&path, &sampler, Batching { size: batch_size, dedup }, &model, &counters, &progress)
         })
         .await
         .map_err(|e| IngestError::Task(e.to_string()))??;
@@ -398,11 +406,28 @@ fn thin(frames: FrameMatrix, plan: &super::SamplingPlan, sampled_fps: f64, durat
     out
 }
 
+/// How sampled frames are grouped for the image tower.
+#[derive(Debug, Clone, Copy)]
+struct Batching {
+    /// Frames per tower call.
+    size: usize,
+    dedup: Option<NearDuplicate>,
+}
+
+/// Sampled frames waiting for the tower, in time order; near-duplicates hold no pixels.
+struct Pending {
+    /// Timestamp and whether the frame reuses the previous embedding.
+    entries: Vec<(i64, bool)>,
+    /// Pixels of the frames to embed, end to end.
+    pixels: Vec<f32>,
+    unique: usize,
+}
+
 /// Decodes on a second thread while this one embeds full batches.
 fn run_decode_embed(
     path: &std::path::Path,
     sampler: &SamplerOptions,
-    batch_size: usize,
+    batching: Batching,
     model: &ClipEmbedder,
     counters: &Counters,
     progress: &ProgressHandle,
@@ -412,10 +437,12 @@ fn run_decode_embed(
     if let Some(d) = info.duration_s {
         progress.set_length((d * fps).ceil().max(1.0) as u64);
     }
+    let batch_size = batching.size.max(1);
+    // Room for two batches: the decoder keeps working while a batch is in the tower.
     let (tx, rx) = sync_channel::<SampledFrame>(batch_size * 2);
     let mut frames = FrameMatrix::new(model.dim());
     let mut embed_secs = 0.0;
-    let mut embedded = 0u64;
+    let (mut embedded, mut reused) = (0u64, 0u64);
     let size = model.image_size();
     let plane = 3 * size * size;
     let sample = std::thread::scope(|scope| -> Result<super::SampleStats, IngestError> {
@@ -424,38 +451,63 @@ fn run_decode_embed(
             drop(tx);
             r
         });
-        let mut batch_t = Vec::with_capacity(batch_size);
-        let mut batch_px = Vec::with_capacity(batch_size * plane);
-        let mut flush = |batch_t: &mut Vec<i64>, batch_px: &mut Vec<f32>| -> Result<(), IngestError> {
-            if batch_t.is_empty() {
+        let mut pending =
+            Pending { entries: Vec::with_capacity(batch_size), pixels: Vec::with_capacity(batch_size * plane), unique: 0 };
+        let mut flush = |p: &mut Pending| -> Result<(), IngestError> {
+            if p.entries.is_empty() {
                 return Ok(());
             }
-            let t0 = Instant::now();
-            let emb = model.embed_images(batch_px, batch_t.len())?;
-            embed_secs += t0.elapsed().as_secs_f64();
-            for (t, e) in batch_t.iter().zip(&emb) {
-                frames.push(*t, e);
+            let emb = if p.unique > 0 {
+                let t0 = Instant::now();
+                let emb = model.embed_images(&p.pixels, p.unique)?;
+                embed_secs += t0.elapsed().as_secs_f64();
+                emb
+            } else {
+                Vec::new()
+            };
+            let mut rows = emb.iter();
+            for &(t, reuse) in &p.entries {
+                if reuse && !frames.is_empty() {
+                    let last = frames.row(frames.len() - 1).to_vec();
+                    frames.push(t, &last);
+                } else if let Some(e) = rows.next() {
+                    frames.push(t, e);
+                }
             }
-            embedded += batch_t.len() as u64;
-            Counters::add(&counters.image_embeddings, batch_t.len() as u64);
-            progress.inc(batch_t.len() as u64);
-            batch_t.clear();
-            batch_px.clear();
+            let n_reused = (p.entries.len() - p.unique) as u64;
+            embedded += p.unique as u64;
+            reused += n_reused;
+            Counters::add(&counters.image_embeddings, p.unique as u64);
+            Counters::add(&counters.frames_reused, n_reused);
+            progress.inc(p.entries.len() as u64);
+            p.entries.clear();
+            p.pixels.clear();
+            p.unique = 0;
             Ok(())
         };
+        let mut reference: Option<Vec<f32>> = None;
         let mut failure = None;
         for f in rx.iter() {
-            batch_t.push(f.t_ms);
-            batch_px.extend_from_slice(&f.pixels);
-            if batch_t.len() == batch_size
-                && let Err(e) = flush(&mut batch_t, &mut batch_px)
+            let duplicate = match (&batching.dedup, &reference) {
+                (Some(d), Some(r)) => d.is_duplicate(r, &f.pixels),
+                _ => false,
+            };
+            pending.entries.push((f.t_ms, duplicate));
+            if !duplicate {
+                pending.pixels.extend_from_slice(&f.pixels);
+                pending.unique += 1;
+                reference = Some(f.pixels);
+            }
+            // A long still shot is flushed too, so progress and memory stay bounded.
+            if (pending.unique == batch_size || pending.entries.len() >= 8 * batch_size)
+                && let Err(e) = flush(&mut pending)
             {
                 failure = Some(e);
                 break;
             }
         }
         if failure.is_none()
-            && let Err(e) = flush(&mut batch_t, &mut batch_px)
+            && let Err(e) = flush(&mut pending)
         {
             failure = Some(e);
         }
@@ -469,11 +521,15 @@ fn run_decode_embed(
     })?;
     Counters::inc(&counters.videos_decoded);
     Counters::add(&counters.frames_decoded, sample.frames_decoded);
-    progress.set_length(embedded);
-    progress.set_position(embedded);
+    progress.set_length(embedded + reused);
+    progress.set_position(embedded + reused);
+    if reused > 0 {
+        tracing::debug!(embedded, reused, "near-duplicate frames reused the previous embedding");
+    }
     let stats = IngestStats {
         frames_decoded: sample.frames_decoded,
         frames_embedded: embedded,
+        frames_reused: reused,
         decode_secs: sample.decode_secs,
         embed_secs,
         ..Default::default()

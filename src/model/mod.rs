@@ -4,15 +4,20 @@
 mod clip;
 mod config;
 mod device;
+mod kernels;
+mod precision;
 pub mod preprocess;
 mod source;
+pub mod throughput;
 pub mod tiny;
 mod tokenizer;
+mod towers;
 pub mod train;
 
 pub use clip::ClipEmbedder;
 pub use config::{hf_config_json, parse_clip_config};
 pub use device::DeviceSpec;
+pub use precision::{ModelOptions, Precision};
 pub use source::{DEFAULT_MODEL_ID, ModelFiles, ModelSource};
 pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, preprocess_query};
 

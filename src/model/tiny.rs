@@ -19,38 +19,83 @@ use super::{ModelError, config::hf_config_json};
 /// Shape of a generated model.
 #[derive(Debug, Clone, Copy)]
 pub struct TinySpec {
+    /// Width of the image tower (and of the text tower unless `text_width` says otherwise).
     pub width: usize,
     pub layers: usize,
     pub heads: usize,
     pub image_size: usize,
     pub patch_size: usize,
     pub projection_dim: usize,
+    /// Width and heads of the text tower.
+    pub text_width: usize,
+    pub text_heads: usize,
+    /// MLP hidden width as a multiple of the tower's width.
+    pub mlp_ratio: usize,
 }
 
 impl Default for TinySpec {
     fn default() -> Self {
-        Self { width: 32, layers: 2, heads: 4, image_size: 32, patch_size: 8, projection_dim: 32 }
+        Self::square(32, 2, 4, 32, 8, 32)
     }
 }
 
 impl TinySpec {
+    /// Both towers `width` wide with `heads` heads and an MLP twice as wide (the test models).
+    pub const fn square(
+        width: usize,
+        layers: usize,
+        heads: usize,
+        image_size: usize,
+        patch_size: usize,
+        projection_dim: usize,
+    ) -> Self {
+        Self {
+            width,
+            layers,
+            heads,
+            image_size,
+            patch_size,
+            projection_dim,
+            text_width: width,
+            text_heads: heads,
+            mlp_ratio: 2,
+        }
+    }
+
+    /// The shape (and so the compute cost) of `openai/clip-vit-base-patch32`, the reference
+    /// miner's model: 12 layers per tower, image tower 768 wide with 12 heads over 7x7 patches
+    /// of 32 px, text tower 512 wide with 8 heads, MLPs 4x, 512-d embeddings.
+    pub const fn vit_b32() -> Self {
+        Self {
+            width: 768,
+            layers: 12,
+            heads: 12,
+            image_size: 224,
+            patch_size: 32,
+            projection_dim: 512,
+            text_width: 512,
+            text_heads: 8,
+            mlp_ratio: 4,
+        }
+    }
+
     pub fn clip_config(&self) -> ClipConfig {
         ClipConfig {
             text_config: ClipTextConfig {
                 vocab_size: 49408,
-                embed_dim: self.width,
+                embed_dim: self.text_width,
                 activation: Activation::QuickGelu,
-                intermediate_size: self.width * 2,
+                intermediate_size: self.text_width * self.mlp_ratio,
                 max_position_embeddings: 77,
                 pad_with: None,
                 num_hidden_layers: self.layers,
-                num_attention_heads: self.heads,
+                num_attention_heads: self.text_heads,
                 projection_dim: self.projection_dim,
             },
             vision_config: ClipVisionConfig {
                 embed_dim: self.width,
                 activation: Activation::QuickGelu,
-                intermediate_size: self.width * 2,
+                intermediate_size: self.width * self.mlp_ratio,
                 num_hidden_layers: self.layers,
                 num_attention_heads: self.heads,
                 projection_dim: self.projection_dim,
@@ -147,7 +192,11 @@ pub fn save_checkpoint(dir: &Path, varmap: &VarMap, spec: TinySpec, dtype: DType
         .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(dtype)?)))
         .collect::<Result<_, candle_core::Error>>()
         .map_err(ModelError::load)?;
-    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).map_err(ModelError::load)?;
+    // With `format: pt` in the header, as Hugging Face checkpoints have it: transformers refuses
+    // a file without it, and the Python side loads these checkpoints for comparisons.
+    let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize_to_file(&tensors, Some(metadata), &dir.join("model.safetensors"))
+        .map_err(|e| ModelError::load(e.into()))?;
     let json = serde_json::to_string_pretty(&hf_config_json(&spec.clip_config()))
         .map_err(|e| ModelError::Load(e.to_string()))?;
     std::fs::write(dir.join("config.json"), json).map_err(io)?;
@@ -156,6 +205,11 @@ pub fn save_checkpoint(dir: &Path, varmap: &VarMap, spec: TinySpec, dtype: DType
 
 /// Writes `config.json` and `model.safetensors` for a random model with this seed into `dir`.
 pub fn write_random_clip(dir: &Path, spec: TinySpec, seed: u64) -> Result<(), ModelError> {
-    let (varmap, _) = init_varmap(spec, seed, InitScheme::Fixture)?;
+    write_random_clip_with(dir, spec, seed, InitScheme::Fixture)
+}
+
+/// [`write_random_clip`] with the weights drawn by `scheme`.
+pub fn write_random_clip_with(dir: &Path, spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(), ModelError> {
+    let (varmap, _) = init_varmap(spec, seed, scheme)?;
     save_checkpoint(dir, &varmap, spec, DType::F32)
 }

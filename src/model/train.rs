@@ -36,7 +36,7 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
-            spec: TinySpec { width: 64, layers: 2, heads: 4, image_size: 64, patch_size: 8, projection_dim: 64 },
+            spec: TinySpec::square(64, 2, 4, 64, 8, 64),
             seed: 1,
             max_steps: 3000,
             max_seconds: 12.0 * 60.0,

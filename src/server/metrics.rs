@@ -63,6 +63,7 @@ impl Collector for EngineCollector {
             ("chronoseek_downloaded_bytes", "Bytes of video downloaded", c.bytes_downloaded),
             ("chronoseek_frames_decoded", "Frames decoded", c.frames_decoded),
             ("chronoseek_image_embeddings", "Frames embedded", c.image_embeddings),
+            ("chronoseek_frames_reused", "Near-duplicate frames that reused the previous embedding", c.frames_reused),
         ];
         for (name, help, value) in hits_misses {
             let counter = ConstCounter::new(value);
