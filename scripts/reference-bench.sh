@@ -3,7 +3,7 @@
 #   1. the Python reference miner's pipeline (OpenCV + transformers' CLIPModel in torch, batch
 #      32), in a venv this script makes (PyPI: torch 2.5.1, transformers 4.46.3, OpenCV);
 #   2. `chronoseek model bench` (image and text towers alone) and `chronoseek bench` (cold and
-#      cached search) with the release binary.
+#      cached search) with the release binary, at `--precision f32` and `q8`.
 # The checkpoint is generated with our seeded-weights code in the shape of
 # openai/clip-vit-base-patch32 (same compute; its answers mean nothing); the video is a
 # 2-minute 640x360 H.264 file made by ffmpeg.
@@ -34,8 +34,10 @@ video="$OUT/two-minutes-640x360.mp4"
 echo "== reference (torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'), $(nproc) cores)" >&2
 "$VENV/bin/python" scripts/reference_bench.py --model "$model" --bpe "$SHARED/model/bpe_simple_vocab_16e6.txt.gz" \
     --video "$video" --batch 1,8,32 | tee "$OUT/reference.json"
-echo "== chronoseek model bench" >&2
-"$B" --model-dir "$model" model bench --batch 1,8,32 | tee "$OUT/chronoseek-model.txt"
-echo "== chronoseek bench (cold and cached search, reference sampling plan)" >&2
-"$B" --model-dir "$model" --sampling adaptive bench --video "$video" --query "a man jumps into the pool" \
-    --cold-runs 2 --runs 20 | tee "$OUT/chronoseek-bench.txt"
+for precision in f32 q8; do
+    echo "== chronoseek model bench ($precision)" >&2
+    "$B" --model-dir "$model" --precision "$precision" model bench --batch 1,8,32 | tee "$OUT/chronoseek-model-$precision.txt"
+    echo "== chronoseek bench ($precision; cold and cached search, the reference's sampling plan)" >&2
+    "$B" --model-dir "$model" --precision "$precision" --sampling adaptive bench --video "$video" \
+        --query "a man jumps into the pool" --cold-runs 2 --runs 20 | tee "$OUT/chronoseek-bench-$precision.txt"
+done

@@ -214,7 +214,10 @@ fn inference_towers_match_candle_transformers_clip() {
 #[test]
 fn q8_embeddings_stay_within_cosine_0_999_of_f32() {
     use chronoseek::model::{ModelOptions, Precision, throughput::synthetic_pixels};
-    let dirs = [common::shared().join("model/tiny-random-clip"), common::root().join("data/fixtures/models/chronoseek-tiny-clip")];
+    let dirs = [
+        common::shared().join("model/tiny-random-clip"),
+        common::root().join("data/fixtures/models/chronoseek-tiny-clip"),
+    ];
     for dir in dirs {
         let files = ModelFiles::in_dir(&dir).unwrap();
         let f32m = ClipEmbedder::from_files(&files, "m", DeviceSpec::Cpu).unwrap();

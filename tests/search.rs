@@ -263,7 +263,8 @@ async fn near_duplicate_frames_reuse_embeddings_without_changing_answers() {
     use chronoseek::ingest::IngestOptions;
     let video = common::fixture("scenes.mp4").display().to_string();
     let (dir_all, dir_dedup) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let every = EngineOptions { ingest: IngestOptions { dedup: None, ..IngestOptions::default() }, ..EngineOptions::default() };
+    let every =
+        EngineOptions { ingest: IngestOptions { dedup: None, ..IngestOptions::default() }, ..EngineOptions::default() };
     let all = common::engine_in(dir_all.path(), every).await;
     let dedup = common::engine_in(dir_dedup.path(), EngineOptions::default()).await;
 

@@ -94,7 +94,9 @@ pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), Cli
     }
     let c = engine.counters();
     out.say(format!("frames: {} embedded, {} near-duplicates reused", c.image_embeddings, c.frames_reused));
-    out.json_line(&json!({"tasks": tasks.len(), "failed": run.failed, "segmenter": segmenter, "model": engine.model().key(),
-        "metrics": report, "frames": {"embedded": c.image_embeddings, "reused": c.frames_reused}}));
+    out.json_line(
+        &json!({"tasks": tasks.len(), "failed": run.failed, "segmenter": segmenter, "model": engine.model().key(),
+        "metrics": report, "frames": {"embedded": c.image_embeddings, "reused": c.frames_reused}}),
+    );
     Ok(())
 }

@@ -106,7 +106,10 @@ pub async fn run(g: &GlobalOpts, cmd: ModelCommand, out: &Output) -> Result<(), 
                 rates.push(r);
             }
             let text = throughput::text_latency(&m, "a man jumps into the pool", a.text_runs)?;
-            out.say(format!("text tower: one query p50 {:.1} ms (min {:.1} ms, {} runs)", text.p50_ms, text.min_ms, text.runs));
+            out.say(format!(
+                "text tower: one query p50 {:.1} ms (min {:.1} ms, {} runs)",
+                text.p50_ms, text.min_ms, text.runs
+            ));
             out.json_line(&json!({"model": m.key(), "device": g.device.to_string(),
                 "precision": g.precision.name(), "threads": rayon::current_num_threads(), "image": rates, "text": text}));
         }

@@ -451,8 +451,11 @@ fn run_decode_embed(
             drop(tx);
             r
         });
-        let mut pending =
-            Pending { entries: Vec::with_capacity(batch_size), pixels: Vec::with_capacity(batch_size * plane), unique: 0 };
+        let mut pending = Pending {
+            entries: Vec::with_capacity(batch_size),
+            pixels: Vec::with_capacity(batch_size * plane),
+            unique: 0,
+        };
         let mut flush = |p: &mut Pending| -> Result<(), IngestError> {
             if p.entries.is_empty() {
                 return Ok(());

@@ -67,8 +67,8 @@ impl ClipEmbedder {
         // truncating the checkpoint while the process runs.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], DType::F32, &device) }
             .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
-        let model =
-            Towers::load(vb, &config, precision).map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
+        let model = Towers::load(vb, &config, precision)
+            .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
         let tokenizer = ClipTokenizer::new(config.text_config.max_position_embeddings);
         tracing::info!(model = name, key = %key, %precision, image_size = config.image_size,
             dim = config.text_config.projection_dim, "model loaded");

@@ -109,10 +109,7 @@ pub(crate) fn attention(qkv: &Tensor, n: usize, seq: usize, heads: usize, causal
     // The composition the CPU kernel is checked against (and what other devices run).
     let head_dim = width / heads;
     let split = |i: usize| -> Result<Tensor> {
-        qkv.narrow(1, i * width, width)?
-            .reshape((n, seq, heads, head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
+        qkv.narrow(1, i * width, width)?.reshape((n, seq, heads, head_dim))?.transpose(1, 2)?.contiguous()
     };
     let (q, k, v) = (split(0)?, split(1)?, split(2)?);
     let mut scores = q.matmul(&k.t()?)?;
@@ -287,7 +284,6 @@ pub(crate) fn exp(x: f32) -> f32 {
     p * f32::from_bits(((k as i32 + 127) << 23) as u32)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,9 +366,8 @@ mod tests {
             };
             let mut scores = split(0).matmul(&split(1).t().unwrap()).unwrap();
             if causal {
-                let mask: Vec<f32> = (0..seq)
-                    .flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-                    .collect();
+                let mask: Vec<f32> =
+                    (0..seq).flat_map(|i| (0..seq).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
                 scores = scores.broadcast_add(&Tensor::from_vec(mask, (seq, seq), &dev).unwrap()).unwrap();
             }
             let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();

@@ -139,10 +139,16 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn load(vb: VarBuilder, layers: usize, width: usize, mlp: usize, heads: usize, precision: Precision) -> Result<Self> {
+    fn load(
+        vb: VarBuilder,
+        layers: usize,
+        width: usize,
+        mlp: usize,
+        heads: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         let vb = vb.pp("layers");
-        let blocks =
-            (0..layers).map(|i| Block::load(vb.pp(i), width, mlp, heads, precision)).collect::<Result<_>>()?;
+        let blocks = (0..layers).map(|i| Block::load(vb.pp(i), width, mlp, heads, precision)).collect::<Result<_>>()?;
         Ok(Self { blocks, heads })
     }
 
@@ -174,7 +180,12 @@ pub(crate) struct VisionTower {
 }
 
 impl VisionTower {
-    pub(crate) fn load(vb: VarBuilder, c: &ClipVisionConfig, projection_dim: usize, precision: Precision) -> Result<Self> {
+    pub(crate) fn load(
+        vb: VarBuilder,
+        c: &ClipVisionConfig,
+        projection_dim: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         let v = vb.pp("vision_model");
         let e = v.pp("embeddings");
         let (w, p, ch) = (c.embed_dim, c.patch_size, c.num_channels);
@@ -241,7 +252,12 @@ pub(crate) struct TextTower {
 }
 
 impl TextTower {
-    pub(crate) fn load(vb: VarBuilder, c: &ClipTextConfig, projection_dim: usize, precision: Precision) -> Result<Self> {
+    pub(crate) fn load(
+        vb: VarBuilder,
+        c: &ClipTextConfig,
+        projection_dim: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         let t = vb.pp("text_model");
         let e = t.pp("embeddings");
         let w = c.embed_dim;
