@@ -150,32 +150,12 @@ impl CustomOp1 for Attention {
                 let k = qkv[width + h * head_dim..].as_ptr();
                 let v = qkv[2 * width + h * head_dim..].as_ptr();
                 let row = (3 * width) as isize;
-                // SAFETY: every pointer stays inside `qkv`, `scores` or this image's `out`
-                // for the sizes and strides given (seq rows of head_dim columns; seq x seq).
+                // SAFETY: every pointer stays inside `qkv`, `scores` or this image's `out` for
+                // the sizes and strides given (seq rows of head_dim columns; seq x seq).
                 unsafe {
                     // scores = q k^T: q is seq x head_dim (row stride 3 * width), k^T reads k's
                     // rows as columns.
-                    gemm::gemm(
-                        seq,
-                        seq,
-                        head_dim,
-                        scores.as_mut_ptr(),
-                        1,
-                        seq as isize,
-                        false,
-                        q,
-                        1,
-                        row,
-                        k,
-                        row,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
+                    small_gemm((seq, seq, head_dim), (scores.as_mut_ptr(), seq as isize), (q, 1, row), (k, row, 1));
                 }
                 for (i, s) in scores.chunks_exact_mut(seq).enumerate() {
                     let visible = if causal { i + 1 } else { seq };
@@ -186,31 +166,54 @@ impl CustomOp1 for Attention {
                 // SAFETY: as above; out rows are `width` apart and this head writes its
                 // head_dim columns of them.
                 unsafe {
-                    gemm::gemm(
-                        seq,
-                        head_dim,
-                        seq,
-                        out[h * head_dim..].as_mut_ptr(),
-                        1,
-                        width as isize,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        seq as isize,
-                        v,
-                        1,
-                        row,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                    small_gemm(
+                        (seq, head_dim, seq),
+                        (out[h * head_dim..].as_mut_ptr(), width as isize),
+                        (scores.as_ptr(), 1, seq as isize),
+                        (v, 1, row),
                     );
                 }
             }
         });
         Ok((CpuStorage::F32(out), Shape::from((n * seq, width))))
+    }
+}
+
+/// `dst = lhs @ rhs` for an `m x n x k` product on this thread: `dst` is `(pointer, row
+/// stride)` with unit column stride, `lhs` and `rhs` are `(pointer, column stride, row stride)`.
+///
+/// # Safety
+/// Every element the sizes and strides address must lie inside its allocation, and `dst` must
+/// not overlap the inputs.
+unsafe fn small_gemm(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (*mut f32, isize),
+    (lhs, lhs_cs, lhs_rs): (*const f32, isize, isize),
+    (rhs, rhs_cs, rhs_rs): (*const f32, isize, isize),
+) {
+    // SAFETY: the caller's promise, passed on.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs,
+            false,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
     }
 }
 
