@@ -68,8 +68,7 @@ pub(crate) fn add_bias_residual(y: Tensor, bias: &Tensor, residual: &Tensor) -> 
     let (res_storage, res_layout) = residual.storage_and_layout();
     let candle_core::Storage::Cpu(res_cpu) = &*res_storage else { bail!("add_bias_residual: residual not on the CPU") };
     let res = &res_cpu.as_slice::<f32>()?[res_layout.start_offset()..][..residual.elem_count()];
-    let cols = b.len();
-    map_rows_inplace_with(&y, res, cols, |row, r| {
+    map_rows_inplace_with(&y, res, |row, r| {
         let body = |row: &mut [f32], r: &[f32]| {
             for ((v, b), r) in row.iter_mut().zip(&b).zip(r) {
                 *v += b + r;
@@ -224,8 +223,12 @@ fn map_rows_inplace(x: &Tensor, f: impl Fn(&mut [f32]) + Sync) -> Result<()> {
 }
 
 /// [`map_rows_inplace`] with the matching row of `other` (same shape, contiguous).
-fn map_rows_inplace_with(x: &Tensor, other: &[f32], cols: usize, f: impl Fn(&mut [f32], &[f32]) + Sync) -> Result<()> {
-    x.inplace_op1(&RowsInplace(&|rows: &mut [f32], i: usize| f(rows, &other[i * cols..][..cols]), Some(other.len())))
+fn map_rows_inplace_with(x: &Tensor, other: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync) -> Result<()> {
+    let row_of = |row: &mut [f32], i: usize| {
+        let cols = row.len();
+        f(row, &other[i * cols..][..cols])
+    };
+    x.inplace_op1(&RowsInplace(&row_of, Some(other.len())))
 }
 
 type RowFn<'a> = &'a (dyn Fn(&mut [f32], usize) + Sync);

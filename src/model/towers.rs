@@ -23,41 +23,35 @@ use super::{Precision, kernels};
 
 const LN_EPS: f32 = 1e-5;
 
-/// A dense layer's weight: f32 stored as `(in, out)` so that `x @ w` needs no transpose per
-/// call, or 8-bit blocks for candle's quantized matmul.
-enum Weight {
+/// A dense layer's weight (its bias, where it has one, is kept by the caller, which fuses it
+/// with what follows the matmul): f32 stored as `(in, out)` so that `x @ w` needs no
+/// transpose per call, or 8-bit blocks for candle's quantized matmul.
+enum Dense {
     F32(Tensor),
     Q8(QMatMul),
 }
 
-struct Dense {
-    w: Weight,
-    b: Option<Tensor>,
-}
-
 impl Dense {
-    fn load(vb: &VarBuilder, inp: usize, out: usize, bias: bool, precision: Precision) -> Result<Self> {
-        let w = Self::weight(vb.get((out, inp), "weight")?, precision)?;
-        let b = if bias { Some(vb.get(out, "bias")?) } else { None };
-        Ok(Self { w, b })
+    fn load(vb: &VarBuilder, inp: usize, out: usize, precision: Precision) -> Result<Self> {
+        Self::new(vb.get((out, inp), "weight")?, precision)
     }
 
     /// From a PyTorch-layout `(out, in)` weight. Q8 needs rows that are whole 32-value blocks;
     /// other widths stay f32.
-    fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
+    fn new(w: Tensor, precision: Precision) -> Result<Self> {
         let inp = w.dim(1)?;
         if precision == Precision::Q8 && inp % 32 == 0 {
             let q = QTensor::quantize(&w.contiguous()?, GgmlDType::Q8_0)?;
-            return Ok(Weight::Q8(QMatMul::from_qtensor(q)?));
+            return Ok(Self::Q8(QMatMul::from_qtensor(q)?));
         }
-        Ok(Weight::F32(w.t()?.contiguous()?))
+        Ok(Self::F32(w.t()?.contiguous()?))
     }
 
-    /// `x @ w` without the bias (the caller fuses it with what follows).
+    /// `x @ w`, without any bias.
     fn matmul(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.w {
-            Weight::F32(w) => x.matmul(w),
-            Weight::Q8(q) => q.forward(&x.contiguous()?),
+        match self {
+            Self::F32(w) => x.matmul(w),
+            Self::Q8(q) => q.forward(&x.contiguous()?),
         }
     }
 }
@@ -101,23 +95,18 @@ impl Block {
         let (kw, kb) = proj("k_proj")?;
         let (vw, vb_) = proj("v_proj")?;
         let (qw, qb) = ((qw * scale)?, (qb * scale)?);
-        let qkv = Dense { w: Dense::weight(Tensor::cat(&[&qw, &kw, &vw], 0)?, precision)?, b: None };
-        let qkv_b = Tensor::cat(&[&qb, &kb, &vb_], 0)?;
-        let out = Dense::load(&attn.pp("out_proj"), width, width, true, precision)?;
-        let fc1 = Dense::load(&vb.pp("mlp").pp("fc1"), width, mlp, true, precision)?;
-        let fc2 = Dense::load(&vb.pp("mlp").pp("fc2"), mlp, width, true, precision)?;
-        let bias = |d: &Dense| d.b.clone().ok_or_else(|| candle_core::Error::Msg("bias".into()));
+        let (out, fc1, fc2) = (attn.pp("out_proj"), vb.pp("mlp").pp("fc1"), vb.pp("mlp").pp("fc2"));
         Ok(Self {
             ln1: Norm::load(vb.pp("layer_norm1"), width)?,
-            qkv_b,
-            out_b: bias(&out)?,
-            fc1_b: bias(&fc1)?,
-            fc2_b: bias(&fc2)?,
-            qkv,
-            out,
+            qkv: Dense::new(Tensor::cat(&[&qw, &kw, &vw], 0)?, precision)?,
+            qkv_b: Tensor::cat(&[&qb, &kb, &vb_], 0)?,
+            out_b: out.get(width, "bias")?,
+            out: Dense::load(&out, width, width, precision)?,
             ln2: Norm::load(vb.pp("layer_norm2"), width)?,
-            fc1,
-            fc2,
+            fc1_b: fc1.get(mlp, "bias")?,
+            fc1: Dense::load(&fc1, width, mlp, precision)?,
+            fc2_b: fc2.get(width, "bias")?,
+            fc2: Dense::load(&fc2, mlp, width, precision)?,
         })
     }
 
@@ -191,7 +180,7 @@ impl VisionTower {
         let (w, p, ch) = (c.embed_dim, c.patch_size, c.num_channels);
         let grid = c.image_size / p;
         let patch = e.pp("patch_embedding").get((w, ch, p, p), "weight")?.reshape((w, ch * p * p))?;
-        let patch = Dense { w: Dense::weight(patch, precision)?, b: None };
+        let patch = Dense::new(patch, precision)?;
         let pos = e.pp("position_embedding").get((grid * grid + 1, w), "weight")?;
         let class_pos = (e.get(w, "class_embedding")?.unsqueeze(0)? + pos.i(0..1)?)?;
         let patch_pos = pos.i(1..)?.contiguous()?;
@@ -210,7 +199,7 @@ impl VisionTower {
             )?,
             post_ln: Norm::load(v.pp("post_layernorm"), w)?,
             // The projections run on one row per image: f32 costs nothing there.
-            projection: Dense::load(&vb.pp("visual_projection"), w, projection_dim, false, Precision::F32)?,
+            projection: Dense::load(&vb.pp("visual_projection"), w, projection_dim, Precision::F32)?,
             patch_size: p,
             grid,
             width: w,
@@ -273,7 +262,7 @@ impl TextTower {
                 precision,
             )?,
             final_ln: Norm::load(t.pp("final_layer_norm"), w)?,
-            projection: Dense::load(&vb.pp("text_projection"), w, projection_dim, false, Precision::F32)?,
+            projection: Dense::load(&vb.pp("text_projection"), w, projection_dim, Precision::F32)?,
             width: w,
         })
     }
