@@ -10,6 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build-time: FFmpeg headers (ffmpeg-next), libclang (bindgen), protoc and its well-known
 # types (LanceDB). Run-time and tests: the FFmpeg libraries and command-line tool; Python
 # venvs for the timelock golden test (bittensor-drand from PyPI decrypts our commits).
+# `make test` also needs headless Chromium (the library page's browser test) and a font.
 DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler libprotobuf-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
 	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl python3 python3-venv
@@ -17,7 +18,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler 
 .PHONY: deps rust demo test build release bench fixtures fmt lint
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEB_PACKAGES) $(TEST_DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && \
@@ -47,6 +48,7 @@ demo: deps
 	$(CARGO) build --locked --tests --quiet
 	"$(CARGO_TARGET_DIR)/debug/chronoseek" demo
 
+test: TEST_DEB_PACKAGES := chromium fonts-dejavu-core
 test: deps
 	$(CARGO) test --locked --workspace --no-fail-fast
 

@@ -74,6 +74,13 @@ counters! {
     text_cache_write_batches,
     /// Query embeddings that could not be written (logged; the search still answered).
     text_cache_write_failures,
+    /// Library searches answered.
+    library_searches,
+    /// Library searches whose candidates came from the ANN graph.
+    ann_searches,
+    /// Videos whose every frame a library search scored exactly (not in the graph yet, or an
+    /// exact search).
+    videos_scanned_exact,
 }
 
 impl Counters {

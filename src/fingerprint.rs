@@ -47,6 +47,20 @@ impl FromStr for Fingerprint {
     }
 }
 
+/// Serialised as its 64 hex digits (index manifests, JSON answers).
+impl serde::Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A writer that hashes everything written through it, so a download is fingerprinted in the
 /// same pass that stores it.
 pub struct HashingWriter<W> {

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod fingerprint;
 pub mod index;
 pub mod ingest;
+pub mod library;
 pub mod model;
 pub mod progress;
 pub mod protocol;

@@ -40,6 +40,13 @@ pub struct EvalArgs {
     /// QVHighlights ground-truth file (jsonl: qid, relevant_windows).
     #[arg(long, value_name = "FILE")]
     pub ground_truth: Option<PathBuf>,
+    /// Also search every task's sentence across the whole library (all the tasks' videos in
+    /// one store): a hit needs the right video and IoU ≥ t. Reported through the index and
+    /// exactly.
+    #[arg(long, requires = "tasks")]
+    pub library: bool,
+    #[command(flatten)]
+    pub index: super::library::IndexFlags,
 }
 
 pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), CliError> {
@@ -67,7 +74,7 @@ pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), Cli
         tasks.truncate(n);
     }
     let base = tasks_path.parent().unwrap_or(Path::new("."));
-    let engine = build_engine(g, None).await?;
+    let engine = std::sync::Arc::new(build_engine(g, None).await?);
     let bar = out.items_bar(tasks.len() as u64, "tasks");
     let run = run_tasks(&engine, &tasks, base, top_k, super::output::progress(&bar).as_ref()).await;
     engine.flush(super::FLUSH_LIMIT).await;
@@ -94,9 +101,33 @@ pub async fn run(g: &GlobalOpts, args: EvalArgs, out: &Output) -> Result<(), Cli
     }
     let c = engine.counters();
     out.say(format!("frames: {} embedded, {} near-duplicates reused", c.image_embeddings, c.frames_reused));
+    let library = if args.library {
+        let library = chronoseek::library::Library::new(engine.clone(), &args.index.root(g));
+        let r =
+            library.refresh(&chronoseek::library::RefreshOptions::default(), &chronoseek::progress::silent()).await?;
+        super::library::report_refresh(&r, out);
+        let bar = out.items_bar(2 * tasks.len() as u64, "library searches");
+        let lib =
+            chronoseek::eval::library::run_library(&library, &tasks, base, super::output::progress(&bar).as_ref())
+                .await;
+        bar.finish_and_clear();
+        out.say(format!(
+            "library: {} tasks over {} videos ({} failed); a hit needs the right video",
+            lib.tasks, lib.videos, lib.failed
+        ));
+        for (name, m) in [("index", &lib.ann), ("exact", &lib.exact)] {
+            out.say(format!(
+                "  {name:<6} R1@0.3 {:>6.2}  R1@0.5 {:>6.2}  R1@0.7 {:>6.2}  right video {:>6.2}  p50 {:.1} ms  p95 {:.1} ms",
+                m.r1_03, m.r1_05, m.r1_07, m.video_r1, m.p50_ms, m.p95_ms
+            ));
+        }
+        Some(lib)
+    } else {
+        None
+    };
     out.json_line(
         &json!({"tasks": tasks.len(), "failed": run.failed, "segmenter": segmenter, "model": engine.model().key(),
-        "metrics": report, "frames": {"embedded": c.image_embeddings, "reused": c.frames_reused}}),
+        "metrics": report, "frames": {"embedded": c.image_embeddings, "reused": c.frames_reused}, "library": library}),
     );
     Ok(())
 }

@@ -12,17 +12,67 @@ use super::{CliError, build_engine, output::Output};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Videos: paths, file:// or http(s):// URLs.
+    /// Videos: paths, file:// or http(s):// URLs, or folders (every video file in them,
+    /// recursively, by extension).
     #[arg(required = true, value_name = "VIDEO")]
     pub videos: Vec<String>,
+    /// Leave the library index as it is (new videos are still found by `library search`, by
+    /// an exact scan, until the next `library index`).
+    #[arg(long, env = "CHRONOSEEK_NO_INDEX")]
+    pub no_index: bool,
+    #[command(flatten)]
+    pub index: super::library::IndexFlags,
+}
+
+/// File extensions `ingest FOLDER` picks up.
+const VIDEO_EXTENSIONS: &[&str] =
+    &["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "flv", "wmv", "3gp", "ogv"];
+
+/// The arguments with folders replaced by the video files under them (sorted).
+fn expand(args: &[String]) -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            tracing::warn!(dir = %dir.display(), "cannot read folder; skipped");
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| VIDEO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for a in args {
+        let p = std::path::Path::new(a);
+        if !a.contains("://") && p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found);
+            found.sort();
+            if found.is_empty() {
+                tracing::warn!(dir = a, "no video files in folder");
+            }
+            out.extend(found.into_iter().map(|f| f.display().to_string()));
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), CliError> {
-    let engine = build_engine(g, None).await?;
+    let videos = expand(&args.videos);
+    let engine = std::sync::Arc::new(build_engine(g, None).await?);
     let started = Instant::now();
     let (mut done, mut skipped, mut failed, mut frames) = (0u32, 0u32, 0u32, 0u64);
     let mut last_error = None;
-    for video in &args.videos {
+    for video in &videos {
         let bar = out.frames_bar(video);
         let result = match VideoSource::parse(video) {
             Ok(source) => engine.ingest(&source, &super::output::progress(&bar)).await.map_err(CliError::from),
@@ -69,9 +119,23 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     ));
     out.json_line(&json!({"summary": {"ingested": done, "already_stored": skipped, "failed": failed,
         "frames": frames, "seconds": secs}}));
+    if !args.no_index && done + skipped > 0 {
+        // Keep the library index current: new videos go into the graph now (an up-to-date
+        // index is left alone after reading its manifest).
+        let library = chronoseek::library::Library::new(engine.clone(), &args.index.root(g));
+        let bar = out.items_bar(0, "videos indexed");
+        let r = library.refresh(&chronoseek::library::RefreshOptions::default(), &super::output::progress(&bar)).await;
+        bar.finish_and_clear();
+        match r {
+            Ok(r) => super::library::report_refresh(&r, out),
+            Err(e) => {
+                tracing::warn!(error = %e, "library index not updated (library search still finds the new videos)")
+            }
+        }
+    }
     match last_error {
         // Exit with the last failure's code so scripts notice; the others are already reported.
-        Some(e) => Err(CliError::new(e.code, format!("{failed} of {} videos failed; last: {e}", args.videos.len()))),
+        Some(e) => Err(CliError::new(e.code, format!("{failed} of {} videos failed; last: {e}", videos.len()))),
         None => Ok(()),
     }
 }

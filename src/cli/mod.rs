@@ -7,6 +7,7 @@ mod demo;
 mod eval;
 pub mod global;
 mod ingest;
+mod library;
 mod load;
 mod miner;
 mod model;
@@ -85,6 +86,12 @@ pub enum Command {
     Synth(synth::SynthCommand),
     /// Train the bundled tiny CLIP on generated scenes (deterministic for a seed).
     TrainTiny(synth::TrainArgs),
+    /// Search the whole library (every stored video) and manage its index.
+    #[command(subcommand)]
+    Library(library::LibraryCommand),
+    /// A web page for your library: search box, result cards with thumbnails, the video
+    /// playing from the moment (binds to 127.0.0.1).
+    Serve(library::ServeArgs),
     /// Inspect or maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -107,6 +114,8 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Chain(c) => chain::run(&cli.global, c, out).await,
         Command::Weights(c) => weights::run(&cli.global, c, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
+        Command::Library(c) => library::run(&cli.global, c, out).await,
+        Command::Serve(a) => library::serve(&cli.global, a, out).await,
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,

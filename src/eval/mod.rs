@@ -2,5 +2,6 @@
 //! formats.
 
 pub mod files;
+pub mod library;
 pub mod metrics;
 pub mod run;

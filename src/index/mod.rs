@@ -4,6 +4,7 @@
 mod migrations;
 mod records;
 mod store;
+pub mod vectors;
 
 pub use migrations::{current_version, latest_version};
 pub use records::{FrameMatrix, VideoRecord};

@@ -393,6 +393,31 @@ impl Store {
         Ok(())
     }
 
+    /// Every path/URL → fingerprint mapping (newest per source). `chronoseek serve` reads it
+    /// to find which stored videos are local files.
+    pub async fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
+        let batches: Vec<RecordBatch> = self.sources.query().execute().await?.try_collect().await?;
+        let mut best: std::collections::HashMap<String, (i64, SourceRecord)> = std::collections::HashMap::new();
+        for b in &batches {
+            let src = col::<StringArray>(b, "source")?;
+            let val = col::<StringArray>(b, "validator")?;
+            let fp = col::<StringArray>(b, "fingerprint")?;
+            let at = col::<Int64Array>(b, "updated_at_ms")?;
+            for i in 0..b.num_rows() {
+                let Ok(fingerprint) = fp.value(i).parse() else { continue };
+                let rec =
+                    SourceRecord { source: src.value(i).to_string(), validator: val.value(i).to_string(), fingerprint };
+                match best.get(&rec.source) {
+                    Some((t, _)) if *t > at.value(i) => {}
+                    _ => {
+                        best.insert(rec.source.clone(), (at.value(i), rec));
+                    }
+                }
+            }
+        }
+        Ok(best.into_values().map(|(_, r)| r).collect())
+    }
+
     /// Row counts per table (for `chronoseek store stats` and tests).
     pub async fn row_counts(&self) -> Result<Vec<(&'static str, usize)>, StoreError> {
         Ok(vec![

@@ -274,14 +274,7 @@ impl Fetcher {
         self.check_policy(source)?;
         match source {
             VideoSource::File(p) => {
-                let meta = std::fs::metadata(p).map_err(|_| FetchError::NotFound(p.display().to_string()))?;
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
-                Ok(Some(format!("size={};mtime_ns={mtime}", meta.len())))
+                Ok(Some(file_validator(p).map_err(|_| FetchError::NotFound(p.display().to_string()))?))
             }
             VideoSource::Http(url) => {
                 self.check_address(url)?;
@@ -454,6 +447,19 @@ async fn hash_file(path: &Path, max_bytes: u64) -> Result<LocalVideo, FetchError
         Ok(LocalVideo { path, fingerprint, bytes, _temp: None })
     })
     .await?
+}
+
+/// A local file's cache validator: size and modification time. The `sources` table stores it
+/// next to the fingerprint; a file whose validator still matches holds the same bytes.
+pub fn file_validator(path: &std::path::Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok(format!("size={};mtime_ns={mtime}", meta.len()))
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@ mod plan;
 pub mod platform;
 mod sampler;
 pub mod ssrf;
+pub mod thumbnail;
 
 pub use crate::fingerprint::{Fingerprint, HashingWriter};
 pub use dedup::{DedupSetting, NearDuplicate};
-pub use fetch::{FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource};
+pub use fetch::{
+    FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
+};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{

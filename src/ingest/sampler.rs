@@ -127,7 +127,7 @@ fn init() -> Result<(), DecodeError> {
     .map_err(DecodeError::Open)
 }
 
-fn seconds(ts: i64, tb: Rational) -> f64 {
+pub(super) fn seconds(ts: i64, tb: Rational) -> f64 {
     ts as f64 * f64::from(tb)
 }
 
@@ -150,7 +150,7 @@ fn rotation_from_matrix(data: &[u8]) -> u32 {
     (((theta / 90.0).round() as i64).rem_euclid(4) * 90) as u32
 }
 
-fn open(path: &Path, trust: MediaTrust) -> Result<ffmpeg::format::context::Input, DecodeError> {
+pub(super) fn open(path: &Path, trust: MediaTrust) -> Result<ffmpeg::format::context::Input, DecodeError> {
     init()?;
     match trust {
         MediaTrust::Local => ffmpeg::format::input(path).map_err(|e| DecodeError::Open(e.to_string())),
@@ -170,7 +170,7 @@ fn open(path: &Path, trust: MediaTrust) -> Result<ffmpeg::format::context::Input
     }
 }
 
-fn stream_info(
+pub(super) fn stream_info(
     ictx: &ffmpeg::format::context::Input,
     stream: &ffmpeg::format::stream::Stream,
     params: &ffmpeg::codec::Parameters,
@@ -212,7 +212,7 @@ pub fn probe_as(path: &Path, trust: MediaTrust) -> Result<VideoInfo, DecodeError
     Ok(stream_info(&ictx, &stream, &params))
 }
 
-fn rotate(img: RgbImage, rotation: u32) -> RgbImage {
+pub(super) fn rotate(img: RgbImage, rotation: u32) -> RgbImage {
     let (w, h) = (img.width, img.height);
     match rotation {
         90 | 270 => {

@@ -265,45 +265,68 @@ impl Engine {
             return Ok((to_results(&segments), true));
         }
         let t = Instant::now();
-        let cached = match self.frames.get(&video.ingest_id) {
-            Some(c) => {
-                Counters::inc(&self.counters.frame_cache_hits);
-                c
-            }
-            None => {
-                let c = Arc::new(CachedFrames::new(self.store.load_frames(video).await?));
-                Counters::inc(&self.counters.frame_loads);
-                self.frames.put(&video.ingest_id, c.clone());
-                c
-            }
-        };
-        let frames = &cached.frames;
+        let cached = self.frames(video).await?;
         timings.load_frames_ms = ms(t);
         let t = Instant::now();
         let q = self.texts.get(query).await?;
         timings.text_embed_ms = ms(t);
-        if q.len() != frames.dim {
-            return Err(StoreError::Corrupt(format!(
-                "stored frames have width {}, the model's queries {}",
-                frames.dim,
-                q.len()
-            ))
-            .into());
-        }
         let t = Instant::now();
-        let change = self.opts.segmenter.needs_changes().then(|| cached.changes().to_vec());
-        let timeline = Timeline {
-            times: cached.times_s.clone(),
-            scores: min_max_normalize(&cosine_timeline(frames, &q)),
-            duration: video.duration_s,
-            change,
-        };
+        let timeline = self.timeline(video, &cached, &q)?;
         timings.score_ms = ms(t);
         let t = Instant::now();
-        let segments = self.opts.segmenter.propose(&timeline, top_k.get());
+        let segments = self.opts.segmenter.propose(&timeline.normalized, top_k.get());
         timings.segment_ms = ms(t);
         self.results.put(key, segments.clone());
         Ok((to_results(&segments), false))
+    }
+}
+
+/// One video's similarity curve for one query: the raw cosine per frame (comparable across
+/// videos) and the min-max normalised timeline the segmenters read (comparable only within the
+/// video).
+pub struct ScoredTimeline {
+    pub cosine: Vec<f32>,
+    pub normalized: Timeline,
+}
+
+impl Engine {
+    /// A complete video's frame matrix, through the in-memory frame cache.
+    pub async fn frames(&self, video: &VideoRecord) -> Result<Arc<CachedFrames>, SearchError> {
+        if let Some(c) = self.frames.get(&video.ingest_id) {
+            Counters::inc(&self.counters.frame_cache_hits);
+            return Ok(c);
+        }
+        let c = Arc::new(CachedFrames::new(self.store.load_frames(video).await?));
+        Counters::inc(&self.counters.frame_loads);
+        self.frames.put(&video.ingest_id, c.clone());
+        Ok(c)
+    }
+
+    /// Scores every frame of `video` against a query embedding.
+    pub fn timeline(
+        &self,
+        video: &VideoRecord,
+        cached: &CachedFrames,
+        query: &[f32],
+    ) -> Result<ScoredTimeline, SearchError> {
+        let frames = &cached.frames;
+        if query.len() != frames.dim {
+            return Err(StoreError::Corrupt(format!(
+                "stored frames have width {}, the model's queries {}",
+                frames.dim,
+                query.len()
+            ))
+            .into());
+        }
+        let cosine = cosine_timeline(frames, query);
+        let change = self.opts.segmenter.needs_changes().then(|| cached.changes().to_vec());
+        let normalized = Timeline {
+            times: cached.times_s.clone(),
+            scores: min_max_normalize(&cosine),
+            duration: video.duration_s,
+            change,
+        };
+        Ok(ScoredTimeline { cosine, normalized })
     }
 }
 

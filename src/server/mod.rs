@@ -8,6 +8,7 @@
 //! client that trickles bytes loses its connection; `/health` keeps answering.
 
 pub mod gateway;
+pub mod library;
 pub mod metrics;
 pub mod miner;
 

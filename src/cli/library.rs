@@ -1,0 +1,323 @@
+//! `chronoseek library ...` (search the whole library, build its index, benchmark the ANN
+//! stage) and `chronoseek serve` (the library's web page).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::global::GlobalOpts;
+use chronoseek::fingerprint::Fingerprint;
+use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
+use chronoseek::library::{
+    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K,
+    RefreshOptions, RefreshReport, default_root,
+};
+use chronoseek::protocol::ErrorCode;
+use chronoseek::server::ServeLimits;
+use chronoseek::server::library::{LibraryApp, router};
+
+use super::{CliError, build_engine, output::Output};
+
+impl From<LibraryError> for CliError {
+    fn from(e: LibraryError) -> Self {
+        CliError::new(e.code(), e.to_string())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Ranked moments across every video in the store (for the current model).
+    Search(LibrarySearchArgs),
+    /// Build the library index, or bring it up to date with the store (ingest does this too).
+    Index(LibraryIndexArgs),
+    /// Measure the ANN stage alone on synthetic vectors: recall@k against an exact scan, query
+    /// latency, build time, size; with LanceDB's IVF_PQ index side by side.
+    Bench(LibraryBenchArgs),
+}
+
+/// Where the index lives and how it is shaped (shared by `library index` and `ingest`).
+#[derive(Debug, Clone, Args)]
+pub struct IndexFlags {
+    /// Folder of library indexes (default: `library/` inside a local store; a cache folder
+    /// for an object-store URI).
+    #[arg(long, env = "CHRONOSEEK_LIBRARY_DIR", value_name = "DIR")]
+    pub library_dir: Option<PathBuf>,
+}
+
+impl IndexFlags {
+    pub fn root(&self, g: &GlobalOpts) -> PathBuf {
+        self.library_dir.clone().unwrap_or_else(|| default_root(&g.store_uri()))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LibrarySearchArgs {
+    /// What to find, in words.
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// Number of moments to return (1 to 100).
+    #[arg(long, short = 'k', default_value_t = 10, value_name = "N")]
+    pub top_k: usize,
+    /// Only these videos (fingerprints; repeat the flag). They are scanned exactly.
+    #[arg(long = "video", value_name = "FINGERPRINT")]
+    pub videos: Vec<Fingerprint>,
+    /// Score every video exactly instead of taking candidates from the index.
+    #[arg(long)]
+    pub exact: bool,
+    #[command(flatten)]
+    pub index: IndexFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct LibraryIndexArgs {
+    /// Rebuild from the store instead of extending the current index.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// What the index holds: every stored frame (`frame`, the default for a new index) or one
+    /// vector per shot (`shot`). Default: the current index's. Changing it rebuilds.
+    #[arg(long, env = "CHRONOSEEK_INDEX_UNIT", value_name = "UNIT")]
+    pub unit: Option<IndexUnit>,
+    /// HNSW neighbours per node (M; 16 for a new index). Changing it rebuilds.
+    #[arg(long, value_name = "M", requires = "ef_construction")]
+    pub max_connections: Option<usize>,
+    /// HNSW beam width while inserting (100 for a new index). Changing it rebuilds.
+    #[arg(long, value_name = "EF", requires = "max_connections")]
+    pub ef_construction: Option<usize>,
+    #[command(flatten)]
+    pub index: IndexFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct LibraryBenchArgs {
+    /// Vectors in the synthetic library.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub vectors: usize,
+    /// Vector width.
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
+    /// Clusters ("videos") the vectors are drawn around.
+    #[arg(long, default_value_t = 1000)]
+    pub clusters: usize,
+    /// Queries measured.
+    #[arg(long, default_value_t = 200)]
+    pub queries: usize,
+    /// Neighbours per query (recall@k).
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Search beam widths to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256")]
+    pub ef: Vec<usize>,
+    /// HNSW neighbours per node (M).
+    #[arg(long, default_value_t = IndexParams::default().max_connections)]
+    pub max_connections: usize,
+    /// HNSW beam width while inserting.
+    #[arg(long, default_value_t = IndexParams::default().ef_construction)]
+    pub ef_construction: usize,
+    /// Skip LanceDB's flat scan and IVF_PQ index.
+    #[arg(long)]
+    pub no_lance: bool,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. The page serves your videos: keep it on loopback unless you mean
+    /// to share them.
+    #[arg(long, env = "CHRONOSEEK_SERVE_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port).
+    #[arg(long, env = "CHRONOSEEK_SERVE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub index: IndexFlags,
+}
+
+pub async fn run(g: &GlobalOpts, cmd: LibraryCommand, out: &Output) -> Result<(), CliError> {
+    match cmd {
+        LibraryCommand::Search(a) => search(g, a, out).await,
+        LibraryCommand::Index(a) => index(g, a, out).await,
+        LibraryCommand::Bench(a) => bench(a, out).await,
+    }
+}
+
+async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result<(), CliError> {
+    let top_k = LibraryTopK::new(args.top_k).ok_or_else(|| {
+        CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..={MAX_LIBRARY_TOP_K}, got {}", args.top_k))
+    })?;
+    chronoseek::query::Engine::check_query(&args.query)?;
+    let engine = Arc::new(build_engine(g, None).await?);
+    let library = Library::new(engine.clone(), &args.index.root(g));
+    let mut q = LibraryQuery::new(args.query.clone(), top_k);
+    q.videos = args.videos;
+    if args.exact {
+        q.candidates = Candidates::Exact;
+    }
+    let answer = library.search(&q).await;
+    engine.flush(super::FLUSH_LIMIT).await;
+    let answer = answer?;
+    let s = &answer.stats;
+    if out.json {
+        out.json_line(&json!({"query": args.query, "model_key": engine.model().key(), "results": answer.hits,
+            "stats": s}));
+        return Ok(());
+    }
+    out.say(format!(
+        "\"{}\" — {} videos, {} ({} scanned exactly), {:.1} ms",
+        args.query,
+        s.videos_in_library,
+        s.generation.as_deref().map(|g| format!("index {g}")).unwrap_or_else(|| "no index".into()),
+        s.videos_scanned_exact,
+        s.total_ms
+    ));
+    if answer.hits.is_empty() {
+        out.say("no videos in the store for this model; ingest some first");
+    }
+    for h in &answer.hits {
+        out.say(format!(
+            "{:>3}  {:.4}  {:>8.2}s – {:>8.2}s  {}  {}",
+            h.rank,
+            h.score,
+            h.start,
+            h.end,
+            &h.fingerprint.to_hex()[..12],
+            h.source
+        ));
+    }
+    Ok(())
+}
+
+/// Says what a refresh did (`library index` and `ingest`).
+pub fn report_refresh(r: &RefreshReport, out: &Output) {
+    let Some(generation) = &r.generation else { return };
+    let what = if r.rebuilt {
+        "built".to_string()
+    } else if r.added_videos > 0 {
+        format!("extended by {} videos ({} vectors)", r.added_videos, r.added_vectors)
+    } else {
+        "already up to date".to_string()
+    };
+    out.say(format!(
+        "library index {generation} {what}: {} videos, {} vectors, {} dead, {:.2} s",
+        r.videos, r.vectors, r.dead_vectors, r.seconds
+    ));
+    out.json_line(&json!({"library_index": r}));
+}
+
+async fn index(g: &GlobalOpts, args: LibraryIndexArgs, out: &Output) -> Result<(), CliError> {
+    let engine = Arc::new(build_engine(g, None).await?);
+    let library = Library::new(engine, &args.index.root(g));
+    let params = match (args.max_connections, args.ef_construction) {
+        (Some(max_connections), Some(ef_construction)) => Some(IndexParams { max_connections, ef_construction }),
+        _ => None,
+    };
+    let opts = RefreshOptions { unit: args.unit, params, rebuild: args.rebuild, ..RefreshOptions::default() };
+    let bar = out.items_bar(0, "videos");
+    let report = library.refresh(&opts, &super::output::progress(&bar)).await;
+    bar.finish_and_clear();
+    report_refresh(&report?, out);
+    Ok(())
+}
+
+async fn bench(args: LibraryBenchArgs, out: &Output) -> Result<(), CliError> {
+    let lance = if args.no_lance {
+        None
+    } else {
+        Some(tempfile::tempdir().map_err(|e| CliError::internal(format!("temporary folder: {e}")))?)
+    };
+    let opts = AnnBenchOptions {
+        vectors: args.vectors,
+        dim: args.dim,
+        clusters: args.clusters.max(1),
+        queries: args.queries.max(1),
+        k: args.k.max(1),
+        ef: args.ef,
+        params: IndexParams { max_connections: args.max_connections, ef_construction: args.ef_construction },
+        seed: args.seed,
+        lance_dir: lance.as_ref().map(|d| d.path().to_path_buf()),
+    };
+    let bar = out.items_bar(args.vectors as u64, "vectors");
+    let report = ann_bench(&opts, &super::output::progress(&bar)).await;
+    bar.finish_and_clear();
+    let r = report?;
+    if out.json {
+        out.json_line(&r);
+        return Ok(());
+    }
+    out.say(format!(
+        "{} vectors x {} around {} clusters, {} queries, recall@{} (generated in {:.1} s)",
+        r.vectors, r.dim, r.clusters, r.queries, r.k, r.generate_s
+    ));
+    out.say(format!(
+        "hnsw (M {}, ef_construction {}): built in {:.1} s, {:.0} MB resident, {:.0} MB on disk (dump {:.1} s, load {:.1} s)",
+        r.max_connections,
+        r.ef_construction,
+        r.build_s,
+        r.graph_resident_mb,
+        r.bytes_on_disk as f64 / 1e6,
+        r.dump_s,
+        r.load_s
+    ));
+    for e in &r.hnsw {
+        out.say(format!(
+            "  ef {:>4}: recall {:.4}, p50 {:.2} ms, p95 {:.2} ms",
+            e.ef, e.recall, e.latency.p50_ms, e.latency.p95_ms
+        ));
+    }
+    out.say(format!("exact scan (all cores): p50 {:.2} ms, p95 {:.2} ms", r.exact.p50_ms, r.exact.p95_ms));
+    if let Some(l) = &r.lance {
+        out.say(format!(
+            "LanceDB flat scan: p50 {:.2} ms, p95 {:.2} ms (written in {:.1} s)",
+            l.flat_scan_latency.p50_ms, l.flat_scan_latency.p95_ms, l.write_s
+        ));
+        out.say(format!(
+            "LanceDB IVF_PQ ({} partitions, {} sub-vectors; nprobes {}, refine {}): built in {:.1} s, recall {:.4}, \
+             p50 {:.2} ms, p95 {:.2} ms, {:.0} MB on disk",
+            l.partitions,
+            l.sub_vectors,
+            l.nprobes,
+            l.refine_factor,
+            l.index_build_s,
+            l.recall,
+            l.latency.p50_ms,
+            l.latency.p95_ms,
+            l.bytes_on_disk as f64 / 1e6
+        ));
+    }
+    Ok(())
+}
+
+pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), CliError> {
+    let engine = Arc::new(build_engine(g, None).await?);
+    let library = Arc::new(Library::new(engine.clone(), &args.index.root(g)));
+    if !args.host.is_loopback() {
+        tracing::warn!(host = %args.host, "serving the library page beyond this machine: anyone who reaches it can watch your stored videos");
+    }
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(CliError::internal)?;
+    let videos = library.videos().await?.len();
+    out.say(format!(
+        "library page on http://{local}/ ({videos} videos, model {}, store {})",
+        engine.model().key(),
+        g.store_uri()
+    ));
+    out.json_line(&json!({"listening": local.to_string(), "videos": videos, "model": engine.model().key()}));
+    let app = router(Arc::new(LibraryApp::new(library)));
+    chronoseek::server::serve_with_grace(
+        app,
+        listener,
+        super::shutdown_signal(),
+        Duration::from_secs(5),
+        ServeLimits::default(),
+    )
+    .await
+    .map_err(CliError::internal)?;
+    engine.flush(super::FLUSH_LIMIT).await;
+    Ok(())
+}

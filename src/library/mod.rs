@@ -1,0 +1,71 @@
+//! Library-wide moment retrieval: "where in my library does the dog catch the frisbee?" over
+//! every video the store holds for the current model.
+//!
+//! Two stages. An approximate stage ([`index`]: an HNSW graph over per-frame or per-shot
+//! vectors, `crates/ann`) proposes candidate videos; the exact per-video path the single-video
+//! search already uses ([`crate::query::Engine::timeline`] and the segmenter) turns each
+//! candidate into intervals, ranked across videos by the cosine of the best frame inside each
+//! interval (the min-max normalised curve the segmenters read is comparable only within one
+//! video).
+//!
+//! The graph is a cache of the store, never the truth: each search checks the store's current
+//! videos, filters out graph entries whose video was deleted or re-ingested (its `ingest_id`
+//! changed) and scans exactly the videos the graph does not hold yet, so a new video is
+//! searchable the moment its completion marker lands, before any rebuild.
+
+pub mod bench;
+mod index;
+mod layout;
+mod search;
+mod units;
+
+pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, refresh, staleness};
+pub use layout::{IndexDir, IndexParams, IndexedVideo, Manifest, default_root};
+pub use search::{
+    AnnCandidates, AnnHit, Candidates, Library, LibraryAnswer, LibraryHit, LibraryQuery, LibraryStats, LibraryTopK,
+    MAX_LIBRARY_TOP_K,
+};
+pub use units::{IndexUnit, unit_vectors};
+
+use std::path::PathBuf;
+
+use crate::fingerprint::Fingerprint;
+use crate::index::StoreError;
+use crate::protocol::ErrorCode;
+use crate::query::SearchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("library index: {0}")]
+    Ann(#[from] chronoseek_ann::AnnError),
+    #[error("library index {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("library index manifest {path}: {source}")]
+    Manifest { path: PathBuf, source: serde_json::Error },
+    #[error("library index {path} was built for model {found}, not {expected}")]
+    WrongModel { path: PathBuf, found: String, expected: String },
+    #[error("no video with fingerprint {0} in the store for this model")]
+    UnknownVideo(Fingerprint),
+    #[error("index worker failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl LibraryError {
+    /// The protocol code this failure is reported with (CLI exit codes, web API envelopes).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Search(e) => e.code(),
+            Self::UnknownVideo(_) => ErrorCode::InvalidRequest,
+            _ => ErrorCode::InternalError,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}

@@ -1,0 +1,307 @@
+//! `Library::search`: candidates from the graph (and an exact scan of what it does not hold
+//! yet), then intervals from each candidate video's exact timeline.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::index::{LoadedIndex, current_videos};
+use super::layout::IndexDir;
+use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
+use crate::counters::Counters;
+use crate::fingerprint::Fingerprint;
+use crate::index::VideoRecord;
+use crate::progress::ProgressHandle;
+use crate::query::Engine;
+
+/// Most results one library search returns.
+pub const MAX_LIBRARY_TOP_K: usize = 100;
+
+/// A number of results in `1..=MAX_LIBRARY_TOP_K`, by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LibraryTopK(usize);
+
+impl LibraryTopK {
+    pub fn new(n: usize) -> Option<Self> {
+        (1..=MAX_LIBRARY_TOP_K).contains(&n).then_some(Self(n))
+    }
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for LibraryTopK {
+    fn default() -> Self {
+        Self(10)
+    }
+}
+
+/// Where candidates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Candidates {
+    /// The graph, plus an exact scan of the videos it does not hold yet.
+    #[default]
+    Ann,
+    /// Every video scanned exactly (the reference the graph's cost in quality is measured
+    /// against, and what `--video` restrictions use).
+    Exact,
+}
+
+#[derive(Debug, Clone)]
+pub struct LibraryQuery {
+    pub text: String,
+    pub top_k: LibraryTopK,
+    /// Only these videos (searched exactly); empty: the whole library.
+    pub videos: Vec<Fingerprint>,
+    pub candidates: Candidates,
+}
+
+impl LibraryQuery {
+    pub fn new(text: impl Into<String>, top_k: LibraryTopK) -> Self {
+        Self { text: text.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann }
+    }
+}
+
+/// One moment somewhere in the library.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LibraryHit {
+    pub rank: usize,
+    pub fingerprint: Fingerprint,
+    /// The path or URL the video was first ingested from.
+    pub source: String,
+    pub start: f64,
+    pub end: f64,
+    /// Cosine similarity between the query and the best-matching frame inside the interval
+    /// (comparable across videos).
+    pub score: f32,
+    pub duration_s: f64,
+}
+
+/// What a library search looked at.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LibraryStats {
+    /// The index generation searched (None: no index; every video was scanned exactly).
+    pub generation: Option<String>,
+    pub videos_in_library: usize,
+    pub ann_hits: usize,
+    pub videos_scanned_exact: usize,
+    pub candidate_videos: usize,
+    pub embed_ms: f64,
+    pub candidates_ms: f64,
+    pub intervals_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LibraryAnswer {
+    pub hits: Vec<LibraryHit>,
+    pub stats: LibraryStats,
+}
+
+/// One graph neighbour, named by the video entry it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnHit {
+    pub fingerprint: Fingerprint,
+    pub ingest_id: String,
+    pub similarity: f32,
+}
+
+/// What the graph proposes for one query.
+#[derive(Debug, Clone, Default)]
+pub struct AnnCandidates {
+    pub generation: Option<String>,
+    pub hits: Vec<AnnHit>,
+    /// Videos the graph holds live (the others are scanned exactly).
+    pub indexed: std::collections::HashSet<Fingerprint>,
+}
+
+/// Intervals proposed per candidate video before the cross-video ranking.
+const PER_VIDEO: usize = 3;
+
+/// Library search over one engine's store and model.
+pub struct Library {
+    engine: Arc<Engine>,
+    root: PathBuf,
+    dir: IndexDir,
+    loaded: Mutex<Option<Arc<LoadedIndex>>>,
+    /// Beam width of the graph search (at least the number of neighbours asked for).
+    pub ef_search: usize,
+}
+
+impl Library {
+    pub fn new(engine: Arc<Engine>, root: &Path) -> Self {
+        let dir = IndexDir::new(root, engine.model().key());
+        Self { engine, root: root.to_path_buf(), dir, loaded: Mutex::new(None), ef_search: 256 }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Brings this model's index up to date with the store (see [`refresh`]).
+    pub async fn refresh(
+        &self,
+        opts: &RefreshOptions,
+        progress: &ProgressHandle,
+    ) -> Result<RefreshReport, LibraryError> {
+        refresh(self.engine.store(), self.engine.model().key(), &self.root, opts, progress).await
+    }
+
+    /// The live generation, reloaded when a writer has published a newer one.
+    pub async fn index(&self) -> Result<Option<Arc<LoadedIndex>>, LibraryError> {
+        let current = self.dir.current()?;
+        let held = self.loaded.lock().clone();
+        match (&current, &held) {
+            (None, _) => return Ok(None),
+            (Some(c), Some(h)) if *c == h.generation => return Ok(Some(h.clone())),
+            _ => {}
+        }
+        let (dir, key) = (self.dir.clone(), self.engine.model().key().to_string());
+        let loaded = tokio::task::spawn_blocking(move || LoadedIndex::load(&dir, &key)).await??.map(Arc::new);
+        *self.loaded.lock() = loaded.clone();
+        Ok(loaded)
+    }
+
+    /// The complete videos of this model in the store, newest first.
+    pub async fn videos(&self) -> Result<Vec<VideoRecord>, LibraryError> {
+        current_videos(self.engine.store(), self.engine.model().key()).await
+    }
+
+    /// The graph's `k` nearest vectors to `query` among live entries (videos whose store record
+    /// still names the frames row the entry was built from), and which videos the graph holds
+    /// live. `records` are the store's current videos ([`Library::videos`]).
+    pub async fn ann_candidates(
+        &self,
+        query: &[f32],
+        k: usize,
+        records: &[VideoRecord],
+    ) -> Result<AnnCandidates, LibraryError> {
+        let mut out = AnnCandidates::default();
+        let Some(ix) = self.index().await? else { return Ok(out) };
+        if ix.manifest.dim != query.len() {
+            return Ok(out);
+        }
+        out.generation = Some(ix.generation.clone());
+        let current: HashMap<Fingerprint, &str> =
+            records.iter().map(|r| (r.fingerprint, r.ingest_id.as_str())).collect();
+        let m = &ix.manifest;
+        let live: Vec<bool> =
+            m.videos.iter().map(|v| current.get(&v.fingerprint).is_some_and(|id| *id == v.ingest_id)).collect();
+        out.indexed = m.videos.iter().zip(&live).filter(|(_, l)| **l).map(|(v, _)| v.fingerprint).collect();
+        if out.indexed.is_empty() {
+            return Ok(out);
+        }
+        let accept = |id: usize| m.entry_of(id).is_some_and(|e| live[e]);
+        let hits = ix.graph.search(query, k, self.ef_search.max(k), Some(&accept));
+        Counters::inc(&self.engine.counters_handle().ann_searches);
+        out.hits = hits
+            .into_iter()
+            .filter_map(|h| {
+                let e = &m.videos[m.entry_of(h.id)?];
+                Some(AnnHit { fingerprint: e.fingerprint, ingest_id: e.ingest_id.clone(), similarity: h.similarity })
+            })
+            .collect();
+        Ok(out)
+    }
+
+    pub async fn search(&self, q: &LibraryQuery) -> Result<LibraryAnswer, LibraryError> {
+        Engine::check_query(&q.text)?;
+        let started = Instant::now();
+        let counters = self.engine.counters_handle();
+        Counters::inc(&counters.library_searches);
+        let mut stats = LibraryStats::default();
+        let t = Instant::now();
+        let query = self.engine.embed_query(&q.text).await?;
+        stats.embed_ms = ms(t);
+
+        let t = Instant::now();
+        let records = self.videos().await?;
+        stats.videos_in_library = records.len();
+        let by_fp: HashMap<Fingerprint, &VideoRecord> = records.iter().map(|r| (r.fingerprint, r)).collect();
+        // Best cosine per video so far (the candidate ranking).
+        let mut best: HashMap<Fingerprint, f32> = HashMap::new();
+        let mut exact: Vec<&VideoRecord> = Vec::new();
+        if !q.videos.is_empty() {
+            for fp in &q.videos {
+                exact.push(by_fp.get(fp).copied().ok_or(LibraryError::UnknownVideo(*fp))?);
+            }
+        } else if q.candidates == Candidates::Exact {
+            exact.extend(records.iter());
+        } else {
+            let k = (q.top_k.get() * 20).clamp(64, 1000);
+            let found = self.ann_candidates(&query, k, &records).await?;
+            stats.generation = found.generation;
+            stats.ann_hits = found.hits.len();
+            for h in found.hits {
+                let b = best.entry(h.fingerprint).or_insert(f32::NEG_INFINITY);
+                *b = b.max(h.similarity);
+            }
+            exact.extend(records.iter().filter(|r| !found.indexed.contains(&r.fingerprint)));
+        }
+        stats.videos_scanned_exact = exact.len();
+        for r in &exact {
+            let cached = self.engine.frames(r).await?;
+            let tl = self.engine.timeline(r, &cached, &query)?;
+            let peak = tl.cosine.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            best.insert(r.fingerprint, peak);
+        }
+        Counters::add(&counters.videos_scanned_exact, exact.len() as u64);
+        stats.candidates_ms = ms(t);
+
+        let t = Instant::now();
+        let mut ranked: Vec<(Fingerprint, f32)> = best.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(q.top_k.get().max(10));
+        stats.candidate_videos = ranked.len();
+        let segmenter = self.engine.options().segmenter;
+        let mut hits = Vec::new();
+        for (fp, _) in ranked {
+            let Some(r) = by_fp.get(&fp) else { continue };
+            let cached = self.engine.frames(r).await?;
+            let tl = self.engine.timeline(r, &cached, &query)?;
+            for s in segmenter.propose(&tl.normalized, PER_VIDEO) {
+                let inside = tl.normalized.times.iter().zip(&tl.cosine).filter(|(t, _)| **t >= s.start && **t <= s.end);
+                let score = inside.map(|(_, c)| *c).fold(f32::NEG_INFINITY, f32::max);
+                let score = if score.is_finite() { score } else { nearest(&tl.normalized.times, &tl.cosine, s.start) };
+                hits.push(LibraryHit {
+                    rank: 0,
+                    fingerprint: fp,
+                    source: r.source.clone(),
+                    start: round_ms(s.start.max(0.0)),
+                    end: round_ms(s.end.max(s.start).max(0.0)),
+                    score,
+                    duration_s: r.duration_s,
+                });
+            }
+        }
+        hits.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then(a.fingerprint.cmp(&b.fingerprint)).then(a.start.total_cmp(&b.start))
+        });
+        hits.truncate(q.top_k.get());
+        for (i, h) in hits.iter_mut().enumerate() {
+            h.rank = i + 1;
+        }
+        stats.intervals_ms = ms(t);
+        stats.total_ms = ms(started);
+        Ok(LibraryAnswer { hits, stats })
+    }
+}
+
+fn nearest(times: &[f64], cosine: &[f32], t: f64) -> f32 {
+    times.iter().zip(cosine).min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs())).map(|(_, c)| *c).unwrap_or(0.0)
+}
+
+fn round_ms(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}

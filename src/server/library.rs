@@ -1,0 +1,323 @@
+//! `chronoseek serve`: a web page for one's own library. Search the whole library (two-stage
+//! library search) or inside one video (the single-video search), see result cards with a
+//! thumbnail at each moment's start, click to play the video from there.
+//!
+//! What it serves is the store's, never the file system's: `/media/<fingerprint>` and
+//! `/thumb/<fingerprint>` accept only a fingerprint (64 hex digits, parsed at the edge), look it
+//! up among the store's videos for the current model, and serve the local file a `sources` row
+//! maps to it, only while that file's size and modification time still match the row (same
+//! bytes). Videos known only by URL are listed by search but have no media. The page itself is
+//! three static files compiled into the binary (`page/`), no build step.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lru::LruCache;
+use parking_lot::Mutex;
+use serde_json::json;
+use tower::ServiceExt;
+
+use super::HttpError;
+use crate::fingerprint::Fingerprint;
+use crate::index::VideoRecord;
+use crate::ingest::{VideoInput, file_validator, thumbnail::thumbnail_png};
+use crate::library::{Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K};
+use crate::protocol::{ErrorCode, ProtocolError, TopK};
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const APP_JS: &str = include_str!("page/app.js");
+const STYLE_CSS: &str = include_str!("page/style.css");
+
+/// Thumbnail width in pixels.
+const THUMB_WIDTH: u32 = 320;
+/// Thumbnails kept in memory.
+const THUMB_CACHE: usize = 1024;
+
+/// The web app's state.
+pub struct LibraryApp {
+    library: Arc<Library>,
+    thumbs: Mutex<LruCache<(Fingerprint, i64), Bytes>>,
+    /// Thumbnail decodes at once (each is a seek and a few frames of decoding).
+    decodes: tokio::sync::Semaphore,
+}
+
+impl LibraryApp {
+    pub fn new(library: Arc<Library>) -> Self {
+        let cap = std::num::NonZeroUsize::new(THUMB_CACHE).expect("non-zero");
+        Self { library, thumbs: Mutex::new(LruCache::new(cap)), decodes: tokio::sync::Semaphore::new(2) }
+    }
+}
+
+pub fn router(app: Arc<LibraryApp>) -> Router {
+    Router::new()
+        .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
+        .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
+        .route("/api/videos", get(videos))
+        .route("/api/library/search", get(library_search))
+        .route("/api/videos/{fingerprint}/search", get(video_search))
+        .route("/media/{fingerprint}", get(media))
+        .route("/thumb/{fingerprint}", get(thumb))
+        .fallback(|| async { not_found("no such page") })
+        .with_state(app)
+}
+
+fn page(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn bad(message: impl Into<String>) -> HttpError {
+    HttpError::new(StatusCode::BAD_REQUEST, ProtocolError::new(ErrorCode::InvalidRequest, message))
+}
+
+fn not_found(message: impl Into<String>) -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, message))
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpError {
+    tracing::error!(error = %e, "library page request failed");
+    HttpError::from_code(ProtocolError::new(ErrorCode::InternalError, e.to_string()))
+}
+
+impl From<LibraryError> for HttpError {
+    fn from(e: LibraryError) -> Self {
+        match &e {
+            LibraryError::UnknownVideo(_) => not_found(e.to_string()),
+            _ if e.code() == ErrorCode::InternalError => internal(&e),
+            _ => HttpError::from_code(ProtocolError::new(e.code(), e.to_string())),
+        }
+    }
+}
+
+// The edge helpers below return the refusal the handler sends: the protocol envelope, as big
+// as it is, once per request.
+
+/// The query string's parameters (the last of a repeated name wins), with a clear refusal for
+/// names the endpoint does not know.
+#[allow(clippy::result_large_err)]
+fn params(raw: Option<String>, known: &[&str]) -> Result<HashMap<String, String>, HttpError> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(bad(format!("unknown parameter '{k}' (known: {})", known.join(", "))));
+        }
+        out.insert(k.into_owned(), v.into_owned());
+    }
+    Ok(out)
+}
+
+#[allow(clippy::result_large_err)]
+fn query_text(p: &HashMap<String, String>) -> Result<String, HttpError> {
+    let q = p.get("q").map(String::as_str).unwrap_or("");
+    crate::query::Engine::check_query(q).map_err(|e| {
+        HttpError::new(StatusCode::BAD_REQUEST, ProtocolError::new(ErrorCode::QueryInvalid, e.to_string()))
+    })?;
+    Ok(q.to_string())
+}
+
+#[allow(clippy::result_large_err)]
+fn top_k(p: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, HttpError> {
+    match p.get("top_k") {
+        None => Ok(default),
+        Some(s) => match s.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(bad(format!("top_k must be a whole number from 1 to {max}, got '{s}'"))),
+        },
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
+    s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
+}
+
+/// Local files of stored videos whose size and modification time still match what was
+/// fingerprinted.
+async fn local_files(app: &LibraryApp) -> Result<HashMap<Fingerprint, PathBuf>, HttpError> {
+    let sources = app.library.engine().store().sources().await.map_err(internal)?;
+    let mut out = HashMap::new();
+    for s in sources {
+        // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
+        let Some(path) = s.source.strip_prefix("file://") else { continue };
+        let path = PathBuf::from(path);
+        if path.is_absolute() && file_validator(&path).is_ok_and(|v| v == s.validator) {
+            out.entry(s.fingerprint).or_insert(path);
+        }
+    }
+    Ok(out)
+}
+
+fn display_name(record: &VideoRecord, local: Option<&PathBuf>) -> String {
+    let from = |s: &str| s.rsplit(['/', '\\']).find(|p| !p.is_empty()).map(str::to_string);
+    local
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| from(&record.source))
+        .unwrap_or_else(|| record.fingerprint.to_hex()[..12].to_string())
+}
+
+fn card(
+    record: &VideoRecord,
+    local: Option<&PathBuf>,
+    rank: usize,
+    start: f64,
+    end: f64,
+    score: f64,
+) -> serde_json::Value {
+    let fp = record.fingerprint.to_hex();
+    json!({
+        "rank": rank,
+        "fingerprint": fp,
+        "name": display_name(record, local),
+        "source": local.map(|p| p.display().to_string()).unwrap_or_else(|| record.source.clone()),
+        "start": start,
+        "end": end,
+        "score": score,
+        "duration": record.duration_s,
+        "thumbnail": local.map(|_| format!("/thumb/{fp}?t={start}")),
+        "media": local.map(|_| format!("/media/{fp}")),
+    })
+}
+
+async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpError> {
+    let records = app.library.videos().await?;
+    let local = local_files(&app).await?;
+    let list: Vec<serde_json::Value> = records
+        .iter()
+        .filter_map(|r| {
+            let path = local.get(&r.fingerprint)?;
+            Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(r, Some(path)),
+                "duration": r.duration_s, "frames": r.frame_count, "media": format!("/media/{}", r.fingerprint)}))
+        })
+        .collect();
+    Ok(axum::Json(json!({"videos": list})).into_response())
+}
+
+async fn library_search(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQuery) -> Result<Response, HttpError> {
+    let started = Instant::now();
+    let p = params(raw, &["q", "top_k"])?;
+    let text = query_text(&p)?;
+    let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
+    let answer = app.library.search(&LibraryQuery::new(text.clone(), k)).await?;
+    let records: HashMap<Fingerprint, VideoRecord> =
+        app.library.videos().await?.into_iter().map(|r| (r.fingerprint, r)).collect();
+    let local = local_files(&app).await?;
+    let results: Vec<serde_json::Value> = answer
+        .hits
+        .iter()
+        .filter_map(|h| {
+            let r = records.get(&h.fingerprint)?;
+            Some(card(r, local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
+        })
+        .collect();
+    Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "stats": answer.stats, "results": results}))
+        .into_response())
+}
+
+async fn video_search(
+    State(app): State<Arc<LibraryApp>>,
+    UrlPath(fp): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let started = Instant::now();
+    let fp = fingerprint(&fp)?;
+    let p = params(raw, &["q", "top_k"])?;
+    let text = query_text(&p)?;
+    let k = TopK::new(top_k(&p, 5, 20)? as u32).unwrap_or_default();
+    let engine = app.library.engine();
+    let Some(record) = engine.store().video(&fp, engine.model().key()).await.map_err(internal)? else {
+        return Err(not_found(format!("no video with fingerprint {fp} in the store")));
+    };
+    let answer = engine
+        .search(&VideoInput::Stored(fp), &text, k, &crate::progress::silent())
+        .await
+        .map_err(|e| HttpError::from_code(ProtocolError::new(e.code(), e.to_string())))?;
+    let local = local_files(&app).await?;
+    let results: Vec<serde_json::Value> = answer
+        .results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| card(&record, local.get(&fp), i + 1, r.start, r.end, r.confidence))
+        .collect();
+    Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "results": results})).into_response())
+}
+
+/// The local file of a stored video, or a 404 that says only that there is none to serve.
+async fn media_path(app: &LibraryApp, fp: &str) -> Result<(Fingerprint, PathBuf), HttpError> {
+    let fp = fingerprint(fp)?;
+    let engine = app.library.engine();
+    let stored = engine.store().video(&fp, engine.model().key()).await.map_err(internal)?;
+    let path = match stored {
+        Some(_) => local_files(app).await?.remove(&fp),
+        None => None,
+    };
+    path.map(|p| (fp, p)).ok_or_else(|| not_found(format!("no local video file for fingerprint {fp} in the store")))
+}
+
+async fn media(
+    State(app): State<Arc<LibraryApp>>,
+    UrlPath(fp): UrlPath<String>,
+    req: Request,
+) -> Result<Response, HttpError> {
+    let (_, path) = media_path(&app, &fp).await?;
+    // tower-http's ServeFile answers Range (206 + Content-Range, 416), HEAD and conditional
+    // requests, with the content type from the extension.
+    let resp = tower_http::services::ServeFile::new(&path).oneshot(req).await.map_err(internal)?;
+    let (parts, body) = resp.into_parts();
+    if parts.status == StatusCode::RANGE_NOT_SATISFIABLE {
+        return Err(HttpError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            ProtocolError::new(ErrorCode::InvalidRequest, "requested range is outside the file"),
+        ));
+    }
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+async fn thumb(
+    State(app): State<Arc<LibraryApp>>,
+    UrlPath(fp): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let p = params(raw, &["t"])?;
+    let t = match p.get("t") {
+        None => 0.0,
+        Some(s) => match s.parse::<f64>() {
+            Ok(t) if t.is_finite() && t >= 0.0 => t,
+            _ => return Err(bad(format!("t must be a time in seconds (0 or more), got '{s}'"))),
+        },
+    };
+    let (fp, path) = media_path(&app, &fp).await?;
+    let key = (fp, (t * 10.0).round() as i64);
+    let cached = app.thumbs.lock().get(&key).cloned();
+    let png = match cached {
+        Some(b) => b,
+        None => {
+            let _slot = app.decodes.acquire().await.map_err(internal)?;
+            let bytes = tokio::task::spawn_blocking(move || thumbnail_png(&path, t, THUMB_WIDTH))
+                .await
+                .map_err(internal)?
+                .map_err(|e| HttpError::from_code(ProtocolError::new(ErrorCode::VideoUnreadable, e.to_string())))?;
+            let bytes = Bytes::from(bytes);
+            app.thumbs.lock().put(key, bytes.clone());
+            bytes
+        }
+    };
+    let mut r = png.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    Ok(r)
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}

@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""End-to-end check of ChronoSeek's web page in a real (headless) Chromium.
+
+What it proves, against a running `chronoseek` server: the page loads and
+fills its video list from /api/videos; a query typed into the search box and
+submitted with a mouse click comes back as result cards; the first card's
+thumbnail is a decodable image; clicking the card loads the video into the
+player and seeks it to the moment's start; and no JavaScript exception was
+thrown on the way. It writes a screenshot as evidence.
+
+It talks the Chrome DevTools Protocol over `--remote-debugging-pipe`
+(NUL-terminated JSON: commands on the browser's fd 3, replies and events on its
+fd 4) so that it needs nothing beyond the Python standard library and the
+`chromium` binary: no websocket client, no selenium, no network port.
+
+Usage:
+  python3 tests/browser/library_page.py --url http://127.0.0.1:PORT/ \
+      --query "a dog" --screenshot out.png [--chromium /usr/bin/chromium] [--timeout 60]
+Exit 0 with one JSON line on stdout, or exit 1 with `FAIL: <step>: <detail>`
+on stderr. `--timeout` is the limit, in seconds, for each step.
+"""
+import argparse, base64, fcntl, json, os, select, shutil, signal, subprocess, sys, tempfile, time
+
+
+class Failure(Exception):
+    def __init__(self, step, detail):
+        super().__init__(f"{step}: {detail}")
+
+
+class Browser:
+    """A chromium process and the CDP pipe to it (one page session)."""
+
+    def __init__(self, binary, workdir):
+        to_browser_r, to_browser_w = os.pipe()
+        from_browser_r, from_browser_w = os.pipe()
+        # Move the child's ends above fd 10 so dup2 onto 3/4 cannot clobber them.
+        child_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        child_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.close(to_browser_r), os.close(from_browser_w)
+
+        def wire_fds():  # runs in the child just before exec
+            os.dup2(child_r, 3)  # os.dup2 makes 3 and 4 inheritable
+            os.dup2(child_w, 4)
+
+        self.log_path = os.path.join(workdir, "chromium.log")
+        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+                 f"--user-data-dir={os.path.join(workdir, 'profile')}", "--window-size=1280,900",
+                 "--autoplay-policy=no-user-gesture-required", "--mute-audio", "about:blank"]
+        with open(self.log_path, "wb") as log:
+            # close_fds=False: pass_fds would close 3/4 after preexec_fn made them;
+            # every other fd Python opened is close-on-exec anyway.
+            self.proc = subprocess.Popen([binary, *flags], stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, close_fds=False, preexec_fn=wire_fds,
+                                         start_new_session=True)
+        os.close(child_r), os.close(child_w)
+        self.wfd, self.rfd = to_browser_w, from_browser_r
+        self.buf, self.next_id, self.events, self.session = b"", 0, [], None
+
+    def _read(self, deadline):
+        while b"\0" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no message from chromium")
+            if select.select([self.rfd], [], [], left)[0]:
+                chunk = os.read(self.rfd, 1 << 20)
+                if not chunk:
+                    raise EOFError("chromium closed the pipe (exited?)")
+                self.buf += chunk
+        raw, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(raw)
+
+    def call(self, method, params=None, timeout=30, session=True):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.wfd, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def eval(self, expression, timeout=30):
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                             "awaitPromise": True}, timeout)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"evaluating {expression[:60]!r}: {describe(res['exceptionDetails'])}")
+        return res.get("result", {}).get("value")
+
+    def click(self, selector, timeout):
+        rect = self.eval(f"""(() => {{ const el = document.querySelector({json.dumps(selector)});
+            if (!el) return null; el.scrollIntoView({{block: 'center'}});
+            const r = el.getBoundingClientRect();
+            return {{x: r.left + r.width / 2, y: r.top + r.height / 2}}; }})()""", timeout)
+        if not rect:
+            raise RuntimeError(f"no element matches {selector}")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": rect["x"], "y": rect["y"],
+                                                   "button": "left", "clickCount": 1}, timeout)
+
+    def close(self):
+        try:
+            self.call("Browser.close", timeout=3, session=False)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # the renderer/zygote children share the session we started
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        os.close(self.wfd), os.close(self.rfd)
+
+
+def describe(details):
+    exc = details.get("exception") or {}
+    where = f" at {details.get('url', '?')}:{details.get('lineNumber', '?')}" if details.get("url") else ""
+    return (exc.get("description") or details.get("text") or "exception") + where
+
+
+def wait_for(browser, step, expression, timeout, diagnose="null", fail_if="null"):
+    """Poll a JS expression until truthy; fail early when `fail_if` gives a string."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = browser.eval(expression, timeout)
+        if value:
+            return value
+        early = browser.eval(fail_if, timeout)
+        if early:
+            raise Failure(step, early)
+        if time.monotonic() > deadline:
+            raise Failure(step, f"timed out after {timeout}s; state: {browser.eval(diagnose, timeout)}")
+        time.sleep(0.1)
+
+
+def check_page_errors(browser):
+    errors = [describe(e["params"]["exceptionDetails"]) for e in browser.events
+              if e.get("method") == "Runtime.exceptionThrown"]
+    if errors:
+        raise Failure("page errors", "; ".join(errors))
+
+
+STATUS = "document.getElementById('status').textContent"
+STATUS_ERROR = f"document.getElementById('status').classList.contains('error') && {STATUS}"
+
+
+def run(args, browser):
+    t = args.timeout
+    step = "launch"
+    try:
+        target = browser.call("Target.createTarget", {"url": "about:blank"}, t, session=False)
+        browser.session = browser.call("Target.attachToTarget", {"targetId": target["targetId"],
+                                       "flatten": True}, t, session=False)["sessionId"]
+        browser.call("Runtime.enable", timeout=t)
+        browser.call("Page.enable", timeout=t)
+
+        step = "load page"
+        nav = browser.call("Page.navigate", {"url": args.url}, t)
+        if nav.get("errorText"):
+            raise Failure(step, f"{args.url}: {nav['errorText']}")
+        wait_for(browser, step, "document.readyState === 'complete' && location.href !== 'about:blank'", t,
+                 diagnose="document.readyState")
+        step = "load video list"
+        wait_for(browser, step, "document.querySelectorAll('#video-select option').length >= 1",
+                 t, diagnose=f"'header: ' + document.getElementById('library-size').textContent + '; status: ' + {STATUS}",
+                 fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+
+        step = "type query"
+        browser.eval("document.getElementById('q').focus()", t)
+        browser.call("Input.insertText", {"text": args.query}, t)
+        typed = browser.eval("document.getElementById('q').value", t)
+        if typed != args.query:
+            raise Failure(step, f"#q holds {typed!r}, expected {args.query!r}")
+        step = "submit search"
+        browser.click("#search-form button[type=submit]", t)
+
+        step = "wait for results"
+        wait_for(browser, step, """(() => { const c = document.querySelector('#results .card');
+            const img = c && c.querySelector('img.thumb');
+            return !!img && img.complete && img.naturalWidth > 0; })()""", t,
+                 diagnose=f"""'cards: ' + document.querySelectorAll('#results .card').length + '; status: ' + {STATUS}
+                    + '; first thumb: ' + (document.querySelector('#results .card img.thumb') || {{}}).src""",
+                 fail_if=STATUS_ERROR)
+        cards = browser.eval("document.querySelectorAll('#results .card').length", t)
+        thumb_width = browser.eval("document.querySelector('#results .card img.thumb').naturalWidth", t)
+        check_page_errors(browser)
+
+        step = "click first card"
+        first = browser.eval("""(() => { const d = document.querySelector('#results .card').dataset;
+            return {fingerprint: d.fingerprint, start: Number(d.start), end: Number(d.end)}; })()""", t)
+        if not isinstance((first or {}).get("start"), (int, float)):
+            raise Failure(step, f"first card has no numeric data-start: {first}")
+        browser.click("#results .card", t)
+        start = first["start"]
+        step = "seek player"
+        # Also insist that playback did not begin before the moment: when seeking
+        # fails (a /media route that ignores Range requests) the video would
+        # autoplay from 0 and drift into the window, which proves nothing.
+        ranges = "x => Array.from({length: x.length}, (_, i) => [x.start(i), x.end(i)])"
+        current = wait_for(browser, step, f"""(() => {{ const p = document.getElementById('player');
+            const early = p.played.length > 0 && p.played.start(0) < {start} - 0.6;
+            const ok = p.readyState >= 1 && !early && (Math.abs(p.currentTime - {start}) < 0.6
+                                                       || p.currentTime >= {start} - 0.05);
+            return ok ? {{t: p.currentTime}} : null; }})()""", t,
+            diagnose=f"""(() => {{ const p = document.getElementById('player'), r = {ranges};
+                return {{src: p.currentSrc, readyState: p.readyState, currentTime: p.currentTime,
+                        seekable: r(p.seekable)}}; }})()""",
+            fail_if=f"""(() => {{ const p = document.getElementById('player'), r = {ranges};
+                if (p.error) return `media error ${{p.error.code}}: ${{p.error.message}}`;
+                if (p.played.length > 0 && p.played.start(0) < {start} - 0.6)
+                    return `played from ${{p.played.start(0)}}s instead of seeking to {start}s `
+                        + `(seekable: ${{JSON.stringify(r(p.seekable))}}; does /media answer Range requests?)`;
+                return null; }})()""")["t"]
+        check_page_errors(browser)
+
+        step = "screenshot"
+        try:  # give the seeked frame a moment to paint; not required
+            wait_for(browser, step, "document.getElementById('player').readyState >= 2", min(t, 3))
+        except Failure:
+            pass
+        png = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, t)["data"])
+        with open(args.screenshot, "wb") as f:
+            f.write(png)
+        check_page_errors(browser)
+    except (TimeoutError, EOFError, RuntimeError, KeyError, TypeError) as e:
+        raise Failure(step, f"{type(e).__name__}: {e}") from e
+    return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
+            "current_time": current, "screenshot": args.screenshot}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--query", required=True)
+    ap.add_argument("--screenshot", required=True)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--timeout", type=float, default=60, help="seconds allowed per step")
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="chronoseek-browser-")
+    browser = None
+    try:
+        browser = Browser(args.chromium, workdir)
+        print(json.dumps(run(args, browser)))
+        return 0
+    except (Failure, OSError) as e:
+        step_detail = str(e) if isinstance(e, Failure) else f"launch: {e}"
+        print(f"FAIL: {step_detail}", file=sys.stderr)
+        if browser and browser.proc.poll() is not None:
+            with open(browser.log_path, "rb") as log:
+                tail = log.read()[-2000:].decode(errors="replace")
+            print(f"chromium exited with {browser.proc.returncode}; log tail:\n{tail}", file=sys.stderr)
+        return 1
+    finally:
+        if browser:
+            browser.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+//! Library-wide search with real parts: ffmpeg on the fixture videos, the bundled tiny CLIP,
+//! LanceDB and the HNSW index in temp dirs. What each search did is proven through its stats
+//! and the engine's counters.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chronoseek::index::{Store, VideoRecord};
+use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
+use chronoseek::library::{Candidates, IndexUnit, Library, LibraryQuery, LibraryTopK, RefreshOptions, staleness};
+use chronoseek::progress::silent;
+use chronoseek::query::{Engine, EngineOptions};
+
+async fn engine(dir: &Path) -> Arc<Engine> {
+    let store = Store::open(&dir.join("store").display().to_string()).await.unwrap();
+    Arc::new(Engine::new(
+        store,
+        common::bundled_model(),
+        Fetcher::new(FetchOptions::default()).unwrap(),
+        EngineOptions::default(),
+    ))
+}
+
+async fn ingest(engine: &Engine, name: &str) -> VideoRecord {
+    let source = VideoSource::parse(&common::fixture(name).display().to_string()).unwrap();
+    match engine.ingest(&source, &silent()).await.unwrap() {
+        IngestOutcome::Ingested(r, _) | IngestOutcome::AlreadyIngested(r) => r,
+    }
+}
+
+fn query(text: &str, k: usize) -> LibraryQuery {
+    LibraryQuery::new(text, LibraryTopK::new(k).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_is_persisted_extended_and_never_serves_replaced_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("library");
+    let engine = engine(dir.path()).await;
+    let mp4 = ingest(&engine, "scenes.mp4").await;
+    let webm = ingest(&engine, "scenes.webm").await;
+    ingest(&engine, "odd.mkv").await;
+    let lib = Library::new(engine.clone(), &root);
+
+    // No index yet: every video is scored exactly, and the answer is already there.
+    let before = lib.search(&query("a red screen", 5)).await.unwrap();
+    assert_eq!((before.stats.generation.as_deref(), before.stats.videos_scanned_exact), (None, 3));
+    assert!(!before.hits.is_empty());
+
+    let built = lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    assert!(built.rebuilt);
+    assert_eq!((built.videos, built.generation.as_deref()), (3, Some("gen-000001")));
+    assert!(built.vectors >= 3 && built.vectors <= 30 + 12 + 6, "{built:?}");
+
+    let c0 = engine.counters();
+    let ann = lib.search(&query("a red screen", 5)).await.unwrap();
+    let c1 = engine.counters().since(&c0);
+    assert_eq!((ann.stats.videos_scanned_exact, c1.ann_searches, c1.library_searches), (0, 1, 1));
+    assert_eq!(c1.image_embeddings + c1.videos_decoded, 0, "a library search embeds no frame");
+    // On a small library the graph misses nothing: same answers as the exact path.
+    let mut exact_q = query("a red screen", 5);
+    exact_q.candidates = Candidates::Exact;
+    let exact = lib.search(&exact_q).await.unwrap();
+    assert_eq!(ann.hits, exact.hits);
+    assert_eq!(ann.hits, before.hits);
+    // The bundled model knows its colours: the red scene of scenes.mp4 (0-10 s) comes first.
+    assert_eq!(ann.hits[0].fingerprint, mp4.fingerprint, "{:?}", ann.hits);
+    assert!(ann.hits[0].start < 10.0 && ann.hits[0].end > 0.0, "{:?}", ann.hits[0]);
+    assert!(ann.hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    // A video ingested after the build is found at once (scanned exactly) ...
+    let rotated = ingest(&engine, "rotated.mp4").await;
+    let fresh = lib.search(&query("a black screen", 5)).await.unwrap();
+    assert_eq!((fresh.stats.generation.as_deref(), fresh.stats.videos_scanned_exact), (Some("gen-000001"), 1));
+    let behind = staleness(engine.store(), &root).await.unwrap();
+    assert_eq!((behind.len(), behind[0].pending_videos, behind[0].dead_vectors), (1, 1, 0));
+    // ... and a refresh inserts it without a rebuild.
+    let extended = lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    assert!(!extended.rebuilt);
+    assert_eq!((extended.added_videos, extended.videos, extended.generation.as_deref()), (1, 4, Some("gen-000002")));
+    assert_eq!(extended.vectors, built.vectors + extended.added_vectors);
+    let after = lib.search(&query("a black screen", 5)).await.unwrap();
+    assert_eq!(after.stats.videos_scanned_exact, 0);
+    assert!(after.hits.iter().any(|h| h.fingerprint == rotated.fingerprint), "{:?}", after.hits);
+    // Nothing to do: the manifest alone says so.
+    let again = lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    assert_eq!((again.added_videos, again.generation.as_deref()), (0, Some("gen-000002")));
+
+    // A restarted process reads the same generation from disk and answers the same.
+    let engine2 = self::engine(dir.path()).await;
+    let lib2 = Library::new(engine2.clone(), &root);
+    let restarted = lib2.search(&query("a black screen", 5)).await.unwrap();
+    assert_eq!(restarted.stats.generation.as_deref(), Some("gen-000002"));
+    assert_eq!(restarted.hits, after.hits);
+
+    // scenes.webm is re-ingested (a new frames row): its old vectors stay in the graph but
+    // are never proposed again, and the video is scanned exactly until the next refresh.
+    let frames = engine.store().load_frames(&mp4).await.unwrap();
+    let replaced = VideoRecord {
+        ingest_id: chronoseek::ingest::unique_id(),
+        created_at_ms: webm.created_at_ms + 1,
+        frame_count: frames.len() as u32,
+        ..webm.clone()
+    };
+    engine.store().put_video(&replaced, &frames).await.unwrap();
+    let q = engine.embed_query("a magenta screen").await.unwrap();
+    let records = lib.videos().await.unwrap();
+    let cands = lib.ann_candidates(&q, 10_000, &records).await.unwrap();
+    assert!(!cands.hits.is_empty());
+    assert!(cands.hits.iter().all(|h| h.fingerprint != webm.fingerprint), "old vectors proposed");
+    assert!(!cands.indexed.contains(&webm.fingerprint));
+    let stale = staleness(engine.store(), &root).await.unwrap();
+    assert_eq!(stale[0].pending_videos, 1);
+    assert!(stale[0].dead_vectors > 0);
+    let searched = lib.search(&query("a magenta screen", 5)).await.unwrap();
+    assert_eq!(searched.stats.videos_scanned_exact, 1);
+    // The dead share is above the rebuild threshold here: the refresh rebuilds.
+    let rebuilt =
+        lib.refresh(&RefreshOptions { max_dead_fraction: 0.0, ..Default::default() }, &silent()).await.unwrap();
+    assert!(rebuilt.rebuilt && rebuilt.dead_vectors == 0, "{rebuilt:?}");
+    assert_eq!(rebuilt.generation.as_deref(), Some("gen-000003"));
+    let cands = lib.ann_candidates(&q, 10_000, &lib.videos().await.unwrap()).await.unwrap();
+    assert!(cands.hits.iter().any(|h| h.fingerprint == webm.fingerprint && h.ingest_id == replaced.ingest_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shots_index_fewer_vectors_and_restrictions_search_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("library");
+    let engine = engine(dir.path()).await;
+    let mp4 = ingest(&engine, "scenes.mp4").await;
+    let webm = ingest(&engine, "scenes.webm").await;
+    // A video of two shots whose frames all differ a little (a camera's noise): 20 distinct
+    // frame vectors, 2 shot vectors.
+    let dim = engine.embed_query("x").await.unwrap().len();
+    let mut m = chronoseek::index::FrameMatrix::new(dim);
+    for i in 0..20usize {
+        let mut v = vec![0f32; dim];
+        v[if i < 10 { 0 } else { 1 }] = 1.0;
+        v[2 + i % (dim - 2)] = 0.01 * (1 + i) as f32;
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        m.push(i as i64 * 1000, &v);
+    }
+    let two_shots = VideoRecord {
+        fingerprint: chronoseek::fingerprint::Fingerprint::of(b"two shots"),
+        ingest_id: chronoseek::ingest::unique_id(),
+        frame_count: 20,
+        duration_s: 20.0,
+        ..mp4.clone()
+    };
+    engine.store().put_video(&two_shots, &m).await.unwrap();
+    let lib = Library::new(engine.clone(), &root);
+    let frames = lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    let shots =
+        lib.refresh(&RefreshOptions { unit: Some(IndexUnit::Shot), ..Default::default() }, &silent()).await.unwrap();
+    assert!(shots.rebuilt, "another unit rebuilds");
+    assert_eq!(frames.vectors - shots.vectors, 20 - 2, "{shots:?} vs {frames:?}");
+    // A later refresh keeps the unit.
+    ingest(&engine, "odd.mkv").await;
+    let kept = lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    assert!(!kept.rebuilt && kept.added_videos == 1);
+    assert_eq!(staleness(engine.store(), &root).await.unwrap()[0].unit, IndexUnit::Shot);
+
+    let mut only = query("a red screen", 10);
+    only.videos = vec![webm.fingerprint];
+    let a = lib.search(&only).await.unwrap();
+    assert!(a.hits.iter().all(|h| h.fingerprint == webm.fingerprint) && !a.hits.is_empty());
+    assert_eq!(a.stats.videos_scanned_exact, 1);
+    let mut unknown = query("a red screen", 10);
+    unknown.videos = vec![chronoseek::fingerprint::Fingerprint::of(b"not stored")];
+    assert!(matches!(lib.search(&unknown).await, Err(chronoseek::library::LibraryError::UnknownVideo(_))));
+    assert!(lib.search(&query("   ", 3)).await.is_err(), "blank query refused");
+    assert!(LibraryTopK::new(0).is_none() && LibraryTopK::new(101).is_none());
+}

@@ -1,0 +1,239 @@
+//! `chronoseek serve`'s web app over real HTTP on 127.0.0.1 (the axum app with the server's own
+//! connection loop), on a store of fixture videos; and the page itself in a real headless
+//! Chromium (Debian's `chromium`, driven by `tests/browser/library_page.py` over the DevTools
+//! pipe): type a query, see cards with thumbnails, click one, the video seeks to the moment.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chronoseek::index::Store;
+use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
+use chronoseek::library::{Library, RefreshOptions};
+use chronoseek::progress::silent;
+use chronoseek::query::{Engine, EngineOptions};
+use chronoseek::server::library::{LibraryApp, router};
+use chronoseek::server::{ServeLimits, serve_with_grace};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct App {
+    base: String,
+    addr: std::net::SocketAddr,
+    mp4: String,
+    copy_fp: String,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store").display().to_string()).await.unwrap();
+    let engine = Arc::new(Engine::new(
+        store,
+        common::bundled_model(),
+        Fetcher::new(FetchOptions::default()).unwrap(),
+        EngineOptions::default(),
+    ));
+    let ingest = |p: &Path| {
+        let engine = engine.clone();
+        let src = VideoSource::parse(&p.display().to_string()).unwrap();
+        async move {
+            match engine.ingest(&src, &silent()).await.unwrap() {
+                IngestOutcome::Ingested(r, _) | IngestOutcome::AlreadyIngested(r) => r.fingerprint.to_hex(),
+            }
+        }
+    };
+    let mp4 = ingest(&common::fixture("scenes.mp4")).await;
+    ingest(&common::fixture("scenes.webm")).await;
+    // A copy that changes after ingest: its bytes are no longer the stored video's.
+    let copy = dir.path().join("changed.mkv");
+    std::fs::copy(common::fixture("odd.mkv"), &copy).unwrap();
+    let copy_fp = ingest(&copy).await;
+    std::fs::OpenOptions::new().append(true).open(&copy).unwrap().write_all_sync(b"more");
+    let library = Arc::new(Library::new(engine, &dir.path().join("library")));
+    library.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = router(Arc::new(LibraryApp::new(library)));
+    tokio::spawn(serve_with_grace(
+        app,
+        listener,
+        async {
+            let _ = rx.await;
+        },
+        Duration::from_secs(1),
+        ServeLimits::default(),
+    ));
+    App { base: format!("http://{addr}"), addr, mp4, copy_fp, _dir: dir, _stop: tx }
+}
+
+trait WriteAllSync {
+    fn write_all_sync(&mut self, b: &[u8]);
+}
+impl WriteAllSync for std::fs::File {
+    fn write_all_sync(&mut self, b: &[u8]) {
+        std::io::Write::write_all(self, b).unwrap();
+    }
+}
+
+/// A request line sent as is (no client-side path normalisation), the status and body back.
+async fn raw_get(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn error_code(body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not an envelope: {body}"));
+    v["error"]["code"].as_str().unwrap_or_else(|| panic!("no code: {body}")).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_media_and_refusals() {
+    let app = start().await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/", app.base)).send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("ChronoSeek"));
+
+    // Only videos whose stored bytes are still the local file are listed and served.
+    let videos: serde_json::Value =
+        http.get(format!("{}/api/videos", app.base)).send().await.unwrap().json().await.unwrap();
+    let listed: Vec<&str> =
+        videos["videos"].as_array().unwrap().iter().map(|v| v["fingerprint"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 2, "{videos}");
+    assert!(listed.contains(&app.mp4.as_str()) && !listed.contains(&app.copy_fp.as_str()));
+
+    let found: serde_json::Value = http
+        .get(format!("{}/api/library/search?q=a%20red%20screen&top_k=5", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &found["results"][0];
+    assert_eq!(first["fingerprint"], app.mp4.as_str(), "{found}");
+    assert_eq!(first["name"], "scenes.mp4");
+    assert_eq!(first["media"], format!("/media/{}", app.mp4));
+
+    // A thumbnail at the moment's start: a PNG, 320 wide (the fixture is 320x240).
+    let thumb = http.get(format!("{}{}", app.base, first["thumbnail"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/png");
+    let png = thumb.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) =
+        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!((w, h), (320, 240));
+
+    // Range requests, as the page's <video> makes them.
+    let media = format!("{}/media/{}", app.base, app.mp4);
+    let size = std::fs::metadata(common::fixture("scenes.mp4")).unwrap().len();
+    let part = http.get(&media).header("Range", "bytes=100-199").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 100-199/{size}").as_str());
+    let bytes = part.bytes().await.unwrap();
+    assert_eq!(&bytes[..], &std::fs::read(common::fixture("scenes.mp4")).unwrap()[100..200]);
+    let whole = http.get(&media).send().await.unwrap();
+    assert_eq!((whole.status().as_u16(), whole.bytes().await.unwrap().len() as u64), (200, size));
+    let outside = http.get(&media).header("Range", format!("bytes={}-", size + 10)).send().await.unwrap();
+    assert_eq!(outside.status(), 416);
+    assert_eq!(error_code(&outside.text().await.unwrap()), "INVALID_REQUEST");
+
+    // Path traversal, plain and encoded: never a file outside the store's videos.
+    for target in [
+        "/media/../../etc/passwd",
+        "/media/..%2F..%2Fetc%2Fpasswd",
+        "/media/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/media/%252e%252e%252fetc%252fpasswd",
+        "/thumb/..%2F..%2Fetc%2Fpasswd?t=0",
+        "/media//etc/passwd",
+    ] {
+        let (status, body) = raw_get(app.addr, target).await;
+        assert!(status == 400 || status == 404, "{target}: {status}");
+        assert!(!body.contains("root:"), "{target} leaked a file");
+        assert_eq!(error_code(&body), "INVALID_REQUEST", "{target}");
+    }
+    // A fingerprint the store does not have, and one whose file changed since ingest.
+    for fp in ["ab".repeat(32), app.copy_fp.clone()] {
+        let r = http.get(format!("{}/media/{fp}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await.unwrap().contains("no local video file"));
+    }
+    // Bad searches get clear refusals.
+    for (path, code, needle) in [
+        ("/api/library/search?q=", "QUERY_INVALID", "empty"),
+        ("/api/library/search?q=%20%20", "QUERY_INVALID", "empty"),
+        ("/api/library/search?q=dog&top_k=100000", "INVALID_REQUEST", "1 to 100"),
+        ("/api/library/search?q=dog&top_k=-1", "INVALID_REQUEST", "1 to 100"),
+        ("/api/library/search?q=dog&limit=3", "INVALID_REQUEST", "unknown parameter"),
+        ("/api/videos/nothex/search?q=dog", "INVALID_REQUEST", "fingerprint"),
+        ("/thumb/0000?t=1", "INVALID_REQUEST", "fingerprint"),
+    ] {
+        let r = http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(error_code(&body), code, "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+    let r = http.get(format!("{}/thumb/{}?t=-3", app.base, app.mp4)).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http.get(format!("{}/api/videos/{}/search?q=dog", app.base, "cd".repeat(32))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    // Inside one video: today's search, same card shape.
+    let inside: serde_json::Value = http
+        .get(format!("{}/api/videos/{}/search?q=a%20blue%20screen&top_k=3", app.base, app.mp4))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let results = inside["results"].as_array().unwrap();
+    assert!(!results.is_empty() && results.len() <= 3);
+    assert!(results.iter().all(|r| r["fingerprint"] == app.mp4.as_str() && r["thumbnail"].is_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_a_real_browser() {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Debian's chromium is needed for this test (`make test` installs it)");
+    let app = start().await;
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-page.png");
+    let script = common::root().join("tests/browser/library_page.py");
+    let url = format!("{}/", app.base);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args(["--url", &url, "--query", "a red screen", "--timeout", "60", "--chromium", chromium])
+            .arg("--screenshot")
+            .arg(&shot)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "browser check failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(report["cards"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["first"]["fingerprint"], app.mp4.as_str(), "{report}");
+    assert!(report["thumbnail_width"].as_u64().unwrap() > 0);
+    let start = report["first"]["start"].as_f64().unwrap();
+    let t = report["current_time"].as_f64().unwrap();
+    assert!(t >= start - 0.05 && t < start + 3.0, "video at {t} s, moment starts at {start} s");
+    let png = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    println!("screenshot: {}", report["screenshot"]);
+}
