@@ -121,7 +121,11 @@ fn ingest_reports_already_stored_content() {
     let lines: Vec<serde_json::Value> =
         String::from_utf8(second.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|l| l["status"] == "already_stored").count(), 2);
-    assert_eq!(lines.last().unwrap()["summary"]["already_stored"], 2);
+    let summary = lines.iter().find(|l| l.get("summary").is_some()).expect("summary line");
+    assert_eq!(summary["summary"]["already_stored"], 2);
+    // Nothing new: the library index is left as it was ("already up to date").
+    let index = lines.iter().find_map(|l| l.get("library_index")).expect("index line");
+    assert_eq!((index["rebuilt"].as_bool(), index["added_videos"].as_u64()), (Some(false), Some(0)));
 }
 
 #[test]
@@ -257,4 +261,52 @@ fn a_closed_pipe_ends_output_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{:?} {stderr}", out.status);
+}
+
+#[test]
+fn ingest_a_folder_then_search_the_library_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // A folder with two videos (and a file that is not one, which is skipped by extension).
+    let folder = dir.path().join("videos");
+    std::fs::create_dir_all(folder.join("nested")).unwrap();
+    std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
+    std::fs::copy(common::fixture("odd.mkv"), folder.join("nested/b.mkv")).unwrap();
+    std::fs::write(folder.join("notes.txt"), "not a video").unwrap();
+    let out = with_store(&store).args(["--json", "ingest"]).arg(&folder).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| l["status"] == "ingested").count(), 2, "{lines:?}");
+    // Ingest built the library index.
+    let index = lines.iter().find_map(|l| l.get("library_index")).expect("index report");
+    assert_eq!((index["videos"].as_u64(), index["rebuilt"].as_bool()), (Some(2), Some(true)));
+
+    let out =
+        with_store(&store).args(["--json", "library", "search", "a yellow screen", "--top-k", "4"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text =
+        std::fs::read_to_string(common::root().join("docs/schemas/library-search-response.schema.json")).unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    common::assert_valid(&schema, &answer);
+    let results = answer["results"].as_array().unwrap();
+    assert!(!results.is_empty() && results.len() <= 4);
+    assert_eq!(answer["stats"]["generation"], "gen-000001");
+    assert_eq!(answer["stats"]["videos_scanned_exact"], 0);
+
+    // store stats shows the index and that it is current.
+    let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ix = &stats["library_indexes"][0];
+    assert_eq!((ix["indexed_videos"].as_u64(), ix["pending_videos"].as_u64()), (Some(2), Some(0)), "{stats}");
+    assert!(ix["bytes"].as_u64().unwrap() > 0);
+
+    // Refusals with clear messages and exit codes.
+    let out = with_store(&store).args(["library", "search", "dog", "--top-k", "500"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=100"));
+    let out = with_store(&store).args(["library", "search", "dog", "--video", &"ab".repeat(32)]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no video with fingerprint"));
 }

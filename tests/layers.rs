@@ -19,9 +19,10 @@ const RANKS: &[(&str, u32)] = &[
     ("model", 3),
     ("ingest", 4),
     ("query", 5),
-    ("eval", 6),
-    ("validator", 7),
-    ("server", 8),
+    ("library", 6),
+    ("eval", 7),
+    ("validator", 8),
+    ("server", 9),
 ];
 
 fn rank(module: &str) -> Option<u32> {

@@ -1,10 +1,13 @@
 //! `chronoseek library bench`: the approximate stage measured on its own, side by side with an
 //! exact scan and LanceDB's IVF_PQ index, on the same synthetic vectors.
 //!
-//! The vectors imitate a library's frame embeddings: `clusters` random unit directions (one per
-//! "video"), each vector a centre plus Gaussian noise scaled so its cosine with the centre is
-//! about 0.8 (frames of one video resemble each other), re-normalised. Queries are centres with
-//! more noise (cosine about 0.5 with the centre), as text embeddings sit further from the
+//! The vectors imitate a library's frame embeddings, which vary along few directions (CLIP
+//! embeddings of one video's frames lie near a low-dimensional set, not in a 512-d ball):
+//! `clusters` random unit directions (one per "video"), each with its own random
+//! `SUBSPACE`-dimensional subspace; a vector is its cluster's centre plus a Gaussian step in
+//! that subspace (scaled so its cosine with the centre is about 0.8) plus a little isotropic
+//! noise (cosine about 0.99), re-normalised. Queries are drawn the same way with much more
+//! isotropic noise (cosine about 0.5 with the centre), as text embeddings sit further from the
 //! images they describe. Recall@k is measured against the exact top-k of the same vectors.
 
 use std::path::Path;
@@ -94,19 +97,25 @@ fn normalise(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x /= n);
 }
 
-/// `n` vectors around `centres` (row-major), noise `sigma` per component, seeded per chunk so
-/// the data do not depend on the thread count.
-fn around(centres: &[f32], dim: usize, n: usize, sigma: f32, seed: u64) -> Vec<f32> {
+/// Directions each cluster varies along.
+const SUBSPACE: usize = 16;
+
+/// `n` vectors around `centres` (row-major): a step of `sigma_sub` per coordinate in the
+/// cluster's subspace (`bases`, `SUBSPACE` unit rows per cluster) plus `sigma_iso` isotropic
+/// noise, seeded per chunk so the data do not depend on the thread count.
+fn around(centres: &[f32], bases: &[f32], dim: usize, n: usize, sigma_sub: f32, sigma_iso: f32, seed: u64) -> Vec<f32> {
     let clusters = centres.len() / dim;
     let mut out = vec![0f32; n * dim];
     out.par_chunks_mut(dim * 1024).enumerate().for_each(|(chunk, block)| {
         let mut rng = StdRng::seed_from_u64(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for v in block.chunks_exact_mut(dim) {
             let c = rng.random_range(0..clusters);
-            let centre = &centres[c * dim..(c + 1) * dim];
-            for (x, m) in v.iter_mut().zip(centre) {
-                *x = m + sigma * gaussian(&mut rng);
+            v.copy_from_slice(&centres[c * dim..(c + 1) * dim]);
+            for b in bases[c * SUBSPACE * dim..(c + 1) * SUBSPACE * dim].chunks_exact(dim) {
+                let z = sigma_sub * gaussian(&mut rng);
+                v.iter_mut().zip(b).for_each(|(x, d)| *x += z * d);
             }
+            v.iter_mut().for_each(|x| *x += sigma_iso * gaussian(&mut rng));
             normalise(v);
         }
     });
@@ -173,11 +182,14 @@ pub async fn ann_bench(opts: &AnnBenchOptions, progress: &ProgressHandle) -> Res
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut centres: Vec<f32> = (0..opts.clusters * dim).map(|_| gaussian(&mut rng)).collect();
     centres.chunks_exact_mut(dim).for_each(normalise);
-    // |noise|^2 = sigma^2 * dim; cos(v, centre) = 1 / sqrt(1 + sigma^2 dim).
-    let sigma_data = (0.5625 / dim as f32).sqrt(); // cos ~ 0.8
+    let mut bases: Vec<f32> = (0..opts.clusters * SUBSPACE * dim).map(|_| gaussian(&mut rng)).collect();
+    bases.chunks_exact_mut(dim).for_each(normalise);
+    // cos(v, centre) = 1 / sqrt(1 + |step|^2): |step|^2 = SUBSPACE sigma_sub^2 (+ dim sigma_iso^2).
+    let sigma_sub = (0.5625 / SUBSPACE as f32).sqrt(); // cos ~ 0.8
+    let sigma_data = (0.02 / dim as f32).sqrt(); // isotropic part: cos ~ 0.99
     let sigma_query = (3.0 / dim as f32).sqrt(); // cos ~ 0.5
-    let data = around(&centres, dim, opts.vectors, sigma_data, opts.seed + 1);
-    let queries = around(&centres, dim, opts.queries, sigma_query, opts.seed + 2);
+    let data = around(&centres, &bases, dim, opts.vectors, sigma_sub, sigma_data, opts.seed + 1);
+    let queries = around(&centres, &bases, dim, opts.queries, sigma_sub, sigma_query, opts.seed + 2);
     let generate_s = t.elapsed().as_secs_f64();
 
     progress.set_message("exact scan");
@@ -292,5 +304,133 @@ pub async fn ann_bench(opts: &AnnBenchOptions, progress: &ProgressHandle) -> Res
         hnsw,
         exact: latency(exact_ms),
         lance,
+    })
+}
+
+/// End-to-end library search on a store of many videos.
+#[derive(Debug, Clone)]
+pub struct LibraryBenchOptions {
+    pub videos: usize,
+    pub frames_per_video: usize,
+    pub shots_per_video: usize,
+    pub queries: usize,
+    pub top_k: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryBenchReport {
+    pub videos: usize,
+    pub vectors: usize,
+    pub dim: usize,
+    pub write_s: f64,
+    pub index_build_s: f64,
+    pub queries: usize,
+    /// Warm: query embeddings cached, frame matrices of candidates in the frame cache.
+    pub ann: Latency,
+    pub exact: Latency,
+    /// Top-1 video agreement between the two paths.
+    pub top1_same_video: f64,
+}
+
+/// Fills the engine's (empty) store with `videos` synthetic videos of the model's width (each a
+/// few "shots" of near-identical frames around random directions), builds the index, and times
+/// library searches for `queries` sentences through the real text tower, once to warm the
+/// caches and once measured, through the index and exactly.
+pub async fn library_bench(
+    library: &super::Library,
+    opts: &LibraryBenchOptions,
+    progress: &ProgressHandle,
+) -> Result<LibraryBenchReport, LibraryError> {
+    use crate::index::{FrameMatrix, VideoRecord};
+    let engine = library.engine();
+    let dim = engine.embed_query("warm up").await?.len();
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    progress.set_length(opts.videos as u64);
+    progress.set_message("writing videos");
+    let t = Instant::now();
+    let sigma = (0.1 / dim as f32).sqrt(); // cos(frame, shot centre) ~ 0.95
+    let mut batch = Vec::new();
+    for v in 0..opts.videos {
+        let mut m = FrameMatrix::new(dim);
+        let shots = opts.shots_per_video.max(1);
+        let per_shot = opts.frames_per_video.div_ceil(shots);
+        let mut centre = vec![0f32; dim];
+        for f in 0..opts.frames_per_video {
+            if f % per_shot == 0 {
+                centre.iter_mut().for_each(|x| *x = gaussian(&mut rng));
+                normalise(&mut centre);
+            }
+            let mut row: Vec<f32> = centre.iter().map(|c| c + sigma * gaussian(&mut rng)).collect();
+            normalise(&mut row);
+            m.push(f as i64 * 1000, &row);
+        }
+        let fp = crate::fingerprint::Fingerprint::of(format!("library bench {} {v}", opts.seed).as_bytes());
+        let record = VideoRecord {
+            fingerprint: fp,
+            model_key: engine.model().key().to_string(),
+            ingest_id: crate::ingest::unique_id(),
+            duration_s: opts.frames_per_video as f64,
+            source_fps: Some(30.0),
+            width: 1280,
+            height: 720,
+            frame_count: opts.frames_per_video as u32,
+            sampling: "fixed:1".into(),
+            source: format!("bench://video-{v}"),
+            created_at_ms: crate::clock::now_ms() as i64,
+        };
+        batch.push((record, m));
+        if batch.len() == 100 || v + 1 == opts.videos {
+            engine.store().put_videos(&batch).await?;
+            progress.inc(batch.len() as u64);
+            batch.clear();
+        }
+    }
+    let write_s = t.elapsed().as_secs_f64();
+    progress.set_message("building the index");
+    let t = Instant::now();
+    let report = library.refresh(&super::RefreshOptions::default(), progress).await?;
+    let index_build_s = t.elapsed().as_secs_f64();
+    let words = ["dog", "beach", "kitchen", "red car", "crowd", "snow", "guitar", "night street", "child", "boat"];
+    let sentences: Vec<String> = (0..opts.queries)
+        .map(|i| format!("a {} near a {} ({i})", words[i % words.len()], words[(i * 7 + 3) % words.len()]))
+        .collect();
+    let top_k = super::LibraryTopK::new(opts.top_k).unwrap_or_default();
+    let mut results = Vec::new();
+    for mode in [super::Candidates::Ann, super::Candidates::Exact] {
+        progress.set_message(if mode == super::Candidates::Ann {
+            "searching through the index"
+        } else {
+            "searching exactly"
+        });
+        let mut ms = Vec::new();
+        let mut firsts = Vec::new();
+        for pass in 0..2 {
+            for s in &sentences {
+                let mut q = super::LibraryQuery::new(s.clone(), top_k);
+                q.candidates = mode;
+                let t = Instant::now();
+                let a = library.search(&q).await?;
+                if pass == 1 {
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    firsts.push(a.hits.first().map(|h| h.fingerprint));
+                }
+            }
+        }
+        results.push((latency(ms), firsts));
+    }
+    let (exact, exact_first) = results.pop().expect("two modes");
+    let (ann, ann_first) = results.pop().expect("two modes");
+    let same = ann_first.iter().zip(&exact_first).filter(|(a, b)| a == b).count();
+    Ok(LibraryBenchReport {
+        videos: opts.videos,
+        vectors: report.vectors,
+        dim,
+        write_s,
+        index_build_s,
+        queries: opts.queries,
+        ann,
+        exact,
+        top1_same_video: same as f64 / opts.queries.max(1) as f64,
     })
 }
