@@ -71,7 +71,7 @@ impl VectorTable {
             .query()
             .nearest_to(query)?
             .distance_type(DistanceType::Cosine)
-            .select(Select::columns(&["id"]))
+            .select(Select::columns(&["id", "_distance"]))
             .limit(k);
         match index {
             Some((nprobes, refine)) => q = q.nprobes(nprobes)?.refine_factor(refine),
