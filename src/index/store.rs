@@ -345,23 +345,9 @@ impl Store {
             .try_collect()
             .await?;
         let mut best: Option<(i64, SourceRecord)> = None;
-        for b in &batches {
-            let src = col::<StringArray>(b, "source")?;
-            let val = col::<StringArray>(b, "validator")?;
-            let fp = col::<StringArray>(b, "fingerprint")?;
-            let at = col::<Int64Array>(b, "updated_at_ms")?;
-            for i in 0..b.num_rows() {
-                let Ok(fingerprint) = fp.value(i).parse() else { continue };
-                if best.as_ref().is_none_or(|(t, _)| at.value(i) >= *t) {
-                    best = Some((
-                        at.value(i),
-                        SourceRecord {
-                            source: src.value(i).to_string(),
-                            validator: val.value(i).to_string(),
-                            fingerprint,
-                        },
-                    ));
-                }
+        for (at, rec) in source_rows(&batches)? {
+            if best.as_ref().is_none_or(|(t, _)| at >= *t) {
+                best = Some((at, rec));
             }
         }
         Ok(best.map(|(_, r)| r))
@@ -398,20 +384,11 @@ impl Store {
     pub async fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
         let batches: Vec<RecordBatch> = self.sources.query().execute().await?.try_collect().await?;
         let mut best: std::collections::HashMap<String, (i64, SourceRecord)> = std::collections::HashMap::new();
-        for b in &batches {
-            let src = col::<StringArray>(b, "source")?;
-            let val = col::<StringArray>(b, "validator")?;
-            let fp = col::<StringArray>(b, "fingerprint")?;
-            let at = col::<Int64Array>(b, "updated_at_ms")?;
-            for i in 0..b.num_rows() {
-                let Ok(fingerprint) = fp.value(i).parse() else { continue };
-                let rec =
-                    SourceRecord { source: src.value(i).to_string(), validator: val.value(i).to_string(), fingerprint };
-                match best.get(&rec.source) {
-                    Some((t, _)) if *t > at.value(i) => {}
-                    _ => {
-                        best.insert(rec.source.clone(), (at.value(i), rec));
-                    }
+        for (at, rec) in source_rows(&batches)? {
+            match best.get(&rec.source) {
+                Some((t, _)) if *t > at => {}
+                _ => {
+                    best.insert(rec.source.clone(), (at, rec));
                 }
             }
         }
@@ -438,6 +415,24 @@ impl Store {
         );
         Ok(self.frames.query().only_if(filter).select(Select::columns(&["dim"])).analyze_plan().await?)
     }
+}
+
+/// `(updated_at_ms, record)` of every `sources` row with a well-formed fingerprint.
+fn source_rows(batches: &[RecordBatch]) -> Result<Vec<(i64, SourceRecord)>, StoreError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let src = col::<StringArray>(b, "source")?;
+        let val = col::<StringArray>(b, "validator")?;
+        let fp = col::<StringArray>(b, "fingerprint")?;
+        let at = col::<Int64Array>(b, "updated_at_ms")?;
+        for i in 0..b.num_rows() {
+            let Ok(fingerprint) = fp.value(i).parse() else { continue };
+            let rec =
+                SourceRecord { source: src.value(i).to_string(), validator: val.value(i).to_string(), fingerprint };
+            out.push((at.value(i), rec));
+        }
+    }
+    Ok(out)
 }
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, StoreError> {
