@@ -15,7 +15,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler 
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
 	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl python3 python3-venv
 
-.PHONY: deps rust demo test build release bench fixtures fmt lint
+.PHONY: deps rust demo test build release bench fixtures fmt lint cuda cuda-miner gpu-check
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES) $(TEST_DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -63,3 +63,25 @@ fmt:
 
 lint:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+# CUDA builds: never part of `make test` or CI (CPU-only). scripts/cuda-toolchain.sh installs
+# nvcc and the CUDA libraries to link against from NVIDIA's PyPI wheels (no root, ~1.3 GB in
+# ~/.cache/chronoseek-cuda); kernels are built for CUDA_COMPUTE_CAP (default 90: H100/H200).
+# `make cuda` builds the embedding benchmark that travels to a GPU machine and stages it, stripped
+# and gzipped (57 MB -> 15 MB), in .gpu/ (what scripts/gpu-check.sh runs there); `make cuda-miner` builds the whole chronoseek
+# binary with `--device cuda:N` (it also needs FFmpeg's libraries where it runs).
+cuda: deps
+	eval "$$(scripts/cuda-toolchain.sh)" && \
+		$(CARGO) build --locked --release -p chronoseek-embed-bench --features cuda
+	mkdir -p .gpu && strip -o .gpu/chronoseek-embed-bench "$(CARGO_TARGET_DIR)/release/chronoseek-embed-bench" && \
+		gzip -9f .gpu/chronoseek-embed-bench
+	@ls -l .gpu/chronoseek-embed-bench.gz
+
+cuda-miner: deps
+	eval "$$(scripts/cuda-toolchain.sh)" && $(CARGO) build --locked --release --features cuda
+
+# The GPU check on this machine (CPU fallback when it has no GPU); on a lent GPU machine run
+# scripts/gpu-check.sh there with .gpu/ carried (README, "Running on a GPU").
+gpu-check:
+	$(CARGO) build --locked --release -p chronoseek-embed-bench
+	scripts/gpu-check.sh --bin "$(CARGO_TARGET_DIR)/release/chronoseek-embed-bench"

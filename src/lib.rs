@@ -11,7 +11,7 @@ pub mod fingerprint;
 pub mod index;
 pub mod ingest;
 pub mod library;
-pub mod model;
+pub use chronoseek_model as model;
 pub mod progress;
 pub mod protocol;
 pub mod query;

@@ -13,10 +13,11 @@ const RANKS: &[(&str, u32)] = &[
     ("fingerprint", 0),
     ("tasks", 0),
     ("protocol", 1),
+    // crates/model, re-exported as `crate::model`: it depends on nothing in this crate.
+    ("model", 1),
     ("chain", 2),
     ("synth", 2),
     ("index", 3),
-    ("model", 3),
     ("ingest", 4),
     ("query", 5),
     ("library", 6),

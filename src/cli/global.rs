@@ -32,10 +32,11 @@ pub struct GlobalOpts {
     #[arg(long, env = "CHRONOSEEK_DEVICE", global = true, default_value = "cpu", value_name = "DEVICE")]
     pub device: DeviceSpec,
 
-    /// How the model's matmuls run: `f32` (full precision, the reference's numbers) or `q8`
-    /// (8-bit weights through candle's quantized kernels: several times faster on CPUs with
-    /// AVX-512 VNNI, embeddings within a cosine of 0.999 of f32's, stored under their own
-    /// model key).
+    /// How the model's matmuls run: `f32` (full precision, the reference's numbers), `q8`
+    /// (8-bit weights through candle's quantized kernels: faster on CPUs with AVX-512 VNNI),
+    /// or `f16`/`bf16` (16-bit weights and activations: for `--device cuda:N`, where the
+    /// tensor cores run them; slow on CPUs). Anything but f32 gives embeddings within a cosine
+    /// of 0.999 of f32's, stored under their own model key (`…:q8`, `…:f16`).
     #[arg(long, env = "CHRONOSEEK_PRECISION", global = true, default_value = "f32", value_name = "PRECISION")]
     pub precision: Precision,
 

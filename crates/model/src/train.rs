@@ -85,7 +85,7 @@ pub fn train(
     }
     let usable: Vec<usize> = (0..captions.len()).filter(|&c| !by_caption[c].is_empty()).collect();
     let batch = opts.batch.min(usable.len()).max(2);
-    let mut rng = crate::synth::scene::Rng::new(opts.seed ^ 0xC11F);
+    let mut rng = crate::rng::Rng::new(opts.seed ^ 0xC11F);
     let dev = Device::Cpu;
     let mut final_loss = f32::NAN;
     let mut steps = 0;

@@ -24,10 +24,10 @@ use super::{Precision, kernels};
 const LN_EPS: f32 = 1e-5;
 
 /// A dense layer's weight (its bias, where it has one, is kept by the caller, which fuses it
-/// with what follows the matmul): f32 stored as `(in, out)` so that `x @ w` needs no
-/// transpose per call, or 8-bit blocks for candle's quantized matmul.
+/// with what follows the matmul): in the tower's dtype (f32, f16 or bf16) stored as `(in, out)`
+/// so that `x @ w` needs no transpose per call, or 8-bit blocks for candle's quantized matmul.
 enum Dense {
-    F32(Tensor),
+    Full(Tensor),
     Q8(QMatMul),
 }
 
@@ -44,13 +44,13 @@ impl Dense {
             let q = QTensor::quantize(&w.contiguous()?, GgmlDType::Q8_0)?;
             return Ok(Self::Q8(QMatMul::from_qtensor(q)?));
         }
-        Ok(Self::F32(w.t()?.contiguous()?))
+        Ok(Self::Full(w.t()?.contiguous()?))
     }
 
     /// `x @ w`, without any bias.
     fn matmul(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Self::F32(w) => x.matmul(w),
+            Self::Full(w) => x.matmul(w),
             Self::Q8(q) => q.forward(&x.contiguous()?),
         }
     }
@@ -198,7 +198,7 @@ impl VisionTower {
                 precision,
             )?,
             post_ln: Norm::load(v.pp("post_layernorm"), w)?,
-            // The projections run on one row per image: f32 costs nothing there.
+            // The projections run on one row per image: never quantised (it would save nothing).
             projection: Dense::load(&vb.pp("visual_projection"), w, projection_dim, Precision::F32)?,
             patch_size: p,
             grid,

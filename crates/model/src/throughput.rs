@@ -79,3 +79,33 @@ pub fn text_latency(model: &ClipEmbedder, query: &str, runs: usize) -> Result<Te
     ms.sort_by(f64::total_cmp);
     Ok(TextLatency { runs: ms.len(), p50_ms: ms[ms.len() / 2], min_ms: ms[0] })
 }
+
+/// How closely two loads of one checkpoint agree (f16 or q8 against f32, say): the smallest
+/// cosine between their embeddings of the same synthetic frames and of the same queries.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Agreement {
+    pub frames: usize,
+    pub min_image_cosine: f32,
+    pub texts: usize,
+    pub min_text_cosine: f32,
+}
+
+/// Queries for [`agreement`]: short, long, and a single character.
+pub const AGREEMENT_QUERIES: [&str; 4] = [
+    "a man jumps into the pool",
+    "a red circle on a blue background",
+    "the dog catches a frisbee in the park while children watch from a bench",
+    "x",
+];
+
+/// Embeds `frames` synthetic frames and [`AGREEMENT_QUERIES`] with both models.
+pub fn agreement(a: &ClipEmbedder, b: &ClipEmbedder, frames: usize) -> Result<Agreement, ModelError> {
+    let frames = frames.max(1);
+    let pixels = synthetic_pixels(a, frames, 1);
+    let min_cos = |x: Vec<Vec<f32>>, y: Vec<Vec<f32>>| {
+        x.iter().zip(&y).map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>()).fold(f32::INFINITY, f32::min)
+    };
+    let min_image_cosine = min_cos(a.embed_images(&pixels, frames)?, b.embed_images(&pixels, frames)?);
+    let min_text_cosine = min_cos(a.embed_texts(&AGREEMENT_QUERIES)?, b.embed_texts(&AGREEMENT_QUERIES)?);
+    Ok(Agreement { frames, min_image_cosine, texts: AGREEMENT_QUERIES.len(), min_text_cosine })
+}

@@ -23,6 +23,8 @@ pub struct ClipEmbedder {
     config: ClipConfig,
     tokenizer: ClipTokenizer,
     device: Device,
+    /// What the towers compute in; pixels are converted to it, features back to f32.
+    dtype: DType,
     name: String,
     key: String,
     /// Most images per tower pass: callers' batches are split into passes of this size.
@@ -65,7 +67,7 @@ impl ClipEmbedder {
         let device = device.to_candle()?;
         // SAFETY: the file is mapped read-only; like every safetensors user we rely on nobody
         // truncating the checkpoint while the process runs.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], DType::F32, &device) }
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], precision.dtype(), &device) }
             .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
         let model = Towers::load(vb, &config, precision)
             .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
@@ -79,7 +81,7 @@ impl ClipEmbedder {
             (Precision::Q8, true) => 8,
             _ => usize::MAX,
         };
-        Ok(Self { model, config, tokenizer, device, name: name.to_string(), key, pass })
+        Ok(Self { model, config, tokenizer, device, dtype: precision.dtype(), name: name.to_string(), key, pass })
     }
 
     pub fn name(&self) -> &str {
@@ -104,7 +106,7 @@ impl ClipEmbedder {
     /// Projected, not normalised, image features of preprocessed CHW images.
     pub fn image_features_raw(&self, pixels: &[f32], n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
         let t = self.pixel_tensor(pixels, n)?;
-        let f = self.model.vision.forward(&t).map_err(ModelError::inference)?;
+        let f = self.model.vision.forward(&t).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
         f.to_vec2::<f32>().map_err(ModelError::inference)
     }
 
@@ -127,7 +129,7 @@ impl ClipEmbedder {
             return Ok(out);
         }
         let t = self.pixel_tensor(pixels, n)?;
-        let f = self.model.vision.forward(&t).map_err(ModelError::inference)?;
+        let f = self.model.vision.forward(&t).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
         div_l2_norm(&f).and_then(|f| f.to_vec2::<f32>()).map_err(ModelError::inference)
     }
 
@@ -141,7 +143,7 @@ impl ClipEmbedder {
     /// Projected, not normalised, text features.
     pub fn text_features_raw(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         let ids = self.token_tensor(texts)?;
-        let f = self.model.text.forward(&ids).map_err(ModelError::inference)?;
+        let f = self.model.text.forward(&ids).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
         f.to_vec2::<f32>().map_err(ModelError::inference)
     }
 
@@ -151,7 +153,7 @@ impl ClipEmbedder {
             return Ok(Vec::new());
         }
         let ids = self.token_tensor(texts)?;
-        let f = self.model.text.forward(&ids).map_err(ModelError::inference)?;
+        let f = self.model.text.forward(&ids).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
         div_l2_norm(&f).and_then(|f| f.to_vec2::<f32>()).map_err(ModelError::inference)
     }
 
@@ -161,7 +163,9 @@ impl ClipEmbedder {
         if pixels.len() != n * c * s * s {
             return Err(ModelError::PixelCount { images: n, channels: c, size: s, got: pixels.len() });
         }
-        Tensor::from_slice(pixels, (n, c, s, s), &self.device).map_err(ModelError::inference)
+        Tensor::from_slice(pixels, (n, c, s, s), &self.device)
+            .and_then(|t| t.to_dtype(self.dtype))
+            .map_err(ModelError::inference)
     }
 
     /// Token ids padded with 0 to the longest text of the batch. The text tower pools at the end

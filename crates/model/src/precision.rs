@@ -1,4 +1,9 @@
-//! `--precision f32|q8`: how the towers' matmuls run.
+//! `--precision f32|f16|bf16|q8`: how the towers' matmuls run.
+//!
+//! `f16` and `bf16` hold the weights and activations in 16 bits: on a GPU that is what the
+//! tensor cores multiply (cuBLAS), at several times f32's rate; on a CPU candle has no fast
+//! 16-bit kernels, so they are for GPUs. Layer norms and softmax accumulate in f32 inside
+//! candle's kernels, and embeddings are normalised in f32.
 //!
 //! `q8` quantises the transformer's weights to 8 bits at load (GGML's Q8_0: blocks of 32 with
 //! one scale) and runs their matmuls through candle's quantized kernels, which on CPUs with
@@ -15,6 +20,10 @@ pub enum Precision {
     /// Full f32 weights and matmuls (the reference's numbers).
     #[default]
     F32,
+    /// Half precision (IEEE f16) weights and activations: GPUs.
+    F16,
+    /// bfloat16 weights and activations (f32's range, 8-bit mantissa): GPUs.
+    BF16,
     /// 8-bit weights for the transformer layers' matmuls.
     Q8,
 }
@@ -23,7 +32,18 @@ impl Precision {
     pub fn name(&self) -> &'static str {
         match self {
             Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::BF16 => "bf16",
             Self::Q8 => "q8",
+        }
+    }
+
+    /// The dtype weights are loaded in and the towers compute in (q8 quantises f32 weights).
+    pub fn dtype(&self) -> candle_core::DType {
+        match self {
+            Self::F32 | Self::Q8 => candle_core::DType::F32,
+            Self::F16 => candle_core::DType::F16,
+            Self::BF16 => candle_core::DType::BF16,
         }
     }
 }
@@ -33,8 +53,10 @@ impl FromStr for Precision {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "f32" | "fp32" => Ok(Self::F32),
+            "f16" | "fp16" | "half" => Ok(Self::F16),
+            "bf16" | "bfloat16" => Ok(Self::BF16),
             "q8" | "int8" | "q8_0" => Ok(Self::Q8),
-            other => Err(format!("unknown precision '{other}' (expected f32 or q8)")),
+            other => Err(format!("unknown precision '{other}' (expected f32, f16, bf16 or q8)")),
         }
     }
 }

@@ -7,6 +7,7 @@ mod device;
 mod kernels;
 mod precision;
 pub mod preprocess;
+pub mod rng;
 mod source;
 pub mod throughput;
 pub mod tiny;
