@@ -53,6 +53,8 @@ counters! {
     text_cache_hits,
     /// Query embeddings served from the store.
     text_store_hits,
+    /// Store look-ups of a query embedding (made only for keys the store is known to hold).
+    text_store_reads,
     /// Frame matrices read from the store.
     frame_loads,
     /// Frame matrices served from the in-memory frame cache.
@@ -74,6 +76,8 @@ counters! {
     text_cache_write_batches,
     /// Query embeddings that could not be written (logged; the search still answered).
     text_cache_write_failures,
+    /// Compactions of the query-embedding table's fragments by the writer.
+    text_cache_compactions,
     /// Library searches answered.
     library_searches,
     /// Library searches whose candidates came from the ANN graph.

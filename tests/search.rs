@@ -245,6 +245,7 @@ async fn new_queries_under_concurrency_never_fail_and_share_store_versions() {
     let c = engine.counters();
     assert_eq!(c.text_cache_writes, n + 1, "{c:?}");
     assert_eq!(c.text_cache_write_failures, 0);
+    assert_eq!(c.text_store_reads, 0, "queries the store never held cost no store read: {c:?}");
     let added = engine.store().text_embeddings_version().await.unwrap() - v0;
     assert!(added < n / 2, "{n} new queries added {added} table versions; writes must be batched");
     assert_eq!(added, c.text_cache_write_batches - 1, "one version per batch");
@@ -252,7 +253,36 @@ async fn new_queries_under_concurrency_never_fail_and_share_store_versions() {
     drop(engine);
     let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
     let a = engine.search(&video, "query number 7", TopK::default(), &hidden()).await.unwrap();
-    assert_eq!((a.counters.text_embeddings, a.counters.text_store_hits), (0, 1));
+    assert_eq!((a.counters.text_embeddings, a.counters.text_store_hits, a.counters.text_store_reads), (0, 1, 1));
+    // A query the store does not hold goes straight to the tower in the new process too.
+    let b = engine.search(&video, "a query nobody asked", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!((b.counters.text_embeddings, b.counters.text_store_reads), (1, 0));
+}
+
+/// Every write batch adds a fragment that later look-ups read; the writer compacts them every
+/// `COMPACT_EVERY` batches, and what it compacted stays readable.
+#[tokio::test]
+async fn the_query_embedding_table_is_compacted_as_batches_pile_up() {
+    use chronoseek::query::text_cache::COMPACT_EVERY;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let video = input(&common::fixture("scenes.webm").display().to_string());
+    let n = COMPACT_EVERY + 4;
+    for i in 0..n {
+        engine.search(&video, &format!("sequential query {i}"), TopK::default(), &hidden()).await.unwrap();
+        // One batch per query: the writer has nothing else queued.
+        assert!(engine.flush(std::time::Duration::from_secs(30)).await);
+    }
+    let c = engine.counters();
+    assert_eq!((c.text_cache_write_batches, c.text_cache_compactions), (n, 1), "{c:?}");
+    let fragments = engine.store().text_embeddings_fragments().await.unwrap();
+    assert!(fragments <= 8, "{n} batches left {fragments} fragments after compaction");
+    drop(engine);
+    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    for i in [0, COMPACT_EVERY / 2, n - 1] {
+        let a = engine.search(&video, &format!("sequential query {i}"), TopK::default(), &hidden()).await.unwrap();
+        assert_eq!((a.counters.text_embeddings, a.counters.text_store_hits), (0, 1), "query {i}");
+    }
 }
 
 /// Near-duplicate frames reuse the embedding of the last embedded frame: far fewer tower runs

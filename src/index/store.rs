@@ -18,7 +18,7 @@ use lancedb::{
     Connection, Table,
     index::{Index, scalar::BTreeIndexBuilder},
     query::{ExecutableQuery, QueryBase, Select},
-    table::{OptimizeAction, OptimizeOptions},
+    table::{CompactionOptions, OptimizeAction, OptimizeOptions},
 };
 
 use super::{
@@ -328,6 +328,44 @@ impl Store {
         )?;
         self.texts.add(batch).execute().await?;
         Ok(())
+    }
+
+    /// Keys of the query embeddings stored for `model_key`. The text cache reads them once, so
+    /// that a query the store has never seen (most new queries) costs no store read at all.
+    pub async fn text_embedding_keys(&self, model_key: &str) -> Result<Vec<String>, StoreError> {
+        let batches: Vec<RecordBatch> = self
+            .texts
+            .query()
+            .only_if(format!("model_key = {}", sql_str(model_key)))
+            .select(Select::columns(&["key"]))
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut keys = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+        for b in &batches {
+            let col = b
+                .column_by_name("key")
+                .ok_or_else(|| StoreError::Corrupt("text_embeddings.key missing".into()))?
+                .as_string::<i32>();
+            keys.extend(col.iter().flatten().map(str::to_string));
+        }
+        Ok(keys)
+    }
+
+    /// Merges the query-embedding table's small fragments (each write batch adds one) into few.
+    /// Readers carry on meanwhile (LanceDB commits the merge as a new version); old versions
+    /// stay until `store optimize` prunes them.
+    pub async fn compact_text_embeddings(&self) -> Result<(), StoreError> {
+        self.texts
+            .optimize(OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None })
+            .await?;
+        Ok(())
+    }
+
+    /// Data fragments of the `text_embeddings` table (a look-up reads every one of them).
+    pub async fn text_embeddings_fragments(&self) -> Result<usize, StoreError> {
+        Ok(self.texts.stats().await?.fragment_stats.num_fragments)
     }
 
     /// The `text_embeddings` table's version (tests and `store stats` read it).

@@ -2,14 +2,24 @@
 //! `blake3(model key, normalised query)` so a query is embedded once per model, ever.
 //!
 //! Writing a new embedding to the store is a cache fill, not part of the answer: it goes to a
-//! background writer that commits whatever has queued up as one batch (one table version per
-//! batch, not per query), retries a failed commit (LanceDB refuses commits when too many
-//! writers race), and logs what it finally could not write. A search never fails, and never
-//! waits, because of a cache write.
+//! background writer that commits whatever has queued up within a few milliseconds as one
+//! batch (one table version per batch, not per query), retries a failed commit (LanceDB refuses
+//! commits when too many writers race), and logs what it finally could not write. A search
+//! never fails, and never waits, because of a cache write.
+//!
+//! Reading is shaped by the same table: a look-up by key reads every data fragment, and each
+//! write batch adds one. So the cache loads the keys the store holds for its model once, adds
+//! the keys it queues, and reads the store only for a key it knows is there — a query nobody
+//! asked before goes straight to the text tower. (Keys another process writes after that load
+//! are not known here: such a query is embedded once more, which costs time, never
+//! correctness.) The writer compacts the table every [`COMPACT_EVERY`] batches, so the
+//! look-ups that do happen stay a few fragments wide.
 
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -48,6 +58,19 @@ const WRITE_QUEUE: usize = 4096;
 const WRITE_BATCH: usize = 512;
 /// Attempts per batch before its rows are given up (with a warning).
 const WRITE_ATTEMPTS: u32 = 5;
+/// How long the writer waits for more rows after the first of a batch: under load new queries
+/// finish a few milliseconds apart, so a burst becomes a few commits instead of one per query.
+const WRITE_LINGER: Duration = Duration::from_millis(20);
+/// Write batches between compactions of the table's fragments.
+pub const COMPACT_EVERY: u64 = 32;
+
+/// A cache key as 32 bytes (the blake3 hash its hex spells).
+type KeyBytes = [u8; 32];
+
+fn key_bytes(hex_key: &str) -> Option<KeyBytes> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_key, &mut out).ok().map(|()| out)
+}
 
 pub struct TextEmbeddingCache {
     lru: Mutex<LruCache<String, Arc<Vec<f32>>>>,
@@ -61,6 +84,9 @@ pub struct TextEmbeddingCache {
     /// Text-tower runs at once (one per core): a burst of new queries queues here in arrival
     /// order instead of every request slowing every other down.
     tower: tokio::sync::Semaphore,
+    /// Keys the store holds (loaded on first use) plus those queued since; `None` if the key
+    /// list could not be read, and then every miss reads the store.
+    stored: tokio::sync::OnceCell<Option<Mutex<HashSet<KeyBytes>>>>,
 }
 
 impl TextEmbeddingCache {
@@ -74,6 +100,31 @@ impl TextEmbeddingCache {
             writer: std::sync::OnceLock::new(),
             pending: Default::default(),
             tower: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            stored: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The keys the store is known to hold for this model (read once).
+    async fn stored_keys(&self) -> Option<&Mutex<HashSet<KeyBytes>>> {
+        self.stored
+            .get_or_init(|| async {
+                match self.store.text_embedding_keys(self.model.key()).await {
+                    Ok(keys) => Some(Mutex::new(keys.iter().filter_map(|k| key_bytes(k)).collect())),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not list stored query embeddings; every new query will read the store");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
+    }
+
+    /// Whether the store may hold `key`: known there, or the key list is unavailable.
+    async fn maybe_stored(&self, key: &str) -> bool {
+        match (self.stored_keys().await, key_bytes(key)) {
+            (Some(keys), Some(k)) => keys.lock().contains(&k),
+            _ => true,
         }
     }
 
@@ -97,6 +148,9 @@ impl TextEmbeddingCache {
             tokio::spawn(write_loop(self.store.clone(), self.counters.clone(), self.pending.clone(), rx));
             tx
         });
+        if let (Some(Some(keys)), Some(k)) = (self.stored.get(), key_bytes(&row.key)) {
+            keys.lock().insert(k);
+        }
         self.pending.fetch_add(1, Ordering::SeqCst);
         if tx.try_send(row).is_err() {
             self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -112,7 +166,11 @@ impl TextEmbeddingCache {
             Counters::inc(&self.counters.text_cache_hits);
             return Ok(e.clone());
         }
-        if let Some(e) = self.store.text_embedding(&key).await?
+        if self.maybe_stored(&key).await
+            && let Some(e) = {
+                Counters::inc(&self.counters.text_store_reads);
+                self.store.text_embedding(&key).await?
+            }
             && e.len() == self.model.dim()
         {
             Counters::inc(&self.counters.text_store_hits);
@@ -153,7 +211,16 @@ async fn write_loop(
     mut rx: mpsc::Receiver<TextEmbeddingRow>,
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut batches_since_compaction = 0u64;
     while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let deadline = tokio::time::Instant::now() + WRITE_LINGER;
+        while batch.len() < WRITE_BATCH {
+            let room = WRITE_BATCH - batch.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         let received = batch.len();
         // The same query embedded twice while its first write was queued: one row is enough.
         batch.sort_by(|a, b| a.key.cmp(&b.key));
@@ -165,6 +232,7 @@ async fn write_loop(
                 Ok(()) => {
                     Counters::add(&counters.text_cache_writes, batch.len() as u64);
                     Counters::inc(&counters.text_cache_write_batches);
+                    batches_since_compaction += 1;
                     break;
                 }
                 Err(e) if attempt < WRITE_ATTEMPTS => {
@@ -180,5 +248,12 @@ async fn write_loop(
         }
         batch.clear();
         pending.fetch_sub(received, Ordering::SeqCst);
+        if batches_since_compaction >= COMPACT_EVERY {
+            batches_since_compaction = 0;
+            match store.compact_text_embeddings().await {
+                Ok(()) => Counters::inc(&counters.text_cache_compactions),
+                Err(e) => tracing::warn!(error = %e, "compacting the query-embedding table failed; retried later"),
+            }
+        }
     }
 }

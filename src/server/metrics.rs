@@ -57,6 +57,7 @@ impl Collector for EngineCollector {
             ),
             ("chronoseek_text_cache_hits", "Query embeddings served from memory", c.text_cache_hits),
             ("chronoseek_text_store_hits", "Query embeddings served from the store", c.text_store_hits),
+            ("chronoseek_text_store_reads", "Store look-ups of query embeddings", c.text_store_reads),
             ("chronoseek_text_cache_misses", "Queries run through the text tower", c.text_embeddings),
             ("chronoseek_result_cache_hits", "Searches answered from the result cache", c.result_cache_hits),
             ("chronoseek_downloads", "Video downloads", c.downloads),
