@@ -69,6 +69,38 @@ impl LoadedIndex {
     }
 }
 
+/// Which ingest of each video the store currently serves, as the index judges its entries: an
+/// entry is live when it was built from that ingest. Refresh, `staleness` and search all ask
+/// this one question, so they can never disagree about what is dead.
+pub(crate) struct CurrentIngests<'a>(HashMap<Fingerprint, &'a str>);
+
+impl<'a> CurrentIngests<'a> {
+    /// From store records, newest first: the first record of a fingerprint wins.
+    pub(crate) fn of(records: impl IntoIterator<Item = &'a VideoRecord>) -> Self {
+        let mut current = HashMap::new();
+        for r in records {
+            current.entry(r.fingerprint).or_insert(r.ingest_id.as_str());
+        }
+        Self(current)
+    }
+
+    pub(crate) fn is_live(&self, e: &IndexedVideo) -> bool {
+        self.0.get(&e.fingerprint).is_some_and(|id| *id == e.ingest_id)
+    }
+
+    /// Vectors of entries that are no longer live (filtered out until a rebuild).
+    pub(crate) fn dead_vectors(&self, entries: &[IndexedVideo]) -> usize {
+        entries.iter().filter(|e| !self.is_live(e)).map(|e| e.count).sum()
+    }
+
+    /// Current videos that no live entry holds (scanned exactly until the next refresh).
+    pub(crate) fn pending(&self, entries: &[IndexedVideo]) -> usize {
+        let live: HashSet<(Fingerprint, &str)> =
+            entries.iter().filter(|e| self.is_live(e)).map(|e| (e.fingerprint, e.ingest_id.as_str())).collect();
+        self.0.iter().filter(|(fp, id)| !live.contains(&(**fp, **id))).count()
+    }
+}
+
 /// The store's complete videos for one model, newest record per fingerprint.
 pub(crate) async fn current_videos(store: &Store, model_key: &str) -> Result<Vec<VideoRecord>, LibraryError> {
     let mut seen = HashSet::new();
@@ -136,7 +168,7 @@ pub async fn refresh(
         tokio::task::spawn_blocking(move || dir.lock()).await??
     };
     let current = current_videos(store, model_key).await?;
-    let live_ids: HashMap<Fingerprint, &str> = current.iter().map(|v| (v.fingerprint, v.ingest_id.as_str())).collect();
+    let ingests = CurrentIngests::of(&current);
     // Decide from the manifest alone; the graph is read only when it will be extended.
     let existing = match dir.current()? {
         None => None,
@@ -165,26 +197,25 @@ pub async fn refresh(
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let is_live = |e: &IndexedVideo| live_ids.get(&e.fingerprint).is_some_and(|id| *id == e.ingest_id);
     let unit = opts.unit.or(existing.as_ref().map(|(_, m)| m.unit)).unwrap_or_default();
     let params = opts.params.or(existing.as_ref().map(|(_, m)| m.params)).unwrap_or_default();
     let reusable =
         existing.filter(|(_, m)| !opts.rebuild && m.unit == unit && m.params == params && m.format == MANIFEST_FORMAT);
     let mut manifest = match reusable {
         Some((_, m)) => {
-            let dead: usize = m.videos.iter().filter(|v| !is_live(v)).map(|v| v.count).sum();
+            let dead = ingests.dead_vectors(&m.videos);
             (m.vectors == 0 || dead as f64 <= opts.max_dead_fraction * m.vectors as f64).then_some(m)
         }
         None => None,
     };
     let indexed: HashSet<(Fingerprint, String)> = manifest
         .as_ref()
-        .map(|m| m.videos.iter().filter(|v| is_live(v)).map(|v| (v.fingerprint, v.ingest_id.clone())).collect())
+        .map(|m| m.videos.iter().filter(|v| ingests.is_live(v)).map(|v| (v.fingerprint, v.ingest_id.clone())).collect())
         .unwrap_or_default();
     let to_add: Vec<&VideoRecord> =
         current.iter().filter(|v| !indexed.contains(&(v.fingerprint, v.ingest_id.clone()))).collect();
     if let Some(m) = manifest.as_ref().filter(|_| to_add.is_empty()) {
-        let dead = m.videos.iter().filter(|v| !is_live(v)).map(|v| v.count).sum();
+        let dead = ingests.dead_vectors(&m.videos);
         return Ok(RefreshReport {
             generation: dir.current()?,
             rebuilt: false,
@@ -273,7 +304,7 @@ pub async fn refresh(
             .unwrap_or(0)
             + 1
     });
-    let dead_vectors = entries.iter().filter(|v| !is_live(v)).map(|v| v.count).sum();
+    let dead_vectors = ingests.dead_vectors(&entries);
     let new_manifest = Manifest {
         format: MANIFEST_FORMAT,
         model_key: model_key.to_string(),
@@ -341,28 +372,17 @@ pub async fn staleness(store: &Store, root: &Path) -> Result<Vec<Staleness>, Lib
         let Some(generation) = dir.current()? else { continue };
         let m = dir.read_manifest(&generation)?;
         // Newest record per fingerprint (the list is newest first).
-        let mut current: HashMap<Fingerprint, &str> = HashMap::new();
-        for v in all.iter().filter(|v| v.model_key == m.model_key) {
-            current.entry(v.fingerprint).or_insert(v.ingest_id.as_str());
-        }
-        let live: HashSet<(Fingerprint, &str)> = m
-            .videos
-            .iter()
-            .filter(|v| current.get(&v.fingerprint).is_some_and(|id| *id == v.ingest_id))
-            .map(|v| (v.fingerprint, v.ingest_id.as_str()))
-            .collect();
-        let dead_vectors =
-            m.videos.iter().filter(|v| !live.contains(&(v.fingerprint, v.ingest_id.as_str()))).map(|v| v.count).sum();
-        let pending_videos = current.iter().filter(|(fp, id)| !live.contains(&(**fp, **id))).count();
+        let ingests = CurrentIngests::of(all.iter().filter(|v| v.model_key == m.model_key));
+        let indexed_videos = m.videos.iter().filter(|v| ingests.is_live(v)).count();
         out.push(Staleness {
             model_key: m.model_key.clone(),
             bytes: dir.bytes(&generation),
             generation,
             unit: m.unit,
             vectors: m.vectors,
-            indexed_videos: live.len(),
-            pending_videos,
-            dead_vectors,
+            indexed_videos,
+            pending_videos: ingests.pending(&m.videos),
+            dead_vectors: ingests.dead_vectors(&m.videos),
             created_at_ms: m.created_at_ms,
         });
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::index::{LoadedIndex, current_videos};
+use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::counters::Counters;
@@ -189,11 +189,9 @@ impl Library {
             return Ok(out);
         }
         out.generation = Some(ix.generation.clone());
-        let current: HashMap<Fingerprint, &str> =
-            records.iter().map(|r| (r.fingerprint, r.ingest_id.as_str())).collect();
+        let ingests = CurrentIngests::of(records);
         let m = &ix.manifest;
-        let live: Vec<bool> =
-            m.videos.iter().map(|v| current.get(&v.fingerprint).is_some_and(|id| *id == v.ingest_id)).collect();
+        let live: Vec<bool> = m.videos.iter().map(|v| ingests.is_live(v)).collect();
         out.indexed = m.videos.iter().zip(&live).filter(|(_, l)| **l).map(|(v, _)| v.fingerprint).collect();
         if out.indexed.is_empty() {
             return Ok(out);

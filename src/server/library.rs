@@ -29,7 +29,7 @@ use super::HttpError;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, file_validator, thumbnail::thumbnail_png};
-use crate::library::{Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K};
+use crate::library::{Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K};
 use crate::protocol::{ErrorCode, ProtocolError, TopK};
 
 const INDEX_HTML: &str = include_str!("page/index.html");
@@ -158,32 +158,45 @@ async fn local_files(app: &LibraryApp) -> Result<HashMap<Fingerprint, PathBuf>, 
     Ok(out)
 }
 
-fn display_name(record: &VideoRecord, local: Option<&PathBuf>) -> String {
+/// What a page card says about its video: from a store record, or from a library hit (which
+/// carries the same fields, so a library search needs no second read of the videos table).
+struct CardVideo<'a> {
+    fingerprint: Fingerprint,
+    source: &'a str,
+    duration_s: f64,
+}
+
+impl<'a> From<&'a VideoRecord> for CardVideo<'a> {
+    fn from(r: &'a VideoRecord) -> Self {
+        Self { fingerprint: r.fingerprint, source: &r.source, duration_s: r.duration_s }
+    }
+}
+
+impl<'a> From<&'a LibraryHit> for CardVideo<'a> {
+    fn from(h: &'a LibraryHit) -> Self {
+        Self { fingerprint: h.fingerprint, source: &h.source, duration_s: h.duration_s }
+    }
+}
+
+fn display_name(video: &CardVideo, local: Option<&PathBuf>) -> String {
     let from = |s: &str| s.rsplit(['/', '\\']).find(|p| !p.is_empty()).map(str::to_string);
     local
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .or_else(|| from(&record.source))
-        .unwrap_or_else(|| record.fingerprint.to_hex()[..12].to_string())
+        .or_else(|| from(video.source))
+        .unwrap_or_else(|| video.fingerprint.to_hex()[..12].to_string())
 }
 
-fn card(
-    record: &VideoRecord,
-    local: Option<&PathBuf>,
-    rank: usize,
-    start: f64,
-    end: f64,
-    score: f64,
-) -> serde_json::Value {
-    let fp = record.fingerprint.to_hex();
+fn card(video: CardVideo, local: Option<&PathBuf>, rank: usize, start: f64, end: f64, score: f64) -> serde_json::Value {
+    let fp = video.fingerprint.to_hex();
     json!({
         "rank": rank,
         "fingerprint": fp,
-        "name": display_name(record, local),
-        "source": local.map(|p| p.display().to_string()).unwrap_or_else(|| record.source.clone()),
+        "name": display_name(&video, local),
+        "source": local.map(|p| p.display().to_string()).unwrap_or_else(|| video.source.to_string()),
         "start": start,
         "end": end,
         "score": score,
-        "duration": record.duration_s,
+        "duration": video.duration_s,
         "thumbnail": local.map(|_| format!("/thumb/{fp}?t={start}")),
         "media": local.map(|_| format!("/media/{fp}")),
     })
@@ -196,7 +209,7 @@ async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpErro
         .iter()
         .filter_map(|r| {
             let path = local.get(&r.fingerprint)?;
-            Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(r, Some(path)),
+            Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(&r.into(), Some(path)),
                 "duration": r.duration_s, "frames": r.frame_count, "media": format!("/media/{}", r.fingerprint)}))
         })
         .collect();
@@ -209,16 +222,11 @@ async fn library_search(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQu
     let text = query_text(&p)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
     let answer = app.library.search(&LibraryQuery::new(text.clone(), k)).await?;
-    let records: HashMap<Fingerprint, VideoRecord> =
-        app.library.videos().await?.into_iter().map(|r| (r.fingerprint, r)).collect();
     let local = local_files(&app).await?;
     let results: Vec<serde_json::Value> = answer
         .hits
         .iter()
-        .filter_map(|h| {
-            let r = records.get(&h.fingerprint)?;
-            Some(card(r, local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
-        })
+        .map(|h| card(h.into(), local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
         .collect();
     Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "stats": answer.stats, "results": results}))
         .into_response())
@@ -247,7 +255,7 @@ async fn video_search(
         .results
         .iter()
         .enumerate()
-        .map(|(i, r)| card(&record, local.get(&fp), i + 1, r.start, r.end, r.confidence))
+        .map(|(i, r)| card((&record).into(), local.get(&fp), i + 1, r.start, r.end, r.confidence))
         .collect();
     Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "results": results})).into_response())
 }

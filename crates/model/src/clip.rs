@@ -50,14 +50,14 @@ impl ClipEmbedder {
         let name = source.display_name();
         tokio::task::spawn_blocking(move || Self::from_files(&files, &name, opts))
             .await
-            .map_err(|e| ModelError::Load(format!("loader task failed: {e}")))?
+            .map_err(ModelError::LoaderTask)?
     }
 
     /// Loads a checkpoint from files in the Hugging Face layout.
     pub fn from_files(files: &ModelFiles, name: &str, opts: impl Into<ModelOptions>) -> Result<Self, ModelError> {
         let ModelOptions { device, precision } = opts.into();
         let config_text = std::fs::read_to_string(&files.config)
-            .map_err(|e| ModelError::Load(format!("{}: {e}", files.config.display())))?;
+            .map_err(|source| ModelError::Io { path: files.config.clone(), source })?;
         let config = parse_clip_config(&config_text)?;
         let mut key = checkpoint_key(name, config_text.as_bytes(), &files.weights)?;
         if precision != Precision::F32 {
@@ -68,9 +68,9 @@ impl ClipEmbedder {
         // SAFETY: the file is mapped read-only; like every safetensors user we rely on nobody
         // truncating the checkpoint while the process runs.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&files.weights], precision.dtype(), &device) }
-            .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
+            .map_err(|e| ModelError::Weights { path: files.weights.clone(), source: Box::new(e) })?;
         let model = Towers::load(vb, &config, precision)
-            .map_err(|e| ModelError::Load(format!("{}: {e}", files.weights.display())))?;
+            .map_err(|e| ModelError::Weights { path: files.weights.clone(), source: Box::new(e) })?;
         let tokenizer = ClipTokenizer::new(config.text_config.max_position_embeddings);
         tracing::info!(model = name, key = %key, %precision, image_size = config.image_size,
             dim = config.text_config.projection_dim, "model loaded");
@@ -186,8 +186,9 @@ impl ClipEmbedder {
 fn checkpoint_key(name: &str, config: &[u8], weights: &Path) -> Result<String, ModelError> {
     let mut hasher = blake3::Hasher::new();
     hasher.update(config);
-    let mut f = std::fs::File::open(weights).map_err(|e| ModelError::Load(format!("{}: {e}", weights.display())))?;
-    std::io::copy(&mut f, &mut hasher).map_err(|e| ModelError::Load(format!("{}: {e}", weights.display())))?;
+    let io = |source| ModelError::Io { path: weights.to_path_buf(), source };
+    let mut f = std::fs::File::open(weights).map_err(io)?;
+    std::io::copy(&mut f, &mut hasher).map_err(io)?;
     let short: String = name.rsplit('/').next().unwrap_or(name).chars().take(48).collect();
     Ok(format!("{short}:{}", &hasher.finalize().to_hex()[..16]))
 }

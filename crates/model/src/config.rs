@@ -11,7 +11,7 @@ use candle_transformers::models::clip::{
 };
 use serde::Deserialize;
 
-use super::ModelError;
+use super::{ConfigError, ModelError};
 
 #[derive(Debug, Deserialize)]
 struct HfClipConfig {
@@ -88,22 +88,20 @@ impl Default for HfVisionConfig {
     }
 }
 
-fn activation(name: &str, tower: &str) -> Result<Activation, ModelError> {
+fn activation(name: &str, tower: &'static str) -> Result<Activation, ModelError> {
     match name {
         "quick_gelu" => Ok(Activation::QuickGelu),
-        other => Err(ModelError::Config(format!(
-            "{tower} hidden_act '{other}' is not supported (candle's CLIP implements quick_gelu only)"
-        ))),
+        other => Err(ConfigError::Activation { tower, name: other.to_string() }.into()),
     }
 }
 
 /// Parses `config.json` text into candle's config. Fails with the field that is wrong.
 pub fn parse_clip_config(json: &str) -> Result<ClipConfig, ModelError> {
-    let hf: HfClipConfig = serde_json::from_str(json).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
+    let hf: HfClipConfig = serde_json::from_str(json).map_err(ConfigError::Json)?;
     if let Some(t) = &hf.model_type
         && t != "clip"
     {
-        return Err(ModelError::Config(format!("model_type is '{t}', expected 'clip'")));
+        return Err(ConfigError::NotClip(t.clone()).into());
     }
     let t = &hf.text_config;
     let v = &hf.vision_config;
@@ -111,16 +109,11 @@ pub fn parse_clip_config(json: &str) -> Result<ClipConfig, ModelError> {
         [("text", t.hidden_size, t.num_attention_heads), ("vision", v.hidden_size, v.num_attention_heads)]
     {
         if heads == 0 || width % heads != 0 {
-            return Err(ModelError::Config(format!(
-                "{name} hidden_size {width} is not divisible by num_attention_heads {heads}"
-            )));
+            return Err(ConfigError::Heads { tower: name, width, heads }.into());
         }
     }
     if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
-        return Err(ModelError::Config(format!(
-            "vision image_size {} is not a multiple of patch_size {}",
-            v.image_size, v.patch_size
-        )));
+        return Err(ConfigError::PatchSize { image_size: v.image_size, patch_size: v.patch_size }.into());
     }
     let text_config = ClipTextConfig {
         vocab_size: t.vocab_size,
@@ -201,9 +194,17 @@ mod tests {
     #[test]
     fn rejects_unsupported_activation_and_bad_heads() {
         let e = parse_clip_config(r#"{"text_config": {"hidden_act": "gelu"}}"#).unwrap_err();
-        assert!(e.to_string().contains("gelu"));
+        assert!(
+            matches!(&e, ModelError::Config(ConfigError::Activation { tower: "text", name }) if name == "gelu"),
+            "{e:?}"
+        );
         let e = parse_clip_config(r#"{"vision_config": {"hidden_size": 30, "num_attention_heads": 4}}"#).unwrap_err();
+        assert!(matches!(e, ModelError::Config(ConfigError::Heads { tower: "vision", width: 30, heads: 4 })), "{e:?}");
         assert!(e.to_string().contains("divisible"));
+        let e = parse_clip_config(r#"{"model_type": "siglip"}"#).unwrap_err();
+        assert!(matches!(&e, ModelError::Config(ConfigError::NotClip(t)) if t == "siglip"), "{e:?}");
+        let e = parse_clip_config("{").unwrap_err();
+        assert!(matches!(e, ModelError::Config(ConfigError::Json(_))), "{e:?}");
     }
 
     #[test]

@@ -44,11 +44,10 @@ impl DeviceSpec {
             Self::Cpu => Ok(candle_core::Device::Cpu),
             Self::Cuda(n) => {
                 if !candle_core::utils::cuda_is_available() {
-                    return Err(super::ModelError::Device(format!(
-                        "cuda:{n} requested but this build has no CUDA support (rebuild with --features cuda)"
-                    )));
+                    return Err(super::ModelError::NoCuda { ordinal: n });
                 }
-                candle_core::Device::new_cuda(n).map_err(|e| super::ModelError::Device(e.to_string()))
+                candle_core::Device::new_cuda(n)
+                    .map_err(|e| super::ModelError::Cuda { ordinal: n, source: Box::new(e) })
             }
         }
     }
@@ -63,5 +62,14 @@ mod tests {
         assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
         assert!("tpu".parse::<DeviceSpec>().is_err());
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+
+    #[test]
+    fn cuda_in_a_cpu_build_is_an_error_not_a_fallback() {
+        if candle_core::utils::cuda_is_available() {
+            return; // a CUDA build: the device may well exist
+        }
+        let e = DeviceSpec::Cuda(3).to_candle().unwrap_err();
+        assert!(matches!(e, crate::ModelError::NoCuda { ordinal: 3 }), "{e:?}");
     }
 }

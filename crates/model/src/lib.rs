@@ -22,19 +22,51 @@ pub use precision::{ModelOptions, Precision};
 pub use source::{DEFAULT_MODEL_ID, ModelFiles, ModelSource};
 pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, preprocess_query};
 
-/// Everything that can go wrong getting or running a model.
+/// Everything that can go wrong getting or running a model. Each variant keeps what failed
+/// (path, hub id, tower) and the error underneath as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("model files missing: {0}")]
-    Missing(String),
-    #[error("model download failed: {0}")]
-    Download(String),
+    #[error("{} not found (a model directory needs config.json and model.safetensors)", path.display())]
+    MissingFile { path: std::path::PathBuf },
+    #[error("{id} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set", cache.display())]
+    NotCached { id: String, cache: std::path::PathBuf },
+    #[error("{id}/{file}: download failed: {source} (download it elsewhere and pass --model-dir, or set HF_ENDPOINT)")]
+    Download {
+        id: String,
+        /// `config.json` or `model.safetensors`; empty when the hub client itself could not start.
+        file: &'static str,
+        #[source]
+        source: Box<hf_hub::api::tokio::ApiError>,
+    },
     #[error("bad model config: {0}")]
-    Config(String),
-    #[error("model load failed: {0}")]
-    Load(String),
-    #[error("device: {0}")]
-    Device(String),
+    Config(#[from] ConfigError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot load the weights: {source}", path.display())]
+    Weights {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<candle_core::Error>,
+    },
+    /// Building or writing a checkpoint in memory (seeded weights, `save_checkpoint`).
+    #[error("building the checkpoint failed: {0}")]
+    Build(#[source] candle_core::Error),
+    #[error("writing model.safetensors failed: {0}")]
+    Safetensors(#[source] Box<safetensors::SafeTensorError>),
+    #[error("the model loader task failed: {0}")]
+    LoaderTask(#[source] tokio::task::JoinError),
+    #[error("cuda:{ordinal} requested but this build has no CUDA support (build it with `make cuda-miner`)")]
+    NoCuda { ordinal: usize },
+    #[error("cuda:{ordinal}: {source}")]
+    Cuda {
+        ordinal: usize,
+        #[source]
+        source: Box<candle_core::Error>,
+    },
     #[error("inference failed: {0}")]
     Inference(#[source] candle_core::Error),
     #[error("expected {images} images of {channels}x{size}x{size} floats, got {got} floats")]
@@ -52,11 +84,26 @@ pub enum ModelError {
     NoTextEmbedding,
 }
 
+/// What is wrong with a `config.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("model_type is '{0}', expected 'clip'")]
+    NotClip(String),
+    #[error("{tower} hidden_size {width} is not divisible by num_attention_heads {heads}")]
+    Heads { tower: &'static str, width: usize, heads: usize },
+    #[error("vision image_size {image_size} is not a multiple of patch_size {patch_size}")]
+    PatchSize { image_size: usize, patch_size: usize },
+    #[error("{tower} hidden_act '{name}' is not supported (candle's CLIP implements quick_gelu only)")]
+    Activation { tower: &'static str, name: String },
+}
+
 impl ModelError {
     pub(crate) fn inference(e: candle_core::Error) -> Self {
         Self::Inference(e)
     }
-    pub(crate) fn load(e: candle_core::Error) -> Self {
-        Self::Load(e.to_string())
+    pub(crate) fn build(e: candle_core::Error) -> Self {
+        Self::Build(e)
     }
 }

@@ -70,10 +70,7 @@ impl ModelFiles {
         let weights = dir.join("model.safetensors");
         for p in [&config, &weights] {
             if !p.is_file() {
-                return Err(ModelError::Missing(format!(
-                    "{} not found (a model directory needs config.json and model.safetensors)",
-                    p.display()
-                )));
+                return Err(ModelError::MissingFile { path: p.clone() });
             }
         }
         Ok(Self { config, weights })
@@ -93,24 +90,21 @@ async fn resolve_hub(id: &str, revision: Option<&str>) -> Result<ModelFiles, Mod
         return Ok(ModelFiles { config, weights });
     }
     if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
-        return Err(ModelError::Missing(format!(
-            "{id} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set",
-            cache.path().display()
-        )));
+        return Err(ModelError::NotCached { id: id.to_string(), cache: cache.path().clone() });
     }
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     let api = hf_hub::api::tokio::ApiBuilder::from_env()
         .with_token(token)
         .with_progress(false)
         .build()
-        .map_err(|e| ModelError::Download(format!("{id}: {e}")))?;
+        .map_err(|source| ModelError::Download { id: id.to_string(), file: "", source: Box::new(source) })?;
     let api_repo = api.repo(repo);
     let mut paths = Vec::with_capacity(2);
     for file in ["config.json", "model.safetensors"] {
-        let path = api_repo.get(file).await.map_err(|e| {
-            ModelError::Download(format!(
-                "{id}/{file}: {e} (download it elsewhere and pass --model-dir, or set HF_ENDPOINT)"
-            ))
+        let path = api_repo.get(file).await.map_err(|source| ModelError::Download {
+            id: id.to_string(),
+            file,
+            source: Box::new(source),
         })?;
         paths.push(path);
     }
@@ -145,6 +139,7 @@ mod tests {
     fn missing_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let e = ModelFiles::in_dir(dir.path()).unwrap_err();
+        assert!(matches!(&e, ModelError::MissingFile { path } if path.ends_with("config.json")), "{e:?}");
         assert!(e.to_string().contains("config.json"));
     }
 }

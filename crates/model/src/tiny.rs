@@ -14,7 +14,7 @@ use candle_transformers::models::clip::{
     vision_model::ClipVisionConfig,
 };
 
-use super::{ModelError, config::hf_config_json};
+use super::{ConfigError, ModelError, config::hf_config_json};
 
 /// Shape of a generated model.
 #[derive(Debug, Clone, Copy)]
@@ -140,15 +140,15 @@ pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(Var
     // Registered first so ClipModel::new finds them in the map (see CRATE-NOTES).
     varmap
         .get(spec.width, "vision_model.embeddings.class_embedding", Init::Const(0.0), DType::F32, &dev)
-        .map_err(ModelError::load)?;
-    varmap.get((), "logit_scale", Init::Const(2.6592), DType::F32, &dev).map_err(ModelError::load)?;
+        .map_err(ModelError::build)?;
+    varmap.get((), "logit_scale", Init::Const(2.6592), DType::F32, &dev).map_err(ModelError::build)?;
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-    let model = ClipModel::new(vb, &config).map_err(ModelError::load)?;
+    let model = ClipModel::new(vb, &config).map_err(ModelError::build)?;
     let mut rng = SplitMix(seed);
     let mut vars: Vec<(String, candle_core::Var)> = varmap
         .data()
         .lock()
-        .map_err(|_| ModelError::Load("poisoned".into()))?
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -173,8 +173,8 @@ pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(Var
         } else {
             (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
         };
-        let t = Tensor::from_vec(values, shape, &dev).map_err(ModelError::load)?;
-        var.set(&t).map_err(ModelError::load)?;
+        let t = Tensor::from_vec(values, shape, &dev).map_err(ModelError::build)?;
+        var.set(&t).map_err(ModelError::build)?;
     }
     Ok((varmap, model))
 }
@@ -182,23 +182,22 @@ pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(Var
 /// Writes a checkpoint in the Hugging Face layout: `config.json` and `model.safetensors`, the
 /// weights stored as `dtype` (f16 halves the size of a bundled model).
 pub fn save_checkpoint(dir: &Path, varmap: &VarMap, spec: TinySpec, dtype: DType) -> Result<(), ModelError> {
-    let io = |e: std::io::Error| ModelError::Load(format!("{}: {e}", dir.display()));
+    let io = |source| ModelError::Io { path: dir.to_path_buf(), source };
     std::fs::create_dir_all(dir).map_err(io)?;
     let tensors: std::collections::HashMap<String, Tensor> = varmap
         .data()
         .lock()
-        .map_err(|_| ModelError::Load("poisoned".into()))?
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(dtype)?)))
         .collect::<Result<_, candle_core::Error>>()
-        .map_err(ModelError::load)?;
+        .map_err(ModelError::build)?;
     // With `format: pt` in the header, as Hugging Face checkpoints have it: transformers refuses
     // a file without it, and the Python side loads these checkpoints for comparisons.
     let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::serialize_to_file(&tensors, Some(metadata), &dir.join("model.safetensors"))
-        .map_err(|e| ModelError::load(e.into()))?;
-    let json = serde_json::to_string_pretty(&hf_config_json(&spec.clip_config()))
-        .map_err(|e| ModelError::Load(e.to_string()))?;
+        .map_err(|e| ModelError::Safetensors(Box::new(e)))?;
+    let json = serde_json::to_string_pretty(&hf_config_json(&spec.clip_config())).map_err(ConfigError::Json)?;
     std::fs::write(dir.join("config.json"), json).map_err(io)?;
     Ok(())
 }
