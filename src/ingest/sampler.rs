@@ -199,6 +199,28 @@ pub(super) fn stream_info(
     VideoInfo { duration_s, width, height, source_fps, rotation }
 }
 
+/// The best video stream of an opened file, ready to decode: what the sampler and thumbnails
+/// both start from.
+pub(super) struct VideoStream {
+    pub index: usize,
+    pub time_base: ffmpeg::Rational,
+    /// The stream's first timestamp (0 when the container gives none): times are measured from it.
+    pub start_ts: i64,
+    pub info: VideoInfo,
+    /// A codec context from the stream's parameters (threading not yet set).
+    pub codec: ffmpeg::codec::context::Context,
+}
+
+pub(super) fn video_stream(ictx: &ffmpeg::format::context::Input) -> Result<VideoStream, DecodeError> {
+    let stream = ictx.streams().best(ffmpeg::media::Type::Video).ok_or(DecodeError::NoVideoStream)?;
+    let start_ts = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE { 0 } else { stream.start_time() };
+    let params = stream.parameters();
+    let info = stream_info(ictx, &stream, &params);
+    let codec =
+        ffmpeg::codec::context::Context::from_parameters(params).map_err(|e| DecodeError::Codec(e.to_string()))?;
+    Ok(VideoStream { index: stream.index(), time_base: stream.time_base(), start_ts, info, codec })
+}
+
 /// Reads the header only (the user's own file).
 pub fn probe(path: &Path) -> Result<VideoInfo, DecodeError> {
     probe_as(path, MediaTrust::Local)
@@ -283,12 +305,7 @@ pub fn sample_frames(
 ) -> Result<SampleStats, DecodeError> {
     let started = Instant::now();
     let mut ictx = open(path, opts.trust)?;
-    let stream = ictx.streams().best(ffmpeg::media::Type::Video).ok_or(DecodeError::NoVideoStream)?;
-    let index = stream.index();
-    let tb = stream.time_base();
-    let start_ts = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE { 0 } else { stream.start_time() };
-    let params = stream.parameters();
-    let info = stream_info(&ictx, &stream, &params);
+    let VideoStream { index, time_base: tb, start_ts, info, codec: mut ctx } = video_stream(&ictx)?;
     if info.width == 0 || info.height == 0 {
         return Err(DecodeError::Open("video stream has no frame size".into()));
     }
@@ -308,8 +325,6 @@ pub fn sample_frames(
     let fps = opts.plan.fps_for(info.duration_s);
     let step = 1.0 / fps;
 
-    let mut ctx =
-        ffmpeg::codec::context::Context::from_parameters(params).map_err(|e| DecodeError::Codec(e.to_string()))?;
     // Frame threads as the ffmpeg tool sets them for "auto": one per core, plus one.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1;
     ctx.set_threading(threading::Config { count: threads, ..threading::Config::kind(threading::Type::Frame) });

@@ -8,21 +8,14 @@ use std::path::Path;
 use ffmpeg::{format::Pixel, software::scaling, util::frame::video::Video as VideoFrame};
 use ffmpeg_next as ffmpeg;
 
-use super::sampler::{DecodeError, MediaTrust, open, rotate, seconds, stream_info};
+use super::sampler::{DecodeError, MediaTrust, VideoStream, open, rotate, seconds, video_stream};
 use crate::model::preprocess::RgbImage;
 
 /// The frame at `t` seconds of the local file `path`, as PNG bytes at most `max_width` wide.
 pub fn thumbnail_png(path: &Path, t: f64, max_width: u32) -> Result<Vec<u8>, DecodeError> {
     let mut ictx = open(path, MediaTrust::Local)?;
-    let stream = ictx.streams().best(ffmpeg::media::Type::Video).ok_or(DecodeError::NoVideoStream)?;
-    let index = stream.index();
-    let tb = stream.time_base();
-    let start_ts = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE { 0 } else { stream.start_time() };
-    let params = stream.parameters();
-    let info = stream_info(&ictx, &stream, &params);
-    let ctx =
-        ffmpeg::codec::context::Context::from_parameters(params).map_err(|e| DecodeError::Codec(e.to_string()))?;
-    let mut decoder = ctx.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
+    let VideoStream { index, time_base: tb, start_ts, info, codec } = video_stream(&ictx)?;
+    let mut decoder = codec.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
     let t = t.max(0.0);
     if t > 0.0 {
         // Container-level seek in AV_TIME_BASE units to the key frame at or before t; a file
