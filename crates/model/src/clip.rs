@@ -105,9 +105,19 @@ impl ClipEmbedder {
 
     /// Projected, not normalised, image features of preprocessed CHW images.
     pub fn image_features_raw(&self, pixels: &[f32], n: usize) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.image_features(pixels, n)?.to_vec2::<f32>().map_err(ModelError::inference)
+    }
+
+    /// The image tower's projected features as f32, whatever dtype the tower computes in.
+    fn image_features(&self, pixels: &[f32], n: usize) -> Result<Tensor, ModelError> {
         let t = self.pixel_tensor(pixels, n)?;
-        let f = self.model.vision.forward(&t).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
-        f.to_vec2::<f32>().map_err(ModelError::inference)
+        self.model.vision.forward(&t).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)
+    }
+
+    /// The text tower's projected features as f32, whatever dtype the tower computes in.
+    fn text_features(&self, texts: &[&str]) -> Result<Tensor, ModelError> {
+        let ids = self.token_tensor(texts)?;
+        self.model.text.forward(&ids).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)
     }
 
     /// L2-normalised image embeddings of `n` preprocessed CHW images laid end to end.
@@ -128,8 +138,7 @@ impl ClipEmbedder {
             }
             return Ok(out);
         }
-        let t = self.pixel_tensor(pixels, n)?;
-        let f = self.model.vision.forward(&t).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
+        let f = self.image_features(pixels, n)?;
         div_l2_norm(&f).and_then(|f| f.to_vec2::<f32>()).map_err(ModelError::inference)
     }
 
@@ -142,9 +151,7 @@ impl ClipEmbedder {
 
     /// Projected, not normalised, text features.
     pub fn text_features_raw(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let ids = self.token_tensor(texts)?;
-        let f = self.model.text.forward(&ids).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
-        f.to_vec2::<f32>().map_err(ModelError::inference)
+        self.text_features(texts)?.to_vec2::<f32>().map_err(ModelError::inference)
     }
 
     /// L2-normalised text embeddings.
@@ -152,8 +159,7 @@ impl ClipEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.token_tensor(texts)?;
-        let f = self.model.text.forward(&ids).and_then(|f| f.to_dtype(DType::F32)).map_err(ModelError::inference)?;
+        let f = self.text_features(texts)?;
         div_l2_norm(&f).and_then(|f| f.to_vec2::<f32>()).map_err(ModelError::inference)
     }
 
