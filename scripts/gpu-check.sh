@@ -55,9 +55,9 @@ gpu_json='null'
 if [ "$force_cpu" = 0 ] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   q=$(nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader | head -1)
   echo "GPU: $q"
-  nvidia-smi | sed -n '1,4p' | grep -i "cuda version" || true
-  IFS=',' read -r name driver cap mem <<<"$q"
   cuda=$(nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1)
+  echo "driver's CUDA version: ${cuda:-unknown}"
+  IFS=',' read -r name driver cap mem <<<"$q"
   gpu_json=$(printf '{"name":"%s","driver":"%s","compute_capability":"%s","memory":"%s","driver_cuda":"%s"}' \
     "$(echo $name)" "$(echo $driver)" "$(echo $cap)" "$(echo $mem)" "$cuda")
   mode=gpu
