@@ -26,6 +26,8 @@ fn validator(dir: &Path, chain: &str, tasks: &Path, extra: &[&str]) -> Child {
         .arg("--state-dir")
         .arg(dir.join("state"))
         .args(["--step-interval", "0.2", "--miner-timeout", "60", "--seed", "3", "--top-k", "3"])
+        // Remixed tasks (the default), served from 127.0.0.1 on any free port.
+        .args(["--media-host", "127.0.0.1", "--media-port", "0"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -100,6 +102,21 @@ fn the_validator_survives_kill_9_and_continues_from_its_state() {
     // Two more steps can at most move the score by 1 - 0.9^2 of the way: it was not re-seeded.
     assert!(score_after >= score_before * 0.81 - 1e-9, "{score_before} -> {score_after}");
     assert!(!LocalChain::new(&chain_file).weights_log().unwrap().is_empty(), "weights were set");
+    // The kill left no served token and no half-made file behind: the restart emptied the
+    // media folder and every step retired its own; the source cache holds the one video.
+    let media: Vec<_> =
+        std::fs::read_dir(dir.path().join("state/media")).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(media.is_empty(), "{media:?}");
+    let mut sources: Vec<String> = std::fs::read_dir(dir.path().join("state/sources"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    sources.sort();
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    assert!(sources[0].ends_with(".video") && sources[1] == "index.json", "{sources:?}");
+    let steps = std::fs::read_to_string(dir.path().join("state/steps.jsonl")).unwrap();
+    assert!(steps.lines().all(|l| l.contains(r#""task_mode":"remix""#)), "{steps}");
 
     Command::new("kill").args(["-TERM", &miner.id().to_string()]).status().unwrap();
     assert!(miner.wait().unwrap().success());
@@ -120,12 +137,26 @@ fn max_steps_ends_a_run_whose_tasks_are_all_unreachable() {
     let file = serde_json::json!({"tasks": [{"task_id": "gone", "video_url": "http://127.0.0.1:9/gone.mp4",
         "query": "q", "ground_truths": [{"start": 0.0, "end": 1.0}]}]});
     std::fs::write(&tasks, file.to_string()).unwrap();
+    // Remixed tasks (the default) need an address miners can reach: listening on 0.0.0.0
+    // without --media-public-url is refused with a message that says so.
+    let out = chronoseek()
+        .args(["validator", "--network", &chain, "--hotkey-uri", "//cli-validator", "--task-dataset-path"])
+        .arg(&tasks)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--media-port", "0", "--max-steps", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--media-public-url") && stderr.contains("MEDIA_PUBLIC_URL"), "{stderr}");
+
     let mut v = chronoseek()
         .args(["validator", "--network", &chain, "--hotkey-uri", "//cli-validator", "--task-dataset-path"])
         .arg(&tasks)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
-        .args(["--step-interval", "0.1", "--max-steps", "3"])
+        .args(["--step-interval", "0.1", "--max-steps", "3", "--task-mode", "dataset"])
         .env("ACCESSIBLE_VIDEO_CACHE_PATH", dir.path().join("ok.json"))
         .env("INACCESSIBLE_VIDEO_CACHE_PATH", dir.path().join("bad.json"))
         .stdout(Stdio::null())

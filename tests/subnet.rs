@@ -7,8 +7,8 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -22,12 +22,16 @@ use chronoseek::protocol::epistula::{
 };
 use chronoseek::protocol::{Sr25519Key, TopK};
 use chronoseek::query::{Engine, EngineOptions};
-use chronoseek::server::gateway::{self, GatewayConfig, GatewayState};
+use chronoseek::server::gateway::{self, GatewayConfig, GatewayState, MediaProxy};
 use chronoseek::server::miner::{MinerConfig, MinerState};
 use chronoseek::validator::availability::{Availability, AvailabilityOptions};
 use chronoseek::validator::client::MinerClient;
-use chronoseek::validator::run::{Validator, ValidatorConfig};
+use chronoseek::validator::media::MediaRegistry;
+use chronoseek::validator::remix::RemixOptions;
+use chronoseek::validator::remixer::{Consistency, Remixer};
+use chronoseek::validator::run::{TaskMode, Validator, ValidatorConfig};
 use chronoseek::validator::scoring::ScoringMode;
+use chronoseek::validator::sources::SourceCache;
 use chronoseek::validator::state::StateFile;
 use chronoseek::validator::tasks::{Interval, Task};
 use serde_json::{Value, json};
@@ -35,15 +39,20 @@ use tokio_util::sync::CancellationToken;
 
 const VALIDATOR_URI: &str = "//subnet-test-validator";
 
-/// The video-blind miner: healthy, answers every query with the same windows, and records
-/// whether each request's Epistula signature verifies under the golden-vector rules.
-async fn blind_miner(verified: Arc<AtomicUsize>, rejected: Arc<AtomicUsize>) -> SocketAddr {
+/// The video-blind miner: healthy, answers every query with the same windows (claiming high
+/// confidence), records whether each request's Epistula signature verifies under the
+/// golden-vector rules, and the video URLs it was sent.
+async fn blind_miner(
+    verified: Arc<AtomicUsize>,
+    rejected: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<String>>>,
+) -> SocketAddr {
     let app = axum::Router::new()
         .route("/health", get(|| async { axum::Json(json!({"ok": true, "status": "ok", "service": "miner"})) }))
         .route(
             "/search",
             post(move |headers: HeaderMap, body: Bytes| {
-                let (verified, rejected) = (verified.clone(), rejected.clone());
+                let (verified, rejected, seen) = (verified.clone(), rejected.clone(), seen.clone());
                 async move {
                     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                     let sig = EpistulaHeaders {
@@ -56,11 +65,53 @@ async fn blind_miner(verified: Arc<AtomicUsize>, rejected: Arc<AtomicUsize>) -> 
                         Err(_) => rejected.fetch_add(1, Ordering::SeqCst),
                     };
                     let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    seen.lock().unwrap().push(req["video"]["url"].as_str().unwrap_or_default().to_string());
                     axum::Json(json!({
                         "protocol_version": "2026-04-10",
                         "request_id": req["request_id"],
                         "status": "completed",
                         "results": [{"start": 0.0, "end": 1.0, "confidence": 0.9}, {"start": 1.0, "end": 2.0, "confidence": 0.8}],
+                    }))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// The look-up miner: it has the task annotations and answers by video URL and sentence (or
+/// by the sentence alone when the URL is unknown), without looking at any video.
+async fn lookup_miner(tasks: Vec<Task>) -> SocketAddr {
+    let tasks = Arc::new(tasks);
+    let app = axum::Router::new()
+        .route("/health", get(|| async { axum::Json(json!({"ok": true, "status": "ok", "service": "miner"})) }))
+        .route(
+            "/search",
+            post(move |body: Bytes| {
+                let tasks = tasks.clone();
+                async move {
+                    let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let (url, query) =
+                        (req["video"]["url"].as_str().unwrap_or(""), req["query"].as_str().unwrap_or(""));
+                    let task = tasks
+                        .iter()
+                        .find(|t| t.video_url == url && t.query == query)
+                        .or_else(|| tasks.iter().find(|t| t.query == query));
+                    let results: Vec<Value> = task
+                        .map(|t| {
+                            t.ground_truths
+                                .iter()
+                                .map(|g| json!({"start": g.start, "end": g.end, "confidence": 1.0}))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    axum::Json(json!({
+                        "protocol_version": "2026-04-10",
+                        "request_id": req["request_id"],
+                        "status": "completed",
+                        "results": results,
                     }))
                 }
             }),
@@ -144,11 +195,35 @@ struct Subnet {
     validator_key: Sr25519Key,
     validator: Arc<Validator>,
     client: MinerClient,
+    /// Where the validator serves `/media` (remix runs).
+    media: Option<(Arc<MediaRegistry>, url::Url)>,
+    /// Video URLs the blind miner was sent.
+    blind_seen: Arc<Mutex<Vec<String>>>,
+    /// Mean step score per uid over the run.
+    means: std::collections::BTreeMap<u64, f64>,
 }
 
-/// The dev chain (commit-reveal on or off), a real, a blind and a down miner, and a validator
-/// run of `steps` steps; checks the ranking the moving scores give.
-async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
+/// Which tasks a run uses: the dataset's, or remixes (with this consistency rate).
+#[derive(Clone, Copy)]
+enum Mode {
+    Dataset,
+    Remix { consistency_rate: f64 },
+}
+
+/// Mean step score per uid from the steps log.
+fn mean_scores(log: &[Value]) -> std::collections::BTreeMap<u64, f64> {
+    let mut sums: std::collections::BTreeMap<u64, (f64, usize)> = Default::default();
+    for m in log.iter().flat_map(|r| r["miners"].as_array().unwrap()) {
+        let e = sums.entry(m["uid"].as_u64().unwrap()).or_default();
+        e.0 += m["score"].as_f64().unwrap();
+        e.1 += 1;
+    }
+    sums.into_iter().map(|(u, (s, n))| (u, s / n as f64)).collect()
+}
+
+/// The dev chain (commit-reveal on or off), a real, a blind, a down and a look-up miner, and a
+/// validator run of `steps` steps; checks the ranking the moving scores give.
+async fn run_subnet(commit_reveal: bool, steps: u64, mode: Mode) -> Subnet {
     let dir = tempfile::tempdir().unwrap();
     let videos = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
     let validator_key = Sr25519Key::from_uri(VALIDATOR_URI).unwrap();
@@ -170,7 +245,9 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
 
     let good = real_miner(chain.clone(), dir.path()).await;
     let (verified, rejected) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let blind = blind_miner(verified.clone(), rejected.clone()).await;
+    let blind_seen = Arc::new(Mutex::new(Vec::new()));
+    let blind = blind_miner(verified.clone(), rejected.clone(), blind_seen.clone()).await;
+    let lookup = lookup_miner(tasks(&videos)).await;
     let down = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -178,6 +255,7 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
     file.metagraph.neurons.push(neuron(1, Sr25519Key::from_uri("//m1").unwrap().ss58(), 0.0, Some(good)));
     file.metagraph.neurons.push(neuron(2, Sr25519Key::from_uri("//m2").unwrap().ss58(), 0.0, Some(blind)));
     file.metagraph.neurons.push(neuron(3, Sr25519Key::from_uri("//m3").unwrap().ss58(), 0.0, Some(down)));
+    file.metagraph.neurons.push(neuron(4, Sr25519Key::from_uri("//m4").unwrap().ss58(), 0.0, Some(lookup)));
     LocalChain::create(&chain_path, &file).unwrap();
 
     let client = MinerClient::new(Arc::new(Signer::new(validator_key.clone()))).unwrap();
@@ -191,6 +269,23 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
         yt_dlp: Default::default(),
     })
     .unwrap();
+    let (task_mode, media) = match mode {
+        Mode::Dataset => (TaskMode::Dataset, None),
+        Mode::Remix { consistency_rate } => {
+            let registry = MediaRegistry::open(&dir.path().join("media"), 16).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+            let app = chronoseek::server::media::router(registry.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+            let sources = SourceCache::open(&dir.path().join("sources"), 1 << 30, fetcher).unwrap();
+            let options = RemixOptions { heights: vec![144, 180, 240], ..RemixOptions::default() };
+            let consistency = Consistency { rate: consistency_rate, ..Consistency::default() };
+            let remixer =
+                Remixer::new(registry.clone(), base.clone(), sources, &tasks(&videos), options, consistency).unwrap();
+            (TaskMode::Remix(Arc::new(remixer)), Some((registry, base)))
+        }
+    };
     let validator = Validator::start(
         chain.clone(),
         validator_key.clone(),
@@ -206,6 +301,7 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
             max_steps: Some(steps),
             seed: Some(7),
             steps_log: Some(dir.path().join("steps.jsonl")),
+            task_mode,
             ..ValidatorConfig::default()
         },
     )
@@ -219,7 +315,10 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
     eprintln!("moving scores after {steps} steps: {s:?}");
     eprintln!("{}", std::fs::read_to_string(dir.path().join("steps.jsonl")).unwrap_or_default());
     assert!(s[1] > s[2], "the real miner ranks above the blind one: {s:?}");
-    assert!(s[1] > 0.1, "{s:?}");
+    if let Mode::Remix { .. } = mode {
+        assert!(s[1] > s[4], "with remixed tasks the real miner ranks above the look-up one: {s:?}");
+    }
+    assert!(s[1] > 0.05, "{s:?}");
     assert_eq!(s[3], 0.0, "the miner that is down is zeroed");
     assert!(verified.load(Ordering::SeqCst) >= steps as usize, "the blind miner got every step");
     assert_eq!(rejected.load(Ordering::SeqCst), 0, "every request verifies under the golden-vector rules");
@@ -232,13 +331,32 @@ async fn run_subnet(commit_reveal: bool, steps: u64) -> Subnet {
     assert!(log.iter().all(|r| r["miners"].as_array().unwrap().iter().all(|m| m["uid"] != 3)), "uid 3 never queried");
     // Request ids look organic (no `validation-` prefix).
     assert!(log.iter().all(|r| !r["request_id"].as_str().unwrap().starts_with("validation")));
+    let means = mean_scores(&log);
+    eprintln!("mean step scores: {means:?}");
+    if let Some((registry, base)) = &media {
+        // Every task video came from this validator's /media, each step under a new token,
+        // and nothing is left served or on disk after the steps.
+        let seen = blind_seen.lock().unwrap().clone();
+        assert!(seen.iter().all(|u| u.starts_with(&format!("{base}media/"))), "{seen:?}");
+        let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+        assert!(distinct.len() >= steps as usize, "a new URL per task: {seen:?}");
+        assert_eq!(registry.live(), 0);
+        assert_eq!(std::fs::read_dir(registry.dir()).unwrap().count(), 0);
+        assert!(log.iter().all(|r| r["remix"]["cuts"].as_u64().unwrap() >= 4), "a lead-in and 3+ cuts");
+        assert!(log.iter().all(|r| r["media_bytes_served"].as_u64().unwrap() > 0));
+    }
 
-    Subnet { dir, videos, chain_path, validator_key, validator, client }
+    Subnet { dir, videos, chain_path, validator_key, validator, client, media, blind_seen, means }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
-    let Subnet { dir: _dir, videos, chain_path, validator_key, validator, client } = run_subnet(false, 6).await;
+    let Subnet { dir: _dir, videos, chain_path, validator_key, validator, client, media, blind_seen, means } =
+        run_subnet(false, 8, Mode::Remix { consistency_rate: 0.25 }).await;
+    // The look-up miner's annotations are useless on remixes; the blind miner's windows too.
+    assert!(means[&4] <= 0.15, "look-up miner on remix tasks: {means:?}");
+    assert!(means[&2] <= 0.15, "blind miner on remix tasks: {means:?}");
+    assert!(means[&1] >= 2.0 * means[&4].max(means[&2]) && means[&1] >= 0.3, "real miner on remix tasks: {means:?}");
     // Weights went to the chain's log, the real miner holding the largest.
     let weights = LocalChain::new(&chain_path).weights_log().unwrap();
     let last = weights.last().expect("weights were set");
@@ -252,6 +370,13 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
         shared: validator.shared.clone(),
         client: client.clone(),
         config: GatewayConfig { max_miners: 3, miner_timeout: Duration::from_secs(60), ..GatewayConfig::default() },
+        media: media.as_ref().map(|(r, _)| r.clone()),
+        // Organic videos go through the validator's /media too (fetched from 127.0.0.1 here).
+        proxy: media.as_ref().map(|(registry, base)| MediaProxy {
+            registry: registry.clone(),
+            public_base: base.clone(),
+            fetcher: Fetcher::new(FetchOptions { allow_local_files: false, ..FetchOptions::default() }).unwrap(),
+        }),
         shutdown: CancellationToken::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -279,6 +404,16 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     assert_eq!(queried.first(), Some(&1), "best moving score first: {queried:?}");
     assert!(!queried.contains(&3));
     assert!(v["results"].as_array().unwrap().len() <= 3);
+    // Merged by trust, not by claims: the blind miner's confident windows do not come first;
+    // the real miner's green scene does.
+    let top = &v["results"][0];
+    let top = [top["start"].as_f64().unwrap(), top["end"].as_f64().unwrap()];
+    assert!(chronoseek::eval::metrics::iou(top, [10.0, 20.0]) >= 0.5, "{v}");
+    // The miners were sent the proxied copy, not the user's URL.
+    let last = blind_seen.lock().unwrap().last().cloned().unwrap();
+    let (_, media_base) = media.as_ref().unwrap();
+    assert!(last.starts_with(&format!("{media_base}media/")), "{last}");
+    assert_eq!(media.as_ref().unwrap().0.live(), 0, "retired after the answer");
 
     let resp = http.post(format!("{base}/search/stream")).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -322,22 +457,14 @@ async fn the_gateway_maps_total_failure_like_the_reference() {
     assert_eq!(gateway::all_failed(&[t(ErrorCode::VideoUnreadable)]).0.as_u16(), 422);
     assert_eq!(gateway::all_failed(&[timeout.clone(), timeout.clone()]).0.as_u16(), 504);
     assert_eq!(gateway::all_failed(&[timeout, t(ErrorCode::VideoFetchFailed)]).1, ErrorCode::InternalError);
-    let r = |s: f64, e: f64, c: f64| chronoseek::protocol::SearchResult { start: s, end: e, confidence: c };
-    let merged =
-        gateway::merge(&[vec![r(0.0, 1.0, 0.5), r(2.0, 3.0, 0.9)], vec![r(0.0004, 1.0, 0.5), r(5.0, 6.0, 0.7)]], 5);
-    assert_eq!(
-        merged,
-        vec![r(2.0, 3.0, 0.9), r(5.0, 6.0, 0.7), r(0.0, 1.0, 0.5)],
-        "exact duplicates (to 3 decimals) dropped"
-    );
     assert_eq!(normalize(&[0.0, 2.0, 2.0]), vec![0.0, 0.5, 0.5]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_commit_reveal_the_chain_reveals_the_validators_weights_and_rejects_tampered_commits() {
     use chronoseek::chain::{ChainError, CommitStatus};
-    let Subnet { dir: _dir, videos: _videos, chain_path, validator_key, validator, client: _ } =
-        run_subnet(true, 4).await;
+    let Subnet { dir: _dir, chain_path, validator_key, validator, .. } =
+        run_subnet(true, 4, Mode::Remix { consistency_rate: 0.0 }).await;
     let chain = LocalChain::new(&chain_path);
     let err = chain.set_weights(&validator_key, &[1], &[1.0]).await.unwrap_err();
     assert!(matches!(err, ChainError::CommitRevealEnabled { .. }), "plain set_weights is refused: {err}");
@@ -395,4 +522,34 @@ async fn with_commit_reveal_the_chain_reveals_the_validators_weights_and_rejects
     assert!(ours.iter().all(|e| e.uids != vec![2]), "the tampered commit applied nothing: {ours:?}");
     assert!(log.iter().any(|e| e.hotkey == m1.ss58() && e.uids == vec![2]));
     assert!(log.iter().all(|e| e.block >= 1), "weights land at reveal blocks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_dataset_tasks_the_look_up_miner_wins_which_is_why_remix_is_the_default() {
+    let Subnet { means, .. } = run_subnet(false, 6, Mode::Dataset).await;
+    assert!(means[&4] >= 0.9, "look-up miner on dataset tasks: {means:?}");
+    assert!(means[&2] <= 0.15, "blind miner on dataset tasks: {means:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consistency_probes_catch_the_look_up_miner_and_spare_the_real_one() {
+    let Subnet { dir, .. } = run_subnet(false, 4, Mode::Remix { consistency_rate: 1.0 }).await;
+    let log: Vec<Value> = std::fs::read_to_string(dir.path().join("steps.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts = |uid: u64| -> Vec<bool> {
+        log.iter()
+            .flat_map(|r| r["miners"].as_array().unwrap())
+            .filter(|m| m["uid"] == uid)
+            .filter_map(|m| m["consistent"].as_bool())
+            .collect()
+    };
+    eprintln!("consistent: real {:?}, blind {:?}, look-up {:?}", verdicts(1), verdicts(2), verdicts(4));
+    assert!(log.iter().all(|r| r["remix"]["consistency_probe"] == true));
+    assert_eq!(verdicts(4).len(), 4);
+    assert!(verdicts(4).iter().all(|c| !c), "the look-up miner's answers never agree");
+    let real = verdicts(1);
+    assert!(real.iter().filter(|c| **c).count() * 2 >= real.len(), "the real miner mostly agrees: {real:?}");
 }

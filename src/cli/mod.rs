@@ -71,7 +71,7 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Evaluate miners on synthetic tasks, score them, set weights every tempo; optionally
     /// serve the public gateway API (`/search`, `/search/stream`).
-    Validator(validator::ValidatorArgs),
+    Validator(Box<validator::ValidatorArgs>),
     /// Bittensor wallets (created so the Python SDK reads them).
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
@@ -109,7 +109,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Eval(a) => eval::run(&cli.global, a, out).await,
         Command::Miner(a) => miner::run(&cli.global, a, out).await,
         Command::Query(a) => query::run(&cli.global, a, out).await,
-        Command::Validator(a) => validator::run(&cli.global, a, out).await,
+        Command::Validator(a) => validator::run(&cli.global, *a, out).await,
         Command::Wallet(c) => wallet::run(&cli.global, c, out).await,
         Command::Chain(c) => chain::run(&cli.global, c, out).await,
         Command::Weights(c) => weights::run(&cli.global, c, out).await,

@@ -13,13 +13,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::connect::{ChainOpts, WalletOpts};
 use super::global::GlobalOpts;
+use chronoseek::ingest::{FetchOptions, Fetcher, VideoSource};
 use chronoseek::protocol::epistula::Signer;
 use chronoseek::protocol::{ErrorCode, TopK};
-use chronoseek::server::gateway::{self, GatewayConfig, GatewayState};
+use chronoseek::server::gateway::{self, GatewayConfig, GatewayState, MediaProxy};
 use chronoseek::validator::availability::{Availability, AvailabilityOptions};
 use chronoseek::validator::client::MinerClient;
-use chronoseek::validator::run::{Validator, ValidatorConfig};
+use chronoseek::validator::media::MediaRegistry;
+use chronoseek::validator::remix::RemixOptions;
+use chronoseek::validator::remixer::{Consistency, Remixer};
+use chronoseek::validator::run::{TaskMode, Validator, ValidatorConfig};
 use chronoseek::validator::scoring::ScoringMode;
+use chronoseek::validator::sources::SourceCache;
 use chronoseek::validator::state::StateFile;
 use chronoseek::validator::tasks::{LoadOptions, TaskFormat, load_split};
 
@@ -132,6 +137,86 @@ pub struct ValidatorArgs {
     /// Seconds each miner gets per gateway request.
     #[arg(long, env = "VALIDATOR_API_MINER_TIMEOUT_SECONDS", default_value_t = 60.0)]
     pub validator_api_miner_timeout_seconds: f64,
+
+    /// `remix` (default): each step cuts 3 to 6 annotated moments from the task videos into a
+    /// new, re-encoded video that this validator serves at /media/<token>, so answers cannot
+    /// be looked up. `dataset`: the dataset's own videos and intervals (the reference's way).
+    #[arg(long, env = "TASK_MODE", default_value = "remix", value_parser = ["remix", "dataset"])]
+    pub task_mode: String,
+    /// The address miners reach this validator's /media at, e.g. http://203.0.113.7:8010
+    /// (default: the gateway's, or the media server's, bound address when it is not 0.0.0.0).
+    #[arg(long, env = "MEDIA_PUBLIC_URL", value_name = "URL")]
+    pub media_public_url: Option<url::Url>,
+    /// Where /media listens when the gateway is off (with the gateway on, it shares the
+    /// gateway's port).
+    #[arg(long, env = "MEDIA_HOST", default_value = "0.0.0.0")]
+    pub media_host: IpAddr,
+    /// Port of /media when the gateway is off (0: any free port).
+    #[arg(long, env = "MEDIA_PORT", default_value_t = 8011)]
+    pub media_port: u16,
+    /// Downloads from /media at once (further requests get 503 + Retry-After).
+    #[arg(long, env = "MEDIA_MAX_DOWNLOADS", default_value_t = 16)]
+    pub media_max_downloads: usize,
+    /// Megabytes of task videos kept to cut remixes from (least recently used go first).
+    #[arg(long, env = "REMIX_SOURCE_CACHE_MB", default_value_t = 10_240)]
+    pub remix_source_cache_mb: u64,
+    /// Fewest and most annotated cuts in one remix.
+    #[arg(long, env = "REMIX_MIN_CUTS", default_value_t = 3)]
+    pub remix_min_cuts: usize,
+    #[arg(long, env = "REMIX_MAX_CUTS", default_value_t = 6)]
+    pub remix_max_cuts: usize,
+    /// Most source videos one remix draws from.
+    #[arg(long, env = "REMIX_MAX_SOURCES", default_value_t = 3)]
+    pub remix_max_sources: usize,
+    /// Fraction of remix steps that also send the moment's original video; a miner whose two
+    /// top windows disagree loses --consistency-penalty of the step's score.
+    #[arg(long, env = "CONSISTENCY_RATE", default_value_t = 0.1)]
+    pub consistency_rate: f64,
+    /// Least IoU (in the original timeline) for the two answers to agree.
+    #[arg(long, env = "CONSISTENCY_TOLERANCE", default_value_t = 0.5)]
+    pub consistency_tolerance: f64,
+    /// Fraction of the step score lost on disagreement.
+    #[arg(long, env = "CONSISTENCY_PENALTY", default_value_t = 0.5)]
+    pub consistency_penalty: f64,
+    /// Gateway: fetch each organic video once and give miners a /media/<token> URL of the same
+    /// shape as a remix's (default: on with --task-mode remix). Costs the video's bytes once in
+    /// and once per queried miner out.
+    #[arg(long, env = "PROXY_ORGANIC_MEDIA", value_parser = BoolishValueParser::new(), action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub proxy_organic_media: Option<bool>,
+    /// Let the gateway's proxy fetch URLs that resolve to loopback or private addresses (local
+    /// testing only).
+    #[arg(long, env = "ALLOW_PRIVATE_VIDEO_URLS")]
+    pub allow_private_video_urls: bool,
+}
+
+/// The public base URL of /media: the operator's, or the bound address when it is specific.
+fn media_base(explicit: Option<&url::Url>, bound: SocketAddr) -> Result<url::Url, CliError> {
+    if let Some(u) = explicit {
+        return Ok(u.clone());
+    }
+    if bound.ip().is_unspecified() {
+        return Err(CliError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "remixed tasks are served by this validator, and it listens on {bound}: set --media-public-url \
+                 (MEDIA_PUBLIC_URL) to the address miners reach it at, e.g. http://<public ip>:{}",
+                bound.port()
+            ),
+        ));
+    }
+    url::Url::parse(&format!("http://{bound}/")).map_err(CliError::internal)
+}
+
+/// Relative video paths of a dataset file are relative to the file (remixes read them).
+fn resolve_local_paths(tasks: &mut [chronoseek::tasks::Task], dataset: &std::path::Path) {
+    let base = dataset.parent().unwrap_or(std::path::Path::new("."));
+    for t in tasks {
+        if let Ok(VideoSource::File(p)) = VideoSource::parse(&t.video_url)
+            && p.is_relative()
+        {
+            t.video_url = base.join(p).display().to_string();
+        }
+    }
 }
 
 fn secs(s: f64) -> Duration {
@@ -151,11 +236,90 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
         dirs::data_dir().unwrap_or_default().join("chronoseek").join(format!("validator-{}", a.chain.netuid))
     });
     std::fs::create_dir_all(&state_dir).map_err(|e| CliError::internal(format!("{}: {e}", state_dir.display())))?;
+    let remix = a.task_mode == "remix";
     let tasks = if synthetic {
         let path = a.task_dataset_path.clone().unwrap_or_else(|| PathBuf::from("data/tasks/smoke_test_tasks.json"));
-        load_split(&path, &a.task_split, a.task_format, &LoadOptions::default()).map_err(|e| bad(e.to_string()))?
+        let mut tasks =
+            load_split(&path, &a.task_split, a.task_format, &LoadOptions::default()).map_err(|e| bad(e.to_string()))?;
+        if remix {
+            resolve_local_paths(&mut tasks, &path);
+        }
+        tasks
     } else {
         Vec::new()
+    };
+    let proxy = a.proxy_organic_media.unwrap_or(remix) && a.enable_validator_api;
+    let media = if (synthetic && remix) || proxy {
+        Some(
+            MediaRegistry::open(&state_dir.join("media"), a.media_max_downloads)
+                .map_err(|e| CliError::internal(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    // The listener is bound first: its address is the media URLs' default base.
+    let gateway_listener = if a.enable_validator_api {
+        let addr = SocketAddr::new(a.validator_api_host, a.validator_api_port);
+        Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?)
+    } else {
+        None
+    };
+    let media_listener = match (&media, &gateway_listener) {
+        (Some(_), None) => {
+            let addr = SocketAddr::new(a.media_host, a.media_port);
+            Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?,
+            )
+        }
+        _ => None,
+    };
+    let public_base = match gateway_listener.as_ref().or(media_listener.as_ref()) {
+        Some(l) if media.is_some() => {
+            Some(media_base(a.media_public_url.as_ref(), l.local_addr().map_err(CliError::internal)?)?)
+        }
+        _ => None,
+    };
+    let downloads = state_dir.join("downloads");
+    let task_mode = match (&media, &public_base) {
+        (Some(registry), Some(base)) if synthetic && remix => {
+            let fetcher =
+                Fetcher::new(FetchOptions { download_dir: Some(downloads.clone()), ..g.pipeline.fetch_options() })
+                    .map_err(|e| CliError::internal(e.to_string()))?;
+            let sources =
+                SourceCache::open(&state_dir.join("sources"), a.remix_source_cache_mb.saturating_mul(1 << 20), fetcher)
+                    .map_err(|e| CliError::internal(e.to_string()))?;
+            let options = RemixOptions {
+                min_cuts: a.remix_min_cuts.max(1),
+                max_cuts: a.remix_max_cuts.max(a.remix_min_cuts.max(1)),
+                ..RemixOptions::default()
+            };
+            let consistency = Consistency {
+                rate: a.consistency_rate.clamp(0.0, 1.0),
+                tolerance: a.consistency_tolerance.clamp(0.0, 1.0),
+                penalty: a.consistency_penalty.clamp(0.0, 1.0),
+            };
+            let mut remixer = Remixer::new(registry.clone(), base.clone(), sources, &tasks, options, consistency)
+                .map_err(|e| bad(e.to_string()))?;
+            remixer.max_sources = a.remix_max_sources.max(1);
+            TaskMode::Remix(Arc::new(remixer))
+        }
+        _ => TaskMode::Dataset,
+    };
+    let proxy = match (&media, &public_base) {
+        (Some(registry), Some(base)) if proxy => Some(MediaProxy {
+            registry: registry.clone(),
+            public_base: base.clone(),
+            fetcher: Fetcher::new(FetchOptions {
+                download_dir: Some(downloads.clone()),
+                block_private_addresses: !a.allow_private_video_urls,
+                allow_local_files: false,
+                ..g.pipeline.fetch_options()
+            })
+            .map_err(|e| CliError::internal(e.to_string()))?,
+        }),
+        _ => None,
     };
     let availability = Availability::new(AvailabilityOptions {
         accessible_path: a
@@ -192,6 +356,7 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
         max_steps: a.max_steps,
         seed: a.seed,
         steps_log: Some(state_dir.join("steps.jsonl")),
+        task_mode,
     };
     let validator = Validator::start(
         chain,
@@ -212,10 +377,24 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
             cancel.cancel();
         });
     }
-    let gateway = if a.enable_validator_api {
-        let addr = SocketAddr::new(a.validator_api_host, a.validator_api_port);
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?;
+    let task_mode_name = validator.config().task_mode.name();
+    let media_server = match (media_listener, &media) {
+        (Some(listener), Some(registry)) => {
+            let local = listener.local_addr().map_err(CliError::internal)?;
+            out.say(format!("media served on http://{local}/media/"));
+            let c = cancel.clone();
+            let app = chronoseek::server::media::router(registry.clone());
+            Some(tokio::spawn(chronoseek::server::serve_with_grace(
+                app,
+                listener,
+                async move { c.cancelled().await },
+                Duration::from_secs(5),
+                chronoseek::server::ServeLimits::default(),
+            )))
+        }
+        _ => None,
+    };
+    let gateway = if let Some(listener) = gateway_listener {
         let local = listener.local_addr().map_err(CliError::internal)?;
         let state = Arc::new(GatewayState {
             shared: validator.shared.clone(),
@@ -225,6 +404,8 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
                 miner_timeout: secs(a.validator_api_miner_timeout_seconds),
                 ..GatewayConfig::default()
             },
+            media: media.clone(),
+            proxy,
             shutdown: CancellationToken::new(),
         });
         out.say(format!("gateway listening on http://{local}"));
@@ -239,13 +420,16 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
         "state_dir": state_dir.display().to_string(),
         "gateway": gateway.as_ref().map(|(l, _)| l.to_string()),
         "synthetic": synthetic,
+        "task_mode": task_mode_name,
+        "media_base": public_base.as_ref().map(|u| u.to_string()),
     }));
     out.say(format!(
-        "validator {} on subnet {} (state in {}; synthetic evaluation {})",
+        "validator {} on subnet {} (state in {}; synthetic evaluation {}, {} tasks)",
         key.ss58(),
         a.chain.netuid,
         state_dir.display(),
-        if synthetic { "on" } else { "off" }
+        if synthetic { "on" } else { "off" },
+        task_mode_name
     ));
     let result = validator.clone().run(cancel.clone()).await;
     if !synthetic {
@@ -254,6 +438,9 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
     }
     cancel.cancel();
     if let Some((_, handle)) = gateway {
+        let _ = handle.await;
+    }
+    if let Some(handle) = media_server {
         let _ = handle.await;
     }
     result.map_err(|e| match e {

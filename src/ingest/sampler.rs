@@ -95,6 +95,8 @@ pub struct VideoInfo {
     pub source_fps: Option<f64>,
     /// Clockwise rotation to apply for display (0, 90, 180, 270).
     pub rotation: u32,
+    /// The container also holds an audio stream.
+    pub has_audio: bool,
 }
 
 /// One kept frame: its time and its `3 x size x size` normalised pixels.
@@ -196,7 +198,8 @@ pub(super) fn stream_info(
         .find(|sd| sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix)
         .map(|sd| rotation_from_matrix(sd.data()))
         .unwrap_or(0);
-    VideoInfo { duration_s, width, height, source_fps, rotation }
+    let has_audio = ictx.streams().best(ffmpeg::media::Type::Audio).is_some();
+    VideoInfo { duration_s, width, height, source_fps, rotation, has_audio }
 }
 
 /// The best video stream of an opened file, ready to decode: what the sampler and thumbnails

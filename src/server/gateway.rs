@@ -3,6 +3,13 @@
 //! server-sent events: `accepted`, one `result` per miner that answers, then `done` or
 //! `error`). Organic requests never touch scores or weights: the gateway only reads the
 //! validator's shared view.
+//!
+//! Answers are merged by what the validator knows, not by what miners claim ([`merge`]): a
+//! miner's own confidence is ignored, each window counts by its rank and the miner's moving
+//! score, windows that several miners agree on add up, and miners far below the best are left
+//! out. With `--proxy-organic-media` the gateway fetches the user's video once (under the
+//! miner's SSRF rules) and hands miners a `/media/<token>` URL of the same shape as a remixed
+//! task's, so a media URL says nothing about whether a request is synthetic.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,11 +27,15 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::{HttpError, ServeLimits, read_body};
+use crate::eval::metrics::iou;
+use crate::ingest::{Fetcher, VideoSource};
 use crate::protocol::{
     ErrorCode, PROTOCOL_VERSION, ProtocolError, SearchResult, StreamEvent, StreamStatus, VideoSearchRequest,
     VideoSearchResponse, parse_search_request,
 };
 use crate::validator::client::{MinerCallError, MinerClient};
+use crate::validator::media::{MediaRegistry, Published};
+use crate::validator::remixer::media_url;
 use crate::validator::view::{MinerTarget, Shared};
 
 pub const SERVICE: &str = "validator-gateway";
@@ -52,15 +63,30 @@ impl Default for GatewayConfig {
     }
 }
 
+/// Organic videos served to miners through this validator's `/media`.
+#[derive(Debug, Clone)]
+pub struct MediaProxy {
+    pub registry: Arc<MediaRegistry>,
+    /// The address miners reach `/media` at.
+    pub public_base: url::Url,
+    /// Fetches users' videos (private addresses refused unless the operator allows them).
+    pub fetcher: Fetcher,
+}
+
 pub struct GatewayState {
     pub shared: Arc<Shared>,
     pub client: MinerClient,
     pub config: GatewayConfig,
+    /// `/media/<token>` is served when set (remixed tasks and proxied videos share it).
+    pub media: Option<Arc<MediaRegistry>>,
+    /// Organic videos are fetched once and served to miners from here when set.
+    pub proxy: Option<MediaProxy>,
     /// Ends open event streams at shutdown (axum waits for them otherwise).
     pub shutdown: CancellationToken,
 }
 
 pub fn router(state: Arc<GatewayState>) -> Router {
+    let media = state.media.clone().map(super::media::router).unwrap_or_default();
     Router::new()
         .route("/health", get(health))
         .route("/capabilities", get(capabilities))
@@ -71,6 +97,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
             HttpError::new(StatusCode::NOT_FOUND, ProtocolError::new(ErrorCode::InvalidRequest, "no such endpoint"))
         })
         .with_state(state)
+        .merge(media)
 }
 
 async fn health(State(state): State<Arc<GatewayState>>) -> Response {
@@ -91,6 +118,7 @@ async fn capabilities(State(state): State<Arc<GatewayState>>) -> Response {
         "service": SERVICE,
         "protocol_versions": [PROTOCOL_VERSION],
         "endpoints": ["/health", "/capabilities", "/search", "/search/stream"],
+        "merge": {"rule": "rank-fusion weighted by moving score", "rrf_k": RRF_K, "trust_floor": TRUST_FLOOR, "agree_iou": AGREE_IOU},
         "max_miners_per_request": state.config.max_miners,
         "miner_timeout_seconds": state.config.miner_timeout.as_secs_f64(),
         "top_k": {"min": crate::protocol::MIN_TOP_K, "max": crate::protocol::MAX_TOP_K, "default": crate::protocol::DEFAULT_TOP_K},
@@ -98,8 +126,17 @@ async fn capabilities(State(state): State<Arc<GatewayState>>) -> Response {
     .into_response()
 }
 
-/// Parses the body and picks the miners; the request gets an opaque id if it has none.
-async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest, Vec<MinerTarget>), HttpError> {
+/// A request ready to fan out: the miners to ask and, when proxied, the served copy of the
+/// video (retired when this is dropped).
+struct Prepared {
+    req: VideoSearchRequest,
+    miners: Vec<MinerTarget>,
+    _media: Option<Published>,
+}
+
+/// Parses the body and picks the miners; the request gets an opaque id if it has none. With
+/// the proxy on, the video is fetched and the request rewritten to its `/media` URL.
+async fn prepare(state: &GatewayState, body: Body) -> Result<Prepared, HttpError> {
     let body: Bytes = read_body(body, state.config.max_body_bytes, state.config.limits.body_timeout).await?;
     let mut req = parse_search_request(&body).map_err(HttpError::from_code)?;
     if req.request_id.is_none() {
@@ -112,7 +149,36 @@ async fn prepare(state: &GatewayState, body: Body) -> Result<(VideoSearchRequest
             with_id(ProtocolError::new(ErrorCode::InternalError, "no responsive miner"), &req),
         ));
     }
-    Ok((req, miners))
+    let media = match &state.proxy {
+        Some(proxy) => {
+            let published = proxied(state, proxy, &req).await.map_err(|e| HttpError::from_code(with_id(e, &req)))?;
+            req.video.url = media_url(&proxy.public_base, &published.token)
+                .map_err(|e| HttpError::from_code(ProtocolError::new(ErrorCode::InternalError, e.to_string())))?;
+            Some(published)
+        }
+        None => None,
+    };
+    Ok(Prepared { req, miners, _media: media })
+}
+
+/// Fetches the request's video once and serves it until every miner has had its time.
+async fn proxied(
+    state: &GatewayState,
+    proxy: &MediaProxy,
+    req: &VideoSearchRequest,
+) -> Result<Published, ProtocolError> {
+    let source = VideoSource::from_network(&req.video.url);
+    let local = proxy
+        .fetcher
+        .fetch(&source)
+        .await
+        .map_err(|e| ProtocolError::new(ErrorCode::VideoFetchFailed, format!("fetching the video: {e}")))?;
+    let ttl = state.config.miner_timeout + Duration::from_secs(30);
+    tracing::debug!(bytes = local.bytes, "gateway: organic video proxied");
+    proxy
+        .registry
+        .publish(&local.path, true, ttl)
+        .map_err(|e| ProtocolError::new(ErrorCode::InternalError, e.to_string()))
 }
 
 fn with_id(e: ProtocolError, req: &VideoSearchRequest) -> ProtocolError {
@@ -122,18 +188,75 @@ fn with_id(e: ProtocolError, req: &VideoSearchRequest) -> ProtocolError {
     }
 }
 
-/// Merges answers: all intervals, by confidence (stable), exact duplicates dropped (start and
-/// end to 3 decimals, confidence to 6, as the reference does), at most `top_k`.
-pub fn merge(answers: &[Vec<SearchResult>], top_k: usize) -> Vec<SearchResult> {
-    let mut all: Vec<SearchResult> = answers.iter().flatten().copied().collect();
-    all.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    let mut seen = std::collections::HashSet::new();
-    all.retain(|r| {
-        let key = ((r.start * 1e3).round() as i64, (r.end * 1e3).round() as i64, (r.confidence * 1e6).round() as i64);
-        seen.insert(key)
-    });
-    all.truncate(top_k);
-    all
+/// Reciprocal-rank constant of the merge (the usual 60: a window's rank matters, gently).
+pub const RRF_K: f64 = 60.0;
+/// Miners whose moving score is under this fraction of the best queried miner's are left out.
+pub const TRUST_FLOOR: f64 = 0.05;
+/// Windows from different miners with at least this IoU are one window.
+pub const AGREE_IOU: f64 = 0.5;
+
+/// One miner's answer and what the validator knows of the miner.
+#[derive(Debug, Clone)]
+pub struct MinerAnswer {
+    pub uid: u16,
+    /// The miner's moving score.
+    pub score: f64,
+    /// Its windows, in its order.
+    pub results: Vec<SearchResult>,
+}
+
+/// Merges answers by what the validator knows, not by what miners claim:
+///
+/// 1. Each miner's weight is its moving score; miners under `TRUST_FLOOR` × the best weight
+///    are dropped (when no miner has a score yet, all weigh the same).
+/// 2. The window a miner ranks `r`-th (from 1, among its first `top_k`) is worth
+///    `weight / (RRF_K + r)`; the miner's own confidence is ignored.
+/// 3. Windows of different miners that overlap by IoU ≥ `AGREE_IOU` are one window: their
+///    worths add up (a miner cannot reinforce itself), and the first (most trusted) one gives
+///    the bounds.
+/// 4. Windows go out by worth, with `confidence` = worth / the worth of a window every kept
+///    miner ranked first (so 1.0 means "everyone trusted put this first").
+pub fn merge(answers: &[MinerAnswer], top_k: usize) -> Vec<SearchResult> {
+    let best = answers.iter().map(|a| a.score).filter(|s| s.is_finite()).fold(0.0, f64::max);
+    let weight = |a: &MinerAnswer| match best > 1e-9 {
+        true if a.score.is_finite() && a.score >= TRUST_FLOOR * best => a.score,
+        true => 0.0,
+        false => 1.0,
+    };
+    let mut windows: Vec<(f64, usize, SearchResult)> = Vec::new();
+    let mut full = 0.0;
+    for (m, a) in answers.iter().enumerate() {
+        let w = weight(a);
+        if w <= 0.0 {
+            continue;
+        }
+        full += w / (RRF_K + 1.0);
+        let valid = a.results.iter().filter(|r| r.start.is_finite() && r.end.is_finite() && r.end > r.start);
+        for (rank, r) in valid.take(top_k).enumerate() {
+            windows.push((w / (RRF_K + rank as f64 + 1.0), m, *r));
+        }
+    }
+    windows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // (worth, bounds, miners in it)
+    let mut clusters: Vec<(f64, SearchResult, Vec<usize>)> = Vec::new();
+    for (worth, m, r) in windows {
+        let home = clusters
+            .iter_mut()
+            .find(|(_, rep, miners)| !miners.contains(&m) && iou([rep.start, rep.end], [r.start, r.end]) >= AGREE_IOU);
+        match home {
+            Some((total, _, miners)) => {
+                *total += worth;
+                miners.push(m);
+            }
+            None => clusters.push((worth, r, vec![m])),
+        }
+    }
+    clusters.sort_by(|a, b| b.0.total_cmp(&a.0));
+    clusters
+        .into_iter()
+        .take(top_k)
+        .map(|(worth, r, _)| SearchResult { start: r.start, end: r.end, confidence: (worth / full).clamp(0.0, 1.0) })
+        .collect()
 }
 
 /// The failure when every miner failed, mapped as the reference does: one common
@@ -154,10 +277,11 @@ fn metadata(selected: &[u16], queried: &[u16]) -> Map<String, Value> {
     m.insert("source".into(), json!(SERVICE));
     m.insert("selected_uids".into(), json!(selected));
     m.insert("queried_uids".into(), json!(queried));
+    m.insert("merge".into(), json!("rank-fusion weighted by moving score"));
     m
 }
 
-type Answer = (u16, Result<Vec<SearchResult>, MinerCallError>);
+type Answer = (MinerTarget, Result<Vec<SearchResult>, MinerCallError>);
 
 fn fan_out<'a>(
     state: &'a GatewayState,
@@ -171,24 +295,28 @@ fn fan_out<'a>(
             if let Err(e) = &r {
                 tracing::info!(uid = m.uid, error = %e, "gateway: miner failed");
             }
-            (m.uid, r)
+            (m, r)
         })
         .buffer_unordered(8)
 }
 
+fn answer(m: &MinerTarget, results: Vec<SearchResult>) -> MinerAnswer {
+    MinerAnswer { uid: m.uid, score: m.score, results }
+}
+
 async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
-    let (req, miners) = match prepare(&state, body).await {
+    let Prepared { req, miners, _media } = match prepare(&state, body).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     let queried: Vec<u16> = miners.iter().map(|m| m.uid).collect();
     let answers: Vec<Answer> = fan_out(&state, &req, miners).collect().await;
     let (mut ok, mut errors, mut selected) = (Vec::new(), Vec::new(), Vec::new());
-    for (uid, r) in answers {
+    for (m, r) in answers {
         match r {
             Ok(results) => {
-                selected.push(uid);
-                ok.push(results);
+                selected.push(m.uid);
+                ok.push(answer(&m, results));
             }
             Err(e) => errors.push(e),
         }
@@ -215,13 +343,15 @@ fn event(req: &VideoSearchRequest, status: StreamStatus) -> Result<Event, Infall
 }
 
 async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
-    let (req, miners) = match prepare(&state, body).await {
+    let Prepared { req, miners, _media } = match prepare(&state, body).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     let st = state.clone();
     tokio::spawn(async move {
+        // The proxied video stays served until the stream ends.
+        let _media = _media;
         let queried: Vec<u16> = miners.iter().map(|m| m.uid).collect();
         if tx.send(event(&req, StreamStatus::Accepted { queried_uids: queried.clone() })).await.is_err() {
             return;
@@ -237,12 +367,12 @@ async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Re
                 }
                 n = answers.next() => n,
             };
-            let Some((uid, r)) = next else { break };
+            let Some((m, r)) = next else { break };
             match r {
                 Ok(results) => {
-                    selected.push(uid);
-                    ok.push(results);
-                    let status = StreamStatus::Processing { results: merge(&ok, req.top_k.get()), source_uid: uid };
+                    selected.push(m.uid);
+                    ok.push(answer(&m, results));
+                    let status = StreamStatus::Processing { results: merge(&ok, req.top_k.get()), source_uid: m.uid };
                     if tx.send(event(&req, status)).await.is_err() {
                         return; // the client went away
                     }
@@ -282,4 +412,56 @@ pub async fn serve(
         token.cancel();
     };
     super::serve_with_grace(router(state), listener, shutdown, grace, limits).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(start: f64, end: f64, confidence: f64) -> SearchResult {
+        SearchResult { start, end, confidence }
+    }
+
+    #[test]
+    fn a_blind_miner_claiming_certainty_cannot_push_a_good_miner_out_of_the_top_3() {
+        let good = MinerAnswer {
+            uid: 1,
+            score: 0.6,
+            results: vec![w(10.0, 20.0, 0.3), w(30.0, 40.0, 0.2), w(50.0, 60.0, 0.1)],
+        };
+        let blind = MinerAnswer {
+            uid: 2,
+            score: 0.05,
+            results: (0..5).map(|i| w(i as f64 * 100.0 + 200.0, i as f64 * 100.0 + 210.0, 1.0)).collect(),
+        };
+        let merged = merge(&[blind.clone(), good.clone()], 5);
+        let top3: Vec<[f64; 2]> = merged.iter().take(3).map(|r| [r.start, r.end]).collect();
+        assert_eq!(top3, vec![[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]], "{merged:?}");
+        assert!(merged.iter().all(|r| (0.0..=1.0).contains(&r.confidence)));
+        // Near zero: left out entirely.
+        let dead = MinerAnswer { score: 0.001, ..blind };
+        assert_eq!(merge(&[dead, good], 5).len(), 3);
+    }
+
+    #[test]
+    fn windows_miners_agree_on_add_up_and_a_miner_cannot_reinforce_itself() {
+        let a = MinerAnswer { uid: 1, score: 0.5, results: vec![w(0.0, 10.0, 0.9), w(40.0, 50.0, 0.8)] };
+        let b = MinerAnswer { uid: 2, score: 0.5, results: vec![w(20.0, 30.0, 0.9), w(41.0, 50.0, 0.8)] };
+        let merged = merge(&[a, b], 3);
+        // Both put 40..50 second: together it outweighs either first window.
+        assert_eq!([merged[0].start, merged[0].end], [40.0, 50.0], "{merged:?}");
+        assert_eq!(merged.len(), 3);
+        let same = MinerAnswer { uid: 3, score: 0.5, results: vec![w(0.0, 10.0, 1.0), w(0.5, 10.0, 1.0)] };
+        let merged = merge(&[same], 3);
+        assert_eq!(merged.len(), 2, "its own near-duplicates stay separate: {merged:?}");
+        assert!((merged[0].confidence - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn with_no_scores_yet_every_miner_weighs_the_same() {
+        let a = MinerAnswer { uid: 1, score: 0.0, results: vec![w(0.0, 1.0, 0.1)] };
+        let b = MinerAnswer { uid: 2, score: 0.0, results: vec![w(5.0, 6.0, 0.9)] };
+        assert_eq!(merge(&[a, b], 5).len(), 2);
+        assert!(merge(&[], 5).is_empty());
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod gateway;
 pub mod library;
+pub mod media;
 pub mod metrics;
 pub mod miner;
 

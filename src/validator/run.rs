@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::availability::Availability;
 use super::client::MinerClient;
+use super::remixer::{PreparedRemix, RemixSummary, Remixer};
 use super::scores::MovingScores;
 use super::scoring::{ScoringMode, apply_latency, score};
 use super::state::{StateError, StateFile, ValidatorState};
@@ -29,7 +30,8 @@ use super::tasks::Task;
 pub use super::view::{MinerTarget, Shared};
 use crate::chain::weights::normalize;
 use crate::chain::{Chain, ChainError, WeightsOutcome};
-use crate::protocol::{Sr25519Key, TopK, VideoSearchRequest, VideoUrl};
+use crate::protocol::{SearchResult, Sr25519Key, TopK, VideoSearchRequest, VideoUrl};
+use crate::tasks::Interval;
 
 #[derive(Debug, Clone)]
 pub struct ValidatorConfig {
@@ -57,6 +59,27 @@ pub struct ValidatorConfig {
     pub seed: Option<u64>,
     /// Append one JSON line per step here.
     pub steps_log: Option<PathBuf>,
+    /// Where synthetic tasks come from.
+    pub task_mode: TaskMode,
+}
+
+/// Where synthetic tasks come from.
+#[derive(Debug, Clone, Default)]
+pub enum TaskMode {
+    /// The dataset's own videos and intervals (what the reference does; answerable by look-up).
+    #[default]
+    Dataset,
+    /// A remixed video per step, served by this validator (`remixer.rs`).
+    Remix(Arc<Remixer>),
+}
+
+impl TaskMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Remix(_) => "remix",
+        }
+    }
 }
 
 impl Default for ValidatorConfig {
@@ -77,6 +100,7 @@ impl Default for ValidatorConfig {
             max_steps: None,
             seed: None,
             steps_log: None,
+            task_mode: TaskMode::Dataset,
         }
     }
 }
@@ -100,6 +124,9 @@ pub struct MinerOutcome {
     pub results: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On a consistency probe: whether the remix and original answers agreed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistent: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +135,22 @@ pub struct StepReport {
     pub block: u64,
     pub task_id: String,
     pub request_id: String,
+    pub task_mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remix: Option<RemixSummary>,
+    /// Bytes miners downloaded from this validator's `/media` for this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_bytes_served: Option<u64>,
     pub miners: Vec<MinerOutcome>,
+}
+
+/// What one step sends.
+struct PreparedStep {
+    task_id: String,
+    url: VideoUrl,
+    query: String,
+    ground_truths: Vec<Interval>,
+    remix: Option<PreparedRemix>,
 }
 
 pub struct Validator {
@@ -240,50 +282,64 @@ impl Validator {
         Ok(())
     }
 
-    /// One synthetic step. `None` when no task's video is reachable or no miner responds.
+    /// One synthetic step. `None` when no task's video is reachable, no remix can be made, or
+    /// no miner responds.
     pub async fn step(&self) -> Result<Option<StepReport>, ValidatorError> {
         let _guard = self.step_lock.lock().await;
-        let task = {
-            let mut guard = self.sampler.lock().await;
-            let (availability, rng) = &mut *guard;
-            availability.sample(&self.tasks, rng).await.cloned()
-        };
-        let Some(task) = task else {
-            tracing::warn!("no reachable task video after the sampling attempts; skipping this step");
-            return Ok(None);
-        };
         let miners = self.shared.responsive();
         if miners.is_empty() {
             tracing::warn!("no responsive miner with a served axon; skipping this step");
             return Ok(None);
         }
+        let Some(prepared) = self.prepare_step().await else { return Ok(None) };
+        let mut request = VideoSearchRequest::new(prepared.url.clone(), &prepared.query, self.config.top_k);
         // The same opaque ids as organic traffic: a miner cannot tell a synthetic task apart.
-        // Miners fetch only http(s) URLs: a task that names anything else cannot be sent.
-        let url = match VideoUrl::parse(&task.video_url) {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(task = %task.task_id, url = %task.video_url, error = %e, "task video is not an http(s) URL; skipping this step");
-                return Ok(None);
-            }
-        };
-        let mut request = VideoSearchRequest::new(url, &task.query, self.config.top_k);
         let request_id = crate::ingest::unique_id();
         request.request_id = Some(request_id.clone());
-        let (req, cfg, gts) = (&request, &self.config, &task.ground_truths);
+        let probe_request = prepared.remix.as_ref().and_then(|r| r.original.as_ref()).map(|(url, _)| {
+            let mut r = VideoSearchRequest::new(url.clone(), &prepared.query, self.config.top_k);
+            r.request_id = Some(crate::ingest::unique_id());
+            r
+        });
+        let (req, probe, cfg, gts) = (&request, probe_request.as_ref(), &self.config, &prepared.ground_truths);
+        let plan = prepared.remix.as_ref().map(|r| &r.plan);
+        let consistency = match &cfg.task_mode {
+            TaskMode::Remix(r) => Some(r.consistency),
+            TaskMode::Dataset => None,
+        };
         let outcomes: Vec<MinerOutcome> = futures::stream::iter(miners)
             .map(|m| async move {
                 let started = Instant::now();
-                match self.client.search(&m.url, req, cfg.miner_timeout).await {
+                let main = self.client.search(&m.url, req, cfg.miner_timeout);
+                let (answer, original) = match probe {
+                    Some(p) => {
+                        let (a, o) = futures::join!(main, self.client.search(&m.url, p, cfg.miner_timeout));
+                        (a, Some(o))
+                    }
+                    None => (main.await, None),
+                };
+                match answer {
                     Ok(answer) => {
                         let raw = score(cfg.scoring, &answer.response.results, gts, cfg.top_k.get());
                         let latency = answer.latency.as_secs_f64();
-                        MinerOutcome {
+                        let mut outcome = MinerOutcome {
                             uid: m.uid,
                             score: apply_latency(raw, latency, cfg.miner_timeout.as_secs_f64(), cfg.latency_weight),
                             latency_ms: latency * 1000.0,
                             results: answer.response.results.len(),
                             error: None,
+                            consistent: None,
+                        };
+                        if let (Some(original), Some(plan), Some(rule)) = (original, plan, consistency) {
+                            let top = |r: &[SearchResult]| r.first().copied();
+                            let orig_top = original.ok().and_then(|o| top(&o.response.results));
+                            let agrees = rule.agrees(plan, top(&answer.response.results).as_ref(), orig_top.as_ref());
+                            if !agrees {
+                                outcome.score *= 1.0 - rule.penalty.clamp(0.0, 1.0);
+                            }
+                            outcome.consistent = Some(agrees);
                         }
+                        outcome
                     }
                     Err(e) => MinerOutcome {
                         uid: m.uid,
@@ -291,12 +347,21 @@ impl Validator {
                         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                         results: 0,
                         error: Some(e.to_string()),
+                        consistent: None,
                     },
                 }
             })
             .buffer_unordered(self.config.max_in_flight.max(1))
             .collect()
             .await;
+        let media_bytes_served = prepared
+            .remix
+            .as_ref()
+            .map(|r| r.published.bytes_served() + r.original.as_ref().map_or(0, |(_, p)| p.bytes_served()));
+        let remix = prepared.remix.as_ref().map(PreparedRemix::summary);
+        // Dropping the remix retires its tokens and deletes its files.
+        drop(prepared.remix);
+        let task_id = prepared.task_id;
         let block = self.chain.current_block().await.unwrap_or(0);
         let step = {
             let mut state = self.shared.state.lock();
@@ -309,7 +374,16 @@ impl Validator {
         self.save()?;
         let mut miners = outcomes;
         miners.sort_by_key(|o| o.uid);
-        let report = StepReport { step, block, task_id: task.task_id.clone(), request_id, miners };
+        let report = StepReport {
+            step,
+            block,
+            task_id,
+            request_id,
+            task_mode: self.config.task_mode.name(),
+            remix,
+            media_bytes_served,
+            miners,
+        };
         for o in &report.miners {
             tracing::info!(
                 step,
@@ -332,6 +406,52 @@ impl Validator {
             }
         }
         Ok(Some(report))
+    }
+
+    /// Draws this step's task: a dataset task as it is, or a remix around one.
+    async fn prepare_step(&self) -> Option<PreparedStep> {
+        let mut guard = self.sampler.lock().await;
+        let (availability, rng) = &mut *guard;
+        let Some(task) = availability.sample(&self.tasks, rng).await.cloned() else {
+            tracing::warn!("no reachable task video after the sampling attempts; skipping this step");
+            return None;
+        };
+        match &self.config.task_mode {
+            TaskMode::Dataset => {
+                // Miners fetch only http(s) URLs: a task that names anything else cannot be sent.
+                let url = match VideoUrl::parse(&task.video_url) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::warn!(task = %task.task_id, url = %task.video_url, error = %e, "task video is not an http(s) URL; skipping this step");
+                        return None;
+                    }
+                };
+                Some(PreparedStep {
+                    task_id: task.task_id,
+                    url,
+                    query: task.query,
+                    ground_truths: task.ground_truths,
+                    remix: None,
+                })
+            }
+            TaskMode::Remix(remixer) => {
+                // Served until every miner has had its full time, then retired.
+                let ttl = self.config.miner_timeout + Duration::from_secs(30);
+                match remixer.prepare(&task, rng, ttl).await {
+                    Ok(r) => Some(PreparedStep {
+                        task_id: format!("remix:{}", task.task_id),
+                        url: r.url.clone(),
+                        query: r.plan.query.clone(),
+                        ground_truths: r.plan.ground_truths.clone(),
+                        remix: Some(r),
+                    }),
+                    Err(e) => {
+                        tracing::warn!(task = %task.task_id, error = %e, "no remix this step; skipping it");
+                        None
+                    }
+                }
+            }
+        }
     }
 
     /// Puts weights on chain when a tempo has passed since the last time (or there was none):
