@@ -287,6 +287,18 @@ pub fn parse_charades(text: &str, url_template: &str) -> Result<Vec<Task>, Parse
         .collect())
 }
 
+/// Makes the tasks' relative video paths relative to `dataset` (the file that names them), as
+/// a generated set's `tasks.json` writes them. URLs and absolute paths are left alone.
+pub fn resolve_relative_paths(tasks: &mut [Task], dataset: &Path) {
+    let base = dataset.parent().unwrap_or(Path::new("."));
+    for t in tasks {
+        let url = t.video_url.trim();
+        if !url.is_empty() && !url.contains("://") && Path::new(url).is_relative() {
+            t.video_url = base.join(url).display().to_string();
+        }
+    }
+}
+
 /// Picks the annotation file for a split when `path` is a folder (`validation` matches names
 /// with `val`, `test` with `test`, `train` with `train`), and keeps only that split's tasks
 /// when the file labels them.

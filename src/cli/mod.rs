@@ -13,6 +13,7 @@ mod miner;
 mod model;
 pub mod output;
 mod query;
+mod remix;
 mod search;
 mod store;
 mod synth;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Evaluate miners on synthetic tasks, score them, set weights every tempo; optionally
     /// serve the public gateway API (`/search`, `/search/stream`).
     Validator(Box<validator::ValidatorArgs>),
+    /// Make remixed tasks from a task file as the validator does (video, query, ground truth,
+    /// cost), without serving them.
+    Remix(remix::RemixArgs),
     /// Bittensor wallets (created so the Python SDK reads them).
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
@@ -110,6 +114,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Miner(a) => miner::run(&cli.global, a, out).await,
         Command::Query(a) => query::run(&cli.global, a, out).await,
         Command::Validator(a) => validator::run(&cli.global, *a, out).await,
+        Command::Remix(a) => remix::run(&cli.global, a, out).await,
         Command::Wallet(c) => wallet::run(&cli.global, c, out).await,
         Command::Chain(c) => chain::run(&cli.global, c, out).await,
         Command::Weights(c) => weights::run(&cli.global, c, out).await,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connect::{ChainOpts, WalletOpts};
 use super::global::GlobalOpts;
-use chronoseek::ingest::{FetchOptions, Fetcher, VideoSource};
+use chronoseek::ingest::{FetchOptions, Fetcher};
 use chronoseek::protocol::epistula::Signer;
 use chronoseek::protocol::{ErrorCode, TopK};
 use chronoseek::server::gateway::{self, GatewayConfig, GatewayState, MediaProxy};
@@ -160,9 +160,10 @@ pub struct ValidatorArgs {
     /// Megabytes of task videos kept to cut remixes from (least recently used go first).
     #[arg(long, env = "REMIX_SOURCE_CACHE_MB", default_value_t = 10_240)]
     pub remix_source_cache_mb: u64,
-    /// Fewest and most annotated cuts in one remix.
+    /// Fewest annotated cuts in one remix (a lead-in comes before them).
     #[arg(long, env = "REMIX_MIN_CUTS", default_value_t = 3)]
     pub remix_min_cuts: usize,
+    /// Most annotated cuts in one remix.
     #[arg(long, env = "REMIX_MAX_CUTS", default_value_t = 6)]
     pub remix_max_cuts: usize,
     /// Most source videos one remix draws from.
@@ -207,18 +208,6 @@ fn media_base(explicit: Option<&url::Url>, bound: SocketAddr) -> Result<url::Url
     url::Url::parse(&format!("http://{bound}/")).map_err(CliError::internal)
 }
 
-/// Relative video paths of a dataset file are relative to the file (remixes read them).
-fn resolve_local_paths(tasks: &mut [chronoseek::tasks::Task], dataset: &std::path::Path) {
-    let base = dataset.parent().unwrap_or(std::path::Path::new("."));
-    for t in tasks {
-        if let Ok(VideoSource::File(p)) = VideoSource::parse(&t.video_url)
-            && p.is_relative()
-        {
-            t.video_url = base.join(p).display().to_string();
-        }
-    }
-}
-
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.0 })
 }
@@ -242,13 +231,13 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
         let mut tasks =
             load_split(&path, &a.task_split, a.task_format, &LoadOptions::default()).map_err(|e| bad(e.to_string()))?;
         if remix {
-            resolve_local_paths(&mut tasks, &path);
+            chronoseek::tasks::resolve_relative_paths(&mut tasks, &path);
         }
         tasks
     } else {
         Vec::new()
     };
-    let proxy = a.proxy_organic_media.unwrap_or(remix) && a.enable_validator_api;
+    let proxy = a.proxy_organic_media.unwrap_or(remix && synthetic) && a.enable_validator_api;
     let media = if (synthetic && remix) || proxy {
         Some(
             MediaRegistry::open(&state_dir.join("media"), a.media_max_downloads)
@@ -284,6 +273,9 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
     let downloads = state_dir.join("downloads");
     let task_mode = match (&media, &public_base) {
         (Some(registry), Some(base)) if synthetic && remix => {
+            chronoseek::validator::remix::check_ffmpeg()
+                .await
+                .map_err(|e| bad(format!("{e} (Debian: apt-get install ffmpeg), or run with --task-mode dataset")))?;
             let fetcher =
                 Fetcher::new(FetchOptions { download_dir: Some(downloads.clone()), ..g.pipeline.fetch_options() })
                     .map_err(|e| CliError::internal(e.to_string()))?;

@@ -392,6 +392,19 @@ pub fn ffmpeg_args(plan: &RemixPlan, sources: &[SourceVideo], out: &Path) -> Vec
     args
 }
 
+/// Whether the `ffmpeg` program runs (remix mode checks at start, not at the first step).
+pub async fn check_ffmpeg() -> Result<(), RenderError> {
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-version"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .map_err(RenderError::Spawn)?;
+    if status.success() { Ok(()) } else { Err(RenderError::Failed { status, stderr: "ffmpeg -version failed".into() }) }
+}
+
 /// Renders `plan` to `out` with the `ffmpeg` program. The child is killed if this future is
 /// dropped (a cancelled step leaves no encoder running).
 pub async fn render(plan: &RemixPlan, sources: &[SourceVideo], out: &Path) -> Result<RenderStats, RenderError> {

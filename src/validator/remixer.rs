@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::media::{MediaError, MediaRegistry, Published, Token};
 use super::remix::{Moment, RemixOptions, RemixPlan, RenderError, RenderStats, SourceVideo, render, render_budget};
-use super::sources::{SourceCache, SourceError};
+use super::sources::{CachedSource, SourceCache, SourceError};
 use crate::protocol::{SearchResult, VideoUrl};
 use crate::tasks::Task;
 
@@ -149,21 +149,11 @@ impl Remixer {
     ) -> Result<Self, RemixError> {
         let check = media_url(&public_base, &Token::parse(&"A".repeat(43)).expect("43 base64url characters"));
         check.map_err(|_| RemixError::BadPublicUrl(public_base.to_string()))?;
-        let mut moments: BTreeMap<String, Vec<Moment>> = BTreeMap::new();
-        for t in tasks {
-            let list = moments.entry(t.video_url.clone()).or_default();
-            for g in t.ground_truths.iter().filter(|g| g.end > g.start) {
-                let m = Moment { query: t.query.clone(), start: g.start, end: g.end };
-                if !list.contains(&m) {
-                    list.push(m);
-                }
-            }
-        }
         Ok(Self {
             media,
             public_base,
             sources: tokio::sync::Mutex::new(sources),
-            moments,
+            moments: moments_by_video(tasks),
             options,
             consistency,
             max_sources: 3,
@@ -201,18 +191,7 @@ impl Remixer {
         while chosen.len() < want && !others.is_empty() {
             chosen.push(others.swap_remove(rng.random_range(0..others.len())));
         }
-        let sources: Vec<SourceVideo> = chosen
-            .iter()
-            .map(|s| SourceVideo {
-                origin: s.origin.clone(),
-                path: cache.path_of(s),
-                duration: s.duration,
-                width: s.width,
-                height: s.height,
-                has_audio: s.has_audio,
-                moments: self.moments.get(&s.origin).cloned().unwrap_or_default(),
-            })
-            .collect();
+        let sources: Vec<SourceVideo> = chosen.iter().map(|s| source_video(&cache, s, &self.moments)).collect();
         cache.touch(&chosen.iter().map(|s| s.origin.as_str()).collect::<Vec<_>>());
         drop(cache);
         let plan = RemixPlan::draw(&sources, &self.options, rng).ok_or(RemixError::NoMoments)?;
@@ -253,6 +232,34 @@ impl Remixer {
             original,
             sources: sources.len(),
         })
+    }
+}
+
+/// Every annotated moment of each dataset video (keyed by the URL or path the tasks name).
+pub fn moments_by_video(tasks: &[Task]) -> BTreeMap<String, Vec<Moment>> {
+    let mut moments: BTreeMap<String, Vec<Moment>> = BTreeMap::new();
+    for t in tasks {
+        let list = moments.entry(t.video_url.clone()).or_default();
+        for g in t.ground_truths.iter().filter(|g| g.end > g.start) {
+            let m = Moment { query: t.query.clone(), start: g.start, end: g.end };
+            if !list.contains(&m) {
+                list.push(m);
+            }
+        }
+    }
+    moments
+}
+
+/// A cached video with its annotations, ready to cut.
+pub fn source_video(cache: &SourceCache, s: &CachedSource, moments: &BTreeMap<String, Vec<Moment>>) -> SourceVideo {
+    SourceVideo {
+        origin: s.origin.clone(),
+        path: cache.path_of(s),
+        duration: s.duration,
+        width: s.width,
+        height: s.height,
+        has_audio: s.has_audio,
+        moments: moments.get(&s.origin).cloned().unwrap_or_default(),
     }
 }
 
