@@ -77,8 +77,34 @@ fn the_validator_survives_kill_9_and_continues_from_its_state() {
         assert!(v.try_wait().unwrap().is_none(), "the validator exited early");
         std::thread::sleep(Duration::from_millis(50));
     }
-    v.kill().unwrap(); // SIGKILL
+    // ... and the next remix is being rendered.
+    let media_dir = dir.path().join("state/media");
+    let rendering = || {
+        std::fs::read_dir(&media_dir)
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(".part-")))
+            .unwrap_or(false)
+    };
+    while !rendering() {
+        assert!(Instant::now() < deadline, "no remix was seen being rendered");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    v.kill().unwrap(); // SIGKILL, mid-render
     v.wait().unwrap();
+    // The encoder died with it (parent-death signal): no process still writes into the folder.
+    let encoders = || {
+        let needle = media_dir.display().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(&needle))
+            .count()
+    };
+    let gone = Instant::now() + Duration::from_millis(500);
+    while encoders() > 0 {
+        assert!(Instant::now() < gone, "an ffmpeg outlived the killed validator");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state).unwrap()).expect("state is whole after kill -9");
     let n = saved["steps"].as_u64().unwrap();

@@ -409,7 +409,20 @@ pub async fn check_ffmpeg() -> Result<(), RenderError> {
 /// dropped (a cancelled step leaves no encoder running).
 pub async fn render(plan: &RemixPlan, sources: &[SourceVideo], out: &Path) -> Result<RenderStats, RenderError> {
     let started = Instant::now();
-    let output = tokio::process::Command::new("ffmpeg")
+    let mut cmd = tokio::process::Command::new("ffmpeg");
+    // A validator killed with SIGKILL takes its encoder with it (kill_on_drop covers the rest).
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = cmd
         .args(ffmpeg_args(plan, sources, out))
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
