@@ -120,6 +120,10 @@ pub struct LibraryBenchArgs {
     /// Skip LanceDB's flat scan and IVF_PQ index.
     #[arg(long)]
     pub no_lance: bool,
+    /// Skip the HNSW graph (the exact scan and LanceDB only, on the same seeded vectors as a
+    /// graph run with the same --seed, --vectors, --dim and --clusters).
+    #[arg(long)]
+    pub no_hnsw: bool,
     /// Instead: end-to-end library search on a temporary store of this many synthetic videos
     /// (written with the current model's width; queries go through its text tower).
     #[arg(long, value_name = "N")]
@@ -247,6 +251,7 @@ async fn bench(args: LibraryBenchArgs, out: &Output) -> Result<(), CliError> {
         params: IndexParams { max_connections: args.max_connections, ef_construction: args.ef_construction },
         seed: args.seed,
         lance_dir: lance.as_ref().map(|d| d.path().to_path_buf()),
+        hnsw: !args.no_hnsw,
     };
     let bar = out.items_bar(args.vectors as u64, "vectors");
     let report = ann_bench(&opts, &super::output::progress(&bar)).await;
@@ -260,21 +265,23 @@ async fn bench(args: LibraryBenchArgs, out: &Output) -> Result<(), CliError> {
         "{} vectors x {} around {} clusters, {} queries, recall@{} (generated in {:.1} s)",
         r.vectors, r.dim, r.clusters, r.queries, r.k, r.generate_s
     ));
-    out.say(format!(
-        "hnsw (M {}, ef_construction {}): built in {:.1} s, {:.0} MB resident, {:.0} MB on disk (dump {:.1} s, load {:.1} s)",
-        r.max_connections,
-        r.ef_construction,
-        r.build_s,
-        r.graph_resident_mb,
-        r.bytes_on_disk as f64 / 1e6,
-        r.dump_s,
-        r.load_s
-    ));
-    for e in &r.hnsw {
+    if let Some(h) = &r.hnsw {
         out.say(format!(
-            "  ef {:>4}: recall {:.4}, p50 {:.2} ms, p95 {:.2} ms",
-            e.ef, e.recall, e.latency.p50_ms, e.latency.p95_ms
+            "hnsw (M {}, ef_construction {}): built in {:.1} s, {:.0} MB resident, {:.0} MB on disk (dump {:.1} s, load {:.1} s)",
+            h.max_connections,
+            h.ef_construction,
+            h.build_s,
+            h.resident_mb,
+            h.bytes_on_disk as f64 / 1e6,
+            h.dump_s,
+            h.load_s
         ));
+        for e in &h.ef {
+            out.say(format!(
+                "  ef {:>4}: recall {:.4}, p50 {:.2} ms, p95 {:.2} ms",
+                e.ef, e.recall, e.latency.p50_ms, e.latency.p95_ms
+            ));
+        }
     }
     out.say(format!("exact scan (all cores): p50 {:.2} ms, p95 {:.2} ms", r.exact.p50_ms, r.exact.p95_ms));
     if let Some(l) = &r.lance {

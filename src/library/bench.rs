@@ -35,6 +35,9 @@ pub struct AnnBenchOptions {
     pub seed: u64,
     /// Also measure LanceDB (flat scan and IVF_PQ) in this folder.
     pub lance_dir: Option<std::path::PathBuf>,
+    /// Build and measure the HNSW graph (off: only the exact scan and LanceDB, on the same
+    /// seeded vectors — to add LanceDB beside an earlier graph run without rebuilding it).
+    pub hnsw: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +67,19 @@ pub struct LanceResult {
     pub bytes_on_disk: u64,
 }
 
+/// The HNSW graph's part of a bench run.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphResult {
+    pub max_connections: usize,
+    pub ef_construction: usize,
+    pub build_s: f64,
+    pub resident_mb: f64,
+    pub dump_s: f64,
+    pub load_s: f64,
+    pub bytes_on_disk: u64,
+    pub ef: Vec<EfResult>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnBenchReport {
     pub vectors: usize,
@@ -71,15 +87,9 @@ pub struct AnnBenchReport {
     pub clusters: usize,
     pub queries: usize,
     pub k: usize,
-    pub max_connections: usize,
-    pub ef_construction: usize,
+    pub seed: u64,
     pub generate_s: f64,
-    pub build_s: f64,
-    pub graph_resident_mb: f64,
-    pub dump_s: f64,
-    pub load_s: f64,
-    pub bytes_on_disk: u64,
-    pub hnsw: Vec<EfResult>,
+    pub hnsw: Option<GraphResult>,
     /// Exact scan over all vectors in memory, one query at a time over every core.
     pub exact: Latency,
     pub lance: Option<LanceResult>,
@@ -202,45 +212,7 @@ pub async fn ann_bench(opts: &AnnBenchOptions, progress: &ProgressHandle) -> Res
         truth.push(hits.iter().map(|h| h.id).collect::<Vec<_>>());
     }
 
-    progress.set_message("building the graph");
-    let rss_before = resident_bytes();
-    let t = Instant::now();
-    let mut graph = Graph::new(dim, opts.vectors, GraphParams::from(opts.params))?;
-    let chunk = 50_000;
-    progress.set_length(opts.vectors as u64);
-    for (c, block) in data.chunks(chunk * dim).enumerate() {
-        let items: Vec<(&[f32], usize)> =
-            block.chunks_exact(dim).enumerate().map(|(i, v)| (v, c * chunk + i)).collect();
-        graph.insert(&items)?;
-        progress.inc(items.len() as u64);
-    }
-    let build_s = t.elapsed().as_secs_f64();
-    let graph_resident_mb = resident_bytes().saturating_sub(rss_before) as f64 / 1e6;
-
-    let tmp = tempfile::tempdir().map_err(LibraryError::io(std::env::temp_dir()))?;
-    let t = Instant::now();
-    let name = graph.dump(tmp.path(), "bench")?;
-    let dump_s = t.elapsed().as_secs_f64();
-    let bytes_on_disk = dir_bytes(tmp.path());
-    drop(graph);
-    let t = Instant::now();
-    let graph = Graph::load(tmp.path(), &name, dim, GraphParams::from(opts.params))?;
-    let load_s = t.elapsed().as_secs_f64();
-
-    let mut hnsw = Vec::new();
-    for &ef in &opts.ef {
-        progress.set_message(&format!("graph search, ef {ef}"));
-        let mut ms = Vec::new();
-        let mut got = Vec::new();
-        for q in queries.chunks_exact(dim) {
-            let t = Instant::now();
-            let hits = graph.search(q, opts.k, ef, None);
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            got.push(hits.iter().map(|h| h.id).collect::<Vec<_>>());
-        }
-        hnsw.push(EfResult { ef, recall: recall(&truth, &got), latency: latency(ms) });
-    }
-    drop(graph);
+    let hnsw = if opts.hnsw { Some(graph_bench(opts, &data, &queries, &truth, progress)?) } else { None };
 
     let lance = match &opts.lance_dir {
         None => None,
@@ -293,17 +265,71 @@ pub async fn ann_bench(opts: &AnnBenchOptions, progress: &ProgressHandle) -> Res
         clusters: opts.clusters,
         queries: opts.queries,
         k: opts.k,
-        max_connections: opts.params.max_connections,
-        ef_construction: opts.params.ef_construction,
+        seed: opts.seed,
         generate_s,
-        build_s,
-        graph_resident_mb,
-        dump_s,
-        load_s,
-        bytes_on_disk,
         hnsw,
         exact: latency(exact_ms),
         lance,
+    })
+}
+
+/// Builds the graph over `data`, dumps and reloads it, and measures recall and latency per ef.
+fn graph_bench(
+    opts: &AnnBenchOptions,
+    data: &[f32],
+    queries: &[f32],
+    truth: &[Vec<usize>],
+    progress: &ProgressHandle,
+) -> Result<GraphResult, LibraryError> {
+    let dim = opts.dim;
+    progress.set_message("building the graph");
+    let rss_before = resident_bytes();
+    let t = Instant::now();
+    let mut graph = Graph::new(dim, opts.vectors, GraphParams::from(opts.params))?;
+    let chunk = 50_000;
+    progress.set_length(opts.vectors as u64);
+    for (c, block) in data.chunks(chunk * dim).enumerate() {
+        let items: Vec<(&[f32], usize)> =
+            block.chunks_exact(dim).enumerate().map(|(i, v)| (v, c * chunk + i)).collect();
+        graph.insert(&items)?;
+        progress.inc(items.len() as u64);
+    }
+    let build_s = t.elapsed().as_secs_f64();
+    let graph_resident_mb = resident_bytes().saturating_sub(rss_before) as f64 / 1e6;
+
+    let tmp = tempfile::tempdir().map_err(LibraryError::io(std::env::temp_dir()))?;
+    let t = Instant::now();
+    let name = graph.dump(tmp.path(), "bench")?;
+    let dump_s = t.elapsed().as_secs_f64();
+    let bytes_on_disk = dir_bytes(tmp.path());
+    drop(graph);
+    let t = Instant::now();
+    let graph = Graph::load(tmp.path(), &name, dim, GraphParams::from(opts.params))?;
+    let load_s = t.elapsed().as_secs_f64();
+
+    let mut results = Vec::new();
+    for &ef in &opts.ef {
+        progress.set_message(&format!("graph search, ef {ef}"));
+        let mut ms = Vec::new();
+        let mut got = Vec::new();
+        for q in queries.chunks_exact(dim) {
+            let t = Instant::now();
+            let hits = graph.search(q, opts.k, ef, None);
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            got.push(hits.iter().map(|h| h.id).collect::<Vec<_>>());
+        }
+        results.push(EfResult { ef, recall: recall(truth, &got), latency: latency(ms) });
+    }
+    drop(graph);
+    Ok(GraphResult {
+        max_connections: opts.params.max_connections,
+        ef_construction: opts.params.ef_construction,
+        build_s,
+        resident_mb: graph_resident_mb,
+        dump_s,
+        load_s,
+        bytes_on_disk,
+        ef: results,
     })
 }
 
