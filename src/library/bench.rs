@@ -35,6 +35,8 @@ pub struct AnnBenchOptions {
     pub seed: u64,
     /// Also measure LanceDB (flat scan and IVF_PQ) in this folder.
     pub lance_dir: Option<std::path::PathBuf>,
+    /// IVF partitions LanceDB probes per query, each measured.
+    pub lance_nprobes: Vec<usize>,
     /// Build and measure the HNSW graph (off: only the exact scan and LanceDB, on the same
     /// seeded vectors — to add LanceDB beside an earlier graph run without rebuilding it).
     pub hnsw: bool,
@@ -53,16 +55,22 @@ pub struct EfResult {
     pub latency: Latency,
 }
 
+/// LanceDB's IVF_PQ at one probe count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub nprobes: usize,
+    pub recall: f64,
+    pub latency: Latency,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LanceResult {
     pub write_s: f64,
     pub index_build_s: f64,
     pub partitions: u32,
     pub sub_vectors: u32,
-    pub nprobes: usize,
     pub refine_factor: u32,
-    pub recall: f64,
-    pub latency: Latency,
+    pub probes: Vec<ProbeResult>,
     pub flat_scan_latency: Latency,
     pub bytes_on_disk: u64,
 }
@@ -235,24 +243,27 @@ pub async fn ann_bench(opts: &AnnBenchOptions, progress: &ProgressHandle) -> Res
             let t = Instant::now();
             table.create_ivf_pq(partitions, sub_vectors).await?;
             let index_build_s = t.elapsed().as_secs_f64();
-            let (nprobes, refine_factor) = (20usize, 10u32);
-            let mut ms = Vec::new();
-            let mut got = Vec::new();
-            for q in queries.chunks_exact(dim) {
-                let t = Instant::now();
-                let ids = table.search(q, opts.k, Some((nprobes, refine_factor))).await?;
-                ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                got.push(ids.into_iter().map(|i| i as usize).collect::<Vec<_>>());
+            let refine_factor = 10u32;
+            let mut probes = Vec::new();
+            for &nprobes in &opts.lance_nprobes {
+                progress.set_message(&format!("LanceDB: IVF_PQ search, nprobes {nprobes}"));
+                let mut ms = Vec::new();
+                let mut got = Vec::new();
+                for q in queries.chunks_exact(dim) {
+                    let t = Instant::now();
+                    let ids = table.search(q, opts.k, Some((nprobes, refine_factor))).await?;
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    got.push(ids.into_iter().map(|i| i as usize).collect::<Vec<_>>());
+                }
+                probes.push(ProbeResult { nprobes, recall: recall(&truth, &got), latency: latency(ms) });
             }
             Some(LanceResult {
                 write_s,
                 index_build_s,
                 partitions,
                 sub_vectors,
-                nprobes,
                 refine_factor,
-                recall: recall(&truth, &got),
-                latency: latency(ms),
+                probes,
                 flat_scan_latency: latency(flat_ms),
                 bytes_on_disk: dir_bytes(dir),
             })
