@@ -1,6 +1,7 @@
 //! Turning a path or URL into stored frame embeddings: fetch (with limits and a source cache),
 //! blake3 fingerprint, ffmpeg frame sampling, batched embedding, and the single-flight pipeline.
 
+pub mod audio;
 mod dedup;
 mod fetch;
 mod pipeline;

@@ -14,6 +14,7 @@ pub mod tiny;
 mod tokenizer;
 mod towers;
 pub mod train;
+pub mod whisper;
 
 pub use clip::ClipEmbedder;
 pub use config::{hf_config_json, parse_clip_config};
@@ -91,6 +92,8 @@ pub enum ConfigError {
     Json(#[from] serde_json::Error),
     #[error("model_type is '{0}', expected 'clip'")]
     NotClip(String),
+    #[error("model_type is '{0}', expected 'whisper'")]
+    NotWhisper(String),
     #[error("{tower} hidden_size {width} is not divisible by num_attention_heads {heads}")]
     Heads { tower: &'static str, width: usize, heads: usize },
     #[error("vision image_size {image_size} is not a multiple of patch_size {patch_size}")]

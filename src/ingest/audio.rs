@@ -1,0 +1,151 @@
+//! A video's sound as Whisper hears it: the best audio stream decoded with FFmpeg and resampled
+//! (libswresample) to 16 kHz mono f32. Any channel layout is downmixed (a stream that does not
+//! say its layout gets FFmpeg's default for its channel count), any rate resampled. A file with
+//! no audio stream has no audio (`Ok(None)`), which is not an error: most of a visual library is
+//! silent. The samples cover the audio stream as it is, whether it is shorter or longer than the
+//! picture.
+
+use std::path::Path;
+
+use ffmpeg::software::resampling;
+use ffmpeg::util::format::sample::{Sample, Type as SampleType};
+use ffmpeg::{ChannelLayout, frame::Audio as AudioFrame};
+
+use ffmpeg_next as ffmpeg;
+
+use super::sampler::{DecodeError, MediaTrust, open};
+
+/// The rate Whisper listens at.
+pub const AUDIO_RATE: u32 = 16_000;
+
+/// A decoded audio stream.
+#[derive(Debug, Clone)]
+pub struct DecodedAudio {
+    /// 16 kHz mono, in [-1, 1].
+    pub samples: Vec<f32>,
+    /// What the stream was before resampling.
+    pub source_rate: u32,
+    pub source_channels: u16,
+}
+
+impl DecodedAudio {
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(AUDIO_RATE)
+    }
+}
+
+fn codec(e: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Codec(e.to_string())
+}
+
+/// Decodes the best audio stream of `path` to 16 kHz mono; `None` when it has none.
+pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudio>, DecodeError> {
+    let mut ictx = open(path, trust)?;
+    let Some(stream) = ictx.streams().best(ffmpeg::media::Type::Audio) else {
+        return Ok(None);
+    };
+    let index = stream.index();
+    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(codec)?;
+    let mut decoder = context.decoder().audio().map_err(codec)?;
+    let mut out = Output { resampler: None, samples: Vec::new(), source_rate: 0, source_channels: 0 };
+    let mut frame = AudioFrame::empty();
+    for (s, packet) in ictx.packets() {
+        if s.index() != index {
+            continue;
+        }
+        // A damaged packet loses its few milliseconds, not the transcript.
+        if decoder.send_packet(&packet).is_err() {
+            continue;
+        }
+        while decoder.receive_frame(&mut frame).is_ok() {
+            out.push(&mut frame)?;
+        }
+    }
+    let _ = decoder.send_eof();
+    while decoder.receive_frame(&mut frame).is_ok() {
+        out.push(&mut frame)?;
+    }
+    out.flush()?;
+    Ok(Some(DecodedAudio { samples: out.samples, source_rate: out.source_rate, source_channels: out.source_channels }))
+}
+
+struct Output {
+    resampler: Option<resampling::Context>,
+    samples: Vec<f32>,
+    source_rate: u32,
+    source_channels: u16,
+}
+
+impl Output {
+    fn push(&mut self, frame: &mut AudioFrame) -> Result<(), DecodeError> {
+        if frame.samples() == 0 {
+            return Ok(());
+        }
+        let channels = frame.channels().max(1);
+        let mut layout = frame.channel_layout();
+        if layout.is_empty() || layout.channels() != i32::from(channels) {
+            layout = ChannelLayout::default(i32::from(channels));
+            frame.set_channel_layout(layout);
+        }
+        if self.resampler.is_none() {
+            self.source_rate = frame.rate();
+            self.source_channels = channels;
+            self.resampler = Some(
+                resampling::Context::get(
+                    frame.format(),
+                    layout,
+                    frame.rate(),
+                    Sample::F32(SampleType::Packed),
+                    ChannelLayout::MONO,
+                    AUDIO_RATE,
+                )
+                .map_err(codec)?,
+            );
+        }
+        let Some(resampler) = self.resampler.as_mut() else { return Ok(()) };
+        // SAFETY: `frame` is a decoded frame whose extended_data holds `samples()` samples per
+        // channel in the format and layout the context was made for.
+        let input = unsafe { (*frame.as_ptr()).extended_data as *mut *const u8 };
+        convert(resampler, &mut self.samples, input, frame.samples())
+    }
+
+    /// The samples the resampler still holds.
+    fn flush(&mut self) -> Result<(), DecodeError> {
+        let Some(resampler) = self.resampler.as_mut() else { return Ok(()) };
+        convert(resampler, &mut self.samples, std::ptr::null_mut(), 0)
+    }
+}
+
+/// `swr_convert` into `samples` (mono f32). The frame API (`swr_convert_frame`) is not used: on
+/// FFmpeg 5.1, ffmpeg-next sets only the deprecated channel-layout field of the frames it
+/// allocates, which the new API reads as "output changed".
+fn convert(
+    resampler: &mut resampling::Context,
+    samples: &mut Vec<f32>,
+    input: *mut *const u8,
+    in_count: usize,
+) -> Result<(), DecodeError> {
+    // SAFETY: the pointer is used only while `resampler` is borrowed here.
+    let ctx = unsafe { resampler.as_mut_ptr() };
+    let in_count = i32::try_from(in_count).map_err(|_| codec("audio frame too large"))?;
+    loop {
+        // SAFETY: `ctx` is a configured resampler; the output buffer holds `room` mono f32
+        // samples, the most swr_get_out_samples says this call can write.
+        let room = unsafe { ffmpeg::ffi::swr_get_out_samples(ctx, in_count) }.max(256);
+        let start = samples.len();
+        samples.resize(start + room as usize, 0.0);
+        let mut out = samples[start..].as_mut_ptr() as *mut u8;
+        let input_now = if in_count > 0 { input } else { std::ptr::null_mut() };
+        // SAFETY: as above; `input_now` is the frame's planes (or null to flush).
+        let written = unsafe { ffmpeg::ffi::swr_convert(ctx, &mut out, room, input_now, in_count) };
+        if written < 0 {
+            samples.truncate(start);
+            return Err(codec(ffmpeg::Error::from(written)));
+        }
+        samples.truncate(start + written as usize);
+        // Converting: one call takes the frame. Flushing: until nothing comes out.
+        if in_count > 0 || written == 0 {
+            return Ok(());
+        }
+    }
+}

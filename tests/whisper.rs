@@ -1,0 +1,162 @@
+//! Whisper's front half on real parts: audio decoded by FFmpeg from every shape of stream, and
+//! the tiny random Whisper in `../shared/model/tiny-random-whisper` loaded through the same code
+//! as real weights, reproducing what Hugging Face transformers computed for its speech file
+//! (features, encoder output, decoder logits, greedy tokens) within the file's tolerances.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chronoseek::ingest::MediaTrust;
+use chronoseek::ingest::audio::{AUDIO_RATE, decode_audio};
+use chronoseek::model::whisper::{FeatureExtractor, MelFilters, N_FRAMES, WhisperModel, argmax};
+use chronoseek::model::{DeviceSpec, ModelFiles};
+use serde_json::Value;
+
+fn whisper_dir() -> PathBuf {
+    common::shared().join("model/tiny-random-whisper")
+}
+
+fn expected() -> Value {
+    serde_json::from_slice(&std::fs::read(whisper_dir().join("expected_outputs.json")).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((f64::from(*g) - w).abs() <= tol, "{what}[{i}]: {g} vs {w} (tolerance {tol})");
+    }
+}
+
+fn speech() -> Vec<f32> {
+    decode_audio(&whisper_dir().join("speech16k.wav"), MediaTrust::Local).unwrap().expect("the file has audio").samples
+}
+
+#[test]
+fn the_speech_file_decodes_to_the_samples_python_read() {
+    let pcm = speech();
+    assert_eq!(pcm.len() as u64, expected()["pcm_samples"].as_u64().unwrap());
+    // s16 → f32 is x / 32768, as NumPy's astype(float32) / 32768.
+    let bytes = std::fs::read(whisper_dir().join("speech16k.wav")).unwrap();
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
+    let first: Vec<f32> =
+        bytes[data..data + 64].chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0).collect();
+    assert_eq!(&pcm[..32], &first[..]);
+}
+
+#[test]
+fn log_mel_features_match_transformers() {
+    let e = expected();
+    let tol = &e["tolerance"];
+    let filters =
+        MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).expect("mel filters");
+    let mel = FeatureExtractor::new(filters).log_mel(&speech());
+    assert_eq!(mel.len(), 80 * N_FRAMES);
+    let f = &e["features"];
+    let ftol = tol["features_abs"].as_f64().unwrap();
+    let at = |bin: usize, frame: usize| mel[bin * N_FRAMES + frame];
+    close(&(0..8).map(|b| at(b, 0)).collect::<Vec<_>>(), &floats(&f["frame0_first8"]), ftol, "frame 0");
+    close(&(100..108).map(|t| at(10, t)).collect::<Vec<_>>(), &floats(&f["bin10_frames100_108"]), ftol, "bin 10");
+    close(&(0..8).map(|b| at(b, N_FRAMES - 1)).collect::<Vec<_>>(), &floats(&f["last_frame_first8"]), ftol, "last");
+    let n = mel.len() as f64;
+    let mean = mel.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+    let std = (mel.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / n).sqrt();
+    assert!((mean - f["mean"].as_f64().unwrap()).abs() < ftol, "mean {mean}");
+    assert!((std - f["std"].as_f64().unwrap()).abs() < ftol, "std {std}");
+}
+
+#[test]
+fn encoder_logits_and_greedy_tokens_match_transformers() {
+    let e = expected();
+    let tol = &e["tolerance"];
+    let filters =
+        MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).expect("mel filters");
+    let mel = FeatureExtractor::new(filters).log_mel(&speech());
+    let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
+    let mut model = WhisperModel::from_files(&files, DeviceSpec::Cpu).expect("load tiny whisper");
+    let audio = model.encode(&mel).unwrap();
+    assert_eq!(audio.dims(), &[1, 1500, 64]);
+    let rows = audio.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+    let htol = tol["hidden_abs"].as_f64().unwrap();
+    let h = &e["encoder_last_hidden"];
+    close(&rows[0][..8], &floats(&h["row0_first8"]), htol, "encoder row 0");
+    close(&rows[700][..8], &floats(&h["row700_first8"]), htol, "encoder row 700");
+
+    let prompt: Vec<u32> = e["decoder_prompt"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+    let logits = model.next_logits(&prompt, &audio, true).unwrap();
+    let l = &e["logits_last_position"];
+    let ltol = tol["logits_abs"].as_f64().unwrap();
+    close(&logits[..8], &floats(&l["first8"]), ltol, "logits");
+    assert_eq!(u64::from(argmax(&logits)), l["argmax"].as_u64().unwrap());
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|a, b| logits[*b].total_cmp(&logits[*a]));
+    let top5: Vec<u64> = order[..5].iter().map(|i| *i as u64).collect();
+    let want: Vec<u64> = l["top5"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    assert_eq!(top5, want);
+
+    let greedy = model.greedy(&prompt, &audio, 8).unwrap();
+    let want: Vec<u32> =
+        e["greedy_8_tokens_after_prompt"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+    assert_eq!(greedy, want);
+}
+
+/// A test clip made by the ffmpeg program: `seconds` of colour, and a 440 Hz tone of
+/// `audio_seconds` in `layout` at `rate` (no audio when `None`).
+fn clip(dir: &Path, name: &str, seconds: f64, audio: Option<(&str, u32, f64)>) -> PathBuf {
+    let out = dir.join(name);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c=blue:s=64x48:r=10:d={seconds}"));
+    if let Some((layout, rate, secs)) = audio {
+        cmd.args(["-f", "lavfi", "-i"]).arg(format!("sine=frequency=440:sample_rate={rate}:duration={secs}")).args([
+            "-af",
+            &format!("aformat=channel_layouts={layout}"),
+            "-ar",
+            &rate.to_string(),
+        ]);
+    }
+    cmd.args(["-c:v", "libx264", "-pix_fmt", "yuv420p"]);
+    if audio.is_some() {
+        cmd.args(["-c:a", "aac"]);
+    }
+    let status = cmd.arg(&out).status().unwrap();
+    assert!(status.success());
+    out
+}
+
+/// The tone's frequency from zero crossings.
+fn frequency(samples: &[f32]) -> f64 {
+    let crossings = samples.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    crossings as f64 / (samples.len() as f64 / f64::from(AUDIO_RATE))
+}
+
+#[test]
+fn any_layout_and_rate_becomes_16_khz_mono_and_no_audio_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(decode_audio(&common::fixture("scenes.webm"), MediaTrust::Network).unwrap().is_none(), "no audio stream");
+    let mp4 = decode_audio(&common::fixture("scenes.mp4"), MediaTrust::Network).unwrap().unwrap();
+    assert!((mp4.seconds() - 30.0).abs() < 0.1, "{}", mp4.seconds());
+    for (name, layout, rate, channels) in
+        [("mono8k.mp4", "mono", 8_000, 1), ("stereo48k.mp4", "stereo", 48_000, 2), ("surround.mp4", "5.1", 44_100, 6)]
+    {
+        let a = decode_audio(&clip(dir.path(), name, 3.0, Some((layout, rate, 3.0))), MediaTrust::Network)
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.source_rate, a.source_channels), (rate, channels), "{name}");
+        assert!((a.seconds() - 3.0).abs() < 0.1, "{name}: {} s", a.seconds());
+        let f = frequency(&a.samples[AUDIO_RATE as usize / 2..AUDIO_RATE as usize * 5 / 2]);
+        assert!((f - 440.0).abs() < 5.0, "{name}: {f} Hz");
+        let peak = a.samples.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!(peak > 0.05 && peak <= 1.0, "{name}: peak {peak}");
+    }
+    // The audio is what the stream holds, whatever the picture's length.
+    let short = decode_audio(&clip(dir.path(), "short.mp4", 5.0, Some(("mono", 16_000, 2.0))), MediaTrust::Local);
+    assert!((short.unwrap().unwrap().seconds() - 2.0).abs() < 0.1);
+    let long = decode_audio(&clip(dir.path(), "long.mp4", 2.0, Some(("stereo", 22_050, 4.0))), MediaTrust::Local);
+    assert!((long.unwrap().unwrap().seconds() - 4.0).abs() < 0.1);
+}
