@@ -160,3 +160,32 @@ fn any_layout_and_rate_becomes_16_khz_mono_and_no_audio_is_none() {
     let long = decode_audio(&clip(dir.path(), "long.mp4", 2.0, Some(("stereo", 22_050, 4.0))), MediaTrust::Local);
     assert!((long.unwrap().unwrap().seconds() - 4.0).abs() < 0.1);
 }
+
+#[test]
+fn the_tokenizer_encodes_and_decodes_as_tiktoken_does() {
+    use chronoseek::model::whisper::WhisperTokenizer;
+    let golden: Value = serde_json::from_slice(
+        &std::fs::read(common::root().join("data/fixtures/whisper-tokenizer-golden.json")).unwrap(),
+    )
+    .unwrap();
+    let tok = WhisperTokenizer::from_tiktoken(&common::shared().join("model/whisper-assets/multilingual.tiktoken"), 99)
+        .unwrap();
+    assert_eq!(tok.n_vocab() as u64, golden["n_vocab"].as_u64().unwrap());
+    for (name, id) in golden["specials"].as_object().unwrap() {
+        assert_eq!(tok.special(name).map(u64::from), id.as_u64(), "{name}");
+    }
+    assert_eq!(tok.timestamp(tok.special("<|30.00|>").unwrap()), Some(30.0));
+    assert_eq!(tok.timestamp(tok.special("<|0.02|>").unwrap()), Some(0.02));
+    assert_eq!(tok.timestamp(tok.special("<|notimestamps|>").unwrap()), None);
+    let ids = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect::<Vec<_>>();
+    for case in golden["encode"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(tok.encode(text), ids(&case["ids"]), "{text:?}");
+        assert_eq!(tok.decode(&ids(&case["ids"])), text, "round trip");
+    }
+    for case in golden["decode"].as_array().unwrap() {
+        assert_eq!(tok.decode(&ids(&case["ids"])), case["text"].as_str().unwrap());
+    }
+    let with_specials = ids(&golden["decode"][0]["ids"]);
+    assert_eq!(tok.decode_text(&with_specials), " A man throws a red ball.");
+}

@@ -58,6 +58,8 @@ pub enum ModelError {
     Build(#[source] candle_core::Error),
     #[error("writing model.safetensors failed: {0}")]
     Safetensors(#[source] Box<safetensors::SafeTensorError>),
+    #[error("{}: line {line} is not `<base64 token> <rank>` in rank order", path.display())]
+    Vocabulary { path: std::path::PathBuf, line: usize },
     #[error("the model loader task failed: {0}")]
     LoaderTask(#[source] tokio::task::JoinError),
     #[error("cuda:{ordinal} requested but this build has no CUDA support (build it with `make cuda-miner`)")]

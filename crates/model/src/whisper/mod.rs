@@ -5,6 +5,7 @@
 
 pub mod features;
 mod net;
+pub mod tokenizer;
 
 use candle_core::{Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
@@ -13,6 +14,7 @@ use net::WhisperNet;
 
 use crate::{ConfigError, DeviceSpec, ModelError, ModelFiles};
 pub use features::{FeatureExtractor, MelFilters, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
+pub use tokenizer::WhisperTokenizer;
 
 /// The parts of a Hugging Face Whisper `config.json` the network needs.
 pub fn parse_whisper_config(text: &str) -> Result<Config, ConfigError> {
