@@ -189,3 +189,113 @@ fn the_tokenizer_encodes_and_decodes_as_tiktoken_does() {
     let with_specials = ids(&golden["decode"][0]["ids"]);
     assert_eq!(tok.decode_text(&with_specials), " A man throws a red ball.");
 }
+
+fn tokenizer() -> chronoseek::model::whisper::WhisperTokenizer {
+    chronoseek::model::whisper::WhisperTokenizer::from_tiktoken(
+        &common::shared().join("model/whisper-assets/multilingual.tiktoken"),
+        99,
+    )
+    .unwrap()
+}
+
+#[test]
+fn timestamp_rules_hold_on_hand_made_logits() {
+    use chronoseek::model::whisper::transcribe::apply_rules;
+    let tok = tokenizer();
+    let ts = |s: f64| tok.timestamp_begin() + (s / 0.02).round() as u32;
+    let word = tok.encode(" dog")[0];
+    let eot = tok.end_of_text();
+    let fresh = || vec![0f32; tok.n_vocab()];
+
+    // First token: a timestamp, at most 1 s in, even when text or a later time is likelier.
+    let mut l = fresh();
+    l[word as usize] = 9.0;
+    l[ts(2.0) as usize] = 8.0;
+    l[ts(0.5) as usize] = 1.0;
+    apply_rules(&mut l, &[], &tok);
+    assert_eq!(argmax(&l), ts(0.5));
+    assert!(l[eot as usize].is_infinite() && l[tok.encode(" ")[0] as usize].is_infinite(), "no blank start");
+
+    // The opening timestamp is followed by text.
+    let mut l = fresh();
+    l[ts(0.6) as usize] = 9.0;
+    l[word as usize] = 1.0;
+    apply_rules(&mut l, &[ts(0.5)], &tok);
+    assert_eq!(argmax(&l), word);
+
+    // A timestamp after text ends the segment: another timestamp (not earlier) or the end
+    // follows, never text.
+    let mut l = fresh();
+    l[word as usize] = 9.0;
+    l[ts(0.4) as usize] = 5.0;
+    l[ts(1.5) as usize] = 2.0;
+    apply_rules(&mut l, &[ts(0.0), word, ts(0.5)], &tok);
+    assert_eq!(argmax(&l), ts(1.5));
+    assert!(l[word as usize].is_infinite() && l[ts(0.4) as usize].is_infinite());
+    assert!(l[ts(0.5) as usize].is_finite(), "the next segment may start when this one ends");
+
+    // After a closed pair: text next, no timestamp.
+    let mut l = fresh();
+    l[ts(3.0) as usize] = 9.0;
+    l[word as usize] = 1.0;
+    apply_rules(&mut l, &[ts(0.0), word, ts(2.0), ts(2.0)], &tok);
+    assert_eq!(argmax(&l), word);
+
+    // After text: time never goes back past the last timestamp.
+    let mut l = fresh();
+    l[ts(1.0) as usize] = 9.0;
+    l[ts(2.5) as usize] = 3.0;
+    apply_rules(&mut l, &[ts(0.0), word, ts(2.0), ts(2.0), word], &tok);
+    assert_eq!(argmax(&l), ts(2.5));
+
+    // Many timestamps together likelier than the best word: a timestamp is forced.
+    let mut l = vec![-10f32; tok.n_vocab()];
+    l[word as usize] = 2.0;
+    for s in 0..100 {
+        l[(ts(1.0) + s) as usize] = 0.5;
+    }
+    apply_rules(&mut l, &[ts(0.0), word], &tok);
+    assert!(tok.timestamp(argmax(&l)).is_some());
+    assert!(l[word as usize].is_infinite());
+}
+
+#[test]
+fn segments_are_read_between_timestamp_pairs() {
+    use chronoseek::model::whisper::transcribe::segments;
+    let tok = tokenizer();
+    let ts = |s: f64| tok.timestamp_begin() + (s / 0.02).round() as u32;
+    let mut sampled = vec![ts(0.0)];
+    sampled.extend(tok.encode(" A man throws a ball."));
+    sampled.extend([ts(2.0), ts(2.5)]);
+    sampled.extend(tok.encode(" The dog runs."));
+    sampled.extend([ts(4.0), tok.end_of_text(), ts(9.0)]);
+    let s = segments(&sampled, &tok);
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].start, s[0].end, s[0].text.as_str()), (0.0, 2.0, "A man throws a ball."));
+    assert_eq!((s[1].start, s[1].end, s[1].text.as_str()), (2.5, 4.0, "The dog runs."));
+}
+
+#[test]
+fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_segments() {
+    use chronoseek::model::whisper::Transcriber;
+    let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
+    let filters = MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).unwrap();
+    let mut t = Transcriber {
+        model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
+        features: FeatureExtractor::new(filters),
+        tokenizer: tokenizer(),
+        language: Some("en".into()),
+        max_tokens: 24,
+    };
+    let one = speech();
+    let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows
+    let total = long.len() as f64 / 16_000.0;
+    let segments = t.transcribe(&long).unwrap();
+    eprintln!("{segments:?}");
+    let mut last = 0.0;
+    for s in &segments {
+        assert!(s.start >= last - 1e-9 && s.start < s.end && s.end <= total + 1e-9, "{s:?}");
+        assert!(!s.text.trim().is_empty());
+        last = s.start;
+    }
+}

@@ -6,6 +6,7 @@
 pub mod features;
 mod net;
 pub mod tokenizer;
+pub mod transcribe;
 
 use candle_core::{Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
@@ -15,6 +16,7 @@ use net::WhisperNet;
 use crate::{ConfigError, DeviceSpec, ModelError, ModelFiles};
 pub use features::{FeatureExtractor, MelFilters, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
 pub use tokenizer::WhisperTokenizer;
+pub use transcribe::{Segment, Transcriber};
 
 /// The parts of a Hugging Face Whisper `config.json` the network needs.
 pub fn parse_whisper_config(text: &str) -> Result<Config, ConfigError> {

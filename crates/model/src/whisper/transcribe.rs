@@ -1,0 +1,177 @@
+//! Transcription with timestamps: 30-s windows, greedy decoding under openai-whisper's
+//! timestamp rules, segments `(start, end, text)` in seconds from the start of the audio.
+//!
+//! The rules (`decoding.py`: `SuppressBlank`, `ApplyTimestampRules`) are [`apply_rules`], a
+//! pure function of the tokens so far, so each is unit-tested on hand-made logits: the first
+//! token is a timestamp no later than 1 s; timestamps come in pairs (after a lone timestamp only
+//! another timestamp or end-of-text; after a pair only text); they never go back; and when the
+//! timestamps together are likelier than any text token, a timestamp is forced.
+
+use candle_core::Tensor;
+
+use super::tokenizer::WhisperTokenizer;
+use super::{FeatureExtractor, N_SAMPLES, SAMPLE_RATE, WhisperModel, argmax};
+use crate::ModelError;
+
+/// One transcript segment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+/// The latest first timestamp, in timestamp steps (openai-whisper: 1.0 s).
+pub const MAX_INITIAL_TIMESTAMP: u32 = 50;
+
+/// Masks `logits` (the next token's, over the whole vocabulary) by the timestamp rules, given
+/// the tokens sampled after the prompt.
+pub fn apply_rules(logits: &mut [f32], sampled: &[u32], tok: &WhisperTokenizer) {
+    let ts = tok.timestamp_begin() as usize;
+    let eot = tok.end_of_text() as usize;
+    let n = logits.len();
+    let mask = |logits: &mut [f32], range: std::ops::Range<usize>| {
+        for x in &mut logits[range.start.min(n)..range.end.min(n)] {
+            *x = f32::NEG_INFINITY;
+        }
+    };
+    if let Some(id) = tok.special("<|notimestamps|>") {
+        logits[id as usize] = f32::NEG_INFINITY;
+    }
+    if sampled.is_empty() {
+        // SuppressBlank: not a space, not the end.
+        for id in tok.encode(" ").into_iter().chain([eot as u32]) {
+            logits[id as usize] = f32::NEG_INFINITY;
+        }
+        // Start with a timestamp, at most MAX_INITIAL_TIMESTAMP steps in.
+        mask(logits, 0..ts);
+        mask(logits, ts + MAX_INITIAL_TIMESTAMP as usize + 1..n);
+        return;
+    }
+    let is_ts = |t: u32| t as usize >= ts;
+    let last = is_ts(sampled[sampled.len() - 1]);
+    let penultimate = sampled.len() < 2 || is_ts(sampled[sampled.len() - 2]);
+    if last {
+        if penultimate {
+            mask(logits, ts..n); // a pair just closed: text (or the end) next
+        } else {
+            mask(logits, 0..eot); // a lone timestamp: another, or the end
+        }
+    }
+    if let Some(&latest) = sampled.iter().rev().find(|t| is_ts(**t)) {
+        // Never back in time; after a lone timestamp the pair may close at the same time.
+        let floor = if last && !penultimate { latest } else { latest + 1 };
+        mask(logits, ts..floor as usize);
+    }
+    // Timestamps together likelier than any single text token: a timestamp.
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max.is_finite() {
+        let ln_sum = |xs: &[f32]| {
+            let s: f64 = xs.iter().map(|x| f64::from(*x - max).exp()).sum();
+            s.ln() + f64::from(max)
+        };
+        let all = ln_sum(logits);
+        let ts_logprob = ln_sum(&logits[ts..]) - all;
+        let text_max = logits[..ts].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if ts_logprob > f64::from(text_max) - all {
+            mask(logits, 0..ts);
+        }
+    }
+}
+
+/// Splits one window's sampled tokens into segments (times relative to the window).
+pub fn segments(sampled: &[u32], tok: &WhisperTokenizer) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut start: Option<f64> = None;
+    let mut text: Vec<u32> = Vec::new();
+    for &t in sampled {
+        match tok.timestamp(t) {
+            Some(s) => match start {
+                None => start = Some(s),
+                Some(begin) => {
+                    let words = tok.decode_text(&text).trim().to_string();
+                    if !words.is_empty() && s > begin {
+                        out.push(Segment { start: begin, end: s, text: words });
+                    }
+                    text.clear();
+                    start = None;
+                }
+            },
+            None if t == tok.end_of_text() => break,
+            None => {
+                if start.is_some() {
+                    text.push(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whisper, its features and its tokenizer: audio in, segments out.
+pub struct Transcriber {
+    pub model: WhisperModel,
+    pub features: FeatureExtractor,
+    pub tokenizer: WhisperTokenizer,
+    /// `<|en|>` etc.; `None` leaves the language token out (the model then predicts text
+    /// straight after `<|startoftranscript|>`, as English-only checkpoints expect).
+    pub language: Option<String>,
+    /// Tokens sampled per window at most (openai-whisper: half the text context, 224).
+    pub max_tokens: usize,
+}
+
+impl Transcriber {
+    fn prompt(&self) -> Vec<u32> {
+        let mut p = vec![self.tokenizer.special("<|startoftranscript|>").unwrap_or(0)];
+        if let Some(l) = self.language.as_deref().and_then(|l| self.tokenizer.special(&format!("<|{l}|>"))) {
+            p.push(l);
+        }
+        p.extend(self.tokenizer.special("<|transcribe|>"));
+        p
+    }
+
+    /// Greedy decoding of one window's encoder output under the timestamp rules.
+    pub fn decode_window(&mut self, audio: &Tensor) -> Result<Vec<u32>, ModelError> {
+        let prompt = self.prompt();
+        let mut tokens = prompt.clone();
+        let eot = self.tokenizer.end_of_text();
+        for i in 0..self.max_tokens {
+            let mut logits = self.model.next_logits(&tokens, audio, i == 0)?;
+            apply_rules(&mut logits, &tokens[prompt.len()..], &self.tokenizer);
+            let next = argmax(&logits);
+            if next == eot {
+                break;
+            }
+            tokens.push(next);
+        }
+        Ok(tokens[prompt.len()..].to_vec())
+    }
+
+    /// Segments of the whole signal (16 kHz mono), window after window. A window whose last
+    /// segment closed before its end resumes from there (so speech cut at a window's edge is
+    /// heard whole in the next one); otherwise the next window starts 30 s later.
+    pub fn transcribe(&mut self, pcm: &[f32]) -> Result<Vec<Segment>, ModelError> {
+        let mut out: Vec<Segment> = Vec::new();
+        let mut seek = 0usize;
+        while seek < pcm.len() {
+            let window = &pcm[seek..pcm.len().min(seek + N_SAMPLES)];
+            let mel = self.features.log_mel(window);
+            let audio = self.model.encode(&mel)?;
+            let sampled = self.decode_window(&audio)?;
+            let offset = seek as f64 / SAMPLE_RATE as f64;
+            let found = segments(&sampled, &self.tokenizer);
+            let window_s = window.len() as f64 / SAMPLE_RATE as f64;
+            let last_end = found.last().map(|s| s.end);
+            for s in found.into_iter().filter(|s| s.start < window_s) {
+                out.push(Segment { start: offset + s.start, end: offset + s.end.min(window_s), text: s.text });
+            }
+            let ended_in_pair = sampled.len() >= 2
+                && sampled[sampled.len() - 2..].iter().all(|t| self.tokenizer.timestamp(*t).is_some());
+            seek += match last_end {
+                Some(end) if !ended_in_pair && end > 1.0 && end < window_s => (end * SAMPLE_RATE as f64) as usize,
+                _ => window.len(),
+            };
+        }
+        Ok(out)
+    }
+}
