@@ -1,6 +1,7 @@
 //! Answering queries: the text-embedding cache, the similarity timeline, segment proposal, the
 //! result cache, and [`Engine::search`].
 
+pub mod audio_fusion;
 mod engine;
 pub mod frame_cache;
 mod result_cache;
