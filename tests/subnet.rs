@@ -36,6 +36,7 @@ use chronoseek::validator::state::StateFile;
 use chronoseek::validator::tasks::{Interval, Task};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 const VALIDATOR_URI: &str = "//subnet-test-validator";
 
@@ -441,6 +442,43 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     assert_eq!(validator.shared.state.lock().scores, before.scores);
     stop.cancel();
     server.await.unwrap().unwrap();
+
+    // A proxy with the miner's SSRF rules (the default outside tests) refuses a private
+    // address before any byte is fetched or any miner is asked.
+    let (registry, media_base) = media.clone().unwrap();
+    let guarded = Arc::new(GatewayState {
+        shared: validator.shared.clone(),
+        client: client.clone(),
+        config: GatewayConfig::default(),
+        media: Some(registry.clone()),
+        proxy: Some(MediaProxy {
+            registry,
+            public_base: media_base,
+            fetcher: Fetcher::new(FetchOptions {
+                block_private_addresses: true,
+                allow_local_files: false,
+                ..FetchOptions::default()
+            })
+            .unwrap(),
+        }),
+        shutdown: CancellationToken::new(),
+    });
+    let (gets, asked) = (videos.gets.load(Ordering::SeqCst), blind_seen.lock().unwrap().len());
+    let resp = gateway::router(guarded)
+        .oneshot(
+            axum::http::Request::post("/search")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap()).unwrap();
+    common::assert_valid(&common::schema("protocol-error.schema.json"), &v);
+    assert_eq!(v["error"]["code"], "VIDEO_FETCH_FAILED", "{v}");
+    assert_eq!(videos.gets.load(Ordering::SeqCst), gets, "nothing fetched");
+    assert_eq!(blind_seen.lock().unwrap().len(), asked, "no miner asked");
 }
 
 #[tokio::test]

@@ -37,6 +37,15 @@ fn speech() -> Vec<f32> {
     decode_audio(&whisper_dir().join("speech16k.wav"), MediaTrust::Local).unwrap().expect("the file has audio").samples
 }
 
+fn mel_filters() -> MelFilters {
+    MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).expect("mel filters")
+}
+
+/// The speech file's log-mel features, computed by our extractor.
+fn speech_features() -> Vec<f32> {
+    FeatureExtractor::new(mel_filters()).log_mel(&speech())
+}
+
 #[test]
 fn the_speech_file_decodes_to_the_samples_python_read() {
     let pcm = speech();
@@ -53,9 +62,7 @@ fn the_speech_file_decodes_to_the_samples_python_read() {
 fn log_mel_features_match_transformers() {
     let e = expected();
     let tol = &e["tolerance"];
-    let filters =
-        MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).expect("mel filters");
-    let mel = FeatureExtractor::new(filters).log_mel(&speech());
+    let mel = speech_features();
     assert_eq!(mel.len(), 80 * N_FRAMES);
     let f = &e["features"];
     let ftol = tol["features_abs"].as_f64().unwrap();
@@ -74,9 +81,7 @@ fn log_mel_features_match_transformers() {
 fn encoder_logits_and_greedy_tokens_match_transformers() {
     let e = expected();
     let tol = &e["tolerance"];
-    let filters =
-        MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).expect("mel filters");
-    let mel = FeatureExtractor::new(filters).log_mel(&speech());
+    let mel = speech_features();
     let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
     let mut model = WhisperModel::from_files(&files, DeviceSpec::Cpu).expect("load tiny whisper");
     let audio = model.encode(&mel).unwrap();
@@ -279,10 +284,9 @@ fn segments_are_read_between_timestamp_pairs() {
 fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_segments() {
     use chronoseek::model::whisper::Transcriber;
     let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
-    let filters = MelFilters::from_npz(&common::shared().join("model/whisper-assets/mel_filters.npz"), 80).unwrap();
     let mut t = Transcriber {
         model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
-        features: FeatureExtractor::new(filters),
+        features: FeatureExtractor::new(mel_filters()),
         tokenizer: tokenizer(),
         language: Some("en".into()),
         max_tokens: 24,
