@@ -141,8 +141,8 @@ pub struct ValidatorArgs {
     /// `remix` (default): each step cuts 3 to 6 annotated moments from the task videos into a
     /// new, re-encoded video that this validator serves at /media/<token>, so answers cannot
     /// be looked up. `dataset`: the dataset's own videos and intervals (the reference's way).
-    #[arg(long, env = "TASK_MODE", default_value = "remix", value_parser = ["remix", "dataset"])]
-    pub task_mode: String,
+    #[arg(long, env = "TASK_MODE", value_enum, default_value_t = TaskModeArg::Remix)]
+    pub task_mode: TaskModeArg,
     /// The address miners reach this validator's /media at, e.g. http://203.0.113.7:8010
     /// (default: the gateway's, or the media server's, bound address when it is not 0.0.0.0).
     #[arg(long, env = "MEDIA_PUBLIC_URL", value_name = "URL")]
@@ -190,6 +190,13 @@ pub struct ValidatorArgs {
     pub allow_private_video_urls: bool,
 }
 
+/// `--task-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskModeArg {
+    Remix,
+    Dataset,
+}
+
 /// The public base URL of /media: the operator's, or the bound address when it is specific.
 fn media_base(explicit: Option<&url::Url>, bound: SocketAddr) -> Result<url::Url, CliError> {
     if let Some(u) = explicit {
@@ -225,7 +232,7 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
         dirs::data_dir().unwrap_or_default().join("chronoseek").join(format!("validator-{}", a.chain.netuid))
     });
     std::fs::create_dir_all(&state_dir).map_err(|e| CliError::internal(format!("{}: {e}", state_dir.display())))?;
-    let remix = a.task_mode == "remix";
+    let remix = a.task_mode == TaskModeArg::Remix;
     let tasks = if synthetic {
         let path = a.task_dataset_path.clone().unwrap_or_else(|| PathBuf::from("data/tasks/smoke_test_tasks.json"));
         let mut tasks =
