@@ -103,12 +103,30 @@ pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
     Ok(version)
 }
 
+/// Creates `name` unless a whole table of that name is there. A process killed while LanceDB
+/// creates a table leaves its folder without a first version: `table_names` lists it, nothing
+/// can open it. Such a leftover holds no data (a table gets rows only after it was created), so
+/// it is dropped and created again; a crash at any moment of a migration leaves a store the
+/// next open completes.
+async fn ensure_table(conn: &Connection, name: &str, schema: SchemaRef) -> Result<(), StoreError> {
+    let names = conn.table_names().execute().await?;
+    if names.iter().any(|n| n == name) {
+        match conn.open_table(name).execute().await {
+            Ok(_) => return Ok(()),
+            Err(lancedb::Error::TableNotFound { .. } | lancedb::Error::TableCorrupted { .. }) => {
+                tracing::warn!(table = name, "a table whose creation was interrupted is created again");
+                conn.drop_table(name, &[]).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    conn.create_empty_table(name, schema).execute().await?;
+    Ok(())
+}
+
 /// Brings the store to [`latest_version`]. Refuses stores written by a newer build.
 pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
-    let names = conn.table_names().execute().await?;
-    if !names.iter().any(|n| n == META_TABLE) {
-        conn.create_empty_table(META_TABLE, meta_schema()).execute().await?;
-    }
+    ensure_table(conn, META_TABLE, meta_schema()).await?;
     let current = current_version(conn).await?;
     if current > latest_version() {
         return Err(StoreError::Migration(format!(
@@ -124,10 +142,7 @@ pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
         tracing::info!(version = m.version, name = %m.name, "applying store migration");
         for step in &m.steps {
             let Step::CreateTable { create_table, fields } = step;
-            let names = conn.table_names().execute().await?;
-            if !names.iter().any(|n| n == create_table) {
-                conn.create_empty_table(create_table.as_str(), schema_of(fields)?).execute().await?;
-            }
+            ensure_table(conn, create_table, schema_of(fields)?).await?;
         }
         record_version(conn, m.version).await?;
     }
