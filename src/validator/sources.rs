@@ -136,8 +136,16 @@ impl SourceCache {
         let file = format!("{}.video", local.fingerprint);
         let dest = self.dir.join(&file);
         let part = self.dir.join(format!(".{file}.part"));
-        std::fs::copy(&local.path, &part).map_err(|e| io(&part, e))?;
-        std::fs::rename(&part, &dest).map_err(|e| io(&dest, e))?;
+        // Files are named by content: bytes another origin already brought are not written again.
+        if !dest.is_file() {
+            // A download is linked into place (no second copy of its bytes); the operator's own
+            // file, or a download on another file system, is copied.
+            let linked = !source.is_local() && std::fs::hard_link(&local.path, &part).is_ok();
+            if !linked {
+                std::fs::copy(&local.path, &part).map_err(|e| io(&part, e))?;
+            }
+            std::fs::rename(&part, &dest).map_err(|e| io(&dest, e))?;
+        }
         let entry = CachedSource {
             origin: origin.to_string(),
             file,

@@ -118,6 +118,11 @@ impl Block {
         })
     }
 
+    /// `layers.0` … `layers.{n-1}` under `vb`.
+    fn stack(n: usize, width: usize, heads: usize, ffn: usize, cross: bool, vb: &VarBuilder) -> Result<Vec<Self>> {
+        (0..n).map(|i| Self::load(width, heads, ffn, cross, vb.pp(format!("layers.{i}")))).collect()
+    }
+
     fn forward(&mut self, x: &Tensor, xa: Option<&Tensor>, mask: Option<&Tensor>, flush: bool) -> Result<Tensor> {
         let mut x = (x + self.attn.forward(&self.attn_ln.forward(x)?, None, mask, flush)?)?;
         if let Some((attn, ln)) = &mut self.cross {
@@ -146,17 +151,14 @@ impl Encoder {
             conv1: conv(c.num_mel_bins, 1, vb.pp("conv1"))?,
             conv2: conv(c.d_model, 2, vb.pp("conv2"))?,
             positions: vb.get((c.max_source_positions, c.d_model), "embed_positions.weight")?,
-            blocks: (0..c.encoder_layers)
-                .map(|i| {
-                    Block::load(
-                        c.d_model,
-                        c.encoder_attention_heads,
-                        c.encoder_ffn_dim,
-                        false,
-                        vb.pp(format!("layers.{i}")),
-                    )
-                })
-                .collect::<Result<_>>()?,
+            blocks: Block::stack(
+                c.encoder_layers,
+                c.d_model,
+                c.encoder_attention_heads,
+                c.encoder_ffn_dim,
+                false,
+                &vb,
+            )?,
             ln: layer_norm(c.d_model, vb.pp("layer_norm"))?,
         })
     }
@@ -190,17 +192,7 @@ impl Decoder {
         Ok(Self {
             tokens: candle_nn::embedding(c.vocab_size, c.d_model, vb.pp("embed_tokens"))?,
             positions: vb.get((n, c.d_model), "embed_positions.weight")?,
-            blocks: (0..c.decoder_layers)
-                .map(|i| {
-                    Block::load(
-                        c.d_model,
-                        c.decoder_attention_heads,
-                        c.decoder_ffn_dim,
-                        true,
-                        vb.pp(format!("layers.{i}")),
-                    )
-                })
-                .collect::<Result<_>>()?,
+            blocks: Block::stack(c.decoder_layers, c.d_model, c.decoder_attention_heads, c.decoder_ffn_dim, true, &vb)?,
             ln: layer_norm(c.d_model, vb.pp("layer_norm"))?,
             mask: Tensor::from_vec(mask, (n, n), vb.device())?,
         })
