@@ -282,14 +282,15 @@ fn segments_are_read_between_timestamp_pairs() {
 
 #[test]
 fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_segments() {
-    use chronoseek::model::whisper::Transcriber;
+    use chronoseek::model::whisper::{Language, Transcriber};
     let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
     let mut t = Transcriber {
         model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
         features: FeatureExtractor::new(mel_filters()),
         tokenizer: tokenizer(),
-        language: Some("en".into()),
+        language: Language::Fixed("en".into()),
         max_tokens: 24,
+        windows: 0,
     };
     let one = speech();
     let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows
@@ -302,4 +303,106 @@ fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_se
         assert!(!s.text.trim().is_empty());
         last = s.start;
     }
+}
+
+/// The first 8 mel bins of frame 0.
+fn frame0(mel: &[f32]) -> Vec<f32> {
+    (0..8).map(|b| mel[b * N_FRAMES]).collect()
+}
+
+#[test]
+fn the_computed_mel_filter_bank_is_openai_whispers() {
+    // Hub checkpoints ship no mel_filters.npz: the bank computed as librosa does must be the
+    // one openai-whisper ships, and give the same features.
+    let shipped = mel_filters();
+    let computed = MelFilters::slaney(80);
+    let a = FeatureExtractor::new(shipped).log_mel(&speech());
+    let b = FeatureExtractor::new(computed).log_mel(&speech());
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-5, "features differ by up to {worst}");
+    close(&frame0(&b), &floats(&expected()["features"]["frame0_first8"]), 1e-4, "features from the computed bank");
+}
+
+/// Writes `multilingual.tiktoken` as a Hugging Face `vocab.json` (GPT-2's byte-to-character
+/// names, `<|endoftext|>` after the ordinary tokens), as hub checkpoints ship it.
+fn hf_vocab_json(dir: &Path) -> PathBuf {
+    use base64::Engine as _;
+    let map = chronoseek::model::whisper::tokenizer::byte_to_unicode();
+    let text = std::fs::read_to_string(common::shared().join("model/whisper-assets/multilingual.tiktoken")).unwrap();
+    let mut vocab = serde_json::Map::new();
+    let mut n = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (token, rank) = line.split_once(' ').unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(token).unwrap_or_default();
+        let name: String = bytes.iter().map(|b| map[*b as usize]).collect();
+        if !name.is_empty() {
+            vocab.insert(name, rank.parse::<u64>().unwrap().into());
+        }
+        n += 1;
+    }
+    vocab.insert("<|endoftext|>".into(), n.into());
+    let path = dir.join("vocab.json");
+    std::fs::write(&path, serde_json::to_vec(&vocab).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_hugging_face_vocab_json_gives_the_same_tokenizer() {
+    let map = chronoseek::model::whisper::tokenizer::byte_to_unicode();
+    // GPT-2's names: a space is 'Ġ', a newline 'Ċ', byte 0 'Ā', printable ASCII itself.
+    assert_eq!((map[b' ' as usize], map[b'\n' as usize], map[0], map[b'a' as usize]), ('Ġ', 'Ċ', 'Ā', 'a'));
+    let dir = tempfile::tempdir().unwrap();
+    let hf = chronoseek::model::whisper::WhisperTokenizer::from_hf_vocab(&hf_vocab_json(dir.path()), 99).unwrap();
+    let tt = tokenizer();
+    assert_eq!(hf.n_vocab(), tt.n_vocab());
+    assert_eq!(hf.n_vocab(), 51_865);
+    let golden: Value =
+        serde_json::from_slice(&std::fs::read("data/fixtures/whisper-tokenizer-golden.json").unwrap()).unwrap();
+    let mut checked = 0;
+    for case in golden["encode"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let ids: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as u32).collect();
+        assert_eq!(hf.encode(text), ids, "{text:?}");
+        assert_eq!(hf.decode(&ids), tt.decode(&ids));
+        checked += 1;
+    }
+    assert!(checked >= 5, "the golden file has encode cases");
+    assert_eq!(hf.special("<|transcribe|>"), tt.special("<|transcribe|>"));
+    assert_eq!(hf.timestamp_begin(), tt.timestamp_begin());
+}
+
+#[tokio::test]
+async fn a_checkpoint_laid_out_as_on_the_hub_loads_and_transcribes() {
+    use chronoseek::model::whisper::{Language, Transcriber};
+    use chronoseek::model::{Download, ModelSource};
+    // What `huggingface-cli download openai/whisper-tiny` leaves: config, weights, vocab.json;
+    // no mel_filters.npz, no .tiktoken.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(whisper_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    hf_vocab_json(dir.path());
+    let source = ModelSource::Dir(dir.path().to_path_buf());
+    let mut t = Transcriber::load(&source, DeviceSpec::Cpu, Download::Never).await.unwrap();
+    assert_eq!(t.language, Language::Detect, "51,865 ids: a multilingual checkpoint");
+    assert_eq!(t.tokenizer.n_vocab(), 51_865);
+    t.max_tokens = 16;
+    let segments = t.transcribe(&speech()).unwrap();
+    assert_eq!(t.windows, 1, "5 s of speech is one window");
+    for s in &segments {
+        assert!(0.0 <= s.start && s.start < s.end && s.end <= 5.07, "{s:?}");
+    }
+    // The encoder sees the same features as through the shipped filter bank.
+    let mel = t.features.log_mel(&speech());
+    close(&frame0(&mel), &floats(&expected()["features"]["frame0_first8"]), 1e-4, "loaded extractor");
+    // No vocabulary at all: the error names what is missing.
+    let empty = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(whisper_dir().join(f), empty.path().join(f)).unwrap();
+    }
+    let e = Transcriber::load(&ModelSource::Dir(empty.path().to_path_buf()), DeviceSpec::Cpu, Download::Never)
+        .await
+        .err()
+        .expect("no vocabulary");
+    assert!(e.to_string().contains("vocab.json"), "{e}");
 }

@@ -20,7 +20,7 @@ pub use clip::ClipEmbedder;
 pub use config::{hf_config_json, parse_clip_config};
 pub use device::DeviceSpec;
 pub use precision::{ModelOptions, Precision};
-pub use source::{DEFAULT_MODEL_ID, ModelFiles, ModelSource};
+pub use source::{DEFAULT_MODEL_ID, Download, ModelFiles, ModelSource};
 pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, preprocess_query};
 
 /// Everything that can go wrong getting or running a model. Each variant keeps what failed
@@ -29,7 +29,7 @@ pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, p
 pub enum ModelError {
     #[error("{} not found (a model directory needs config.json and model.safetensors)", path.display())]
     MissingFile { path: std::path::PathBuf },
-    #[error("{id} is not in the Hugging Face cache ({}) and HF_HUB_OFFLINE is set", cache.display())]
+    #[error("{id} is not in the Hugging Face cache ({}) and may not be downloaded now (HF_HUB_OFFLINE is set, or only cached models are used)", cache.display())]
     NotCached { id: String, cache: std::path::PathBuf },
     #[error("{id}/{file}: download failed: {source} (download it elsewhere and pass --model-dir, or set HF_ENDPOINT)")]
     Download {
@@ -102,6 +102,8 @@ pub enum ConfigError {
     PatchSize { image_size: usize, patch_size: usize },
     #[error("{tower} hidden_act '{name}' is not supported (candle's CLIP implements quick_gelu only)")]
     Activation { tower: &'static str, name: String },
+    #[error("the tokenizer vocabulary has {vocabulary} ids, config.json's vocab_size is {config}")]
+    VocabularyMismatch { vocabulary: usize, config: usize },
 }
 
 impl ModelError {

@@ -50,11 +50,68 @@ impl ModelSource {
 
     /// Resolves to files on disk, downloading into the hub cache if needed.
     pub async fn resolve(&self) -> Result<ModelFiles, ModelError> {
+        self.resolve_with(Download::Allowed).await
+    }
+
+    /// Resolves to files on disk; with [`Download::Never`] a hub checkpoint must already be in
+    /// the cache (`ModelError::NotCached` otherwise).
+    pub async fn resolve_with(&self, download: Download) -> Result<ModelFiles, ModelError> {
         match self {
             Self::Dir(dir) => ModelFiles::in_dir(dir),
-            Self::Hub { id, revision } => resolve_hub(id, revision.as_deref()).await,
+            Self::Hub { id, revision } => resolve_hub(id, revision.as_deref(), download).await,
         }
     }
+
+    /// The first of `names` the checkpoint has beside its config (a tokenizer vocabulary, a
+    /// filter bank): in the directory, in the hub cache, or downloaded when allowed. `None`
+    /// when it has none of them.
+    pub async fn companion_file(&self, names: &[&str], download: Download) -> Option<PathBuf> {
+        match self {
+            Self::Dir(dir) => names.iter().map(|n| dir.join(n)).find(|p| p.is_file()),
+            Self::Hub { id, revision } => {
+                let repo = hub_repo(id, revision.as_deref());
+                let cached = hf_hub::Cache::from_env().repo(repo.clone());
+                if let Some(p) = names.iter().find_map(|n| cached.get(n)) {
+                    return Some(p);
+                }
+                if download == Download::Never || offline() {
+                    return None;
+                }
+                let api = hub_api().ok()?.repo(repo);
+                for name in names {
+                    if let Ok(p) = api.get(name).await {
+                        return Some(p);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Whether a hub checkpoint may be downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    Allowed,
+    /// Only what the hub cache already holds.
+    Never,
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+fn hub_repo(id: &str, revision: Option<&str>) -> hf_hub::Repo {
+    use hf_hub::{Repo, RepoType};
+    match revision {
+        Some(r) => Repo::with_revision(id.to_string(), RepoType::Model, r.to_string()),
+        None => Repo::new(id.to_string(), RepoType::Model),
+    }
+}
+
+fn hub_api() -> Result<hf_hub::api::tokio::Api, hf_hub::api::tokio::ApiError> {
+    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+    hf_hub::api::tokio::ApiBuilder::from_env().with_token(token).with_progress(false).build()
 }
 
 /// Paths of one checkpoint in the Hugging Face layout.
@@ -77,27 +134,20 @@ impl ModelFiles {
     }
 }
 
-async fn resolve_hub(id: &str, revision: Option<&str>) -> Result<ModelFiles, ModelError> {
-    use hf_hub::{Cache, Repo, RepoType};
-    let repo = match revision {
-        Some(r) => Repo::with_revision(id.to_string(), RepoType::Model, r.to_string()),
-        None => Repo::new(id.to_string(), RepoType::Model),
-    };
+async fn resolve_hub(id: &str, revision: Option<&str>, download: Download) -> Result<ModelFiles, ModelError> {
+    use hf_hub::Cache;
+    let repo = hub_repo(id, revision);
     // A cached checkpoint needs no network at all (and works with HF_HUB_OFFLINE=1).
     let cache = Cache::from_env();
     let cached = cache.repo(repo.clone());
     if let (Some(config), Some(weights)) = (cached.get("config.json"), cached.get("model.safetensors")) {
         return Ok(ModelFiles { config, weights });
     }
-    if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+    if offline() || download == Download::Never {
         return Err(ModelError::NotCached { id: id.to_string(), cache: cache.path().clone() });
     }
-    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
-    let api = hf_hub::api::tokio::ApiBuilder::from_env()
-        .with_token(token)
-        .with_progress(false)
-        .build()
-        .map_err(|source| ModelError::Download { id: id.to_string(), file: "", source: Box::new(source) })?;
+    let api =
+        hub_api().map_err(|source| ModelError::Download { id: id.to_string(), file: "", source: Box::new(source) })?;
     let api_repo = api.repo(repo);
     let mut paths = Vec::with_capacity(2);
     for file in ["config.json", "model.safetensors"] {

@@ -59,6 +59,41 @@ impl MelFilters {
     }
 }
 
+impl MelFilters {
+    /// The filter bank computed as librosa's `filters.mel(sr=16000, n_fft=400, n_mels)` (Slaney's
+    /// mel scale and area normalisation) — what `mel_filters.npz` holds and what Hugging Face's
+    /// feature extractor computes for itself. Hub checkpoints ship no `.npz`, so this is what
+    /// they are loaded with.
+    pub fn slaney(n_mels: usize) -> Self {
+        // Slaney's scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
+        const F_SP: f64 = 200.0 / 3.0;
+        const MIN_LOG_HZ: f64 = 1000.0;
+        const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
+        let log_step = 6.4f64.ln() / 27.0;
+        let hz_to_mel =
+            |f: f64| if f >= MIN_LOG_HZ { MIN_LOG_MEL + (f / MIN_LOG_HZ).ln() / log_step } else { f / F_SP };
+        let mel_to_hz =
+            |m: f64| if m >= MIN_LOG_MEL { MIN_LOG_HZ * (log_step * (m - MIN_LOG_MEL)).exp() } else { F_SP * m };
+        let nyquist = SAMPLE_RATE as f64 / 2.0;
+        let fft_freqs: Vec<f64> = (0..N_FREQ).map(|k| nyquist * k as f64 / (N_FREQ - 1) as f64).collect();
+        let top = hz_to_mel(nyquist);
+        // n_mels + 2 points evenly spaced in mel: each filter rises from one to the next and
+        // falls to the one after.
+        let edges: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(top * i as f64 / (n_mels + 1) as f64)).collect();
+        let mut weights = vec![0f64; n_mels * N_FREQ];
+        for m in 0..n_mels {
+            let (lo, mid, hi) = (edges[m], edges[m + 1], edges[m + 2]);
+            let norm = 2.0 / (hi - lo);
+            for (k, &f) in fft_freqs.iter().enumerate() {
+                let rise = (f - lo) / (mid - lo);
+                let fall = (hi - f) / (hi - mid);
+                weights[m * N_FREQ + k] = rise.min(fall).max(0.0) * norm;
+            }
+        }
+        Self { n_mels, weights }
+    }
+}
+
 /// Computes log-mel features for 30-s windows.
 pub struct FeatureExtractor {
     filters: MelFilters,

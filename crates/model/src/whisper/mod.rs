@@ -13,10 +13,73 @@ use candle_nn::VarBuilder;
 pub use net::WhisperConfig as Config;
 use net::WhisperNet;
 
-use crate::{ConfigError, DeviceSpec, ModelError, ModelFiles};
+use crate::source::Download;
+use crate::{ConfigError, DeviceSpec, ModelError, ModelFiles, ModelSource};
 pub use features::{FeatureExtractor, MelFilters, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
 pub use tokenizer::WhisperTokenizer;
-pub use transcribe::{Segment, Transcriber};
+pub use transcribe::{Language, Segment, Transcriber};
+
+/// The default speech model, as in the reference miner.
+pub const DEFAULT_WHISPER_ID: &str = "openai/whisper-tiny";
+
+/// Tokenizer vocabularies looked for beside a checkpoint, in order: openai-whisper's files,
+/// then Hugging Face's (what hub checkpoints ship).
+const VOCABULARIES: [&str; 3] = ["multilingual.tiktoken", "gpt2.tiktoken", "vocab.json"];
+
+impl Transcriber {
+    /// Loads a Whisper checkpoint in the Hugging Face layout (`config.json`,
+    /// `model.safetensors`) with its tokenizer vocabulary (`multilingual.tiktoken`,
+    /// `gpt2.tiktoken` or `vocab.json` beside it) and mel filter bank (`mel_filters.npz` beside
+    /// it, else computed as librosa does). Multilingual checkpoints detect the language;
+    /// English-only ones (`*.en`) need no language token.
+    pub async fn load(source: &ModelSource, device: DeviceSpec, download: Download) -> Result<Self, ModelError> {
+        let files = source.resolve_with(download).await?;
+        let vocab = source.companion_file(&VOCABULARIES, download).await.ok_or_else(|| ModelError::MissingFile {
+            path: match source {
+                ModelSource::Dir(d) => d.join("vocab.json"),
+                ModelSource::Hub { id, .. } => std::path::PathBuf::from(id).join("vocab.json"),
+            },
+        })?;
+        let filters = source.companion_file(&["mel_filters.npz"], Download::Never).await;
+        tokio::task::spawn_blocking(move || Self::from_parts(&files, &vocab, filters.as_deref(), device))
+            .await
+            .map_err(ModelError::LoaderTask)?
+    }
+
+    /// [`Transcriber::load`] from files on disk.
+    pub fn from_parts(
+        files: &ModelFiles,
+        vocab: &std::path::Path,
+        filters: Option<&std::path::Path>,
+        device: DeviceSpec,
+    ) -> Result<Self, ModelError> {
+        let model = WhisperModel::from_files(files, device)?;
+        let read = |languages| {
+            if vocab.extension().is_some_and(|e| e == "json") {
+                WhisperTokenizer::from_hf_vocab(vocab, languages)
+            } else {
+                WhisperTokenizer::from_tiktoken(vocab, languages)
+            }
+        };
+        let ordinary = read(0)?.end_of_text() as usize;
+        let tokenizer = read(WhisperTokenizer::languages_for(model.config.vocab_size, ordinary))?;
+        if tokenizer.n_vocab() != model.config.vocab_size {
+            return Err(ConfigError::VocabularyMismatch {
+                vocabulary: tokenizer.n_vocab(),
+                config: model.config.vocab_size,
+            }
+            .into());
+        }
+        let n_mels = model.config.num_mel_bins;
+        let filters = match filters {
+            Some(path) => MelFilters::from_npz(path, n_mels)?,
+            None => MelFilters::slaney(n_mels),
+        };
+        // openai-whisper: multilingual checkpoints have 51,865 ids or more.
+        let language = if model.config.vocab_size >= 51_865 { Language::Detect } else { Language::Omit };
+        Ok(Self { model, features: FeatureExtractor::new(filters), tokenizer, language, max_tokens: 224, windows: 0 })
+    }
+}
 
 /// The parts of a Hugging Face Whisper `config.json` the network needs.
 pub fn parse_whisper_config(text: &str) -> Result<Config, ConfigError> {

@@ -30,6 +30,23 @@ pub const TIMESTAMP_STEP: f64 = 0.02;
 
 const PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+/// GPT-2's printable stand-in for each byte (`bytes_to_unicode`): printable Latin-1 bytes stand
+/// for themselves, the others are shifted past U+00FF in byte order.
+pub fn byte_to_unicode() -> [char; 256] {
+    let mut out = ['\0'; 256];
+    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+    let mut shifted = 0;
+    for b in 0..256u32 {
+        out[b as usize] = if printable(b) {
+            char::from_u32(b).unwrap_or('\0')
+        } else {
+            shifted += 1;
+            char::from_u32(255 + shifted).unwrap_or('\0')
+        };
+    }
+    out
+}
+
 /// Whisper's tokenizer.
 pub struct WhisperTokenizer {
     ranks: HashMap<Vec<u8>, u32>,
@@ -71,7 +88,38 @@ impl WhisperTokenizer {
             }
             bytes.push(token);
         }
-        let ranks = bytes.iter().enumerate().map(|(i, b)| (b.clone(), i as u32)).collect();
+        Ok(Self::from_ordinary(bytes, languages))
+    }
+
+    /// Reads a Hugging Face `vocab.json` (what hub checkpoints such as `openai/whisper-tiny`
+    /// ship): GPT-2's byte-level names (each byte written as one printable character) mapped
+    /// to ids. The ordinary tokens are the ids below `<|endoftext|>`; the special tokens are
+    /// rebuilt in openai-whisper's order, so ids agree with the `.tiktoken` route.
+    pub fn from_hf_vocab(path: &Path, languages: usize) -> Result<Self, ModelError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bad = |line: usize| ModelError::Vocabulary { path: path.to_path_buf(), line };
+        let vocab: HashMap<String, u32> = serde_json::from_str(&text).map_err(|e| bad(e.line()))?;
+        let eot = *vocab.get("<|endoftext|>").ok_or_else(|| bad(0))? as usize;
+        let unicode_to_byte: HashMap<char, u8> =
+            byte_to_unicode().iter().enumerate().map(|(b, c)| (*c, b as u8)).collect();
+        // An id the file leaves out (multilingual's 50256, an empty token) has no bytes.
+        let mut bytes = vec![Vec::new(); eot];
+        for (name, &id) in &vocab {
+            if (id as usize) < eot {
+                bytes[id as usize] = name
+                    .chars()
+                    .map(|c| unicode_to_byte.get(&c).copied().ok_or_else(|| bad(0)))
+                    .collect::<Result<_, _>>()?;
+            }
+        }
+        Ok(Self::from_ordinary(bytes, languages))
+    }
+
+    /// The tokenizer of ordinary tokens `bytes` (by id) plus openai-whisper's special tokens.
+    pub fn from_ordinary(bytes: Vec<Vec<u8>>, languages: usize) -> Self {
+        let ranks =
+            bytes.iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(i, b)| (b.clone(), i as u32)).collect();
         let mut specials: Vec<String> = vec!["<|endoftext|>".into(), "<|startoftranscript|>".into()];
         specials.extend(LANGUAGES.iter().take(languages).map(|l| format!("<|{l}|>")));
         for s in ["translate", "transcribe", "startoflm", "startofprev", "nospeech", "notimestamps"] {
@@ -80,7 +128,18 @@ impl WhisperTokenizer {
         specials.extend((0..TIMESTAMPS).map(|i| format!("<|{:.2}|>", i as f64 * TIMESTAMP_STEP)));
         let special_ids = specials.iter().enumerate().map(|(i, s)| (s.clone(), (bytes.len() + i) as u32)).collect();
         let pattern = fancy_regex::Regex::new(PATTERN).expect("the GPT-2 pattern compiles");
-        Ok(Self { ranks, bytes, specials, special_ids, pattern })
+        Self { ranks, bytes, specials, special_ids, pattern }
+    }
+
+    /// Languages a checkpoint of `vocab_size` ids has when `ordinary` of them are text tokens
+    /// (99 for whisper-tiny's 51,865 = 50,257 + 2 + 99 + 6 + 1,501).
+    pub fn languages_for(vocab_size: usize, ordinary: usize) -> usize {
+        vocab_size.saturating_sub(ordinary + 8 + TIMESTAMPS).min(LANGUAGES.len())
+    }
+
+    /// Language codes this tokenizer has tokens for, in id order.
+    pub fn languages(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        LANGUAGES.iter().filter_map(|l| self.special(&format!("<|{l}|>")).map(|id| (*l, id)))
     }
 
     pub fn n_vocab(&self) -> usize {

@@ -108,31 +108,71 @@ pub fn segments(sampled: &[u32], tok: &WhisperTokenizer) -> Vec<Segment> {
     out
 }
 
+/// The language token of the prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Language {
+    /// Multilingual checkpoints: the likeliest language token after `<|startoftranscript|>` on
+    /// the first window (openai-whisper's `detect_language`), then kept for the whole signal.
+    Detect,
+    /// `<|en|>` etc.
+    Fixed(String),
+    /// No language token: English-only checkpoints (`*.en`) predict text straight after
+    /// `<|startoftranscript|>`.
+    Omit,
+}
+
 /// Whisper, its features and its tokenizer: audio in, segments out.
 pub struct Transcriber {
     pub model: WhisperModel,
     pub features: FeatureExtractor,
     pub tokenizer: WhisperTokenizer,
-    /// `<|en|>` etc.; `None` leaves the language token out (the model then predicts text
-    /// straight after `<|startoftranscript|>`, as English-only checkpoints expect).
-    pub language: Option<String>,
+    /// Which language token the prompt carries.
+    pub language: Language,
     /// Tokens sampled per window at most (openai-whisper: half the text context, 224).
     pub max_tokens: usize,
+    /// 30-s windows run through the encoder so far (a counter: tests prove work by it).
+    pub windows: u64,
 }
 
 impl Transcriber {
-    fn prompt(&self) -> Vec<u32> {
+    fn prompt(&self, language: Option<u32>) -> Vec<u32> {
         let mut p = vec![self.tokenizer.special("<|startoftranscript|>").unwrap_or(0)];
-        if let Some(l) = self.language.as_deref().and_then(|l| self.tokenizer.special(&format!("<|{l}|>"))) {
-            p.push(l);
-        }
+        p.extend(language);
         p.extend(self.tokenizer.special("<|transcribe|>"));
         p
     }
 
+    /// The language token for a window's encoder output: the fixed one, or the likeliest
+    /// language after `<|startoftranscript|>`.
+    pub fn language_token(&mut self, audio: &Tensor) -> Result<Option<u32>, ModelError> {
+        match &self.language {
+            Language::Omit => Ok(None),
+            Language::Fixed(l) => Ok(self.tokenizer.special(&format!("<|{l}|>"))),
+            Language::Detect => {
+                let languages: Vec<u32> = self.tokenizer.languages().map(|(_, id)| id).collect();
+                if languages.is_empty() {
+                    return Ok(None);
+                }
+                let sot = self.tokenizer.special("<|startoftranscript|>").unwrap_or(0);
+                let logits = self.model.next_logits(&[sot], audio, true)?;
+                let best = languages
+                    .iter()
+                    .copied()
+                    .filter(|id| (*id as usize) < logits.len())
+                    .max_by(|a, b| logits[*a as usize].total_cmp(&logits[*b as usize]));
+                Ok(best)
+            }
+        }
+    }
+
     /// Greedy decoding of one window's encoder output under the timestamp rules.
     pub fn decode_window(&mut self, audio: &Tensor) -> Result<Vec<u32>, ModelError> {
-        let prompt = self.prompt();
+        let language = self.language_token(audio)?;
+        self.decode_window_in(audio, language)
+    }
+
+    fn decode_window_in(&mut self, audio: &Tensor, language: Option<u32>) -> Result<Vec<u32>, ModelError> {
+        let prompt = self.prompt(language);
         let mut tokens = prompt.clone();
         let eot = self.tokenizer.end_of_text();
         for i in 0..self.max_tokens {
@@ -153,11 +193,17 @@ impl Transcriber {
     pub fn transcribe(&mut self, pcm: &[f32]) -> Result<Vec<Segment>, ModelError> {
         let mut out: Vec<Segment> = Vec::new();
         let mut seek = 0usize;
+        let mut language: Option<Option<u32>> = None;
         while seek < pcm.len() {
             let window = &pcm[seek..pcm.len().min(seek + N_SAMPLES)];
             let mel = self.features.log_mel(window);
             let audio = self.model.encode(&mel)?;
-            let sampled = self.decode_window(&audio)?;
+            self.windows += 1;
+            let lang = match language {
+                Some(l) => l,
+                None => *language.insert(self.language_token(&audio)?),
+            };
+            let sampled = self.decode_window_in(&audio, lang)?;
             let offset = seek as f64 / SAMPLE_RATE as f64;
             let found = segments(&sampled, &self.tokenizer);
             let window_s = window.len() as f64 / SAMPLE_RATE as f64;
