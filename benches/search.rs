@@ -59,6 +59,7 @@ fn record(fp: Fingerprint, model_key: &str, frames: usize) -> VideoRecord {
         sampling: "fixed:1".into(),
         source: "bench".into(),
         created_at_ms: 0,
+        transcript_id: None,
     }
 }
 

@@ -85,6 +85,20 @@ counters! {
     /// Videos whose every frame a library search scored exactly (not in the graph yet, or an
     /// exact search).
     videos_scanned_exact,
+    /// Audio streams decoded to 16 kHz for the speech model.
+    audio_decodes,
+    /// 30-s windows the speech model's encoder ran on.
+    whisper_windows,
+    /// Transcript segments whose text ran through the CLIP text tower.
+    segment_embeddings,
+    /// Transcripts written to the store (a file without audio writes one too, saying so).
+    transcripts_stored,
+    /// Videos whose audio could not be listened to (logged; the video was stored visual-only).
+    audio_failures,
+    /// Transcripts read from the store.
+    transcript_loads,
+    /// Searches whose timeline fused a transcript.
+    audio_fused_searches,
 }
 
 impl Counters {

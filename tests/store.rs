@@ -19,6 +19,7 @@ fn record(fp: Fingerprint, ingest_id: &str, frames: u32) -> VideoRecord {
         sampling: "fixed:1".into(),
         source: "it's a test".into(),
         created_at_ms: 1,
+        transcript_id: None,
     }
 }
 

@@ -291,6 +291,7 @@ fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_se
         language: Language::Fixed("en".into()),
         max_tokens: 24,
         windows: 0,
+        last_language_token: None,
     };
     let one = speech();
     let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows
@@ -405,4 +406,330 @@ async fn a_checkpoint_laid_out_as_on_the_hub_loads_and_transcribes() {
         .err()
         .expect("no vocabulary");
     assert!(e.to_string().contains("vocab.json"), "{e}");
+}
+
+// ---- Listening at ingest, transcripts in the store, fusion at search ----
+
+mod listening {
+    use super::*;
+    use chronoseek::index::{FrameMatrix, Heard, SpokenSegment, Store, Transcript, VideoRecord};
+    use chronoseek::ingest::{IngestOptions, IngestOutcome, Listener, TranscriptOutcome, VideoInput, VideoSource};
+    use chronoseek::model::whisper::Transcriber;
+    use chronoseek::model::{Download, ModelSource};
+    use chronoseek::protocol::TopK;
+    use chronoseek::query::EngineOptions;
+
+    /// The tiny random Whisper laid out as a user's model folder (weights, config, vocabulary).
+    pub fn whisper_folder(dir: &Path) -> PathBuf {
+        let folder = dir.join("whisper");
+        std::fs::create_dir_all(&folder).unwrap();
+        for f in ["config.json", "model.safetensors"] {
+            std::os::unix::fs::symlink(whisper_dir().join(f), folder.join(f)).unwrap();
+        }
+        std::os::unix::fs::symlink(
+            common::shared().join("model/whisper-assets/multilingual.tiktoken"),
+            folder.join("multilingual.tiktoken"),
+        )
+        .unwrap();
+        folder
+    }
+
+    async fn listener(dir: &Path) -> std::sync::Arc<Listener> {
+        let source = ModelSource::Dir(whisper_folder(dir));
+        let mut t = Transcriber::load(&source, DeviceSpec::Cpu, Download::Never).await.unwrap();
+        t.max_tokens = 16; // random weights talk until stopped: keep the test short
+        Listener::new(t, "tiny-random-whisper")
+    }
+
+    /// 8 s of colour with the speech file as its sound track.
+    pub fn talking_video(dir: &Path) -> PathBuf {
+        let out = dir.join("talk.mp4");
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x48:r=10:d=8", "-i"])
+            .arg(whisper_dir().join("speech16k.wav"))
+            .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        out
+    }
+
+    fn source(p: &Path) -> VideoSource {
+        VideoSource::File(p.to_path_buf())
+    }
+
+    async fn engine(dir: &Path, audio: Option<std::sync::Arc<Listener>>) -> chronoseek::query::Engine {
+        let mut opts = EngineOptions { result_cache_capacity: 0, ..EngineOptions::default() };
+        opts.ingest = IngestOptions { audio, ..IngestOptions::default() };
+        common::engine_in(dir, opts).await
+    }
+
+    #[tokio::test]
+    async fn ingest_listens_once_and_a_cached_search_does_no_audio_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let talk = talking_video(dir.path());
+        let silent = clip(dir.path(), "silent.mp4", 3.0, None);
+        let engine = engine(dir.path(), Some(listener(dir.path()).await)).await;
+        let progress = chronoseek::progress::silent();
+
+        let before = engine.counters();
+        let IngestOutcome::Ingested(rec, stats) = engine.ingest(&source(&talk), &progress).await.unwrap() else {
+            panic!("a new video is ingested")
+        };
+        let work = engine.counters().since(&before);
+        assert_eq!((work.audio_decodes, work.whisper_windows, work.transcripts_stored), (1, 1, 1));
+        let transcript = engine.store().transcript(&rec).await.unwrap().expect("the record names a transcript");
+        assert_eq!(Some(transcript.transcript_id.as_str()), rec.transcript_id.as_deref());
+        assert_eq!(stats.speech_segments, Some(transcript.segments().len()));
+        assert_eq!(work.segment_embeddings, transcript.segments().len() as u64);
+        assert!(matches!(transcript.heard, Heard::Speech { .. }));
+        assert_eq!(transcript.audio_model, "tiny-random-whisper");
+        for s in transcript.segments() {
+            // Inside the 5.06-s speech track (AAC pads its end by a frame or two).
+            assert!(0 <= s.start_ms && s.start_ms < s.end_ms && s.end_ms <= 5_200, "{s:?}");
+            assert_eq!(s.embedding.len(), engine.model().dim());
+        }
+
+        // No audio stream: stored as such, nothing decoded for the ear.
+        let before = engine.counters();
+        let silent_rec = engine.ingest(&source(&silent), &progress).await.unwrap().record().clone();
+        let work = engine.counters().since(&before);
+        assert_eq!((work.audio_decodes, work.whisper_windows, work.transcripts_stored), (0, 0, 1));
+        let t = engine.store().transcript(&silent_rec).await.unwrap().unwrap();
+        assert_eq!(t.heard, Heard::NoAudioStream);
+
+        // Searches on the stored video: no decode, no Whisper, no segment embedding; the
+        // transcript is read once, then served with the frames from memory.
+        let video = VideoInput::Stored(rec.fingerprint);
+        for round in 0..3 {
+            let answer = engine.search(&video, "a man throws a red ball", TopK::default(), &progress).await.unwrap();
+            let c = answer.counters;
+            assert_eq!(
+                (c.videos_decoded, c.audio_decodes, c.whisper_windows, c.segment_embeddings, c.image_embeddings),
+                (0, 0, 0, 0, 0),
+                "round {round}"
+            );
+            assert_eq!(c.transcript_loads, u64::from(round == 0), "round {round}");
+            let fused = u64::from(!transcript.segments().is_empty());
+            assert_eq!(c.audio_fused_searches, fused, "round {round}");
+            let meta = answer.metadata("m", engine.options().segmenter);
+            assert_eq!(meta["audio"], if fused == 1 { "fused" } else { "none" });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_video_gets_its_transcript_without_its_frames_being_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let talk = talking_video(dir.path());
+        let progress = chronoseek::progress::silent();
+        // Ingested visual-only (as before transcripts existed).
+        let visual = engine(dir.path(), None).await;
+        let old = visual.ingest(&source(&talk), &progress).await.unwrap().record().clone();
+        assert_eq!(old.transcript_id, None);
+        let e = visual.ingestor().ingest_with_transcript(&source(&talk), &progress).await.unwrap_err();
+        assert!(matches!(e, chronoseek::ingest::IngestError::NoSpeechModel), "{e}");
+        let answer = visual.search(&VideoInput::Stored(old.fingerprint), "a ball", TopK::default(), &progress).await;
+        assert_eq!(answer.unwrap().metadata("m", visual.options().segmenter)["audio"], "off");
+        drop(visual);
+
+        let engine = engine(dir.path(), Some(listener(dir.path()).await)).await;
+        let before = engine.counters();
+        let (outcome, added) = engine.ingestor().ingest_with_transcript(&source(&talk), &progress).await.unwrap();
+        let work = engine.counters().since(&before);
+        assert!(matches!(added, TranscriptOutcome::Added { .. }), "{added:?}");
+        assert_eq!((work.videos_decoded, work.image_embeddings, work.frames_decoded), (0, 0, 0), "frames untouched");
+        assert_eq!((work.audio_decodes, work.whisper_windows, work.transcripts_stored), (1, 1, 1));
+        let new = outcome.record().clone();
+        assert_eq!(new.ingest_id, old.ingest_id, "the same frames row");
+        assert!(new.transcript_id.is_some() && new.created_at_ms > old.created_at_ms);
+        // The store now answers with the new record, once.
+        let stored = engine.store().video(&old.fingerprint, engine.model().key()).await.unwrap().unwrap();
+        assert_eq!(stored, new);
+        let listed: Vec<VideoRecord> = engine.store().list_videos().await.unwrap();
+        assert_eq!(listed.iter().filter(|v| v.fingerprint == old.fingerprint).count(), 1);
+        assert_eq!(engine.store().load_frames(&new).await.unwrap(), engine.store().load_frames(&old).await.unwrap());
+
+        // Again: nothing to do, no audio work.
+        let before = engine.counters();
+        let (_, again) = engine.ingestor().ingest_with_transcript(&source(&talk), &progress).await.unwrap();
+        assert!(matches!(again, TranscriptOutcome::Present));
+        assert_eq!(engine.counters().since(&before).audio_decodes, 0);
+    }
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    #[tokio::test]
+    async fn the_baseline_segmenter_reads_the_references_fused_curve() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = EngineOptions {
+            segmenter: chronoseek::query::SegmenterKind::Baseline,
+            result_cache_capacity: 0,
+            ..EngineOptions::default()
+        };
+        let engine = common::engine_in(dir.path(), opts).await;
+        let dim = engine.model().dim();
+        let q = engine.embed_query("the man says the dog is hungry").await.unwrap();
+        // A vector at a chosen cosine `c` with the query: c·q + sqrt(1 − c²)·(a unit vector ⟂ q).
+        let mut other = vec![0f32; dim];
+        other[0] = 1.0;
+        let dot: f32 = other.iter().zip(q.iter()).map(|(a, b)| a * b).sum();
+        let perp = unit(other.iter().zip(q.iter()).map(|(o, x)| o - dot * x).collect());
+        let at = |c: f32| unit(q.iter().zip(&perp).map(|(x, p)| c * x + (1.0 - c * c).sqrt() * p).collect());
+        // Six frames a second apart, cosines 0.1 … 0.6; two segments, cosines 0.2 (1–3 s) and
+        // 0.7 (3–4.5 s), plus one at 0.45 (2.5–3.5 s) overlapping both.
+        let cos_frames = [0.1f32, 0.2, 0.3, 0.6, 0.5, 0.4];
+        let mut frames = FrameMatrix::new(dim);
+        for (i, c) in cos_frames.iter().enumerate() {
+            frames.push(i as i64 * 1000, &at(*c));
+        }
+        let fp = chronoseek::ingest::Fingerprint::from_bytes([7u8; 32]);
+        let seg = |s, e, c: f32| SpokenSegment { start_ms: s, end_ms: e, text: format!("said {c}"), embedding: at(c) };
+        let transcript = Transcript {
+            fingerprint: fp,
+            model_key: engine.model().key().to_string(),
+            transcript_id: "t1".into(),
+            audio_model: "hand-made".into(),
+            heard: Heard::Speech {
+                language: Some("en".into()),
+                segments: vec![seg(1000, 3000, 0.2), seg(3000, 4500, 0.7), seg(2500, 3500, 0.45)],
+            },
+            created_at_ms: 1,
+        };
+        let record = VideoRecord {
+            fingerprint: fp,
+            model_key: engine.model().key().to_string(),
+            ingest_id: "i1".into(),
+            duration_s: 6.0,
+            source_fps: None,
+            width: 8,
+            height: 8,
+            frame_count: 6,
+            sampling: "fixed:1".into(),
+            source: "hand-made".into(),
+            created_at_ms: 1,
+            transcript_id: Some("t1".into()),
+        };
+        engine.store().put_video_with_transcript(&record, &frames, &transcript).await.unwrap();
+        let cached = engine.frames(&record).await.unwrap();
+        let got = engine.timeline(&record, &cached, &q).unwrap().normalized.scores;
+        // By hand: v = (cos − 0.1) / 0.5; a = (cos − 0.2) / 0.5 over the segments, the best
+        // active one per frame (start ≤ t < end); fused v + 0.25·max(0, a − v) in [0, 1].
+        let v = [0.0, 0.2, 0.4, 1.0, 0.8, 0.6];
+        let a = [None, Some(0.0), Some(0.0), Some(1.0), Some(1.0), None];
+        let want: Vec<f64> = v
+            .iter()
+            .zip(a)
+            .map(|(v, a): (&f64, Option<f64>)| match a {
+                Some(a) if a > *v => v + 0.25 * (a - v),
+                _ => *v,
+            })
+            .collect();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-4, "frame {i}: {got:?} vs {want:?}");
+        }
+        // Frame 4 (t = 4 s): v 0.8, in the 0.7 segment (a = 1): raised to 0.85.
+        assert!((got[4] - 0.85).abs() < 1e-4);
+        // The same curve through a search: the top window covers the fused peak.
+        let answer = engine
+            .search(
+                &VideoInput::Stored(fp),
+                "the man says the dog is hungry",
+                TopK::new(1).unwrap(),
+                &chronoseek::progress::silent(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.counters.audio_fused_searches, 1);
+        let top = &answer.results[0];
+        assert!(top.start <= 3.0 && top.end >= 4.0, "{top:?}");
+    }
+
+    #[tokio::test]
+    async fn a_store_written_before_transcripts_opens_and_its_videos_search_visual_only() {
+        use arrow_array::{RecordBatch, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().join("store").display().to_string();
+        // Version 1's `videos` and `meta` tables as the first release wrote them (frames come
+        // from a real v2 write below, so the old marker must point at a real frames row).
+        {
+            let engine = engine(dir.path(), None).await;
+            let talk = talking_video(dir.path());
+            engine.ingest(&source(&talk), &chronoseek::progress::silent()).await.unwrap();
+        }
+        let conn = lancedb::connect(&uri).execute().await.unwrap();
+        let videos = conn.open_table("videos").execute().await.unwrap();
+        let old_rows = videos.count_rows(None).await.unwrap();
+        assert_eq!(old_rows, 1);
+        // Rewrite `videos` without the new column and put the schema version back to 1.
+        use futures::TryStreamExt;
+        use lancedb::query::ExecutableQuery;
+        let rows: Vec<RecordBatch> = videos.query().execute().await.unwrap().try_collect().await.unwrap();
+        let b = &rows[0];
+        let keep = [
+            "fingerprint",
+            "model_key",
+            "ingest_id",
+            "state",
+            "duration_s",
+            "source_fps",
+            "width",
+            "height",
+            "frame_count",
+            "sampling",
+            "source",
+            "created_at_ms",
+        ];
+        let fields: Vec<Field> = keep.iter().map(|n| b.schema().field_with_name(n).unwrap().clone()).collect();
+        let cols = keep.iter().map(|n| b.column_by_name(n).unwrap().clone()).collect();
+        let v1 = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+        conn.drop_table("videos", &[]).await.unwrap();
+        conn.drop_table("transcripts", &[]).await.unwrap();
+        conn.create_table("videos", v1).execute().await.unwrap();
+        let meta = conn.open_table("meta").execute().await.unwrap();
+        meta.delete("key = 'schema_version'").await.unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Utf8, false),
+            Field::new("value", DataType::Utf8, false),
+        ]));
+        let one = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(StringArray::from(vec!["schema_version"])), Arc::new(StringArray::from(vec!["1"]))],
+        )
+        .unwrap();
+        meta.add(one).execute().await.unwrap();
+        assert_eq!(chronoseek::index::current_version(&conn).await.unwrap(), 1);
+
+        // Opened by this build: migrated to 2, the old video reads with no transcript.
+        let store = Store::open(&uri).await.unwrap();
+        assert_eq!(store.schema_version(), 2);
+        let listed = store.list_videos().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].transcript_id, None);
+        assert_eq!(store.transcript(&listed[0]).await.unwrap(), None);
+        drop(store);
+        let engine = engine(dir.path(), None).await;
+        let answer = engine
+            .search(&VideoInput::Stored(listed[0].fingerprint), "red", TopK::default(), &chronoseek::progress::silent())
+            .await
+            .unwrap();
+        assert!(!answer.results.is_empty());
+        assert_eq!(answer.counters.audio_fused_searches, 0);
+        // And a transcript can be added to it.
+        let engine2 = {
+            drop(engine);
+            self::engine(dir.path(), Some(listener(dir.path()).await)).await
+        };
+        let (_, added) = engine2
+            .ingestor()
+            .ingest_with_transcript(&source(&dir.path().join("talk.mp4")), &chronoseek::progress::silent())
+            .await
+            .unwrap();
+        assert!(matches!(added, TranscriptOutcome::Added { .. }));
+    }
 }

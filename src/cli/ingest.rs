@@ -6,9 +6,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::global::GlobalOpts;
-use chronoseek::ingest::{IngestOutcome, VideoSource};
+use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource};
 
-use super::{CliError, build_engine, output::Output};
+use super::{CliError, build_engine_with, output::Output};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -22,6 +22,8 @@ pub struct IngestArgs {
     pub no_index: bool,
     #[command(flatten)]
     pub index: super::library::IndexFlags,
+    #[command(flatten)]
+    pub audio: super::audio::AudioOpts,
 }
 
 /// File extensions `ingest FOLDER` picks up.
@@ -68,35 +70,64 @@ fn expand(args: &[String]) -> Vec<String> {
 
 pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), CliError> {
     let videos = expand(&args.videos);
-    let engine = std::sync::Arc::new(build_engine(g, None).await?);
+    let listener = args.audio.listener(g.device).await?;
+    let listening = listener.is_some();
+    let engine = std::sync::Arc::new(build_engine_with(g, None, listener).await?);
     let started = Instant::now();
-    let (mut done, mut skipped, mut failed, mut frames) = (0u32, 0u32, 0u32, 0u64);
+    let (mut done, mut skipped, mut failed, mut frames, mut transcribed) = (0u32, 0u32, 0u32, 0u64, 0u32);
     let mut last_error = None;
     for video in &videos {
         let bar = out.frames_bar(video);
+        let progress = super::output::progress(&bar);
         let result = match VideoSource::parse(video) {
-            Ok(source) => engine.ingest(&source, &super::output::progress(&bar)).await.map_err(CliError::from),
-            Err(e) => Err(CliError::from(e)),
-        };
+            Ok(source) if listening => {
+                engine.ingestor().ingest_with_transcript(&source, &progress).await.map(|(o, t)| (o, Some(t)))
+            }
+            Ok(source) => engine.ingest(&source, &progress).await.map(|o| (o, None)),
+            Err(e) => Err(e.into()),
+        }
+        .map_err(CliError::from);
         bar.finish_and_clear();
         match result {
-            Ok(IngestOutcome::AlreadyIngested(r)) => {
+            Ok((IngestOutcome::AlreadyIngested(r), Some(TranscriptOutcome::Added { segments, listen_secs }))) => {
+                skipped += 1;
+                transcribed += 1;
+                out.say(format!(
+                    "{video}: already stored as {}; transcript added ({segments} segments in {listen_secs:.2} s), \
+                     frames untouched",
+                    r.fingerprint
+                ));
+                out.json_line(
+                    &json!({"video": video, "status": "transcript_added", "fingerprint": r.fingerprint.to_hex(),
+                    "frames": r.frame_count, "duration_s": r.duration_s, "speech_segments": segments,
+                    "listen_secs": listen_secs}),
+                );
+            }
+            Ok((IngestOutcome::AlreadyIngested(r), _)) => {
                 skipped += 1;
                 out.say(format!(
-                    "{video}: already stored as {} ({} frames), nothing to do",
-                    r.fingerprint, r.frame_count
+                    "{video}: already stored as {} ({} frames{}), nothing to do",
+                    r.fingerprint,
+                    r.frame_count,
+                    if r.transcript_id.is_some() { ", with transcript" } else { "" }
                 ));
                 out.json_line(
                     &json!({"video": video, "status": "already_stored", "fingerprint": r.fingerprint.to_hex(),
-                    "frames": r.frame_count, "duration_s": r.duration_s}),
+                    "frames": r.frame_count, "duration_s": r.duration_s, "transcript": r.transcript_id.is_some()}),
                 );
             }
-            Ok(IngestOutcome::Ingested(r, s)) => {
+            Ok((IngestOutcome::Ingested(r, s), _)) => {
                 done += 1;
                 frames += s.frames_embedded;
+                transcribed += u32::from(s.speech_segments.is_some());
+                let audio = match s.speech_segments {
+                    Some(n) => format!(", listen {:.2} s: {n} speech segments", s.listen_secs),
+                    None if listening => ", audio not transcribed (see the warning)".to_string(),
+                    None => String::new(),
+                };
                 out.say(format!(
                     "{video}: ingested as {} — {} frames of {:.1} s ({} embedded, {} near-duplicates reused) in {:.2} s \
-                     (decode {:.2} s, embed {:.2} s)",
+                     (decode {:.2} s, embed {:.2} s{audio})",
                     r.fingerprint, r.frame_count, r.duration_s, s.frames_embedded, s.frames_reused, s.total_secs,
                     s.decode_secs, s.embed_secs
                 ));
@@ -114,11 +145,12 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     }
     let secs = started.elapsed().as_secs_f64();
     out.say(format!(
-        "{done} ingested, {skipped} already stored, {failed} failed; {frames} frames in {secs:.1} s ({:.1} frames/s)",
-        frames as f64 / secs.max(1e-9)
+        "{done} ingested, {skipped} already stored, {failed} failed; {frames} frames in {secs:.1} s ({:.1} frames/s){}",
+        frames as f64 / secs.max(1e-9),
+        if listening { format!("; {transcribed} transcripts written") } else { "; audio off".to_string() }
     ));
     out.json_line(&json!({"summary": {"ingested": done, "already_stored": skipped, "failed": failed,
-        "frames": frames, "seconds": secs}}));
+        "frames": frames, "seconds": secs, "audio": listening, "transcripts_written": transcribed}}));
     if !args.no_index && done + skipped > 0 {
         // Keep the library index current: new videos go into the graph now (an up-to-date
         // index is left alone after reading its manifest).

@@ -79,6 +79,8 @@ pub struct MinerArgs {
     /// Seconds a client has to send a request's body (408 after it).
     #[arg(long, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
     pub body_timeout: u64,
+    #[command(flatten)]
+    pub audio: super::audio::AudioOpts,
 }
 
 /// Announces the axon at start-up, as the Python miner does; skipped when the chain already
@@ -142,6 +144,16 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
     let mut opts = g.pipeline.engine_options();
     opts.ingest.max_concurrent = args.max_concurrent_ingests.max(1);
     opts.ingest.max_queued = args.max_queued_ingests;
+    // New videos are listened to at ingest; a stored video nobody listened to stays visual
+    // until `chronoseek ingest --audio on` adds its transcript (never on the request path).
+    opts.ingest.audio = args.audio.listener(g.device).await?;
+    out.say(format!(
+        "audio: {}",
+        match &opts.ingest.audio {
+            Some(l) => format!("new videos are transcribed with {}", l.name()),
+            None => "off (visual only)".into(),
+        }
+    ));
     let engine = Arc::new(Engine::new(store, model.clone(), Fetcher::new(fetch)?, opts));
     let config = MinerConfig {
         min_validator_stake: args.min_validator_stake,

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod audio;
 mod bench;
 mod chain;
 pub mod connect;
@@ -96,6 +97,8 @@ pub enum Command {
     /// A web page for your library: search box, result cards with thumbnails, the video
     /// playing from the moment (binds to 127.0.0.1).
     Serve(library::ServeArgs),
+    /// The stored transcript of a video (what was said, when), by fingerprint, path or URL.
+    Transcript(audio::TranscriptArgs),
     /// Inspect or maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -119,6 +122,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Chain(c) => chain::run(&cli.global, c, out).await,
         Command::Weights(c) => weights::run(&cli.global, c, out).await,
         Command::Store(c) => store::run(&cli.global, c, out).await,
+        Command::Transcript(a) => audio::run(&cli.global, a, out).await,
         Command::Library(c) => library::run(&cli.global, c, out).await,
         Command::Serve(a) => library::serve(&cli.global, a, out).await,
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
@@ -216,11 +220,22 @@ pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Loads the model and opens the store named by the global options.
 pub async fn build_engine(g: &GlobalOpts, source: Option<ModelSource>) -> Result<Engine, CliError> {
+    build_engine_with(g, source, None).await
+}
+
+/// [`build_engine`] whose new videos are listened to with `audio`.
+pub async fn build_engine_with(
+    g: &GlobalOpts,
+    source: Option<ModelSource>,
+    audio: Option<Arc<chronoseek::ingest::Listener>>,
+) -> Result<Engine, CliError> {
     let source = source.unwrap_or_else(|| g.model_source());
     let model = Arc::new(ClipEmbedder::load(&source, g.model_options()).await?);
     let store = Store::open(&g.store_uri()).await?;
     let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
-    Ok(Engine::new(store, model, fetcher, g.pipeline.engine_options()))
+    let mut opts = g.pipeline.engine_options();
+    opts.ingest.audio = audio;
+    Ok(Engine::new(store, model, fetcher, opts))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

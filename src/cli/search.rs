@@ -6,7 +6,7 @@ use super::global::GlobalOpts;
 use chronoseek::ingest::VideoInput;
 use chronoseek::protocol::{ErrorCode, TopK, VideoSearchResponse};
 
-use super::{CliError, FLUSH_LIMIT, build_engine, output::Output};
+use super::{CliError, FLUSH_LIMIT, build_engine_with, output::Output};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -19,6 +19,8 @@ pub struct SearchArgs {
     /// Number of intervals to return (1 to 20).
     #[arg(long, short = 'k', default_value_t = 5, value_name = "N")]
     pub top_k: u32,
+    #[command(flatten)]
+    pub audio: super::audio::AudioOpts,
 }
 
 pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), CliError> {
@@ -26,7 +28,7 @@ pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), C
         CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..=20, got {}", args.top_k))
     })?;
     chronoseek::query::Engine::check_query(&args.query)?;
-    let engine = build_engine(g, None).await?;
+    let engine = build_engine_with(g, None, args.audio.listener(g.device).await?).await?;
     let video = VideoInput::from_cli(&args.video)?;
     let bar = out.frames_bar(&args.video);
     let answer = engine.search(&video, &args.query, top_k, &super::output::progress(&bar)).await;
@@ -46,6 +48,9 @@ pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), C
         if answer.video_cached { "cached" } else { "ingested now" },
         args.query
     ));
+    if answer.counters.audio_fused_searches > 0 {
+        out.say("speech fused into the timeline (chronoseek transcript shows it)");
+    }
     out.say(format!("{:>4}  {:>9}  {:>9}  {:>10}", "rank", "start", "end", "confidence"));
     for (i, r) in answer.results.iter().enumerate() {
         out.say(format!("{:>4}  {:>8.2}s  {:>8.2}s  {:>10.4}", i + 1, r.start, r.end, r.confidence));

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::StoreError;
 
 /// Every migration this build knows, in order. Embedded so the binary needs no files at run time.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.json")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../migrations/0001_initial.json"), include_str!("../../migrations/0002_transcripts.json")];
 
 pub const META_TABLE: &str = "meta";
 
@@ -27,7 +28,15 @@ struct Migration {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Step {
-    CreateTable { create_table: String, fields: Vec<(String, String, bool)> },
+    CreateTable {
+        create_table: String,
+        fields: Vec<(String, String, bool)>,
+    },
+    /// New nullable columns on an existing table: old rows read them as null.
+    AddColumns {
+        add_columns: String,
+        fields: Vec<(String, String, bool)>,
+    },
 }
 
 /// The schema version this build writes.
@@ -43,6 +52,7 @@ fn parse_type(t: &str) -> Result<DataType, StoreError> {
         "float64" => DataType::Float64,
         "list<int64>" => DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
         "list<float32>" => DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+        "list<utf8>" => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         other => return Err(StoreError::Migration(format!("unknown column type '{other}'"))),
     })
 }
@@ -62,15 +72,21 @@ pub fn declared_schema(table: &str) -> Result<SchemaRef, StoreError> {
         std::sync::OnceLock::new();
     let schemas = SCHEMAS
         .get_or_init(|| {
-            let mut all = std::collections::HashMap::new();
+            let mut all: std::collections::HashMap<String, Vec<(String, String, bool)>> = Default::default();
             for text in MIGRATIONS {
                 let m: Migration = serde_json::from_str(text).map_err(|e| e.to_string())?;
                 for step in m.steps {
-                    let Step::CreateTable { create_table, fields } = step;
-                    all.insert(create_table, schema_of(&fields).map_err(|e| e.to_string())?);
+                    match step {
+                        Step::CreateTable { create_table, fields } => {
+                            all.insert(create_table, fields);
+                        }
+                        Step::AddColumns { add_columns, fields } => {
+                            all.entry(add_columns).or_default().extend(fields);
+                        }
+                    }
                 }
             }
-            Ok(all)
+            all.into_iter().map(|(table, fields)| Ok((table, schema_of(&fields).map_err(|e| e.to_string())?))).collect()
         })
         .as_ref()
         .map_err(|e| StoreError::Migration(e.clone()))?;
@@ -124,6 +140,23 @@ async fn ensure_table(conn: &Connection, name: &str, schema: SchemaRef) -> Resul
     Ok(())
 }
 
+/// Adds the columns of `fields` that `table` lacks, all null (idempotent: a crash between the
+/// schema change and the version record is completed by the next open).
+async fn ensure_columns(conn: &Connection, table: &str, fields: &[(String, String, bool)]) -> Result<(), StoreError> {
+    let t = conn.open_table(table).execute().await?;
+    let have = t.schema().await?;
+    let missing: Vec<(String, String, bool)> =
+        fields.iter().filter(|(name, _, _)| have.field_with_name(name).is_err()).cloned().collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if let Some((name, _, _)) = missing.iter().find(|(_, _, nullable)| !nullable) {
+        return Err(StoreError::Migration(format!("{table}.{name}: an added column must be nullable")));
+    }
+    t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema_of(&missing)?)).execute().await?;
+    Ok(())
+}
+
 /// Brings the store to [`latest_version`]. Refuses stores written by a newer build.
 pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
     ensure_table(conn, META_TABLE, meta_schema()).await?;
@@ -141,8 +174,12 @@ pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
         }
         tracing::info!(version = m.version, name = %m.name, "applying store migration");
         for step in &m.steps {
-            let Step::CreateTable { create_table, fields } = step;
-            ensure_table(conn, create_table, schema_of(fields)?).await?;
+            match step {
+                Step::CreateTable { create_table, fields } => {
+                    ensure_table(conn, create_table, schema_of(fields)?).await?
+                }
+                Step::AddColumns { add_columns, fields } => ensure_columns(conn, add_columns, fields).await?,
+            }
         }
         record_version(conn, m.version).await?;
     }
@@ -175,11 +212,14 @@ mod tests {
             let m: Migration = serde_json::from_str(text).unwrap();
             assert_eq!(m.version as usize, i + 1, "migration {} is out of order", m.name);
             for step in &m.steps {
-                let Step::CreateTable { fields, .. } = step;
+                let (Step::CreateTable { fields, .. } | Step::AddColumns { fields, .. }) = step;
                 schema_of(fields).unwrap();
             }
         }
         assert!(declared_schema("frames").is_ok());
+        // Added columns follow the created ones.
+        let videos = declared_schema("videos").unwrap();
+        assert_eq!(videos.fields().last().unwrap().name(), "transcript_id");
         assert!(declared_schema("nope").is_err());
     }
 }

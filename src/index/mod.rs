@@ -7,7 +7,7 @@ mod store;
 pub mod vectors;
 
 pub use migrations::{current_version, latest_version};
-pub use records::{FrameMatrix, VideoRecord};
+pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
 pub use store::{SourceRecord, Store, TextEmbeddingRow};
 

@@ -21,6 +21,9 @@ pub struct VideoRecord {
     /// The first path or URL the video was ingested from (informational).
     pub source: String,
     pub created_at_ms: i64,
+    /// The transcript this record vouches for (`None`: nobody listened to the video for this
+    /// record: ingested with audio off, or before transcripts existed).
+    pub transcript_id: Option<String>,
 }
 
 /// The per-frame embeddings of one video: `timestamps_ms[i]` is the time of row `i` of the
@@ -54,4 +57,47 @@ impl FrameMatrix {
     pub fn times_s(&self) -> Vec<f64> {
         self.timestamps_ms.iter().map(|&t| t as f64 / 1000.0).collect()
     }
+}
+
+/// What listening to one video found, with each spoken segment's text embedded by the CLIP
+/// model of `model_key` (so a query is scored against it with one dot product).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    pub fingerprint: Fingerprint,
+    /// The CLIP model whose text tower embedded the segments.
+    pub model_key: String,
+    pub transcript_id: String,
+    /// The speech model that listened (its display name).
+    pub audio_model: String,
+    pub heard: Heard,
+    pub created_at_ms: i64,
+}
+
+/// A video's audio, as far as the speech model is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    /// The file has no audio stream: nothing to listen to, and nothing to retry.
+    NoAudioStream,
+    /// Speech segments in time order (none: silence, music, or nothing the model understood).
+    Speech { language: Option<String>, segments: Vec<SpokenSegment> },
+}
+
+impl Transcript {
+    /// The spoken segments (none when there is no audio stream).
+    pub fn segments(&self) -> &[SpokenSegment] {
+        match &self.heard {
+            Heard::NoAudioStream => &[],
+            Heard::Speech { segments, .. } => segments,
+        }
+    }
+}
+
+/// One stretch of speech: `[start_ms, end_ms)` from the start of the video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpokenSegment {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub text: String,
+    /// L2-normalised CLIP text embedding of `text`.
+    pub embedding: Vec<f32>,
 }

@@ -1,5 +1,6 @@
 //! The LanceDB store: `videos` (completion markers), `frames` (one row per video and model
-//! holding the whole embedding matrix), `text_embeddings` and `sources` (path/URL ->
+//! holding the whole embedding matrix), `transcripts` (one row per video and model holding its
+//! speech segments and their text embeddings), `text_embeddings` and `sources` (path/URL ->
 //! fingerprint with cache validators).
 //!
 //! One row per video for frames makes a video's write atomic (a crash cannot leave half a
@@ -22,7 +23,7 @@ use lancedb::{
 };
 
 use super::{
-    FrameMatrix, StoreError, VideoRecord,
+    FrameMatrix, Heard, SpokenSegment, StoreError, Transcript, VideoRecord,
     migrations::{declared_schema, migrate},
 };
 use crate::fingerprint::Fingerprint;
@@ -78,6 +79,7 @@ pub struct Store {
     uri: String,
     videos: Table,
     frames: Table,
+    transcripts: Table,
     texts: Table,
     sources: Table,
     schema_version: u32,
@@ -109,6 +111,7 @@ impl Store {
             uri: uri.to_string(),
             videos: open("videos").await?,
             frames: open("frames").await?,
+            transcripts: open("transcripts").await?,
             texts: open("text_embeddings").await?,
             sources: open("sources").await?,
             schema_version,
@@ -147,6 +150,10 @@ impl Store {
             out.extend(video_records(b)?);
         }
         out.sort_by_key(|v| std::cmp::Reverse(v.created_at_ms));
+        // A transcript added a moment ago may still have its superseded marker beside the
+        // new one: the newest stands for the video.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|v| seen.insert((v.fingerprint, v.model_key.clone())));
         Ok(out)
     }
 
@@ -202,8 +209,33 @@ impl Store {
         self.put_videos(&[(record.clone(), frames.clone())]).await
     }
 
+    /// [`Store::put_video`] with the video's transcript, written before the marker, which
+    /// names it (`record.transcript_id` must be `transcript.transcript_id`).
+    pub async fn put_video_with_transcript(
+        &self,
+        record: &VideoRecord,
+        frames: &FrameMatrix,
+        transcript: &Transcript,
+    ) -> Result<(), StoreError> {
+        if record.transcript_id.as_deref() != Some(transcript.transcript_id.as_str()) {
+            return Err(StoreError::Corrupt(format!(
+                "video {}: the record names transcript {:?}, not {}",
+                record.fingerprint, record.transcript_id, transcript.transcript_id
+            )));
+        }
+        self.write_videos(&[(record.clone(), frames.clone())], std::slice::from_ref(transcript)).await
+    }
+
     /// [`Store::put_video`] for many videos in one write per table (bulk imports, benchmarks).
     pub async fn put_videos(&self, videos: &[(VideoRecord, FrameMatrix)]) -> Result<(), StoreError> {
+        self.write_videos(videos, &[]).await
+    }
+
+    async fn write_videos(
+        &self,
+        videos: &[(VideoRecord, FrameMatrix)],
+        transcripts: &[Transcript],
+    ) -> Result<(), StoreError> {
         if videos.is_empty() {
             return Ok(());
         }
@@ -215,6 +247,7 @@ impl Store {
         for (model_key, fps) in by_model {
             let filter = format!("model_key = {} AND fingerprint IN ({})", sql_str(model_key), fps.join(", "));
             self.frames.delete(filter.as_str()).await?;
+            self.transcripts.delete(filter.as_str()).await?;
         }
         let batch = batch_by_name(
             "frames",
@@ -247,6 +280,9 @@ impl Store {
             ],
         )?;
         self.frames.add(batch).execute().await?;
+        if !transcripts.is_empty() {
+            self.transcripts.add(transcript_batch(transcripts)?).execute().await?;
+        }
         // The markers, written last.
         let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| r).collect();
         self.videos.add(video_batch(&records)?).execute().await?;
@@ -254,10 +290,68 @@ impl Store {
         Ok(())
     }
 
+    /// Adds a transcript to a complete video without touching its frames: the transcript row,
+    /// then a new marker naming it (the newest marker wins), then the superseded marker and
+    /// transcript rows are removed. Returns the new record. A crash between steps leaves the
+    /// old record or the new one, each whole.
+    pub async fn put_transcript(
+        &self,
+        record: &VideoRecord,
+        transcript: &Transcript,
+    ) -> Result<VideoRecord, StoreError> {
+        if transcript.fingerprint != record.fingerprint || transcript.model_key != record.model_key {
+            return Err(StoreError::Corrupt(format!(
+                "transcript of {} ({}) offered for video {} ({})",
+                transcript.fingerprint, transcript.model_key, record.fingerprint, record.model_key
+            )));
+        }
+        self.transcripts.add(transcript_batch(std::slice::from_ref(transcript))?).execute().await?;
+        let updated = VideoRecord {
+            transcript_id: Some(transcript.transcript_id.clone()),
+            created_at_ms: now_ms().max(record.created_at_ms + 1),
+            ..record.clone()
+        };
+        self.videos.add(video_batch(&[&updated])?).execute().await?;
+        // Only what is older than this write: two writers racing never delete each other's
+        // newest rows, and the newest marker always survives.
+        let same = format!(
+            "fingerprint = {} AND model_key = {}",
+            sql_str(&record.fingerprint.to_hex()),
+            sql_str(&record.model_key)
+        );
+        self.videos.delete(format!("{same} AND created_at_ms < {}", updated.created_at_ms).as_str()).await?;
+        self.transcripts.delete(format!("{same} AND created_at_ms < {}", transcript.created_at_ms).as_str()).await?;
+        Ok(updated)
+    }
+
+    /// The transcript a record names (`None` when it names none, or when a racing writer has
+    /// just replaced it).
+    pub async fn transcript(&self, record: &VideoRecord) -> Result<Option<Transcript>, StoreError> {
+        let Some(id) = &record.transcript_id else { return Ok(None) };
+        let batches: Vec<RecordBatch> = self
+            .transcripts
+            .query()
+            .only_if(format!("transcript_id = {}", sql_str(id)))
+            .limit(1)
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        for b in &batches {
+            if let Some(t) = transcripts_of(b)?.into_iter().next() {
+                return Ok(Some(t));
+            }
+        }
+        tracing::warn!(video = %record.fingerprint, transcript = id, "the record names a transcript the store no longer has");
+        Ok(None)
+    }
+
     /// Keeps look-ups by fingerprint on the BTree index: creates it once rows exist, then folds
     /// new rows into it. Failure only costs speed, so it is logged, not returned.
     async fn refresh_indices(&self) {
-        for (table, column) in [(&self.videos, "fingerprint"), (&self.frames, "fingerprint")] {
+        for (table, column) in
+            [(&self.videos, "fingerprint"), (&self.frames, "fingerprint"), (&self.transcripts, "transcript_id")]
+        {
             let result = async {
                 let indices = table.list_indices().await?;
                 if indices.iter().any(|i| i.columns.iter().any(|c| c == column)) {
@@ -276,7 +370,7 @@ impl Store {
 
     /// Compacts small files and folds new rows into indices (`chronoseek store optimize`).
     pub async fn optimize(&self) -> Result<(), StoreError> {
-        for t in [&self.videos, &self.frames, &self.texts, &self.sources] {
+        for t in [&self.videos, &self.frames, &self.transcripts, &self.texts, &self.sources] {
             t.optimize(OptimizeAction::All).await?;
         }
         Ok(())
@@ -438,6 +532,7 @@ impl Store {
         Ok(vec![
             ("videos", self.videos.count_rows(None).await?),
             ("frames", self.frames.count_rows(None).await?),
+            ("transcripts", self.transcripts.count_rows(None).await?),
             ("text_embeddings", self.texts.count_rows(None).await?),
             ("sources", self.sources.count_rows(None).await?),
         ])
@@ -495,8 +590,127 @@ fn video_batch(rs: &[&VideoRecord]) -> Result<RecordBatch, StoreError> {
             ("sampling", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.sampling.as_str())))),
             ("source", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.source.as_str())))),
             ("created_at_ms", Arc::new(Int64Array::from_iter_values(rs.iter().map(|r| r.created_at_ms)))),
+            ("transcript_id", Arc::new(StringArray::from_iter(rs.iter().map(|r| r.transcript_id.as_deref())))),
         ],
     )
+}
+
+fn transcript_batch(ts: &[Transcript]) -> Result<RecordBatch, StoreError> {
+    let (outcome, language): (Vec<&str>, Vec<Option<&str>>) = ts
+        .iter()
+        .map(|t| match &t.heard {
+            Heard::NoAudioStream => ("no_audio_stream", None),
+            Heard::Speech { language, .. } => ("speech", language.as_deref()),
+        })
+        .unzip();
+    let dims: Vec<i32> = ts.iter().map(|t| t.segments().first().map_or(0, |s| s.embedding.len() as i32)).collect();
+    for (t, dim) in ts.iter().zip(&dims) {
+        if t.segments().iter().any(|s| s.embedding.len() as i32 != *dim) {
+            return Err(StoreError::Corrupt(format!(
+                "transcript {}: segment embeddings of several widths",
+                t.transcript_id
+            )));
+        }
+    }
+    let texts = {
+        let mut b = arrow_array::builder::ListBuilder::new(arrow_array::builder::StringBuilder::new());
+        for t in ts {
+            for s in t.segments() {
+                b.values().append_value(&s.text);
+            }
+            b.append(true);
+        }
+        b.finish()
+    };
+    batch_by_name(
+        "transcripts",
+        vec![
+            ("fingerprint", Arc::new(StringArray::from_iter_values(ts.iter().map(|t| t.fingerprint.to_hex())))),
+            ("model_key", Arc::new(StringArray::from_iter_values(ts.iter().map(|t| t.model_key.as_str())))),
+            ("transcript_id", Arc::new(StringArray::from_iter_values(ts.iter().map(|t| t.transcript_id.as_str())))),
+            ("audio_model", Arc::new(StringArray::from_iter_values(ts.iter().map(|t| t.audio_model.as_str())))),
+            ("outcome", Arc::new(StringArray::from(outcome))),
+            ("language", Arc::new(StringArray::from(language))),
+            (
+                "starts_ms",
+                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                    ts.iter().map(|t| Some(t.segments().iter().map(|s| Some(s.start_ms)))),
+                )),
+            ),
+            (
+                "ends_ms",
+                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                    ts.iter().map(|t| Some(t.segments().iter().map(|s| Some(s.end_ms)))),
+                )),
+            ),
+            ("texts", Arc::new(texts)),
+            ("dim", Arc::new(Int32Array::from(dims))),
+            (
+                "embeddings",
+                Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                    ts.iter().map(|t| Some(t.segments().iter().flat_map(|s| s.embedding.iter().copied().map(Some)))),
+                )),
+            ),
+            ("created_at_ms", Arc::new(Int64Array::from_iter_values(ts.iter().map(|t| t.created_at_ms)))),
+        ],
+    )
+}
+
+fn transcripts_of(b: &RecordBatch) -> Result<Vec<Transcript>, StoreError> {
+    let fp = col::<StringArray>(b, "fingerprint")?;
+    let mk = col::<StringArray>(b, "model_key")?;
+    let id = col::<StringArray>(b, "transcript_id")?;
+    let am = col::<StringArray>(b, "audio_model")?;
+    let outcome = col::<StringArray>(b, "outcome")?;
+    let language = col::<StringArray>(b, "language")?;
+    let dim = col::<Int32Array>(b, "dim")?;
+    let at = col::<Int64Array>(b, "created_at_ms")?;
+    let list = |name: &str| {
+        b.column_by_name(name)
+            .map(|c| c.as_list::<i32>().clone())
+            .ok_or_else(|| StoreError::Corrupt(format!("transcripts.{name} missing")))
+    };
+    let (starts, ends, texts, embeddings) = (list("starts_ms")?, list("ends_ms")?, list("texts")?, list("embeddings")?);
+    let mut out = Vec::with_capacity(b.num_rows());
+    for i in 0..b.num_rows() {
+        let fingerprint =
+            fp.value(i).parse().map_err(|e: String| StoreError::Corrupt(format!("transcripts.fingerprint: {e}")))?;
+        let heard = match outcome.value(i) {
+            "no_audio_stream" => Heard::NoAudioStream,
+            "speech" => {
+                let s = starts.value(i);
+                let e = ends.value(i);
+                let t = texts.value(i);
+                let v = embeddings.value(i);
+                let (s, e) = (s.as_primitive::<Int64Type>().values(), e.as_primitive::<Int64Type>().values());
+                let t = t.as_string::<i32>();
+                let v = v.as_primitive::<Float32Type>().values();
+                let d = dim.value(i).max(0) as usize;
+                if e.len() != s.len() || t.len() != s.len() || v.len() != s.len() * d {
+                    return Err(StoreError::Corrupt(format!("transcript {}: columns of unequal lengths", id.value(i))));
+                }
+                let segments = (0..s.len())
+                    .map(|k| SpokenSegment {
+                        start_ms: s[k],
+                        end_ms: e[k],
+                        text: t.value(k).to_string(),
+                        embedding: v[k * d..(k + 1) * d].to_vec(),
+                    })
+                    .collect();
+                Heard::Speech { language: (!language.is_null(i)).then(|| language.value(i).to_string()), segments }
+            }
+            other => return Err(StoreError::Corrupt(format!("transcripts.outcome '{other}'"))),
+        };
+        out.push(Transcript {
+            fingerprint,
+            model_key: mk.value(i).to_string(),
+            transcript_id: id.value(i).to_string(),
+            audio_model: am.value(i).to_string(),
+            heard,
+            created_at_ms: at.value(i),
+        });
+    }
+    Ok(out)
 }
 
 fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
@@ -511,6 +725,7 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
     let sampling = col::<StringArray>(b, "sampling")?;
     let source = col::<StringArray>(b, "source")?;
     let at = col::<Int64Array>(b, "created_at_ms")?;
+    let transcript = col::<StringArray>(b, "transcript_id")?;
     (0..b.num_rows())
         .map(|i| {
             Ok(VideoRecord {
@@ -528,6 +743,7 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
                 sampling: sampling.value(i).to_string(),
                 source: source.value(i).to_string(),
                 created_at_ms: at.value(i),
+                transcript_id: (!transcript.is_null(i)).then(|| transcript.value(i).to_string()),
             })
         })
         .collect()

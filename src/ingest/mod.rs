@@ -4,6 +4,7 @@
 pub mod audio;
 mod dedup;
 mod fetch;
+pub mod listen;
 mod pipeline;
 mod plan;
 pub mod platform;
@@ -16,7 +17,8 @@ pub use dedup::{DedupSetting, NearDuplicate};
 pub use fetch::{
     FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
 };
-pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, unique_id};
+pub use listen::{ListenError, Listener};
+pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, TranscriptOutcome, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{
     DecodeError, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe, probe_as,

@@ -33,6 +33,12 @@ pub enum IngestError {
     Task(String),
     #[error("too many videos are being ingested; try again shortly")]
     Busy,
+    #[error(transparent)]
+    Listen(#[from] super::ListenError),
+    #[error("no speech model is loaded (--audio on, or --audio auto with the model available)")]
+    NoSpeechModel,
+    #[error("{origin} now has content {found}, not the stored video {expected}")]
+    ContentChanged { origin: String, expected: Fingerprint, found: Fingerprint },
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +60,9 @@ pub struct IngestOptions {
     pub source_ttl: Duration,
     /// Network sources remembered (least recently used are forgotten first).
     pub known_sources: usize,
+    /// The speech model new videos are listened to with (`None`: visual only). A video
+    /// without an audio stream is stored with a transcript saying so.
+    pub audio: Option<Arc<super::Listener>>,
 }
 
 impl Default for IngestOptions {
@@ -66,6 +75,7 @@ impl Default for IngestOptions {
             max_queued: 1024,
             source_ttl: Duration::from_secs(600),
             known_sources: 65_536,
+            audio: None,
         }
     }
 }
@@ -94,7 +104,20 @@ pub struct IngestStats {
     pub fetch_secs: f64,
     pub decode_secs: f64,
     pub embed_secs: f64,
+    /// Audio decoding, transcription and segment embedding (0 with audio off).
+    pub listen_secs: f64,
+    /// Transcript segments stored (`None`: not listened to).
+    pub speech_segments: Option<usize>,
     pub total_secs: f64,
+}
+
+/// What [`Ingestor::ingest_with_transcript`] did about the transcript.
+#[derive(Debug, Clone)]
+pub enum TranscriptOutcome {
+    /// The record already named a transcript (written at ingest or earlier).
+    Present,
+    /// A transcript was added to a stored video (its frames untouched).
+    Added { segments: usize, listen_secs: f64 },
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +181,10 @@ impl Ingestor {
 
     pub fn options(&self) -> &IngestOptions {
         &self.opts
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// The fingerprint of a source if the cache knows it and its validator still matches.
@@ -344,7 +371,22 @@ impl Ingestor {
         .await
         .map_err(|e| IngestError::Task(e.to_string()))??;
         let frames = thin(frames, &self.opts.sampler.plan, sample.fps, sample.duration_s);
-        let record = VideoRecord {
+        let listened = Instant::now();
+        let transcript = match &self.opts.audio {
+            None => None,
+            Some(listener) => match self.listen(listener, &local.path, media, local.fingerprint).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    // The picture is worth storing without the sound; the video can be
+                    // listened to later (`ingest --audio on`).
+                    Counters::inc(&self.counters.audio_failures);
+                    tracing::warn!(error = %e, source = label, "audio could not be transcribed; stored visual-only");
+                    None
+                }
+            },
+        };
+        let listen_secs = if self.opts.audio.is_some() { listened.elapsed().as_secs_f64() } else { 0.0 };
+        let mut record = VideoRecord {
             fingerprint: local.fingerprint,
             model_key: self.model.key().to_string(),
             ingest_id: unique_id(),
@@ -356,11 +398,100 @@ impl Ingestor {
             sampling: self.opts.sampler.plan.label(),
             source: label.to_string(),
             created_at_ms: timestamp_now_ms(),
+            transcript_id: None,
         };
-        self.store.put_video(&record, &frames).await?;
-        let stats = IngestStats { bytes: local.bytes, total_secs: started.elapsed().as_secs_f64(), ..stats };
+        match &transcript {
+            Some(t) => {
+                record.transcript_id = Some(t.transcript_id.clone());
+                self.store.put_video_with_transcript(&record, &frames, t).await?;
+                Counters::inc(&self.counters.transcripts_stored);
+            }
+            None => self.store.put_video(&record, &frames).await?,
+        }
+        let stats = IngestStats {
+            bytes: local.bytes,
+            listen_secs,
+            speech_segments: transcript.as_ref().map(|t| t.segments().len()),
+            total_secs: started.elapsed().as_secs_f64(),
+            ..stats
+        };
         tracing::info!(frames = record.frame_count, secs = stats.total_secs, "ingested");
         Ok(IngestOutcome::Ingested(record, stats))
+    }
+}
+
+impl Ingestor {
+    /// Listens to a file on a blocking thread.
+    async fn listen(
+        &self,
+        listener: &Arc<super::Listener>,
+        path: &std::path::Path,
+        media: MediaTrust,
+        fingerprint: Fingerprint,
+    ) -> Result<crate::index::Transcript, IngestError> {
+        let (listener, path, model, counters) =
+            (listener.clone(), path.to_path_buf(), self.model.clone(), self.counters.clone());
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _enter = span.enter();
+            listener.listen(&path, media, fingerprint, &model, &counters)
+        })
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))?
+        .map_err(IngestError::from)
+    }
+
+    /// [`Ingestor::ingest`], then makes sure the record names a transcript: a stored video
+    /// nobody listened to is listened to now and gets one, its frames untouched (no decode of
+    /// the picture, no image embedding). Needs a speech model (`IngestOptions::audio`).
+    pub async fn ingest_with_transcript(
+        &self,
+        source: &VideoSource,
+        progress: &ProgressHandle,
+    ) -> Result<(IngestOutcome, TranscriptOutcome), IngestError> {
+        let listener = self.opts.audio.clone().ok_or(IngestError::NoSpeechModel)?;
+        let outcome = self.ingest(source, progress).await?;
+        let record = outcome.record().clone();
+        if record.transcript_id.is_some() {
+            return Ok((outcome, TranscriptOutcome::Present));
+        }
+        let fp = record.fingerprint;
+        let gate = self.inflight.lock().entry(fp).or_default().clone();
+        let result = async {
+            let _guard = gate.lock().await;
+            // Another caller may have listened while this one waited.
+            let current = self.store.video(&fp, self.model.key()).await?.unwrap_or(record);
+            if current.transcript_id.is_some() {
+                return Ok((IngestOutcome::AlreadyIngested(current), TranscriptOutcome::Present));
+            }
+            let started = Instant::now();
+            let local = self.fetcher.fetch(source).await?;
+            if local.fingerprint != fp {
+                return Err(IngestError::ContentChanged {
+                    origin: source.to_string(),
+                    expected: fp,
+                    found: local.fingerprint,
+                });
+            }
+            let media = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
+            let transcript = self.listen(&listener, &local.path, media, fp).await?;
+            let updated = self.store.put_transcript(&current, &transcript).await?;
+            Counters::inc(&self.counters.transcripts_stored);
+            // A network source remembered in memory now answers with the new record.
+            if !source.is_local()
+                && let Some(k) = self.known.lock().get_mut(&source.cache_key())
+            {
+                k.record = updated.clone();
+            }
+            let added = TranscriptOutcome::Added {
+                segments: transcript.segments().len(),
+                listen_secs: started.elapsed().as_secs_f64(),
+            };
+            Ok((IngestOutcome::AlreadyIngested(updated), added))
+        }
+        .await;
+        release_gate(&self.inflight, &fp, gate);
+        result
     }
 }
 

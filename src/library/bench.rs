@@ -415,6 +415,7 @@ pub async fn library_bench(
             sampling: "fixed:1".into(),
             source: format!("bench://video-{v}"),
             created_at_ms: crate::clock::now_ms() as i64,
+            transcript_id: None,
         };
         batch.push((record, m));
         if batch.len() == 100 || v + 1 == opts.videos {

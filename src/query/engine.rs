@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::progress::ProgressHandle;
 use serde_json::{Map, Value, json};
 
+use super::audio_fusion::{ScoredSegment, audio_curve, fuse};
 use super::frame_cache::{CachedFrames, FrameCache};
 use super::result_cache::{ResultCache, ResultKey};
 use super::segment::{SegmenterKind, Timeline};
@@ -54,10 +55,13 @@ impl SearchError {
             Self::UnknownFingerprint(_) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Fetch(_)) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Decode(_)) => ErrorCode::VideoUnreadable,
+            Self::Ingest(IngestError::ContentChanged { .. }) => ErrorCode::VideoFetchFailed,
+            Self::Ingest(IngestError::Listen(_)) => ErrorCode::InferenceFailed,
             Self::Ingest(IngestError::Model(_)) | Self::Model(_) => ErrorCode::InferenceFailed,
-            Self::Ingest(IngestError::Store(_) | IngestError::Task(_) | IngestError::Busy) | Self::Store(_) => {
-                ErrorCode::InternalError
-            }
+            Self::Ingest(
+                IngestError::Store(_) | IngestError::Task(_) | IngestError::Busy | IngestError::NoSpeechModel,
+            )
+            | Self::Store(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -119,6 +123,15 @@ impl SearchAnswer {
         m.insert("model".into(), json!(model_name));
         m.insert("segmenter".into(), json!(segmenter.name()));
         m.insert("frames".into(), json!(self.video.frame_count));
+        // "fused": what is said raised the timeline; "none": listened to, nothing fused (no
+        // speech, or no audio stream); "off": nobody listened to this video.
+        let audio = match (&self.video.transcript_id, self.counters.audio_fused_searches) {
+            (None, _) => "off",
+            (Some(_), 0) if self.result_cached => "cached",
+            (Some(_), 0) => "none",
+            (Some(_), _) => "fused",
+        };
+        m.insert("audio".into(), json!(audio));
         m.insert("duration_s".into(), json!(self.video.duration_s));
         m.insert("timings_ms".into(), serde_json::to_value(&self.timings).unwrap_or(Value::Null));
         m
@@ -259,6 +272,7 @@ impl Engine {
             query: normalize_query(query),
             top_k: top_k.get(),
             segmenter: self.opts.segmenter.name(),
+            transcript: video.transcript_id.clone(),
         };
         if let Some(segments) = self.results.get(&key) {
             Counters::inc(&self.counters.result_cache_hits);
@@ -290,15 +304,26 @@ pub struct ScoredTimeline {
 }
 
 impl Engine {
-    /// A complete video's frame matrix, through the in-memory frame cache.
+    /// A complete video's frame matrix and the transcript its record names, through the
+    /// in-memory frame cache (keyed by both: a transcript added later is a new entry).
     pub async fn frames(&self, video: &VideoRecord) -> Result<Arc<CachedFrames>, SearchError> {
-        if let Some(c) = self.frames.get(&video.ingest_id) {
+        let key = CachedFrames::key(video);
+        if let Some(c) = self.frames.get(&key) {
             Counters::inc(&self.counters.frame_cache_hits);
             return Ok(c);
         }
-        let c = Arc::new(CachedFrames::new(self.store.load_frames(video).await?));
+        let frames = self.store.load_frames(video).await?;
         Counters::inc(&self.counters.frame_loads);
-        self.frames.put(&video.ingest_id, c.clone());
+        let transcript = match &video.transcript_id {
+            Some(_) => {
+                let t = self.store.transcript(video).await?;
+                Counters::inc(&self.counters.transcript_loads);
+                t
+            }
+            None => None,
+        };
+        let c = Arc::new(CachedFrames::new(frames).with_transcript(transcript));
+        self.frames.put(&key, c.clone());
         Ok(c)
     }
 
@@ -320,12 +345,30 @@ impl Engine {
         }
         let cosine = cosine_timeline(frames, query);
         let change = self.opts.segmenter.needs_changes().then(|| cached.changes().to_vec());
-        let normalized = Timeline {
-            times: cached.times_s.clone(),
-            scores: min_max_normalize(&cosine),
-            duration: video.duration_s,
-            change,
+        let visual = min_max_normalize(&cosine);
+        // What is said raises the frames it is said over (BEHAVIOR.md step 5).
+        let scores = match cached.speech() {
+            Some(segments) if !segments.is_empty() => {
+                let scored = segments
+                    .iter()
+                    .map(|s| {
+                        if s.embedding.len() != query.len() {
+                            return Err(StoreError::Corrupt(format!(
+                                "stored transcript segments have width {}, the model's queries {}",
+                                s.embedding.len(),
+                                query.len()
+                            )));
+                        }
+                        let cosine = s.embedding.iter().zip(query).map(|(a, b)| a * b).sum::<f32>();
+                        Ok(ScoredSegment { start: s.start_ms as f64 / 1000.0, end: s.end_ms as f64 / 1000.0, cosine })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Counters::inc(&self.counters.audio_fused_searches);
+                fuse(&visual, &audio_curve(&cached.times_s, &scored))
+            }
+            _ => visual,
         };
+        let normalized = Timeline { times: cached.times_s.clone(), scores, duration: video.duration_s, change };
         Ok(ScoredTimeline { cosine, normalized })
     }
 }

@@ -3,28 +3,44 @@
 //! read from LanceDB once, then served from here. The query-independent part of a search, the
 //! frame-to-frame change curve the `snap` segmenter cuts shots with, is kept beside it.
 //!
-//! Keyed by the frames row's `ingest_id`, which names one immutable write: a re-ingested video
-//! gets a new id, so a stale matrix can never be served.
+//! Keyed by the frames row's `ingest_id` and the record's `transcript_id`, which name immutable
+//! writes: a re-ingested video or a transcript added later gets a new key, so a stale matrix or
+//! a missing transcript can never be served.
 
 use std::sync::{Arc, OnceLock};
 
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::index::FrameMatrix;
+use crate::index::{FrameMatrix, SpokenSegment, Transcript, VideoRecord};
 
-/// One video's frames as a search uses them.
+/// One video's frames (and what is said in it) as a search uses them.
 pub struct CachedFrames {
     pub frames: FrameMatrix,
     /// Sample times in seconds.
     pub times_s: Vec<f64>,
     changes: OnceLock<Vec<f64>>,
+    transcript: Option<Transcript>,
 }
 
 impl CachedFrames {
     pub fn new(frames: FrameMatrix) -> Self {
         let times_s = frames.times_s();
-        Self { frames, times_s, changes: OnceLock::new() }
+        Self { frames, times_s, changes: OnceLock::new(), transcript: None }
+    }
+
+    pub fn with_transcript(self, transcript: Option<Transcript>) -> Self {
+        Self { transcript, ..self }
+    }
+
+    /// The cache key of a record's frames and transcript.
+    pub fn key(video: &VideoRecord) -> String {
+        format!("{}/{}", video.ingest_id, video.transcript_id.as_deref().unwrap_or("-"))
+    }
+
+    /// The spoken segments (`None`: nobody listened to this video).
+    pub fn speech(&self) -> Option<&[SpokenSegment]> {
+        self.transcript.as_ref().map(Transcript::segments)
     }
 
     /// `1 − cos` between consecutive frames, computed once per video.
@@ -33,8 +49,10 @@ impl CachedFrames {
     }
 
     fn bytes(&self) -> usize {
-        // Matrix, timestamps, times and (at most) the change curve.
-        self.frames.data.len() * 4 + self.frames.timestamps_ms.len() * 8 * 3
+        // Matrix, timestamps, times and (at most) the change curve; the segments.
+        let speech: usize =
+            self.speech().unwrap_or_default().iter().map(|s| s.embedding.len() * 4 + s.text.len() + 64).sum();
+        self.frames.data.len() * 4 + self.frames.timestamps_ms.len() * 8 * 3 + speech
     }
 }
 

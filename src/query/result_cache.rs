@@ -15,6 +15,8 @@ pub struct ResultKey {
     pub query: String,
     pub top_k: usize,
     pub segmenter: &'static str,
+    /// The transcript fused into the answer (a transcript added later is a new answer).
+    pub transcript: Option<String>,
 }
 
 /// An LRU of answers; capacity 0 disables it (benchmarks measure the path behind it).

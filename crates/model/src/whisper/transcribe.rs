@@ -132,9 +132,18 @@ pub struct Transcriber {
     pub max_tokens: usize,
     /// 30-s windows run through the encoder so far (a counter: tests prove work by it).
     pub windows: u64,
+    /// The language token of the last transcription.
+    pub last_language_token: Option<u32>,
 }
 
 impl Transcriber {
+    /// The language code the last transcription was decoded in (`None`: an English-only
+    /// checkpoint, or nothing transcribed yet).
+    pub fn last_language(&self) -> Option<String> {
+        let id = self.last_language_token?;
+        self.tokenizer.languages().find(|(_, t)| *t == id).map(|(l, _)| l.to_string())
+    }
+
     fn prompt(&self, language: Option<u32>) -> Vec<u32> {
         let mut p = vec![self.tokenizer.special("<|startoftranscript|>").unwrap_or(0)];
         p.extend(language);
@@ -203,6 +212,7 @@ impl Transcriber {
                 Some(l) => l,
                 None => *language.insert(self.language_token(&audio)?),
             };
+            self.last_language_token = lang;
             let sampled = self.decode_window_in(&audio, lang)?;
             let offset = seek as f64 / SAMPLE_RATE as f64;
             let found = segments(&sampled, &self.tokenizer);

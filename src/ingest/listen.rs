@@ -1,0 +1,98 @@
+//! Listening to a video once, at ingest: its audio stream decoded to 16 kHz mono, transcribed
+//! by Whisper into timed segments, each segment's text embedded by the same CLIP text tower that
+//! embeds queries. The result is a [`Transcript`] the store keeps beside the frames, so a search
+//! scores what is said with one dot product per segment and never hears the video again.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::audio::decode_audio;
+use super::{DecodeError, Fingerprint, MediaTrust};
+use crate::counters::Counters;
+use crate::index::{Heard, SpokenSegment, Transcript};
+use crate::model::whisper::Transcriber;
+use crate::model::{ClipEmbedder, ModelError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("audio: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("speech model: {0}")]
+    Model(#[from] ModelError),
+}
+
+/// The speech model an ingestor listens with: one per process, behind a lock (decoding keeps
+/// per-window state; on CPU one transcription already uses every core).
+pub struct Listener {
+    transcriber: Mutex<Transcriber>,
+    name: String,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").field("name", &self.name).finish()
+    }
+}
+
+impl Listener {
+    /// `name` is stored with every transcript (the model's display name).
+    pub fn new(transcriber: Transcriber, name: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self { transcriber: Mutex::new(transcriber), name: name.into() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Listens to `path` (blocking: call from a blocking thread). Segments are embedded with
+    /// `clip`'s text tower; the transcript is keyed to `clip`'s model key.
+    pub fn listen(
+        &self,
+        path: &Path,
+        trust: MediaTrust,
+        fingerprint: Fingerprint,
+        clip: &ClipEmbedder,
+        counters: &Counters,
+    ) -> Result<Transcript, ListenError> {
+        let _span = tracing::info_span!("listen", model = %self.name).entered();
+        let started = std::time::Instant::now();
+        let heard = match decode_audio(path, trust)? {
+            None => Heard::NoAudioStream,
+            Some(audio) => {
+                Counters::inc(&counters.audio_decodes);
+                let (segments, language) = {
+                    let mut t = self.transcriber.lock();
+                    let before = t.windows;
+                    let segments = t.transcribe(&audio.samples)?;
+                    Counters::add(&counters.whisper_windows, t.windows - before);
+                    (segments, t.last_language())
+                };
+                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                let embeddings = if texts.is_empty() { Vec::new() } else { clip.embed_texts(&texts)? };
+                Counters::add(&counters.segment_embeddings, texts.len() as u64);
+                let segments = segments
+                    .iter()
+                    .zip(embeddings)
+                    .map(|(s, embedding)| SpokenSegment {
+                        start_ms: (s.start * 1000.0).round() as i64,
+                        end_ms: (s.end * 1000.0).round() as i64,
+                        text: s.text.clone(),
+                        embedding,
+                    })
+                    .collect();
+                tracing::info!(seconds = audio.seconds(), secs = started.elapsed().as_secs_f64(), "transcribed");
+                Heard::Speech { language, segments }
+            }
+        };
+        Ok(Transcript {
+            fingerprint,
+            model_key: clip.key().to_string(),
+            transcript_id: super::unique_id(),
+            audio_model: self.name.clone(),
+            heard,
+            created_at_ms: crate::index::timestamp_now_ms(),
+        })
+    }
+}
