@@ -89,6 +89,8 @@ counters! {
     audio_decodes,
     /// 30-s windows the speech model's encoder ran on.
     whisper_windows,
+    /// Tokens the speech model's decoder produced.
+    whisper_tokens,
     /// Transcript segments whose text ran through the CLIP text tower.
     segment_embeddings,
     /// Transcripts written to the store (a file without audio writes one too, saying so).

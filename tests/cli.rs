@@ -8,9 +8,16 @@ use std::process::{Command, Stdio};
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chronoseek"));
     // Keep the user's environment from leaking into tests.
-    for k in
-        ["CHRONOSEEK_STORE", "CHRONOSEEK_MODEL", "CHRONOSEEK_MODEL_DIR", "CHRONOSEEK_DEVICE", "RUST_LOG", "LOG_LEVEL"]
-    {
+    for k in [
+        "CHRONOSEEK_STORE",
+        "CHRONOSEEK_MODEL",
+        "CHRONOSEEK_MODEL_DIR",
+        "CHRONOSEEK_DEVICE",
+        "CHRONOSEEK_AUDIO",
+        "CHRONOSEEK_AUDIO_MODEL",
+        "RUST_LOG",
+        "LOG_LEVEL",
+    ] {
         c.env_remove(k);
     }
     c
@@ -309,4 +316,96 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     let out = with_store(&store).args(["library", "search", "dog", "--video", &"ab".repeat(32)]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no video with fingerprint"));
+}
+
+#[test]
+fn audio_flags_listen_and_transcript_prints_what_was_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // 8 s of colour with the shared speech file as its sound track.
+    let talk = dir.path().join("talk.mp4");
+    let speech = common::shared().join("model/tiny-random-whisper/speech16k.wav");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x48:r=10:d=8", "-i"])
+        .arg(&speech)
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+        .arg(&talk)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The tiny random Whisper as a user's model folder.
+    let whisper = dir.path().join("whisper");
+    std::fs::create_dir(&whisper).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(common::shared().join("model/tiny-random-whisper").join(f), whisper.join(f))
+            .unwrap();
+    }
+    std::os::unix::fs::symlink(
+        common::shared().join("model/whisper-assets/multilingual.tiktoken"),
+        whisper.join("multilingual.tiktoken"),
+    )
+    .unwrap();
+    let json = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+
+    let help = String::from_utf8(bin().args(["ingest", "--help"]).output().unwrap().stdout).unwrap();
+    for needle in
+        ["--audio <MODE>", "CHRONOSEEK_AUDIO=", "--audio-model", "CHRONOSEEK_AUDIO_MODEL=", "openai/whisper-tiny"]
+    {
+        assert!(help.contains(needle), "ingest --help lacks {needle}:\n{help}");
+    }
+
+    // Visual only: nobody listened.
+    let out =
+        with_store(&store).args(["--json", "ingest", "--no-index", "--audio", "off"]).arg(&talk).output().unwrap();
+    let fp = json(&out)[0]["fingerprint"].as_str().unwrap().to_string();
+    let out = with_store(&store).args(["--json", "transcript", &fp]).output().unwrap();
+    assert_eq!(json(&out)[0]["status"], "not_listened");
+
+    // --audio on with a model that is not there: refused before any work, naming the flag.
+    let out = with_store(&store)
+        .args(["ingest", "--no-index", "--audio", "on", "--audio-model"])
+        .arg(dir.path().join("no-such-model"))
+        .arg(&talk)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--audio on") && err.contains("config.json"), "{err}");
+    // --audio auto with the same: visual only, and the run succeeds.
+    let out = with_store(&store)
+        .args(["--json", "ingest", "--no-index", "--audio", "auto", "--audio-model"])
+        .arg(dir.path().join("no-such-model"))
+        .arg(&talk)
+        .output()
+        .unwrap();
+    let lines = json(&out);
+    assert_eq!(lines[0]["status"], "already_stored");
+    assert_eq!(lines.last().unwrap()["summary"]["audio"], false);
+
+    // --audio on with the folder: the stored video gets its transcript.
+    let out = with_store(&store)
+        .args(["--json", "ingest", "--no-index", "--audio", "on", "--audio-model"])
+        .arg(&whisper)
+        .arg(&talk)
+        .output()
+        .unwrap();
+    let lines = json(&out);
+    assert_eq!(lines[0]["status"], "transcript_added", "{lines:?}");
+    assert_eq!(lines.last().unwrap()["summary"]["transcripts_written"], 1);
+
+    // `transcript` by path and by fingerprint: the same segments, well formed.
+    let by_path = json(&with_store(&store).args(["--json", "transcript"]).arg(&talk).output().unwrap());
+    let by_fp = json(&with_store(&store).args(["--json", "transcript", &fp]).output().unwrap());
+    assert_eq!(by_path, by_fp);
+    let t = &by_fp[0];
+    assert_eq!((t["status"].as_str(), t["audio_model"].as_str()), (Some("speech"), Some("whisper")));
+    for s in t["segments"].as_array().unwrap() {
+        let (a, b) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(0.0 <= a && a < b && b <= 5.2, "{s}");
+    }
+    let text = with_store(&store).args(["transcript", &fp]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("{fp}: ")));
 }

@@ -292,6 +292,7 @@ fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_se
         max_tokens: 24,
         windows: 0,
         last_language_token: None,
+        tokens: 0,
     };
     let one = speech();
     let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows
@@ -732,4 +733,47 @@ mod listening {
             .unwrap();
         assert!(matches!(added, TranscriptOutcome::Added { .. }));
     }
+}
+
+#[tokio::test]
+async fn a_random_whisper_written_by_the_generator_loads_through_the_users_path() {
+    use chronoseek::model::whisper::random::{whisper_tiny_config, write_random_whisper};
+    use chronoseek::model::whisper::{Language, Transcriber};
+    use chronoseek::model::{Download, ModelSource};
+    let dir = tempfile::tempdir().unwrap();
+    // whisper-tiny's vocabulary and layout, narrower and shallower so the test is quick.
+    let config = chronoseek::model::whisper::Config {
+        d_model: 32,
+        encoder_layers: 1,
+        decoder_layers: 1,
+        encoder_attention_heads: 2,
+        decoder_attention_heads: 2,
+        encoder_ffn_dim: 64,
+        decoder_ffn_dim: 64,
+        ..whisper_tiny_config()
+    };
+    write_random_whisper(dir.path(), &config, 3).unwrap();
+    std::os::unix::fs::symlink(
+        common::shared().join("model/whisper-assets/multilingual.tiktoken"),
+        dir.path().join("multilingual.tiktoken"),
+    )
+    .unwrap();
+    let mut t =
+        Transcriber::load(&ModelSource::Dir(dir.path().to_path_buf()), DeviceSpec::Cpu, Download::Never).await.unwrap();
+    assert_eq!(t.model.config, config);
+    assert_eq!(t.language, Language::Detect);
+    t.max_tokens = 8;
+    t.transcribe(&speech()).unwrap();
+    assert_eq!(t.windows, 1);
+    // The same seed writes the same bytes; another seed, others.
+    let again = tempfile::tempdir().unwrap();
+    write_random_whisper(again.path(), &config, 3).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    write_random_whisper(other.path(), &config, 4).unwrap();
+    let bytes = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(bytes(dir.path()), bytes(again.path()));
+    assert_ne!(bytes(dir.path()), bytes(other.path()));
+    // whisper-tiny's published sizes.
+    let tiny = whisper_tiny_config();
+    assert_eq!((tiny.d_model, tiny.encoder_layers, tiny.decoder_layers, tiny.vocab_size), (384, 4, 4, 51_865));
 }

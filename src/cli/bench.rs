@@ -48,6 +48,8 @@ pub struct BenchArgs {
     pub timeout: u64,
     #[command(flatten)]
     pub wallet: super::connect::WalletOpts,
+    #[command(flatten)]
+    pub audio: super::audio::AudioOpts,
 }
 
 /// CPU time this process has used (all threads, user + system), from /proc/self/stat in
@@ -91,6 +93,9 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     let top_k = TopK::default();
     let temp = tempfile::tempdir().map_err(CliError::internal)?;
     let fetcher = Fetcher::new(g.pipeline.fetch_options())?;
+    let listener = args.audio.listener(g.device).await?;
+    let (mut listen_secs, mut audio_secs, mut segments) = (Vec::new(), 0.0, None);
+    let (mut windows, mut tokens) = (0u64, 0u64);
 
     // Cold: a new store each time, so nothing is cached but the loaded model.
     let mut cold = Vec::new();
@@ -101,7 +106,8 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     let mut engine = None;
     for i in 0..args.cold_runs.max(1) {
         let store = Store::open(&temp.path().join(format!("cold-{i}")).display().to_string()).await?;
-        let opts = EngineOptions { result_cache_capacity: 0, ..g.pipeline.engine_options() };
+        let mut opts = EngineOptions { result_cache_capacity: 0, ..g.pipeline.engine_options() };
+        opts.ingest.audio = listener.clone();
         let e = Engine::new(store, model.clone(), fetcher.clone(), opts);
         let (t, cpu0) = (Instant::now(), cpu_seconds());
         let outcome = e.ingest(&source, &chronoseek::progress::silent()).await?;
@@ -117,6 +123,13 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
             decode_fps.push(s.frames_embedded as f64 / s.decode_secs.max(1e-9));
             decoded_fps.push(s.frames_decoded as f64 / s.decode_secs.max(1e-9));
             embed_fps.push(s.frames_embedded as f64 / s.embed_secs.max(1e-9));
+            if s.speech_segments.is_some() {
+                let c = e.counters();
+                (windows, tokens) = (c.whisper_windows, c.whisper_tokens);
+                listen_secs.push(s.listen_secs);
+                audio_secs = s.audio_secs;
+                segments = s.speech_segments;
+            }
         }
         bar.inc(1);
         engine = Some(e);
@@ -131,8 +144,9 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
         let t = Instant::now();
         let a = engine.search(&video, &args.query, top_k, &chronoseek::progress::silent()).await?;
         cached.push(t.elapsed().as_secs_f64() * 1000.0);
-        if a.counters.videos_decoded + a.counters.image_embeddings + a.counters.downloads > 0 {
-            return Err(CliError::internal("a cached search decoded or embedded frames"));
+        let c = a.counters;
+        if c.videos_decoded + c.image_embeddings + c.downloads + c.audio_decodes + c.whisper_windows > 0 {
+            return Err(CliError::internal("a cached search decoded, embedded or listened"));
         }
         bar.inc(1);
     }
@@ -147,6 +161,9 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
         "decode": {"kept_frames_per_s": mean(&decode_fps), "decoded_frames_per_s": mean(&decoded_fps)},
         "embed": {"frames_per_s": mean(&embed_fps), "frames_embedded": embedded, "frames_reused": reused},
         "cold_cpu": {"busy_cores": busy_cores, "cores": cores},
+        "audio": listener.as_ref().map(|l| json!({"model": l.name(), "listen_s": mean(&listen_secs),
+            "audio_s": audio_secs, "audio_s_per_s": audio_secs / mean(&listen_secs).max(1e-9), "segments": segments,
+            "windows": windows, "tokens": tokens})),
     });
     out.say(format!("model {}; video {}", model.key(), args.video));
     out.say(format!(
@@ -170,6 +187,19 @@ pub async fn run(g: &GlobalOpts, args: BenchArgs, out: &Output) -> Result<(), Cl
     out.say(format!(
         "frames: {embedded} embedded, {reused} near-duplicates reused; cold runs kept {busy_cores:.2} of {cores} cores busy"
     ));
+    if let Some(l) = &listener {
+        out.say(format!(
+            "audio ({}): {:.1} s of audio listened to in {:.2} s = {:.1} s of audio per second; \
+             {windows} windows, {tokens} tokens decoded, {} segments",
+            l.name(),
+            audio_secs,
+            mean(&listen_secs),
+            audio_secs / mean(&listen_secs).max(1e-9),
+            segments.unwrap_or(0)
+        ));
+    } else {
+        out.say("audio: off");
+    }
     out.json_line(&report);
     Ok(())
 }

@@ -16,6 +16,10 @@ pub enum ModelCommand {
     /// Write a small CLIP with seeded random weights in the Hugging Face layout (for tests and
     /// offline trials; its answers mean nothing).
     InitRandom(InitRandomArgs),
+    /// Write a Whisper with seeded random weights and whisper-tiny's exact architecture (for
+    /// timing the speech path offline; its words mean nothing), with a tokenizer vocabulary
+    /// copied beside it so `--audio-model DIR` loads it.
+    InitRandomWhisper(InitRandomWhisperArgs),
     /// Load the configured model and print its identity and sizes.
     Info,
     /// Measure the configured model's embedding speed on synthetic frames (no video, no
@@ -57,6 +61,20 @@ pub struct InitRandomArgs {
     pub image_size: usize,
 }
 
+#[derive(Debug, Args)]
+pub struct InitRandomWhisperArgs {
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the weight generator.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// The tokenizer vocabulary to copy beside the weights: openai-whisper's
+    /// multilingual.tiktoken, or a Hugging Face vocab.json.
+    #[arg(long, value_name = "FILE")]
+    pub vocabulary: PathBuf,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shape {
     Tiny,
@@ -79,6 +97,29 @@ pub async fn run(g: &GlobalOpts, cmd: ModelCommand, out: &Output) -> Result<(), 
             let m = ClipEmbedder::from_files(&ModelFiles::in_dir(&a.out)?, "random", g.device)?;
             out.say(format!("wrote {} (key {})", a.out.display(), m.key()));
             out.json_line(&json!({"dir": a.out, "key": m.key()}));
+        }
+        ModelCommand::InitRandomWhisper(a) => {
+            let config = chronoseek::model::whisper::random::whisper_tiny_config();
+            chronoseek::model::whisper::random::write_random_whisper(&a.out, &config, a.seed)?;
+            let name = a.vocabulary.file_name().ok_or_else(|| {
+                CliError::new(chronoseek::protocol::ErrorCode::InvalidRequest, "--vocabulary names no file")
+            })?;
+            std::fs::copy(&a.vocabulary, a.out.join(name))
+                .map_err(|e| CliError::internal(format!("{}: {e}", a.vocabulary.display())))?;
+            // Loaded once through the user's path, so a bad vocabulary fails here.
+            let source = chronoseek::model::ModelSource::Dir(a.out.clone());
+            let t =
+                chronoseek::model::whisper::Transcriber::load(&source, g.device, chronoseek::model::Download::Never)
+                    .await?;
+            out.say(format!(
+                "wrote {} (whisper-tiny shape: d_model {}, {}+{} layers, {} ids)",
+                a.out.display(),
+                config.d_model,
+                config.encoder_layers,
+                config.decoder_layers,
+                t.tokenizer.n_vocab()
+            ));
+            out.json_line(&json!({"dir": a.out, "d_model": config.d_model, "vocab_size": t.tokenizer.n_vocab()}));
         }
         ModelCommand::Info => {
             let m = ClipEmbedder::load(&g.model_source(), g.model_options()).await?;

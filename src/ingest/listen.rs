@@ -23,6 +23,14 @@ pub enum ListenError {
     Model(#[from] ModelError),
 }
 
+/// A transcript and how much audio it came from.
+#[derive(Debug, Clone)]
+pub struct Listened {
+    pub transcript: Transcript,
+    /// Seconds of audio decoded (0 without an audio stream).
+    pub audio_secs: f64,
+}
+
 /// The speech model an ingestor listens with: one per process, behind a lock (decoding keeps
 /// per-window state; on CPU one transcription already uses every core).
 pub struct Listener {
@@ -55,18 +63,21 @@ impl Listener {
         fingerprint: Fingerprint,
         clip: &ClipEmbedder,
         counters: &Counters,
-    ) -> Result<Transcript, ListenError> {
+    ) -> Result<Listened, ListenError> {
         let _span = tracing::info_span!("listen", model = %self.name).entered();
         let started = std::time::Instant::now();
+        let mut audio_secs = 0.0;
         let heard = match decode_audio(path, trust)? {
             None => Heard::NoAudioStream,
             Some(audio) => {
                 Counters::inc(&counters.audio_decodes);
+                audio_secs = audio.seconds();
                 let (segments, language) = {
                     let mut t = self.transcriber.lock();
-                    let before = t.windows;
+                    let (windows, tokens) = (t.windows, t.tokens);
                     let segments = t.transcribe(&audio.samples)?;
-                    Counters::add(&counters.whisper_windows, t.windows - before);
+                    Counters::add(&counters.whisper_windows, t.windows - windows);
+                    Counters::add(&counters.whisper_tokens, t.tokens - tokens);
                     (segments, t.last_language())
                 };
                 let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
@@ -86,13 +97,14 @@ impl Listener {
                 Heard::Speech { language, segments }
             }
         };
-        Ok(Transcript {
+        let transcript = Transcript {
             fingerprint,
             model_key: clip.key().to_string(),
             transcript_id: super::unique_id(),
             audio_model: self.name.clone(),
             heard,
             created_at_ms: crate::index::timestamp_now_ms(),
-        })
+        };
+        Ok(Listened { transcript, audio_secs })
     }
 }

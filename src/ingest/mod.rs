@@ -17,7 +17,7 @@ pub use dedup::{DedupSetting, NearDuplicate};
 pub use fetch::{
     FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
 };
-pub use listen::{ListenError, Listener};
+pub use listen::{ListenError, Listened, Listener};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, TranscriptOutcome, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{

@@ -108,6 +108,8 @@ pub struct IngestStats {
     pub listen_secs: f64,
     /// Transcript segments stored (`None`: not listened to).
     pub speech_segments: Option<usize>,
+    /// Seconds of audio listened to (0 without an audio stream or with audio off).
+    pub audio_secs: f64,
     pub total_secs: f64,
 }
 
@@ -375,7 +377,7 @@ impl Ingestor {
         let transcript = match &self.opts.audio {
             None => None,
             Some(listener) => match self.listen(listener, &local.path, media, local.fingerprint).await {
-                Ok(t) => Some(t),
+                Ok(l) => Some(l),
                 Err(e) => {
                     // The picture is worth storing without the sound; the video can be
                     // listened to later (`ingest --audio on`).
@@ -400,6 +402,8 @@ impl Ingestor {
             created_at_ms: timestamp_now_ms(),
             transcript_id: None,
         };
+        let audio_secs = transcript.as_ref().map_or(0.0, |l| l.audio_secs);
+        let transcript = transcript.map(|l| l.transcript);
         match &transcript {
             Some(t) => {
                 record.transcript_id = Some(t.transcript_id.clone());
@@ -412,6 +416,7 @@ impl Ingestor {
             bytes: local.bytes,
             listen_secs,
             speech_segments: transcript.as_ref().map(|t| t.segments().len()),
+            audio_secs,
             total_secs: started.elapsed().as_secs_f64(),
             ..stats
         };
@@ -428,7 +433,7 @@ impl Ingestor {
         path: &std::path::Path,
         media: MediaTrust,
         fingerprint: Fingerprint,
-    ) -> Result<crate::index::Transcript, IngestError> {
+    ) -> Result<super::listen::Listened, IngestError> {
         let (listener, path, model, counters) =
             (listener.clone(), path.to_path_buf(), self.model.clone(), self.counters.clone());
         let span = tracing::Span::current();
@@ -474,7 +479,7 @@ impl Ingestor {
                 });
             }
             let media = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
-            let transcript = self.listen(&listener, &local.path, media, fp).await?;
+            let transcript = self.listen(&listener, &local.path, media, fp).await?.transcript;
             let updated = self.store.put_transcript(&current, &transcript).await?;
             Counters::inc(&self.counters.transcripts_stored);
             // A network source remembered in memory now answers with the new record.

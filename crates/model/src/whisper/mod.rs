@@ -5,6 +5,7 @@
 
 pub mod features;
 mod net;
+pub mod random;
 pub mod tokenizer;
 pub mod transcribe;
 
@@ -85,6 +86,7 @@ impl Transcriber {
             max_tokens: 224,
             windows: 0,
             last_language_token: None,
+            tokens: 0,
         })
     }
 }
@@ -139,10 +141,20 @@ impl WhisperModel {
     }
 
     /// Logits over the vocabulary for the token after `tokens`, given the encoder's output.
+    /// `first` starts a sequence; otherwise `tokens` extends the previous call's, and only the
+    /// tokens added since run through the decoder (the rest are in its caches).
     pub fn next_logits(&mut self, tokens: &[u32], audio: &Tensor, first: bool) -> Result<Vec<f32>, ModelError> {
-        let t = Tensor::new(tokens, &self.device).and_then(|t| t.unsqueeze(0)).map_err(ModelError::inference)?;
+        let seen = if first { 0 } else { self.net.decoder.seen() };
+        if tokens.len() <= seen {
+            return Err(ModelError::inference(candle_core::Error::Msg(format!(
+                "{} tokens given, {seen} already decoded: a continuation must add tokens",
+                tokens.len()
+            ))));
+        }
+        let t =
+            Tensor::new(&tokens[seen..], &self.device).and_then(|t| t.unsqueeze(0)).map_err(ModelError::inference)?;
         let hidden = self.net.decoder.forward(&t, audio, first).map_err(ModelError::inference)?;
-        let last = hidden.i((.., tokens.len() - 1..)).map_err(ModelError::inference)?;
+        let last = hidden.i((.., tokens.len() - seen - 1..)).map_err(ModelError::inference)?;
         self.net
             .decoder
             .logits(&last)

@@ -35,12 +35,16 @@ struct Attention {
     v: Linear,
     out: Linear,
     heads: usize,
-    /// Cross-attention keeps the encoder's keys and values between decoder steps.
+    /// Keys and values kept between decoder steps: the encoder's (cross-attention, computed
+    /// once per window) or those of the tokens decoded so far (the decoder's self-attention,
+    /// so a step runs only its new token through the layers, as transformers' KV cache).
     cache: Option<(Tensor, Tensor)>,
+    /// Self-attention that appends to `cache` (the decoder's); the encoder's keeps nothing.
+    incremental: bool,
 }
 
 impl Attention {
-    fn load(width: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+    fn load(width: usize, heads: usize, incremental: bool, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             q: linear(width, width, vb.pp("q_proj"))?,
             k: linear_no_bias(width, width, vb.pp("k_proj"))?,
@@ -48,6 +52,7 @@ impl Attention {
             out: linear(width, width, vb.pp("out_proj"))?,
             heads,
             cache: None,
+            incremental,
         })
     }
 
@@ -56,9 +61,22 @@ impl Attention {
         x.reshape((b, n, self.heads, w / self.heads))?.transpose(1, 2)
     }
 
+    /// `mask` is already cut to `new tokens x all tokens`.
     fn forward(&mut self, x: &Tensor, xa: Option<&Tensor>, mask: Option<&Tensor>, flush: bool) -> Result<Tensor> {
         let q = self.q.forward(x)?;
         let (k, v) = match xa {
+            None if self.incremental => {
+                if flush {
+                    self.cache = None;
+                }
+                let (k, v) = (self.k.forward(x)?, self.v.forward(x)?);
+                let (k, v) = match &self.cache {
+                    Some((pk, pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
+                    None => (k, v),
+                };
+                self.cache = Some((k.clone(), v.clone()));
+                (k, v)
+            }
             None => (self.k.forward(x)?, self.v.forward(x)?),
             Some(xa) => {
                 if flush {
@@ -74,14 +92,14 @@ impl Attention {
                 }
             }
         };
-        let (_, n, w) = q.dims3()?;
+        let (_, _, w) = q.dims3()?;
         let scale = ((w / self.heads) as f64).powf(-0.25);
         let q = (self.heads(&q)? * scale)?;
         let k = (self.heads(&k)?.transpose(2, 3)? * scale)?;
         let v = self.heads(&v)?.contiguous()?;
         let mut qk = q.contiguous()?.matmul(&k.contiguous()?)?;
         if let Some(mask) = mask {
-            qk = qk.broadcast_add(&mask.i((0..n, 0..n))?)?;
+            qk = qk.broadcast_add(mask)?;
         }
         let w = candle_nn::ops::softmax_last_dim(&qk)?;
         let out = w.matmul(&v)?.transpose(1, 2)?.flatten_from(2)?;
@@ -100,16 +118,17 @@ struct Block {
 
 impl Block {
     fn load(width: usize, heads: usize, ffn: usize, cross: bool, vb: VarBuilder) -> Result<Self> {
+        let decoder = cross;
         let cross = if cross {
             Some((
-                Attention::load(width, heads, vb.pp("encoder_attn"))?,
+                Attention::load(width, heads, false, vb.pp("encoder_attn"))?,
                 layer_norm(width, vb.pp("encoder_attn_layer_norm"))?,
             ))
         } else {
             None
         };
         Ok(Self {
-            attn: Attention::load(width, heads, vb.pp("self_attn"))?,
+            attn: Attention::load(width, heads, decoder, vb.pp("self_attn"))?,
             attn_ln: layer_norm(width, vb.pp("self_attn_layer_norm"))?,
             cross,
             fc1: linear(width, ffn, vb.pp("fc1"))?,
@@ -182,6 +201,8 @@ pub struct Decoder {
     blocks: Vec<Block>,
     ln: LayerNorm,
     mask: Tensor,
+    /// Tokens already in the self-attention caches.
+    seen: usize,
 }
 
 impl Decoder {
@@ -195,18 +216,31 @@ impl Decoder {
             blocks: Block::stack(c.decoder_layers, c.d_model, c.decoder_attention_heads, c.decoder_ffn_dim, true, &vb)?,
             ln: layer_norm(c.d_model, vb.pp("layer_norm"))?,
             mask: Tensor::from_vec(mask, (n, n), vb.device())?,
+            seen: 0,
         })
     }
 
-    /// Hidden states for `tokens` (`batch x n`) attending to the encoder's `audio`;
-    /// `flush` drops the cached cross-attention keys (a new window).
-    pub fn forward(&mut self, tokens: &Tensor, audio: &Tensor, flush: bool) -> Result<Tensor> {
-        let n = tokens.dim(1)?;
-        let mut x = self.tokens.forward(tokens)?.broadcast_add(&self.positions.narrow(0, 0, n)?)?;
-        for b in &mut self.blocks {
-            x = b.forward(&x, Some(audio), Some(&self.mask), flush)?;
+    /// Hidden states for the `new` tokens (`batch x m`) that follow the ones already decoded,
+    /// attending to them and to the encoder's `audio`; `flush` starts a new sequence (a new
+    /// window: every cache dropped, `new` is the whole prompt).
+    pub fn forward(&mut self, new: &Tensor, audio: &Tensor, flush: bool) -> Result<Tensor> {
+        if flush {
+            self.seen = 0;
         }
+        let (m, at) = (new.dim(1)?, self.seen);
+        let mut x = self.tokens.forward(new)?.broadcast_add(&self.positions.narrow(0, at, m)?)?;
+        // One new token may see every earlier one: no mask. Several (the prompt) are causal.
+        let mask = if m > 1 { Some(self.mask.i((at..at + m, 0..at + m))?) } else { None };
+        for b in &mut self.blocks {
+            x = b.forward(&x, Some(audio), mask.as_ref(), flush)?;
+        }
+        self.seen = at + m;
         self.ln.forward(&x)
+    }
+
+    /// Tokens of the current sequence already decoded.
+    pub fn seen(&self) -> usize {
+        self.seen
     }
 
     /// Logits over the vocabulary (the output projection is the token embedding, tied).

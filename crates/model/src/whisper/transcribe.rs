@@ -134,6 +134,8 @@ pub struct Transcriber {
     pub windows: u64,
     /// The language token of the last transcription.
     pub last_language_token: Option<u32>,
+    /// Tokens decoded so far (every window).
+    pub tokens: u64,
 }
 
 impl Transcriber {
@@ -188,6 +190,7 @@ impl Transcriber {
             let mut logits = self.model.next_logits(&tokens, audio, i == 0)?;
             apply_rules(&mut logits, &tokens[prompt.len()..], &self.tokenizer);
             let next = argmax(&logits);
+            self.tokens += 1;
             if next == eot {
                 break;
             }
