@@ -409,3 +409,91 @@ fn audio_flags_listen_and_transcript_prints_what_was_said() {
     let text = with_store(&store).args(["transcript", &fp]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("{fp}: ")));
 }
+
+/// `chronoseek` on a store on the S3 server the tests start, configured the standard way
+/// (the `AWS_*` environment).
+fn on_s3(uri: &str) -> Command {
+    let mut c = bin();
+    for (k, v) in common::S3Server::get().env() {
+        c.env(k, v);
+    }
+    c.arg("--store").arg(uri).arg("--model-dir").arg(common::tiny_model_dir());
+    c
+}
+
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn ingest_workers_and_readers_share_one_store_on_s3() {
+    let uri = common::S3Server::get().new_uri();
+    let videos = ["scenes.mp4", "scenes.webm", "odd.mkv", "rotated.mp4"].map(common::fixture);
+    // Two workers at once: different videos each, and the same video (scenes.mp4) in both.
+    let worker = |list: &[&std::path::PathBuf]| {
+        let mut c = on_s3(&uri);
+        c.args(["--json", "ingest", "--no-index", "--audio", "off"]);
+        for v in list {
+            c.arg(v);
+        }
+        c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let a = worker(&[&videos[0], &videos[2]]);
+    let b = worker(&[&videos[0], &videos[1], &videos[3]]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    json_lines(&a);
+    json_lines(&b);
+
+    // Every video exactly once, each one whole: a reader process finds each by fingerprint and
+    // searches it without ingesting anything.
+    let listed = json_lines(&on_s3(&uri).args(["--json", "store", "list"]).output().unwrap());
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    for v in &listed {
+        let fp = v["fingerprint"].as_str().unwrap();
+        let out = on_s3(&uri).args(["--json", "search", fp, "a cyan screen", "--audio", "off"]).output().unwrap();
+        let answer = &json_lines(&out)[0];
+        assert_eq!(answer["status"], "completed", "{answer}");
+        assert_eq!(answer["miner_metadata"]["cache"], "hit");
+    }
+    // Maintenance on the remote store, then the store still answers.
+    let out = on_s3(&uri).args(["store", "optimize"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = &json_lines(&on_s3(&uri).args(["--json", "store", "stats"]).output().unwrap())[0];
+    assert_eq!(stats["uri"], uri.as_str());
+    assert!(stats["rows"]["videos"].as_u64().unwrap() >= 4);
+    let again = json_lines(&on_s3(&uri).args(["--json", "store", "list"]).output().unwrap());
+    assert_eq!(again.len(), 4);
+}
+
+#[test]
+fn ingests_killed_at_any_moment_on_s3_leave_a_store_a_clean_ingest_completes() {
+    let uri = common::S3Server::get().new_uri();
+    let video = common::fixture("scenes.webm");
+    // Killed at staggered moments: while opening and migrating, decoding, or committing.
+    for delay_ms in [150u64, 400, 700, 1000, 1400] {
+        let mut child = on_s3(&uri)
+            .args(["-q", "ingest", "--no-index", "--audio", "off"])
+            .arg(&video)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        // Whatever the moment, the store opens and lists only whole videos.
+        let listed = json_lines(&on_s3(&uri).args(["--json", "store", "list"]).output().unwrap());
+        assert!(listed.len() <= 1, "{listed:?}");
+        for v in &listed {
+            let fp = v["fingerprint"].as_str().unwrap();
+            let out = on_s3(&uri).args(["--json", "search", fp, "a red screen", "--audio", "off"]).output().unwrap();
+            assert_eq!(json_lines(&out)[0]["status"], "completed", "after a kill at {delay_ms} ms");
+        }
+    }
+    let out = on_s3(&uri).args(["--json", "ingest", "--no-index", "--audio", "off"]).arg(&video).output().unwrap();
+    let first = &json_lines(&out)[0];
+    assert!(first["status"] == "ingested" || first["status"] == "already_stored", "{first}");
+    let listed = json_lines(&on_s3(&uri).args(["--json", "store", "list"]).output().unwrap());
+    assert_eq!(listed.len(), 1);
+}

@@ -1,5 +1,5 @@
 //! End-to-end search with real parts: ffmpeg on fixture videos, the tiny CLIP, LanceDB in a
-//! temp dir, HTTP on 127.0.0.1. The caching claims are proven through the library's counters.
+//! temp dir (and, for the caching test, on an S3 server on 127.0.0.1), HTTP on 127.0.0.1. The caching claims are proven through the library's counters.
 
 mod common;
 
@@ -16,10 +16,8 @@ fn hidden() -> chronoseek::progress::ProgressHandle {
     chronoseek::progress::silent()
 }
 
-#[tokio::test]
-async fn repeat_search_decodes_and_embeds_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+store_matrix!(repeat_search_decodes_and_embeds_nothing, |backend| {
+    let engine = common::engine_on(&backend, EngineOptions::default()).await;
     let video = common::fixture("scenes.mp4").display().to_string();
 
     let cold = engine.search(&input(&video), "a red screen", TopK::default(), &hidden()).await.unwrap();
@@ -50,7 +48,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
     // A new engine on the same store (a restarted miner): no decode, query embedding from the store.
     assert!(engine.flush(std::time::Duration::from_secs(30)).await, "query embeddings written");
     drop(engine);
-    let engine = common::engine_in(dir.path(), EngineOptions::default()).await;
+    let engine = common::engine_on(&backend, EngineOptions::default()).await;
     let restarted = engine.search(&input(&video), "a green screen", TopK::default(), &hidden()).await.unwrap();
     assert!(restarted.video_cached);
     assert_eq!(restarted.counters.videos_decoded, 0);
@@ -63,7 +61,7 @@ async fn repeat_search_decodes_and_embeds_nothing() {
         "frames read from LanceDB"
     );
     assert_eq!(restarted.results, warm.results);
-}
+});
 
 #[tokio::test]
 async fn results_follow_the_protocol_schema_and_top_k() {

@@ -12,8 +12,9 @@ use chronoseek::query::{EngineOptions, SegmenterKind};
 /// Options every `chronoseek` command accepts.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
-    /// LanceDB store: a local folder, or an object-store URI (s3://bucket/path, gs://, az://)
-    /// in builds with LanceDB's cloud features. Default: a folder under the user's data
+    /// LanceDB store: a local folder, or s3://bucket/prefix on an S3-compatible object store
+    /// (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ALLOW_HTTP=true for a plain-http endpoint). Default: a folder under the user's data
     /// directory (~/.local/share/chronoseek/store on Linux).
     #[arg(long, env = "CHRONOSEEK_STORE", global = true, value_name = "URI")]
     pub store: Option<String>,

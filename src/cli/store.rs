@@ -15,8 +15,30 @@ pub enum StoreCommand {
     Stats(StatsArgs),
     /// List stored videos (complete ones only).
     List,
-    /// Compact files and fold new rows into indices.
+    /// Compact files, fold new rows into indices and remove versions older than a week (safe
+    /// while miners read: they read the newest version, and a reader holding an older one is
+    /// never that old).
     Optimize,
+    /// Store speed on this store (a folder or object storage): writes of synthetic videos, the
+    /// cold and warm read of one long video's frame row, and how long a write takes to be seen
+    /// by another handle. Writes under a fresh model key and deletes what it wrote at the end.
+    Bench(StoreBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreBenchArgs {
+    /// Frames of the long video read back (3600 = one hour at 1 fps).
+    #[arg(long, default_value_t = 3600, value_name = "N")]
+    pub frames: usize,
+    /// Embedding width.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub dim: usize,
+    /// Short videos written one by one (each write is what an ingest commits).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub writes: usize,
+    /// Warm reads of the long video timed.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub reads: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,11 +91,113 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
                     "sampling": v.sampling, "source": v.source}));
             }
         }
+        StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
         StoreCommand::Optimize => {
             store.optimize().await?;
             out.say("optimized");
             out.json_line(&json!({"optimized": true}));
         }
     }
+    Ok(())
+}
+
+fn synthetic(n: usize, dim: usize, seed: u64) -> chronoseek::index::FrameMatrix {
+    let mut m = chronoseek::index::FrameMatrix::new(dim);
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in 0..n {
+        let row: Vec<f32> = (0..dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        m.push(i as i64 * 1000, &row);
+    }
+    m
+}
+
+fn p50(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+async fn bench(store: &Store, g: &GlobalOpts, a: StoreBenchArgs, out: &Output) -> Result<(), CliError> {
+    use chronoseek::index::VideoRecord;
+    use std::time::Instant;
+    let model_key = format!("store-bench:{}", chronoseek::ingest::unique_id());
+    let record = |name: String, frames: usize, stamp: i64| VideoRecord {
+        fingerprint: chronoseek::ingest::Fingerprint::of(name.as_bytes()),
+        model_key: model_key.clone(),
+        ingest_id: chronoseek::ingest::unique_id(),
+        duration_s: frames as f64,
+        source_fps: None,
+        width: 0,
+        height: 0,
+        frame_count: frames as u32,
+        sampling: "fixed:1".into(),
+        source: format!("store bench {name}"),
+        created_at_ms: stamp,
+        transcript_id: None,
+    };
+    let stamp = || chronoseek::clock::now_ms() as i64;
+    // Writes: one video per commit, as ingests commit them (60 frames each).
+    let t = Instant::now();
+    for i in 0..a.writes {
+        let frames = synthetic(60, a.dim, i as u64);
+        store.put_video(&record(format!("{model_key}/{i}"), 60, stamp()), &frames).await?;
+    }
+    let write_s = t.elapsed().as_secs_f64() / a.writes.max(1) as f64;
+    // The long video, read cold by a new handle, then warm.
+    let long = record(format!("{model_key}/long"), a.frames, stamp());
+    store.put_video(&long, &synthetic(a.frames, a.dim, 99)).await?;
+    let t = Instant::now();
+    let cold_store = Store::open(&g.store_uri()).await?;
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let rec = cold_store
+        .video(&long.fingerprint, &model_key)
+        .await?
+        .ok_or_else(|| CliError::internal("written video not found"))?;
+    let frames = cold_store.load_frames(&rec).await?;
+    let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut warm = Vec::new();
+    for _ in 0..a.reads.max(1) {
+        let t = Instant::now();
+        cold_store.load_frames(&rec).await?;
+        warm.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let warm_ms = p50(&mut warm);
+    // Visibility: written through one handle, polled through another.
+    let seen = record(format!("{model_key}/seen"), 10, stamp());
+    let t = Instant::now();
+    store.put_video(&seen, &synthetic(10, a.dim, 7)).await?;
+    let written_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let visible_ms = loop {
+        if cold_store.video(&seen.fingerprint, &model_key).await?.is_some() {
+            break t.elapsed().as_secs_f64() * 1000.0;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(30) {
+            return Err(CliError::internal("a write was not visible to another handle within 30 s"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    store.forget_model(&model_key).await?;
+    let mb = (frames.data.len() * 4) as f64 / 1e6;
+    out.say(format!("store {} — {} frames x {} ({mb:.1} MB) long video", store.uri(), a.frames, a.dim));
+    out.say(format!("write (one 60-frame video per commit, marker and cleanup included): {:.1} ms", write_s * 1000.0));
+    out.say(format!(
+        "open a new handle {open_ms:.1} ms; cold read of the long video {cold_ms:.1} ms; warm read p50 {warm_ms:.1} ms"
+    ));
+    out.say(format!(
+        "a write ({written_ms:.0} ms) seen by another handle {visible_ms:.0} ms after it returned \
+         (read consistency interval {} ms)",
+        chronoseek::index::READ_CONSISTENCY.as_millis()
+    ));
+    out.json_line(&json!({"uri": store.uri(), "frames": a.frames, "dim": a.dim, "write_ms": write_s * 1000.0,
+        "open_ms": open_ms, "cold_read_ms": cold_ms, "warm_read_p50_ms": warm_ms, "write_visible_after_ms": visible_ms,
+        "read_consistency_ms": chronoseek::index::READ_CONSISTENCY.as_millis() as u64}));
     Ok(())
 }

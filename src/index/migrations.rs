@@ -11,6 +11,7 @@ use lancedb::query::{ExecutableQuery, QueryBase};
 use serde::Deserialize;
 
 use super::StoreError;
+use super::retry::retrying;
 
 /// Every migration this build knows, in order. Embedded so the binary needs no files at run time.
 const MIGRATIONS: &[&str] =
@@ -122,22 +123,35 @@ pub async fn current_version(conn: &Connection) -> Result<u32, StoreError> {
 /// Creates `name` unless a whole table of that name is there. A process killed while LanceDB
 /// creates a table leaves its folder without a first version: `table_names` lists it, nothing
 /// can open it. Such a leftover holds no data (a table gets rows only after it was created), so
-/// it is dropped and created again; a crash at any moment of a migration leaves a store the
-/// next open completes.
+/// after 2 s without it becoming openable (the time a live creator gets) it is dropped and
+/// created again; a crash at any moment of a migration leaves a store the next open completes.
 async fn ensure_table(conn: &Connection, name: &str, schema: SchemaRef) -> Result<(), StoreError> {
     let names = conn.table_names().execute().await?;
     if names.iter().any(|n| n == name) {
-        match conn.open_table(name).execute().await {
-            Ok(_) => return Ok(()),
-            Err(lancedb::Error::TableNotFound { .. } | lancedb::Error::TableCorrupted { .. }) => {
-                tracing::warn!(table = name, "a table whose creation was interrupted is created again");
-                conn.drop_table(name, &[]).await?;
+        // Listed but not openable: interrupted, or another process is creating it right now
+        // (two first opens of a new store). Give a live creator time to finish first.
+        let mut tries = 0;
+        loop {
+            match conn.open_table(name).execute().await {
+                Ok(_) => return Ok(()),
+                Err(lancedb::Error::TableNotFound { .. } | lancedb::Error::TableCorrupted { .. }) if tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(lancedb::Error::TableNotFound { .. } | lancedb::Error::TableCorrupted { .. }) => {
+                    tracing::warn!(table = name, "a table whose creation was interrupted is created again");
+                    conn.drop_table(name, &[]).await?;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
     }
-    conn.create_empty_table(name, schema).execute().await?;
-    Ok(())
+    // Two first opens at once (two processes on a new store): the loser finds it created.
+    match conn.create_empty_table(name, schema).execute().await {
+        Ok(_) | Err(lancedb::Error::TableAlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Adds the columns of `fields` that `table` lacks, all null (idempotent: a crash between the
@@ -153,8 +167,18 @@ async fn ensure_columns(conn: &Connection, table: &str, fields: &[(String, Strin
     if let Some((name, _, _)) = missing.iter().find(|(_, _, nullable)| !nullable) {
         return Err(StoreError::Migration(format!("{table}.{name}: an added column must be nullable")));
     }
-    t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema_of(&missing)?)).execute().await?;
-    Ok(())
+    let schema = schema_of(&missing)?;
+    let added = retrying("add columns", || {
+        let t = t.clone();
+        let schema = schema.clone();
+        async move { t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema)).execute().await }
+    })
+    .await;
+    match added {
+        // Another process added them first.
+        Ok(_) | Err(lancedb::Error::ColumnAlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Brings the store to [`latest_version`]. Refuses stores written by a newer build.
@@ -197,8 +221,9 @@ async fn record_version(conn: &Connection, version: u32) -> Result<(), StoreErro
     )?;
     // Append then delete older rows: a crash in between leaves two rows, and the reader takes
     // the highest, so the record is never lost.
-    meta.add(batch).execute().await?;
-    meta.delete(format!("key = 'schema_version' AND value <> '{version}'").as_str()).await?;
+    retrying("record schema version", || meta.add(batch.clone()).execute()).await?;
+    let stale = format!("key = 'schema_version' AND value <> '{version}'");
+    retrying("record schema version", || meta.delete(stale.as_str())).await?;
     Ok(())
 }
 

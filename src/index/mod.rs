@@ -3,13 +3,14 @@
 
 mod migrations;
 mod records;
+mod retry;
 mod store;
 pub mod vectors;
 
 pub use migrations::{current_version, latest_version};
 pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
-pub use store::{SourceRecord, Store, TextEmbeddingRow};
+pub use store::{READ_CONSISTENCY, SourceRecord, Store, TextEmbeddingRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,6 +22,10 @@ pub enum StoreError {
     Migration(String),
     #[error("store is corrupt: {0}")]
     Corrupt(String),
+    /// The record's frames row is gone: a newer write of the same video replaced it after the
+    /// record was read (re-read the record), or the store was damaged.
+    #[error("video {0} has no frames row")]
+    MissingFrames(crate::fingerprint::Fingerprint),
     #[error("store: {0}")]
     Io(String),
 }

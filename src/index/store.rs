@@ -22,6 +22,7 @@ use lancedb::{
     table::{CompactionOptions, OptimizeAction, OptimizeOptions},
 };
 
+use super::retry::retrying;
 use super::{
     FrameMatrix, Heard, SpokenSegment, StoreError, Transcript, VideoRecord,
     migrations::{declared_schema, migrate},
@@ -46,6 +47,9 @@ fn batch_by_name(table: &str, columns: Vec<(&str, arrow_array::ArrayRef)>) -> Re
     }
     Ok(RecordBatch::try_new(schema, ordered)?)
 }
+
+/// How stale a read may be: another process's write is seen within this interval.
+pub const READ_CONSISTENCY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Quotes a string for a Lance SQL filter.
 fn sql_str(s: &str) -> String {
@@ -92,16 +96,30 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the store at a local folder or object-store URI.
+    /// Opens (creating and migrating if needed) the store at a local folder or object-store URI
+    /// (`s3://bucket/prefix`: configured the standard way, from `AWS_ENDPOINT_URL`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`, ...).
     pub async fn open(uri: &str) -> Result<Self, StoreError> {
+        Self::open_with(uri, std::iter::empty::<(String, String)>()).await
+    }
+
+    /// [`Store::open`] with LanceDB storage options (`aws_endpoint`, `aws_region`,
+    /// `allow_http`, ...), which take precedence over the environment.
+    pub async fn open_with(
+        uri: &str,
+        storage_options: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Result<Self, StoreError> {
         if !uri.contains("://") {
             std::fs::create_dir_all(uri).map_err(|e| StoreError::Io(format!("{uri}: {e}")))?;
         }
         // Several miners may share one store (e.g. on object storage): reads look for other
-        // processes' writes at most this stale, which keeps the cached-search path free of a
-        // manifest check on every read.
-        let conn: Connection =
-            lancedb::connect(uri).read_consistency_interval(std::time::Duration::from_secs(1)).execute().await?;
+        // processes' writes at most this stale (`READ_CONSISTENCY`), which keeps the
+        // cached-search path free of a manifest check on every read.
+        let conn: Connection = lancedb::connect(uri)
+            .storage_options(storage_options)
+            .read_consistency_interval(READ_CONSISTENCY)
+            .execute()
+            .await?;
         let schema_version = migrate(&conn).await?;
         let open = |name: &'static str| {
             let conn = conn.clone();
@@ -174,10 +192,7 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        let batch = batches
-            .iter()
-            .find(|b| b.num_rows() > 0)
-            .ok_or_else(|| StoreError::Corrupt(format!("video {} has no frames row", video.fingerprint)))?;
+        let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
             .column_by_name("timestamps_ms")
@@ -223,7 +238,8 @@ impl Store {
                 record.fingerprint, record.transcript_id, transcript.transcript_id
             )));
         }
-        self.write_videos(&[(record.clone(), frames.clone())], std::slice::from_ref(transcript)).await
+        let stamped = Transcript { created_at_ms: record.created_at_ms, ..transcript.clone() };
+        self.write_videos(&[(record.clone(), frames.clone())], &[stamped]).await
     }
 
     /// [`Store::put_video`] for many videos in one write per table (bulk imports, benchmarks).
@@ -231,6 +247,13 @@ impl Store {
         self.write_videos(videos, &[]).await
     }
 
+    /// Writes frames rows, transcripts, then the markers; then removes what these markers
+    /// supersede. Every row a write makes carries the write's stamp (the record's
+    /// `created_at_ms`), and the cleanup deletes only rows of the same video and model stamped
+    /// *before* it that are not its own. So the rows of the newest marker are never deleted:
+    /// a writer that deletes them has a later stamp, and its own marker, newer, has already
+    /// landed (the cleanup runs after it). Several processes ingesting one video at once end
+    /// with the newest marker whole; a reader that raced a cleanup re-reads the record.
     async fn write_videos(
         &self,
         videos: &[(VideoRecord, FrameMatrix)],
@@ -238,16 +261,6 @@ impl Store {
     ) -> Result<(), StoreError> {
         if videos.is_empty() {
             return Ok(());
-        }
-        // Orphans of interrupted ingests: one delete per model key.
-        let mut by_model: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        for (record, _) in videos {
-            by_model.entry(record.model_key.as_str()).or_default().push(sql_str(&record.fingerprint.to_hex()));
-        }
-        for (model_key, fps) in by_model {
-            let filter = format!("model_key = {} AND fingerprint IN ({})", sql_str(model_key), fps.join(", "));
-            self.frames.delete(filter.as_str()).await?;
-            self.transcripts.delete(filter.as_str()).await?;
         }
         let batch = batch_by_name(
             "frames",
@@ -277,16 +290,56 @@ impl Store {
                         videos.iter().map(|(_, f)| Some(f.data.iter().copied().map(Some))),
                     )),
                 ),
+                ("written_at_ms", Arc::new(Int64Array::from_iter_values(videos.iter().map(|(r, _)| r.created_at_ms)))),
             ],
         )?;
-        self.frames.add(batch).execute().await?;
+        retrying("write frames", || self.frames.add(batch.clone()).execute()).await?;
         if !transcripts.is_empty() {
-            self.transcripts.add(transcript_batch(transcripts)?).execute().await?;
+            let batch = transcript_batch(transcripts)?;
+            retrying("write transcripts", || self.transcripts.add(batch.clone()).execute()).await?;
         }
         // The markers, written last.
         let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| r).collect();
-        self.videos.add(video_batch(&records)?).execute().await?;
+        let markers = video_batch(&records)?;
+        retrying("write markers", || self.videos.add(markers.clone()).execute()).await?;
+        self.remove_superseded(&records).await?;
         self.refresh_indices().await;
+        Ok(())
+    }
+
+    /// Deletes the rows `records` supersede: of the same video and model, stamped before the
+    /// record, not its own (left by an interrupted ingest, or by an older writer).
+    async fn remove_superseded(&self, records: &[&VideoRecord]) -> Result<(), StoreError> {
+        for chunk in records.chunks(256) {
+            let clause = |r: &VideoRecord, own: String, stamp: &str| {
+                format!(
+                    "(fingerprint = {} AND model_key = {} AND {own} AND {stamp} < {})",
+                    sql_str(&r.fingerprint.to_hex()),
+                    sql_str(&r.model_key),
+                    r.created_at_ms
+                )
+            };
+            let any = |clauses: Vec<String>| clauses.join(" OR ");
+            // Rows from before write stamps existed have none: superseded as well.
+            let frames = any(chunk
+                .iter()
+                .map(|r| clause(r, format!("ingest_id <> {}", sql_str(&r.ingest_id)), "coalesce(written_at_ms, 0)"))
+                .collect());
+            retrying("remove superseded frames", || self.frames.delete(frames.as_str())).await?;
+            let transcripts = any(chunk
+                .iter()
+                .map(|r| {
+                    let own = match &r.transcript_id {
+                        Some(t) => format!("transcript_id <> {}", sql_str(t)),
+                        None => "true".to_string(),
+                    };
+                    clause(r, own, "created_at_ms")
+                })
+                .collect());
+            retrying("remove superseded transcripts", || self.transcripts.delete(transcripts.as_str())).await?;
+            let markers = any(chunk.iter().map(|r| clause(r, "true".to_string(), "created_at_ms")).collect());
+            retrying("remove superseded markers", || self.videos.delete(markers.as_str())).await?;
+        }
         Ok(())
     }
 
@@ -305,22 +358,17 @@ impl Store {
                 transcript.fingerprint, transcript.model_key, record.fingerprint, record.model_key
             )));
         }
-        self.transcripts.add(transcript_batch(std::slice::from_ref(transcript))?).execute().await?;
         let updated = VideoRecord {
             transcript_id: Some(transcript.transcript_id.clone()),
             created_at_ms: now_ms().max(record.created_at_ms + 1),
             ..record.clone()
         };
-        self.videos.add(video_batch(&[&updated])?).execute().await?;
-        // Only what is older than this write: two writers racing never delete each other's
-        // newest rows, and the newest marker always survives.
-        let same = format!(
-            "fingerprint = {} AND model_key = {}",
-            sql_str(&record.fingerprint.to_hex()),
-            sql_str(&record.model_key)
-        );
-        self.videos.delete(format!("{same} AND created_at_ms < {}", updated.created_at_ms).as_str()).await?;
-        self.transcripts.delete(format!("{same} AND created_at_ms < {}", transcript.created_at_ms).as_str()).await?;
+        let stamped = Transcript { created_at_ms: updated.created_at_ms, ..transcript.clone() };
+        let batch = transcript_batch(std::slice::from_ref(&stamped))?;
+        retrying("write transcript", || self.transcripts.add(batch.clone()).execute()).await?;
+        let marker = video_batch(&[&updated])?;
+        retrying("write marker", || self.videos.add(marker.clone()).execute()).await?;
+        self.remove_superseded(&[&updated]).await?;
         Ok(updated)
     }
 
@@ -368,10 +416,20 @@ impl Store {
         }
     }
 
+    /// Deletes every video of `model_key` (markers first, so no half-deleted video is ever
+    /// visible): what `store bench` wrote.
+    pub async fn forget_model(&self, model_key: &str) -> Result<(), StoreError> {
+        let filter = format!("model_key = {}", sql_str(model_key));
+        for t in [&self.videos, &self.frames, &self.transcripts] {
+            retrying("forget a model", || t.delete(filter.as_str())).await?;
+        }
+        Ok(())
+    }
+
     /// Compacts small files and folds new rows into indices (`chronoseek store optimize`).
     pub async fn optimize(&self) -> Result<(), StoreError> {
         for t in [&self.videos, &self.frames, &self.transcripts, &self.texts, &self.sources] {
-            t.optimize(OptimizeAction::All).await?;
+            retrying("optimize", || t.optimize(OptimizeAction::All)).await?;
         }
         Ok(())
     }
@@ -420,7 +478,7 @@ impl Store {
                 ),
             ],
         )?;
-        self.texts.add(batch).execute().await?;
+        retrying("write query embeddings", || self.texts.add(batch.clone()).execute()).await?;
         Ok(())
     }
 
@@ -495,19 +553,15 @@ impl Store {
                 ("updated_at_ms", Arc::new(Int64Array::from(vec![now_ms()]))),
             ],
         )?;
-        self.sources.add(batch).execute().await?;
+        retrying("write a source", || self.sources.add(batch.clone()).execute()).await?;
         // Older mappings of the same source are superseded; the newest row wins on read anyway.
-        self.sources
-            .delete(
-                format!(
-                    "source = {} AND NOT (fingerprint = {} AND validator = {})",
-                    sql_str(&rec.source),
-                    sql_str(&rec.fingerprint.to_hex()),
-                    sql_str(&rec.validator)
-                )
-                .as_str(),
-            )
-            .await?;
+        let stale = format!(
+            "source = {} AND NOT (fingerprint = {} AND validator = {})",
+            sql_str(&rec.source),
+            sql_str(&rec.fingerprint.to_hex()),
+            sql_str(&rec.validator)
+        );
+        retrying("supersede a source", || self.sources.delete(stale.as_str())).await?;
         Ok(())
     }
 

@@ -238,14 +238,22 @@ impl Engine {
         let started = Instant::now();
         let before = self.counters.snapshot();
         let mut timings = StageTimings::default();
-        let (video, video_cached) = self.resolve(video, progress).await?;
+        let (mut video, video_cached) = self.resolve(video, progress).await?;
         let resolved = started.elapsed().as_secs_f64() * 1000.0;
         if video_cached {
             timings.resolve_ms = resolved;
         } else {
             timings.ingest_ms = resolved;
         }
-        let answer = self.search_record(&video, query, top_k, &mut timings).await?;
+        let answer = match self.search_record(&video, query, top_k, &mut timings).await {
+            // Another process wrote this video again (a newer record) and removed the rows the
+            // record read a moment ago named: search the newer record.
+            Err(SearchError::Store(StoreError::MissingFrames(fp))) => {
+                video = self.store.video(&fp, self.model.key()).await?.ok_or(SearchError::UnknownFingerprint(fp))?;
+                self.search_record(&video, query, top_k, &mut timings).await?
+            }
+            other => other?,
+        };
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(SearchAnswer {
             results: answer.0,

@@ -67,6 +67,12 @@ pub async fn engine_in(dir: &Path, opts: EngineOptions) -> Engine {
     Engine::new(store, tiny_model(), fetcher, opts)
 }
 
+/// An engine over the store of a test-matrix backend.
+pub async fn engine_on(backend: &Backend, opts: EngineOptions) -> Engine {
+    let fetcher = Fetcher::new(FetchOptions::default()).expect("fetcher");
+    Engine::new(backend.open().await, tiny_model(), fetcher, opts)
+}
+
 /// A minimal HTTP/1.1 file server on 127.0.0.1 for download tests: serves files from `dir`
 /// with ETag and Content-Length, answers HEAD, 404s unknown paths, and `/redirect/N` chains.
 pub struct TestServer {
@@ -214,4 +220,182 @@ pub fn playlist_with_local_segment(dir: &std::path::Path) -> std::path::PathBuf 
     );
     std::fs::write(&list, text).unwrap();
     list
+}
+
+/// An S3-compatible server on 127.0.0.1: moto's `moto_server` from PyPI, in a venv made once
+/// under the target directory (pinned version), one server per test binary. Conditional PUTs
+/// (`If-None-Match: *`), which LanceDB's commits rely on, are supported since moto 5.0.14.
+pub struct S3Server {
+    pub endpoint: String,
+}
+
+pub const MOTO: &str = "moto[server]==5.2.5";
+pub const S3_BUCKET: &str = "chronoseek";
+
+impl S3Server {
+    pub fn get() -> &'static S3Server {
+        static SERVER: OnceLock<S3Server> = OnceLock::new();
+        SERVER.get_or_init(Self::start)
+    }
+
+    fn start() -> S3Server {
+        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("moto-5.2.5");
+        let server = venv.join("bin/moto_server");
+        if !server.exists() {
+            let ok = |c: &mut std::process::Command| c.status().map(|s| s.success()).unwrap_or(false);
+            assert!(
+                ok(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv)),
+                "python3 -m venv failed (make deps installs python3-venv)"
+            );
+            assert!(
+                ok(std::process::Command::new(venv.join("bin/python")).args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    MOTO,
+                ])),
+                "pip could not install {MOTO} from PyPI"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Started from a thread that never ends, with PR_SET_PDEATHSIG (tied to the spawning
+        // thread): the server dies with the test binary, never outlives it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = std::process::Command::new(&server);
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            match cmd.spawn() {
+                Ok(_child) => {
+                    tx.send(Ok(())).ok();
+                    // This thread's life is the server's (PR_SET_PDEATHSIG): never return.
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                Err(e) => {
+                    tx.send(Err(e.to_string())).ok();
+                }
+            }
+        });
+        rx.recv().unwrap().expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        // Up when it answers; then the bucket (moto accepts an unsigned create).
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                use std::io::{Read, Write};
+                let req = format!(
+                    "PUT /{S3_BUCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let mut resp = String::new();
+                if s.write_all(req.as_bytes()).is_ok()
+                    && s.read_to_string(&mut resp).is_ok()
+                    && resp.starts_with("HTTP/1.1 200")
+                {
+                    break;
+                }
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "moto_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        S3Server { endpoint }
+    }
+
+    /// LanceDB storage options for this server.
+    pub fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+            ("allow_http", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The same, as the environment a `chronoseek` process reads.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// A fresh store location in the bucket.
+    pub fn new_uri(&self) -> String {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("s3://{S3_BUCKET}/{}-{}-{n}", std::process::id(), crate::common::unique())
+    }
+}
+
+/// A short random-enough suffix.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{nanos:08x}")
+}
+
+/// Where a store lives in a test of the matrix: a temporary folder, or a prefix on the S3 server.
+pub enum Backend {
+    Local(tempfile::TempDir),
+    S3(String),
+}
+
+impl Backend {
+    pub fn local() -> Self {
+        Self::Local(tempfile::tempdir().unwrap())
+    }
+    pub fn s3() -> Self {
+        Self::S3(S3Server::get().new_uri())
+    }
+    pub fn uri(&self) -> String {
+        match self {
+            Self::Local(d) => d.path().join("store").display().to_string(),
+            Self::S3(u) => u.clone(),
+        }
+    }
+    pub async fn open(&self) -> Store {
+        match self {
+            Self::Local(_) => Store::open(&self.uri()).await.expect("open local store"),
+            Self::S3(_) => Store::open_with(&self.uri(), S3Server::get().options()).await.expect("open S3 store"),
+        }
+    }
+}
+
+/// Runs `$body` (an async block using `backend: Backend`) once on a local folder and once on
+/// S3: one test per backend, the same code.
+#[macro_export]
+macro_rules! store_matrix {
+    ($name:ident, |$backend:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: common::Backend) $body
+            #[tokio::test]
+            async fn local() {
+                run(common::Backend::local()).await
+            }
+            #[tokio::test]
+            async fn s3() {
+                run(common::Backend::s3()).await
+            }
+        }
+    };
 }
