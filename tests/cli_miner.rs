@@ -9,11 +9,10 @@ use std::process::Command;
 use chronoseek::chain::{LocalChain, Metagraph, Neuron};
 use chronoseek::protocol::epistula::Signer;
 
-#[test]
-fn query_client_talks_to_the_miner_process() {
-    let dir = tempfile::tempdir().unwrap();
+/// A dev-chain metagraph where `//ChronoSeekTestValidator` holds enough stake to be served.
+fn staked_validator_metagraph(dir: &std::path::Path) -> std::path::PathBuf {
     let validator = Signer::from_uri("//ChronoSeekTestValidator").unwrap();
-    let metagraph = dir.path().join("metagraph.json");
+    let metagraph = dir.join("metagraph.json");
     LocalChain::write(
         &metagraph,
         &Metagraph {
@@ -32,6 +31,13 @@ fn query_client_talks_to_the_miner_process() {
         },
     )
     .unwrap();
+    metagraph
+}
+
+#[test]
+fn query_client_talks_to_the_miner_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let metagraph = staked_validator_metagraph(dir.path());
     let store = dir.path().join("store");
     let metagraph_arg = metagraph.display().to_string();
     let (mut miner, port) = common::spawn_miner(
@@ -74,26 +80,7 @@ fn query_client_talks_to_the_miner_process() {
 fn miner_replicas_on_one_s3_store_share_what_either_ingested() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let validator = Signer::from_uri("//ChronoSeekTestValidator").unwrap();
-    let metagraph = dir.path().join("metagraph.json");
-    LocalChain::write(
-        &metagraph,
-        &Metagraph {
-            netuid: 1,
-            block: 0,
-            neurons: vec![Neuron {
-                uid: 0,
-                hotkey: validator.hotkey(),
-                coldkey: String::new(),
-                stake: 50_000.0,
-                axon: None,
-                incentive: 0.0,
-                validator_permit: true,
-                last_update: 0,
-            }],
-        },
-    )
-    .unwrap();
+    let metagraph = staked_validator_metagraph(dir.path());
     let s3 = common::S3Server::get();
     let uri = s3.new_uri();
     // Two replicas on one store on object storage, as behind a load balancer.

@@ -51,6 +51,27 @@ fn batch_by_name(table: &str, columns: Vec<(&str, arrow_array::ArrayRef)>) -> Re
 /// How stale a read may be: another process's write is seen within this interval.
 pub const READ_CONSISTENCY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The rows of `table` matching `filter` (all rows: `None`), only `columns` when given, at most
+/// `limit`: every read of the store is this one shape.
+async fn rows(
+    table: &Table,
+    filter: Option<String>,
+    columns: Option<&[&str]>,
+    limit: Option<usize>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    let mut q = table.query();
+    if let Some(f) = filter {
+        q = q.only_if(f);
+    }
+    if let Some(c) = columns {
+        q = q.select(Select::columns(c));
+    }
+    if let Some(n) = limit {
+        q = q.limit(n);
+    }
+    Ok(q.execute().await?.try_collect().await?)
+}
+
 /// Quotes a string for a Lance SQL filter.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -150,7 +171,7 @@ impl Store {
             sql_str(&fp.to_hex()),
             sql_str(model_key)
         );
-        let batches: Vec<RecordBatch> = self.videos.query().only_if(filter).execute().await?.try_collect().await?;
+        let batches = rows(&self.videos, Some(filter), None, None).await?;
         let mut records = Vec::new();
         for b in &batches {
             records.extend(video_records(b)?);
@@ -161,8 +182,7 @@ impl Store {
 
     /// Every complete video (newest first).
     pub async fn list_videos(&self) -> Result<Vec<VideoRecord>, StoreError> {
-        let batches: Vec<RecordBatch> =
-            self.videos.query().only_if("state = 'complete'").execute().await?.try_collect().await?;
+        let batches = rows(&self.videos, Some("state = 'complete'".into()), None, None).await?;
         let mut out = Vec::new();
         for b in &batches {
             out.extend(video_records(b)?);
@@ -182,16 +202,7 @@ impl Store {
             sql_str(&video.fingerprint.to_hex()),
             sql_str(&video.ingest_id)
         );
-        let batches: Vec<RecordBatch> = self
-            .frames
-            .query()
-            .only_if(filter)
-            .select(Select::columns(&["dim", "timestamps_ms", "embeddings"]))
-            .limit(1)
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let batches = rows(&self.frames, Some(filter), Some(&["dim", "timestamps_ms", "embeddings"]), Some(1)).await?;
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
@@ -376,15 +387,7 @@ impl Store {
     /// just replaced it).
     pub async fn transcript(&self, record: &VideoRecord) -> Result<Option<Transcript>, StoreError> {
         let Some(id) = &record.transcript_id else { return Ok(None) };
-        let batches: Vec<RecordBatch> = self
-            .transcripts
-            .query()
-            .only_if(format!("transcript_id = {}", sql_str(id)))
-            .limit(1)
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let batches = rows(&self.transcripts, Some(format!("transcript_id = {}", sql_str(id))), None, Some(1)).await?;
         for b in &batches {
             if let Some(t) = transcripts_of(b)?.into_iter().next() {
                 return Ok(Some(t));
@@ -435,16 +438,7 @@ impl Store {
     }
 
     pub async fn text_embedding(&self, key: &str) -> Result<Option<Vec<f32>>, StoreError> {
-        let batches: Vec<RecordBatch> = self
-            .texts
-            .query()
-            .only_if(format!("key = {}", sql_str(key)))
-            .select(Select::columns(&["embedding"]))
-            .limit(1)
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let batches = rows(&self.texts, Some(format!("key = {}", sql_str(key))), Some(&["embedding"]), Some(1)).await?;
         for b in &batches {
             if b.num_rows() > 0 {
                 let list = b
@@ -485,15 +479,8 @@ impl Store {
     /// Keys of the query embeddings stored for `model_key`. The text cache reads them once, so
     /// that a query the store has never seen (most new queries) costs no store read at all.
     pub async fn text_embedding_keys(&self, model_key: &str) -> Result<Vec<String>, StoreError> {
-        let batches: Vec<RecordBatch> = self
-            .texts
-            .query()
-            .only_if(format!("model_key = {}", sql_str(model_key)))
-            .select(Select::columns(&["key"]))
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let batches =
+            rows(&self.texts, Some(format!("model_key = {}", sql_str(model_key))), Some(&["key"]), None).await?;
         let mut keys = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
         for b in &batches {
             let col = b
@@ -526,14 +513,7 @@ impl Store {
     }
 
     pub async fn source(&self, source: &str) -> Result<Option<SourceRecord>, StoreError> {
-        let batches: Vec<RecordBatch> = self
-            .sources
-            .query()
-            .only_if(format!("source = {}", sql_str(source)))
-            .execute()
-            .await?
-            .try_collect()
-            .await?;
+        let batches = rows(&self.sources, Some(format!("source = {}", sql_str(source))), None, None).await?;
         let mut best: Option<(i64, SourceRecord)> = None;
         for (at, rec) in source_rows(&batches)? {
             if best.as_ref().is_none_or(|(t, _)| at >= *t) {
@@ -568,7 +548,7 @@ impl Store {
     /// Every path/URL → fingerprint mapping (newest per source). `chronoseek serve` reads it
     /// to find which stored videos are local files.
     pub async fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
-        let batches: Vec<RecordBatch> = self.sources.query().execute().await?.try_collect().await?;
+        let batches = rows(&self.sources, None, None, None).await?;
         let mut best: std::collections::HashMap<String, (i64, SourceRecord)> = std::collections::HashMap::new();
         for (at, rec) in source_rows(&batches)? {
             match best.get(&rec.source) {

@@ -131,6 +131,20 @@ pub enum InitScheme {
     Training,
 }
 
+/// A map's variables by name: the order seeded weights are drawn in, so a seed always gives
+/// the same checkpoint.
+pub(crate) fn sorted_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
+    let mut vars: Vec<(String, candle_core::Var)> = varmap
+        .data()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
 /// A VarMap holding every weight of a CLIP of this shape, drawn from `seed`, and the model
 /// built on it (the model reads the map's variables, so training updates it in place).
 pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(VarMap, ClipModel), ModelError> {
@@ -145,15 +159,7 @@ pub fn init_varmap(spec: TinySpec, seed: u64, scheme: InitScheme) -> Result<(Var
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let model = ClipModel::new(vb, &config).map_err(ModelError::build)?;
     let mut rng = SplitMix(seed);
-    let mut vars: Vec<(String, candle_core::Var)> = varmap
-        .data()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, var) in vars {
+    for (name, var) in sorted_vars(&varmap) {
         let shape = var.shape().clone();
         let n = shape.elem_count();
         let scale = match scheme {

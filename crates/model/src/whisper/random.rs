@@ -37,17 +37,9 @@ pub fn write_random_whisper(dir: &Path, config: &WhisperConfig, seed: u64) -> Re
     let varmap = VarMap::new();
     // Building the network on an empty map registers every weight it reads.
     WhisperNet::load(&VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu), config).map_err(ModelError::build)?;
-    let mut vars: Vec<(String, candle_core::Var)> = varmap
-        .data()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
     let mut rng = Rng::new(seed);
     let mut tensors = std::collections::HashMap::new();
-    for (name, var) in vars {
+    for (name, var) in crate::tiny::sorted_vars(&varmap) {
         let shape = var.shape().clone();
         let n = shape.elem_count();
         let values: Vec<f32> = if name.contains("layer_norm") {
