@@ -777,3 +777,60 @@ async fn a_random_whisper_written_by_the_generator_loads_through_the_users_path(
     let tiny = whisper_tiny_config();
     assert_eq!((tiny.d_model, tiny.encoder_layers, tiny.decoder_layers, tiny.vocab_size), (384, 4, 4, 51_865));
 }
+
+#[test]
+fn a_signal_arriving_in_chunks_transcribes_as_the_whole_signal() {
+    use chronoseek::model::whisper::{Language, Transcriber};
+    let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
+    let mut t = Transcriber {
+        model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
+        features: FeatureExtractor::new(mel_filters()),
+        tokenizer: tokenizer(),
+        language: Language::Fixed("en".into()),
+        max_tokens: 24,
+        windows: 0,
+        last_language_token: None,
+        tokens: 0,
+    };
+    let one = speech();
+    let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows or more
+    let whole = t.transcribe(&long).unwrap();
+    let windows = t.windows;
+    assert!(windows >= 2);
+    for size in [7_777usize, 160_000, 1_000_000] {
+        let mut chunks = long.chunks(size).map(<[f32]>::to_vec);
+        let streamed = t.transcribe_stream(|| chunks.next()).unwrap();
+        assert_eq!(streamed, whole, "chunks of {size}");
+    }
+    assert_eq!(t.windows, windows * 4, "each run reads the same windows");
+    // Nothing at all: no window.
+    assert!(t.transcribe_stream(|| None).unwrap().is_empty());
+    assert_eq!(t.windows, windows * 4);
+}
+
+#[test]
+fn streamed_audio_is_the_decoded_audio_and_stops_when_asked() {
+    use chronoseek::ingest::audio::stream_audio;
+    let dir = tempfile::tempdir().unwrap();
+    let v = clip(dir.path(), "tone.mp4", 4.0, Some(("stereo", 48_000, 4.0)));
+    let whole = decode_audio(&v, MediaTrust::Local).unwrap().unwrap();
+    let mut got = Vec::new();
+    let info = stream_audio(&v, MediaTrust::Local, |c| {
+        got.extend_from_slice(c);
+        true
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(got, whole.samples);
+    assert_eq!(info.samples as usize, whole.samples.len());
+    assert_eq!((info.source_rate, info.source_channels), (48_000, 2));
+    let mut calls = 0;
+    stream_audio(&v, MediaTrust::Local, |_| {
+        calls += 1;
+        calls < 3
+    })
+    .unwrap();
+    assert_eq!(calls, 3, "a sink that says stop is not called again");
+    let silent = clip(dir.path(), "silent.mp4", 1.0, None);
+    assert_eq!(stream_audio(&silent, MediaTrust::Local, |_| panic!("no audio, no call")).unwrap(), None);
+}

@@ -40,6 +40,32 @@ fn codec(e: impl std::fmt::Display) -> DecodeError {
 
 /// Decodes the best audio stream of `path` to 16 kHz mono; `None` when it has none.
 pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudio>, DecodeError> {
+    let mut samples = Vec::new();
+    let info = stream_audio(path, trust, |chunk| {
+        samples.extend_from_slice(chunk);
+        true
+    })?;
+    Ok(info.map(|i| DecodedAudio { samples, source_rate: i.source_rate, source_channels: i.source_channels }))
+}
+
+/// What [`stream_audio`] decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioStreamInfo {
+    pub source_rate: u32,
+    pub source_channels: u16,
+    /// 16-kHz samples handed to the sink.
+    pub samples: u64,
+}
+
+/// Decodes the best audio stream of `path` to 16 kHz mono, handing the samples to `sink` as
+/// they come (a few milliseconds at a time) instead of holding the whole track: a 4-hour
+/// track is 230 million samples. `sink` returns false to stop early. `None` when the file has
+/// no audio stream (the sink is never called).
+pub fn stream_audio(
+    path: &Path,
+    trust: MediaTrust,
+    mut sink: impl FnMut(&[f32]) -> bool,
+) -> Result<Option<AudioStreamInfo>, DecodeError> {
     let mut ictx = open(path, trust)?;
     let Some(stream) = ictx.streams().best(ffmpeg::media::Type::Audio) else {
         return Ok(None);
@@ -48,8 +74,16 @@ pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudi
     let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(codec)?;
     let mut decoder = context.decoder().audio().map_err(codec)?;
     let mut out = Output { resampler: None, samples: Vec::new(), source_rate: 0, source_channels: 0 };
+    let mut handed = 0u64;
+    let mut hand = |out: &mut Output| {
+        handed += out.samples.len() as u64;
+        let more = out.samples.is_empty() || sink(&out.samples);
+        out.samples.clear();
+        more
+    };
     let mut frame = AudioFrame::empty();
-    for (s, packet) in ictx.packets() {
+    let mut stopped = false;
+    'packets: for (s, packet) in ictx.packets() {
         if s.index() != index {
             continue;
         }
@@ -59,14 +93,21 @@ pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudi
         }
         while decoder.receive_frame(&mut frame).is_ok() {
             out.push(&mut frame)?;
+            if !hand(&mut out) {
+                stopped = true;
+                break 'packets;
+            }
         }
     }
-    let _ = decoder.send_eof();
-    while decoder.receive_frame(&mut frame).is_ok() {
-        out.push(&mut frame)?;
+    if !stopped {
+        let _ = decoder.send_eof();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            out.push(&mut frame)?;
+        }
+        out.flush()?;
+        hand(&mut out);
     }
-    out.flush()?;
-    Ok(Some(DecodedAudio { samples: out.samples, source_rate: out.source_rate, source_channels: out.source_channels }))
+    Ok(Some(AudioStreamInfo { source_rate: out.source_rate, source_channels: out.source_channels, samples: handed }))
 }
 
 struct Output {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::audio::decode_audio;
+use super::audio::stream_audio;
 use super::{DecodeError, Fingerprint, MediaTrust};
 use crate::counters::Counters;
 use crate::index::{Heard, SpokenSegment, Transcript};
@@ -66,20 +66,31 @@ impl Listener {
     ) -> Result<Listened, ListenError> {
         let _span = tracing::info_span!("listen", model = %self.name).entered();
         let started = std::time::Instant::now();
-        let mut audio_secs = 0.0;
-        let heard = match decode_audio(path, trust)? {
+        // The decoder runs on its own thread and hands chunks over a bounded channel, so at
+        // most one 30-s window plus the channel's few chunks are in memory, however long the
+        // track.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(64);
+        let (decoded, transcribed) = std::thread::scope(|scope| {
+            let decoder = scope.spawn(move || stream_audio(path, trust, |chunk| tx.send(chunk.to_vec()).is_ok()));
+            let transcribed = {
+                let mut t = self.transcriber.lock();
+                let (windows, tokens) = (t.windows, t.tokens);
+                let segments = t.transcribe_stream(|| rx.recv().ok());
+                Counters::add(&counters.whisper_windows, t.windows - windows);
+                Counters::add(&counters.whisper_tokens, t.tokens - tokens);
+                segments.map(|s| (s, t.last_language()))
+            };
+            // A failed transcription stops the decoder at its next chunk.
+            drop(rx);
+            (decoder.join(), transcribed)
+        });
+        let decoded = decoded.map_err(|_| DecodeError::Cancelled("the audio decoder thread panicked".into()))??;
+        let (segments, language) = transcribed?;
+        let audio_secs = decoded.map_or(0.0, |i| i.samples as f64 / f64::from(super::audio::AUDIO_RATE));
+        let heard = match decoded {
             None => Heard::NoAudioStream,
-            Some(audio) => {
+            Some(_) => {
                 Counters::inc(&counters.audio_decodes);
-                audio_secs = audio.seconds();
-                let (segments, language) = {
-                    let mut t = self.transcriber.lock();
-                    let (windows, tokens) = (t.windows, t.tokens);
-                    let segments = t.transcribe(&audio.samples)?;
-                    Counters::add(&counters.whisper_windows, t.windows - windows);
-                    Counters::add(&counters.whisper_tokens, t.tokens - tokens);
-                    (segments, t.last_language())
-                };
                 let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
                 let embeddings = if texts.is_empty() { Vec::new() } else { clip.embed_texts(&texts)? };
                 Counters::add(&counters.segment_embeddings, texts.len() as u64);
@@ -93,7 +104,7 @@ impl Listener {
                         embedding,
                     })
                     .collect();
-                tracing::info!(seconds = audio.seconds(), secs = started.elapsed().as_secs_f64(), "transcribed");
+                tracing::info!(seconds = audio_secs, secs = started.elapsed().as_secs_f64(), "transcribed");
                 Heard::Speech { language, segments }
             }
         };

@@ -203,12 +203,24 @@ impl Transcriber {
     /// segment closed before its end resumes from there (so speech cut at a window's edge is
     /// heard whole in the next one); otherwise the next window starts 30 s later.
     pub fn transcribe(&mut self, pcm: &[f32]) -> Result<Vec<Segment>, ModelError> {
+        let mut whole = Some(pcm.to_vec());
+        self.transcribe_stream(|| whole.take())
+    }
+
+    /// [`Transcriber::transcribe`] over a signal that arrives in chunks (`next` returns `None`
+    /// at its end): at most one window (30 s) plus one chunk is held, whatever the length.
+    pub fn transcribe_stream(&mut self, next: impl FnMut() -> Option<Vec<f32>>) -> Result<Vec<Segment>, ModelError> {
+        let mut signal = Buffered { next, buf: Vec::new(), start: 0, done: false };
         let mut out: Vec<Segment> = Vec::new();
         let mut seek = 0usize;
         let mut language: Option<Option<u32>> = None;
-        while seek < pcm.len() {
-            let window = &pcm[seek..pcm.len().min(seek + N_SAMPLES)];
+        loop {
+            let window = signal.window(seek, N_SAMPLES);
+            if window.is_empty() {
+                break;
+            }
             let mel = self.features.log_mel(window);
+            let window_len = window.len();
             let audio = self.model.encode(&mel)?;
             self.windows += 1;
             let lang = match language {
@@ -219,7 +231,7 @@ impl Transcriber {
             let sampled = self.decode_window_in(&audio, lang)?;
             let offset = seek as f64 / SAMPLE_RATE as f64;
             let found = segments(&sampled, &self.tokenizer);
-            let window_s = window.len() as f64 / SAMPLE_RATE as f64;
+            let window_s = window_len as f64 / SAMPLE_RATE as f64;
             let last_end = found.last().map(|s| s.end);
             for s in found.into_iter().filter(|s| s.start < window_s) {
                 out.push(Segment { start: offset + s.start, end: offset + s.end.min(window_s), text: s.text });
@@ -228,9 +240,45 @@ impl Transcriber {
                 && sampled[sampled.len() - 2..].iter().all(|t| self.tokenizer.timestamp(*t).is_some());
             seek += match last_end {
                 Some(end) if !ended_in_pair && end > 1.0 && end < window_s => (end * SAMPLE_RATE as f64) as usize,
-                _ => window.len(),
+                _ => window_len,
             };
         }
         Ok(out)
+    }
+}
+
+/// A signal read chunk by chunk, holding only what the current window needs.
+struct Buffered<F> {
+    next: F,
+    /// Samples from absolute index `start` on.
+    buf: Vec<f32>,
+    start: usize,
+    done: bool,
+}
+
+impl<F: FnMut() -> Option<Vec<f32>>> Buffered<F> {
+    /// Samples `[from, from + len)` (fewer at the end of the signal; none past it). Samples
+    /// before `from` are dropped: windows only move forward.
+    fn window(&mut self, from: usize, len: usize) -> &[f32] {
+        if from > self.start {
+            let drop = (from - self.start).min(self.buf.len());
+            self.buf.drain(..drop);
+            self.start += drop;
+        }
+        while !self.done && self.start + self.buf.len() < from + len {
+            match (self.next)() {
+                Some(chunk) => self.buf.extend_from_slice(&chunk),
+                None => self.done = true,
+            }
+            // Chunks that end before the window (a seek past them) are dropped as they come.
+            if from > self.start {
+                let drop = (from - self.start).min(self.buf.len());
+                self.buf.drain(..drop);
+                self.start += drop;
+            }
+        }
+        let lo = from.saturating_sub(self.start).min(self.buf.len());
+        let hi = (from + len).saturating_sub(self.start).min(self.buf.len());
+        &self.buf[lo..hi]
     }
 }
