@@ -280,22 +280,27 @@ fn segments_are_read_between_timestamp_pairs() {
     assert_eq!((s[1].start, s[1].end, s[1].text.as_str()), (2.5, 4.0, "The dog runs."));
 }
 
-#[test]
-fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_segments() {
+/// The tiny random Whisper, English, 24 tokens a window at most (quick).
+fn tiny_english_transcriber() -> chronoseek::model::whisper::Transcriber {
     use chronoseek::model::whisper::{Language, Transcriber};
     let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
-    let mut t = Transcriber {
-        model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
-        features: FeatureExtractor::new(mel_filters()),
-        tokenizer: tokenizer(),
-        language: Language::Fixed("en".into()),
-        max_tokens: 24,
-        windows: 0,
-        last_language_token: None,
-        tokens: 0,
-    };
+    let model = WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap();
+    let mut t =
+        Transcriber::new(model, FeatureExtractor::new(mel_filters()), tokenizer(), Language::Fixed("en".into()));
+    t.max_tokens = 24;
+    t
+}
+
+/// The speech file 8 times over: 40.5 s, more than one window.
+fn long_speech() -> Vec<f32> {
     let one = speech();
-    let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows
+    (0..8).flat_map(|_| one.iter().copied()).collect()
+}
+
+#[test]
+fn the_tiny_model_transcribes_a_long_signal_window_by_window_into_well_formed_segments() {
+    let mut t = tiny_english_transcriber();
+    let long = long_speech(); // 40.5 s: two windows
     let total = long.len() as f64 / 16_000.0;
     let segments = t.transcribe(&long).unwrap();
     eprintln!("{segments:?}");
@@ -780,20 +785,8 @@ async fn a_random_whisper_written_by_the_generator_loads_through_the_users_path(
 
 #[test]
 fn a_signal_arriving_in_chunks_transcribes_as_the_whole_signal() {
-    use chronoseek::model::whisper::{Language, Transcriber};
-    let files = ModelFiles::in_dir(&whisper_dir()).unwrap();
-    let mut t = Transcriber {
-        model: WhisperModel::from_files(&files, DeviceSpec::Cpu).unwrap(),
-        features: FeatureExtractor::new(mel_filters()),
-        tokenizer: tokenizer(),
-        language: Language::Fixed("en".into()),
-        max_tokens: 24,
-        windows: 0,
-        last_language_token: None,
-        tokens: 0,
-    };
-    let one = speech();
-    let long: Vec<f32> = (0..8).flat_map(|_| one.iter().copied()).collect(); // 40.5 s: two windows or more
+    let mut t = tiny_english_transcriber();
+    let long = long_speech(); // 40.5 s: two windows or more
     let whole = t.transcribe(&long).unwrap();
     let windows = t.windows;
     assert!(windows >= 2);

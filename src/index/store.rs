@@ -232,7 +232,7 @@ impl Store {
     /// ingest of the same video and model are removed first; until the marker lands nothing of
     /// this write is visible to [`Store::video`].
     pub async fn put_video(&self, record: &VideoRecord, frames: &FrameMatrix) -> Result<(), StoreError> {
-        self.put_videos(&[(record.clone(), frames.clone())]).await
+        self.write_videos(&[(record, frames)], &[]).await
     }
 
     /// [`Store::put_video`] with the video's transcript, written before the marker, which
@@ -250,12 +250,13 @@ impl Store {
             )));
         }
         let stamped = Transcript { created_at_ms: record.created_at_ms, ..transcript.clone() };
-        self.write_videos(&[(record.clone(), frames.clone())], &[stamped]).await
+        self.write_videos(&[(record, frames)], &[stamped]).await
     }
 
     /// [`Store::put_video`] for many videos in one write per table (bulk imports, benchmarks).
     pub async fn put_videos(&self, videos: &[(VideoRecord, FrameMatrix)]) -> Result<(), StoreError> {
-        self.write_videos(videos, &[]).await
+        let refs: Vec<(&VideoRecord, &FrameMatrix)> = videos.iter().map(|(r, f)| (r, f)).collect();
+        self.write_videos(&refs, &[]).await
     }
 
     /// Writes frames rows, transcripts, then the markers; then removes what these markers
@@ -267,7 +268,7 @@ impl Store {
     /// with the newest marker whole; a reader that raced a cleanup re-reads the record.
     async fn write_videos(
         &self,
-        videos: &[(VideoRecord, FrameMatrix)],
+        videos: &[(&VideoRecord, &FrameMatrix)],
         transcripts: &[Transcript],
     ) -> Result<(), StoreError> {
         if videos.is_empty() {
@@ -310,7 +311,7 @@ impl Store {
             retrying("write transcripts", || self.transcripts.add(batch.clone()).execute()).await?;
         }
         // The markers, written last.
-        let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| r).collect();
+        let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| *r).collect();
         let markers = video_batch(&records)?;
         retrying("write markers", || self.videos.add(markers.clone()).execute()).await?;
         self.remove_superseded(&records).await?;

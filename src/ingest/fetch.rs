@@ -71,6 +71,12 @@ impl VideoSource {
         matches!(self, Self::File(_))
     }
 
+    /// How the bytes of this source may be decoded: local files with every format FFmpeg
+    /// knows, downloaded bytes with the single-file demuxers only.
+    pub fn media_trust(&self) -> super::MediaTrust {
+        if self.is_local() { super::MediaTrust::Local } else { super::MediaTrust::Network }
+    }
+
     /// The command line's rules: a `file://` or `http(s)://` URL, or a plain path. Never for
     /// network input (use [`VideoSource::from_network`]).
     pub fn parse(s: &str) -> Result<Self, FetchError> {

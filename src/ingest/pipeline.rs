@@ -308,7 +308,7 @@ impl Ingestor {
                 })
                 .await?;
         }
-        let media = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
+        let media = source.media_trust();
         let outcome = self.ingest_local_as(local, &source.to_string(), media, progress).await?;
         Ok((
             match outcome {
@@ -478,7 +478,7 @@ impl Ingestor {
                     found: local.fingerprint,
                 });
             }
-            let media = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
+            let media = source.media_trust();
             let transcript = self.listen(&listener, &local.path, media, fp).await?.transcript;
             let updated = self.store.put_transcript(&current, &transcript).await?;
             Counters::inc(&self.counters.transcripts_stored);

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
-use crate::ingest::{FetchError, Fetcher, MediaTrust, VideoSource, probe_as};
+use crate::ingest::{FetchError, Fetcher, VideoSource, probe_as};
 
 /// One cached source video.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ impl SourceCache {
         if local.bytes > self.budget {
             return Err(SourceError::TooLarge { origin: origin.into(), bytes: local.bytes, budget: self.budget });
         }
-        let trust = if source.is_local() { MediaTrust::Local } else { MediaTrust::Network };
+        let trust = source.media_trust();
         let info = probe_as(&local.path, trust)
             .map_err(|e| SourceError::Unusable { origin: origin.into(), reason: e.to_string() })?;
         let duration = info

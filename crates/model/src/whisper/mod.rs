@@ -78,16 +78,7 @@ impl Transcriber {
         };
         // openai-whisper: multilingual checkpoints have 51,865 ids or more.
         let language = if model.config.vocab_size >= 51_865 { Language::Detect } else { Language::Omit };
-        Ok(Self {
-            model,
-            features: FeatureExtractor::new(filters),
-            tokenizer,
-            language,
-            max_tokens: 224,
-            windows: 0,
-            last_language_token: None,
-            tokens: 0,
-        })
+        Ok(Self::new(model, FeatureExtractor::new(filters), tokenizer, language))
     }
 }
 

@@ -139,6 +139,16 @@ pub struct Transcriber {
 }
 
 impl Transcriber {
+    /// A transcriber with openai-whisper's token limit (224 per window) and zeroed counters.
+    pub fn new(
+        model: WhisperModel,
+        features: FeatureExtractor,
+        tokenizer: WhisperTokenizer,
+        language: Language,
+    ) -> Self {
+        Self { model, features, tokenizer, language, max_tokens: 224, windows: 0, last_language_token: None, tokens: 0 }
+    }
+
     /// The language code the last transcription was decoded in (`None`: an English-only
     /// checkpoint, or nothing transcribed yet).
     pub fn last_language(&self) -> Option<String> {
