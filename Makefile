@@ -50,6 +50,9 @@ demo: deps
 
 test: TEST_DEB_PACKAGES := chromium fonts-dejavu-core
 test: deps
+	@# The GPU benchmark's crates on their own (what `make cuda` builds): the workspace's unified
+	@# features can hide a dependency that does not compile alone (about 40 s).
+	$(CARGO) check --locked -p chronoseek-embed-bench
 	$(CARGO) test --locked --workspace --no-fail-fast
 
 bench: deps
