@@ -319,6 +319,102 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
 }
 
 #[test]
+fn store_remove_takes_videos_out_of_the_store_and_the_library_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let folder = dir.path().join("videos");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
+    std::fs::copy(common::fixture("odd.mkv"), folder.join("b.mkv")).unwrap();
+    std::fs::copy(common::fixture("rotated.mp4"), folder.join("sub/c.mp4")).unwrap();
+    let out = with_store(&store).args(["--json", "ingest"]).arg(&folder).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fp = |name: &str| {
+        json_lines(&out)
+            .iter()
+            .find(|l| l["video"].as_str().is_some_and(|v| v.ends_with(name)))
+            .map(|l| l["fingerprint"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (a, b, c) = (fp("a.webm"), fp("b.mkv"), fp("c.mp4"));
+    let listed = || -> Vec<String> {
+        let out = bin().arg("--store").arg(&store).args(["--json", "store", "list"]).output().unwrap();
+        let mut fps: Vec<String> = json_lines(&out).iter().map(|l| l["fingerprint"].as_str().unwrap().into()).collect();
+        fps.sort();
+        fps
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let remove = |args: &[&str]| with_store(&store).args(["--json", "store", "remove"]).args(args).output().unwrap();
+
+    // A fingerprint that is not stored: refused by name, nothing removed.
+    let out = remove(&[&"ab".repeat(32)]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the store"));
+    assert_eq!(listed(), sorted(vec![a.clone(), b.clone(), c.clone()]));
+
+    // By path: gone from the store and from library search (which looked at it before).
+    let search = || {
+        let out =
+            with_store(&store).args(["--json", "library", "search", "a screen", "--top-k", "20"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["fingerprint"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(search().contains(&a));
+    let out = remove(&[folder.join("a.webm").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let removed = lines.iter().find(|l| l["status"] == "removed").unwrap();
+    assert_eq!(removed["fingerprint"], a.as_str());
+    assert_eq!((removed["rows"]["videos"].as_u64(), removed["rows"]["frames"].as_u64()), (Some(1), Some(1)));
+    let index = lines.iter().find_map(|l| l.get("library_index")).expect("the index was refreshed");
+    assert!(index["dead_vectors"].as_u64().unwrap() > 0 || index["rebuilt"] == true, "{index}");
+    assert_eq!(listed(), sorted(vec![b.clone(), c.clone()]));
+    let found = search();
+    assert!(!found.is_empty() && !found.contains(&a), "{found:?}");
+
+    // --missing: a file deleted from its folder; a dry run changes nothing.
+    std::fs::remove_file(folder.join("b.mkv")).unwrap();
+    let out = remove(&["--missing", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let would: Vec<String> = json_lines(&out)
+        .iter()
+        .filter(|l| l["status"] == "would_remove")
+        .map(|l| l["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(would, vec![b.clone()]);
+    assert_eq!(listed(), sorted(vec![b.clone(), c.clone()]));
+    let out = remove(&["--missing"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(listed(), vec![c.clone()]);
+
+    // A folder gone as a whole (an unplugged drive looks the same) is kept by --missing;
+    // naming the folder removes what was ingested from under it, and --purge makes it final.
+    std::fs::remove_dir_all(folder.join("sub")).unwrap();
+    let out = remove(&["--missing"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(listed(), vec![c.clone()]);
+    let out = remove(&["--purge", folder.join("sub").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = json_lines(&out).into_iter().find_map(|l| l.get("summary").cloned()).unwrap();
+    assert_eq!((summary["removed"].as_u64(), summary["purged"].as_bool()), (Some(1), Some(true)), "{summary}");
+    assert!(listed().is_empty());
+    // Ingesting it again works (the store and index are whole after a purge).
+    std::fs::copy(common::fixture("rotated.mp4"), folder.join("again.mp4")).unwrap();
+    let out = with_store(&store).arg("ingest").arg(folder.join("again.mp4")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(listed(), vec![c]);
+}
+
+#[test]
 fn audio_flags_listen_and_transcript_prints_what_was_said() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");

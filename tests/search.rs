@@ -154,6 +154,27 @@ async fn http_videos_are_downloaded_once_and_then_validated_by_etag() {
 }
 
 #[tokio::test]
+async fn a_known_url_whose_video_was_removed_is_fetched_again_not_failed() {
+    // A miner remembers which video a URL serves. When the video is removed from the store
+    // meanwhile (`chronoseek store remove`, possibly by another process), the next request for
+    // that URL must fetch and ingest it again, not fail on the remembered record.
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;
+    let opts = EngineOptions { frame_cache_bytes: 0, result_cache_capacity: 0, ..EngineOptions::default() };
+    let engine = common::engine_in(dir.path(), opts).await;
+    let url = server.url("scenes.webm");
+    let first = engine.search(&input(&url), "a yellow screen", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!(first.counters.downloads, 1);
+    let removed = engine.store().forget_video(&first.video.fingerprint).await.unwrap();
+    assert_eq!(removed.rows.videos, 1);
+    let again = engine.search(&input(&url), "a yellow screen", TopK::default(), &hidden()).await.unwrap();
+    assert_eq!(again.counters.source_memory_hits, 1, "the remembered record was tried first");
+    assert_eq!((again.counters.downloads, again.counters.videos_decoded), (1, 1), "then fetched and ingested again");
+    assert_eq!(again.results, first.results);
+    assert!(engine.store().video(&first.video.fingerprint, engine.model().key()).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn bad_inputs_get_their_protocol_codes_and_leave_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::TestServer::start(common::root().join("data/fixtures/videos")).await;

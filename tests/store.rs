@@ -224,3 +224,88 @@ async fn reading_one_video_scans_one_row_among_a_thousand() {
     assert!(plan.contains("ScalarIndexQuery"), "{plan}");
     assert!(plan.contains("rows_scanned=1,"), "{plan}");
 }
+
+store_matrix!(forgetting_a_video_removes_it_for_every_model_and_keeps_the_others, |backend| {
+    use chronoseek::index::{Heard, RowsRemoved, Transcript};
+    let store = backend.open().await;
+    let (gone, kept) = (Fingerprint::of(b"gone"), Fingerprint::of(b"kept"));
+    // `gone`: stored for two models, one of them with a transcript, known by one path.
+    store.put_video(&record(gone, "g1", 5), &matrix(5, 4, 0.0)).await.unwrap();
+    let other = VideoRecord { model_key: "other:1".into(), ..record(gone, "g2", 3) };
+    store.put_video(&other, &matrix(3, 4, 1.0)).await.unwrap();
+    let transcript = Transcript {
+        fingerprint: gone,
+        model_key: "tiny:0123".into(),
+        transcript_id: "t1".into(),
+        audio_model: "whisper".into(),
+        heard: Heard::NoAudioStream,
+        created_at_ms: 0,
+    };
+    let with_transcript = store.put_transcript(&record(gone, "g1", 5), &transcript).await.unwrap();
+    store.put_video(&record(kept, "k1", 7), &matrix(7, 4, 100.0)).await.unwrap();
+    let source = |path: &str, fingerprint| SourceRecord { source: path.into(), validator: "v".into(), fingerprint };
+    store.put_source(&source("file:///v/gone.mp4", gone)).await.unwrap();
+    store.put_source(&source("file:///v/kept.mp4", kept)).await.unwrap();
+
+    let forgotten = store.forget_video(&gone).await.unwrap();
+    let mut models: Vec<&str> = forgotten.records.iter().map(|r| r.model_key.as_str()).collect();
+    models.sort();
+    assert_eq!(models, ["other:1", "tiny:0123"]);
+    assert!(forgotten.records.contains(&with_transcript), "the newest record per model");
+    assert_eq!(forgotten.sources, ["file:///v/gone.mp4"]);
+    assert_eq!(forgotten.rows, RowsRemoved { videos: 2, frames: 2, transcripts: 1, sources: 1 });
+    for model in ["tiny:0123", "other:1"] {
+        assert!(store.video(&gone, model).await.unwrap().is_none(), "{model}");
+    }
+    assert!(store.source("file:///v/gone.mp4").await.unwrap().is_none());
+    // The other video is whole.
+    let listed: Vec<Fingerprint> = store.list_videos().await.unwrap().iter().map(|v| v.fingerprint).collect();
+    assert_eq!(listed, [kept]);
+    let rk = store.video(&kept, "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(store.load_frames(&rk).await.unwrap(), matrix(7, 4, 100.0));
+    assert_eq!(store.source("file:///v/kept.mp4").await.unwrap().unwrap().fingerprint, kept);
+    // Nothing is left to remove; a new handle agrees.
+    let again = backend.open().await.forget_video(&gone).await.unwrap();
+    assert!(again.records.is_empty() && again.sources.is_empty());
+    assert_eq!(again.rows.total(), 0);
+});
+
+/// Whether any file under `dir` contains `needle`.
+fn bytes_under(dir: &std::path::Path, needle: &[u8]) -> bool {
+    walk(dir).iter().any(|f| std::fs::read(f).unwrap().windows(needle.len()).any(|w| w == needle))
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[tokio::test]
+async fn purge_erases_a_forgotten_videos_embeddings_from_disk() {
+    // Deleting in LanceDB writes a deletion vector: the embeddings stay in the data files (and
+    // older versions) until compaction and version clean-up. A recognisable row of floats is
+    // on disk after the write and after forget_video, and gone after purge.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().to_str().unwrap()).await.unwrap();
+    let secret: Vec<f32> = (0..64).map(|i| 1234.5678 + i as f32 * 0.001).collect();
+    let needle: Vec<u8> = secret.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let (gone, kept) = (Fingerprint::of(b"secret"), Fingerprint::of(b"public"));
+    let mut frames = FrameMatrix::new(64);
+    frames.push(0, &secret);
+    store.put_video(&record(gone, "s1", 1), &frames).await.unwrap();
+    store.put_video(&record(kept, "p1", 3), &matrix(3, 64, 5.0)).await.unwrap();
+    assert!(bytes_under(dir.path(), &needle), "the test's pattern must be findable on disk");
+    store.forget_video(&gone).await.unwrap();
+    assert!(bytes_under(dir.path(), &needle), "a delete alone leaves the bytes (older versions)");
+    store.purge().await.unwrap();
+    assert!(!bytes_under(dir.path(), &needle), "purge leaves no copy of the forgotten embeddings");
+    // The rest of the store is whole, also through a new handle.
+    let reopened = Store::open(dir.path().to_str().unwrap()).await.unwrap();
+    let rk = reopened.video(&kept, "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(reopened.load_frames(&rk).await.unwrap(), matrix(3, 64, 5.0));
+    assert_eq!(reopened.list_videos().await.unwrap().len(), 1);
+}

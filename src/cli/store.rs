@@ -23,6 +23,34 @@ pub enum StoreCommand {
     /// cold and warm read of one long video's frame row, and how long a write takes to be seen
     /// by another handle. Writes under a fresh model key and deletes what it wrote at the end.
     Bench(StoreBenchArgs),
+    /// Take videos out of the store (for every model) and so out of every search: by
+    /// fingerprint, path, URL or folder (every video ingested from under it, files since
+    /// deleted included), or `--missing`. The library index is brought up to date. Deleted rows
+    /// stay in the tables' older versions until `--purge` (or a week's `optimize`).
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// What to remove: a fingerprint, a path (the file's content, and whatever was ingested
+    /// from that path), a folder (everything ingested from under it), or a URL.
+    #[arg(value_name = "VIDEO", required_unless_present = "missing")]
+    pub videos: Vec<String>,
+    /// Also remove every video whose recorded files are all gone from folders that still
+    /// exist (a video also known by URL is kept; so is one whose whole folder is gone, as on an
+    /// unplugged drive: name that folder to remove it).
+    #[arg(long)]
+    pub missing: bool,
+    /// Show what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Make the removal final on disk now: compact the tables, delete their older versions and
+    /// rebuild the affected library indexes. Only while no other process (miner, serve, ingest)
+    /// uses the store: one that holds an older version would find its files gone.
+    #[arg(long)]
+    pub purge: bool,
+    #[command(flatten)]
+    pub index: super::library::IndexFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,11 +120,92 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
             }
         }
         StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
+        StoreCommand::Remove(a) => remove(&store, g, a, out).await?,
         StoreCommand::Optimize => {
             store.optimize().await?;
             out.say("optimized");
             out.json_line(&json!({"optimized": true}));
         }
+    }
+    Ok(())
+}
+
+/// `chronoseek store remove`.
+async fn remove(store: &Store, g: &GlobalOpts, args: RemoveArgs, out: &Output) -> Result<(), CliError> {
+    use chronoseek::ingest::VideoInput;
+    use chronoseek::library::remove::{self, RemoveOptions};
+    use std::collections::BTreeSet;
+    let mut wanted = BTreeSet::new();
+    let mut named = Vec::new();
+    for arg in &args.videos {
+        let fps = remove::named(store, &VideoInput::from_cli(arg)?).await?;
+        wanted.extend(fps.iter().copied());
+        named.push((arg, fps));
+    }
+    if args.missing {
+        for m in remove::missing_local(store).await? {
+            wanted.insert(m.fingerprint);
+        }
+    }
+    let videos = store.list_videos().await?;
+    let stored: BTreeSet<_> = videos.iter().map(|v| v.fingerprint).collect();
+    if args.dry_run {
+        for fp in &wanted {
+            let records: Vec<_> = videos.iter().filter(|v| v.fingerprint == *fp).collect();
+            let Some(first) = records.first() else { continue };
+            let models: Vec<&str> = records.iter().map(|r| r.model_key.as_str()).collect();
+            out.say(format!("would remove {fp}  {}  ({})", first.source, models.join(", ")));
+            out.json_line(&json!({"fingerprint": fp.to_hex(), "status": "would_remove", "source": first.source,
+                "models": models}));
+        }
+        let n = wanted.intersection(&stored).count();
+        out.say(format!("{n} videos would be removed (dry run: nothing changed)"));
+        out.json_line(&json!({"summary": {"would_remove": n, "dry_run": true}}));
+    } else {
+        let bar = out.items_bar(0, "videos removed");
+        let report = remove::remove(
+            store,
+            &args.index.root(g),
+            &wanted,
+            &RemoveOptions { purge: args.purge },
+            &super::output::progress(&bar),
+        )
+        .await;
+        bar.finish_and_clear();
+        let report = report?;
+        for r in report.removed.iter().filter(|r| r.rows.total() > 0) {
+            let what = if r.models.is_empty() {
+                "rows an interrupted write left".to_string()
+            } else {
+                format!("{}  ({})", r.source.as_deref().unwrap_or("-"), r.models.join(", "))
+            };
+            out.say(format!(
+                "removed {}  {what}; rows: markers {}, frames {}, transcripts {}, paths/URLs {}",
+                r.fingerprint, r.rows.videos, r.rows.frames, r.rows.transcripts, r.rows.sources
+            ));
+            out.json_line(&json!({"fingerprint": r.fingerprint.to_hex(), "status": "removed", "source": r.source,
+                "models": r.models, "sources": r.sources, "rows": r.rows}));
+        }
+        let n = report.removed.iter().filter(|r| !r.models.is_empty()).count();
+        out.say(format!(
+            "{n} videos removed ({} rows){}",
+            report.rows.total(),
+            if report.purged { "; purged: old table versions deleted, indexes rebuilt" } else { "" }
+        ));
+        out.json_line(&json!({"summary": {"removed": n, "rows": report.rows, "purged": report.purged}}));
+        for r in report.indexes.values() {
+            super::library::report_refresh(r, out);
+        }
+    }
+    // An argument that named nothing stored is reported (after the others were removed), so a
+    // typo does not pass for a removal.
+    let unknown: Vec<&str> =
+        named.iter().filter(|(_, fps)| !fps.iter().any(|fp| stored.contains(fp))).map(|(a, _)| a.as_str()).collect();
+    if !unknown.is_empty() {
+        return Err(CliError::new(
+            chronoseek::protocol::ErrorCode::InvalidRequest,
+            format!("not in the store: {}", unknown.join(", ")),
+        ));
     }
     Ok(())
 }

@@ -72,6 +72,11 @@ async fn rows(
     Ok(q.execute().await?.try_collect().await?)
 }
 
+/// Deletes the rows of `table` matching `filter` (commit conflicts retried); how many.
+async fn delete_rows(table: &Table, what: &str, filter: &str) -> Result<u64, StoreError> {
+    Ok(retrying(what, || table.delete(filter)).await?.num_deleted_rows)
+}
+
 /// Quotes a string for a Lance SQL filter.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -88,6 +93,33 @@ pub struct SourceRecord {
     pub source: String,
     pub validator: String,
     pub fingerprint: Fingerprint,
+}
+
+/// What [`Store::forget_video`] removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forgotten {
+    pub fingerprint: Fingerprint,
+    /// The complete records the video had (the newest per model): empty when it had none,
+    /// only rows a crash left behind.
+    pub records: Vec<VideoRecord>,
+    /// The paths and URLs that were recorded as leading to it (`file://` URLs for paths).
+    pub sources: Vec<String>,
+    pub rows: RowsRemoved,
+}
+
+/// Rows deleted per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RowsRemoved {
+    pub videos: u64,
+    pub frames: u64,
+    pub transcripts: u64,
+    pub sources: u64,
+}
+
+impl RowsRemoved {
+    pub fn total(&self) -> u64 {
+        self.videos + self.frames + self.transcripts + self.sources
+    }
 }
 
 /// One cached query embedding as the `text_embeddings` table stores it.
@@ -425,7 +457,60 @@ impl Store {
     pub async fn forget_model(&self, model_key: &str) -> Result<(), StoreError> {
         let filter = format!("model_key = {}", sql_str(model_key));
         for t in [&self.videos, &self.frames, &self.transcripts] {
-            retrying("forget a model", || t.delete(filter.as_str())).await?;
+            delete_rows(t, "forget a model", &filter).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes a video out of the store for every model: its completion markers first (one
+    /// commit, after which no reader finds it), then its frames and transcripts, then the
+    /// paths and URLs that led to it. A crash part-way leaves rows that no marker names:
+    /// invisible to every read, and deleted by the next `forget_video` of the fingerprint or
+    /// superseded by a new ingest of it. Deleted rows stay in the table's older versions until
+    /// [`Store::purge`] (or a week's `optimize`) removes those.
+    pub async fn forget_video(&self, fp: &Fingerprint) -> Result<Forgotten, StoreError> {
+        let filter = format!("fingerprint = {}", sql_str(&fp.to_hex()));
+        let mut records = Vec::new();
+        for b in &rows(&self.videos, Some(format!("{filter} AND state = 'complete'")), None, None).await? {
+            records.extend(video_records(b)?);
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.created_at_ms));
+        let mut models = std::collections::HashSet::new();
+        records.retain(|r| models.insert(r.model_key.clone()));
+        let mut sources: Vec<String> = source_rows(&rows(&self.sources, Some(filter.clone()), None, None).await?)?
+            .into_iter()
+            .map(|(_, r)| r.source)
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let f = filter.as_str();
+        let removed = RowsRemoved {
+            videos: delete_rows(&self.videos, "forget a video's markers", f).await?,
+            frames: delete_rows(&self.frames, "forget a video's frames", f).await?,
+            transcripts: delete_rows(&self.transcripts, "forget a video's transcripts", f).await?,
+            sources: delete_rows(&self.sources, "forget a video's sources", f).await?,
+        };
+        Ok(Forgotten { fingerprint: *fp, records, sources, rows: removed })
+    }
+
+    /// Makes deletions final on disk: compacts every table (rewriting files that hold deleted
+    /// rows without them) and removes every older table version at once. Unlike `optimize`,
+    /// which keeps a week of versions for readers that hold one, this must run only while no
+    /// other process reads or writes the store: one holding an older version would find its
+    /// files gone.
+    pub async fn purge(&self) -> Result<(), StoreError> {
+        for t in [&self.videos, &self.frames, &self.transcripts, &self.texts, &self.sources] {
+            let compact =
+                || t.optimize(OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None });
+            retrying("purge: compact", compact).await?;
+            let prune = || {
+                t.optimize(OptimizeAction::Prune {
+                    older_than: Some(lancedb::table::Duration::zero()),
+                    delete_unverified: Some(true),
+                    error_if_tagged_old_versions: Some(false),
+                })
+            };
+            retrying("purge: remove old versions", prune).await?;
         }
         Ok(())
     }

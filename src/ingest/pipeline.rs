@@ -235,6 +235,11 @@ impl Ingestor {
         result
     }
 
+    /// Forgets which video a network source served (its video was removed from the store).
+    pub fn forget_known(&self, source: &VideoSource) {
+        self.known.lock().pop(&source.cache_key());
+    }
+
     /// The remembered record of a network source; when it is older than the TTL, one
     /// background request revalidates it while this answer is served.
     fn known_hit(&self, key: &str, source: &VideoSource) -> Option<VideoRecord> {

@@ -16,6 +16,7 @@
 pub mod bench;
 mod index;
 mod layout;
+pub mod remove;
 mod search;
 mod units;
 

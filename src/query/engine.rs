@@ -238,7 +238,8 @@ impl Engine {
         let started = Instant::now();
         let before = self.counters.snapshot();
         let mut timings = StageTimings::default();
-        let (mut video, video_cached) = self.resolve(video, progress).await?;
+        let input = video;
+        let (mut video, mut video_cached) = self.resolve(input, progress).await?;
         let resolved = started.elapsed().as_secs_f64() * 1000.0;
         if video_cached {
             timings.resolve_ms = resolved;
@@ -249,7 +250,18 @@ impl Engine {
             // Another process wrote this video again (a newer record) and removed the rows the
             // record read a moment ago named: search the newer record.
             Err(SearchError::Store(StoreError::MissingFrames(fp))) => {
-                video = self.store.video(&fp, self.model.key()).await?.ok_or(SearchError::UnknownFingerprint(fp))?;
+                video = match (self.store.video(&fp, self.model.key()).await?, input) {
+                    (Some(newer), _) => newer,
+                    // Removed from the store since (`store remove`) while this process still
+                    // remembered which video the source serves: fetch and ingest it again.
+                    (None, VideoInput::Source(source)) => {
+                        self.ingestor.forget_known(source);
+                        let (again, cached) = self.resolve(input, progress).await?;
+                        video_cached = cached;
+                        again
+                    }
+                    (None, VideoInput::Stored(_)) => return Err(SearchError::UnknownFingerprint(fp)),
+                };
                 self.search_record(&video, query, top_k, &mut timings).await?
             }
             other => other?,

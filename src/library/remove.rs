@@ -1,0 +1,235 @@
+//! Taking videos out of the library: `chronoseek store remove`.
+//!
+//! A user names what to remove the way they named it to ingest — a fingerprint, a path, a
+//! folder, a URL — or asks for every video whose files are gone. A path is matched two ways:
+//! by the path/URL mappings the store recorded at ingest (which outlive the file, so a deleted
+//! file or folder can still be named) and, when the file is still there, by its content (the
+//! same video ingested from another path is the same video).
+//!
+//! Removal is [`Store::forget_video`] per fingerprint (markers first, so a half-removed video
+//! is never visible), then each affected model's library index is refreshed: its entries for
+//! the removed videos are already dead (search filters them out against the store), and the
+//! refresh rebuilds once dead vectors pass the usual fraction. Deleted rows and index vectors
+//! stay on disk in older table versions and in the graph until a purge ([`RemoveOptions::purge`]:
+//! tables compacted, old versions deleted, indexes rebuilt), which needs the store to itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
+use crate::fingerprint::Fingerprint;
+use crate::index::{Forgotten, RowsRemoved, Store};
+use crate::ingest::{VideoInput, VideoSource};
+use crate::progress::ProgressHandle;
+
+/// The fingerprints an argument names (empty: nothing in the store matches it).
+pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerprint>, LibraryError> {
+    let source = match input {
+        VideoInput::Stored(fp) => return Ok(BTreeSet::from([*fp])),
+        VideoInput::Source(s) => s,
+    };
+    let mut out = BTreeSet::new();
+    match source {
+        VideoSource::File(path) => {
+            let key = file_key(path);
+            let under = format!("{key}/");
+            for s in store.sources().await? {
+                if s.source == key || s.source.starts_with(&under) {
+                    out.insert(s.fingerprint);
+                }
+            }
+            if path.is_file() {
+                let path = path.clone();
+                let fp = tokio::task::spawn_blocking(move || hash(&path))
+                    .await?
+                    .map_err(LibraryError::io(source.to_string()))?;
+                out.insert(fp);
+            }
+        }
+        VideoSource::Http(_) | VideoSource::Platform(_) => {
+            if let Some(s) = store.source(&source.cache_key()).await? {
+                out.insert(s.fingerprint);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A stored video whose recorded files are all gone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingVideo {
+    pub fingerprint: Fingerprint,
+    /// Its recorded paths, as `file://` URLs.
+    pub sources: Vec<String>,
+}
+
+/// Complete videos every recorded source of which is a local file that no longer exists in a
+/// folder that still does. A video also known by a URL is kept (the URL may still serve it), as
+/// is one whose folder is gone as a whole: an unmounted drive looks like that, and removing a
+/// library because a disk is unplugged would be wrong (name the folder to remove those).
+pub async fn missing_local(store: &Store) -> Result<Vec<MissingVideo>, LibraryError> {
+    let complete: BTreeSet<Fingerprint> = store.list_videos().await?.into_iter().map(|v| v.fingerprint).collect();
+    let mut by_video: BTreeMap<Fingerprint, Vec<String>> = BTreeMap::new();
+    for s in store.sources().await? {
+        if complete.contains(&s.fingerprint) {
+            by_video.entry(s.fingerprint).or_default().push(s.source);
+        }
+    }
+    Ok(by_video
+        .into_iter()
+        .filter(|(_, sources)| {
+            sources.iter().all(|s| {
+                s.strip_prefix("file://")
+                    .map(Path::new)
+                    .is_some_and(|p| !p.exists() && p.parent().is_some_and(Path::is_dir))
+            })
+        })
+        .map(|(fingerprint, mut sources)| {
+            sources.sort();
+            MissingVideo { fingerprint, sources }
+        })
+        .collect())
+}
+
+/// How [`remove`] finishes.
+#[derive(Debug, Clone, Default)]
+pub struct RemoveOptions {
+    /// Make the removal final on disk: compact the tables, delete their older versions and
+    /// rebuild the affected library indexes. Only while no other process uses the store.
+    pub purge: bool,
+}
+
+/// What [`remove`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoveReport {
+    pub removed: Vec<RemovedVideo>,
+    /// Rows deleted, all videos together.
+    pub rows: RowsRemoved,
+    pub purged: bool,
+    /// The library indexes refreshed (one per model that had a removed video), by model key.
+    pub indexes: BTreeMap<String, RefreshReport>,
+}
+
+/// One fingerprint's removal.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedVideo {
+    pub fingerprint: Fingerprint,
+    /// The models it was stored for (empty: only rows an interrupted write left were removed,
+    /// or nothing at all: see `rows`).
+    pub models: Vec<String>,
+    /// What the complete record named as its source (the path or URL first ingested).
+    pub source: Option<String>,
+    pub sources: Vec<String>,
+    pub rows: RowsRemoved,
+}
+
+impl From<Forgotten> for RemovedVideo {
+    fn from(f: Forgotten) -> Self {
+        Self {
+            fingerprint: f.fingerprint,
+            models: f.records.iter().map(|r| r.model_key.clone()).collect(),
+            source: f.records.first().map(|r| r.source.clone()),
+            sources: f.sources,
+            rows: f.rows,
+        }
+    }
+}
+
+/// Removes `videos` from the store (every model), then refreshes the library indexes under
+/// `root` of the models they were stored for (an index is never created here).
+pub async fn remove(
+    store: &Store,
+    root: &Path,
+    videos: &BTreeSet<Fingerprint>,
+    opts: &RemoveOptions,
+    progress: &ProgressHandle,
+) -> Result<RemoveReport, LibraryError> {
+    progress.set_length(videos.len() as u64);
+    let mut removed = Vec::with_capacity(videos.len());
+    let mut rows = RowsRemoved::default();
+    for fp in videos {
+        let f = store.forget_video(fp).await?;
+        tracing::info!(video = %fp, models = f.records.len(), rows = f.rows.total(), "removed");
+        rows.videos += f.rows.videos;
+        rows.frames += f.rows.frames;
+        rows.transcripts += f.rows.transcripts;
+        rows.sources += f.rows.sources;
+        removed.push(RemovedVideo::from(f));
+        progress.inc(1);
+    }
+    if opts.purge {
+        store.purge().await?;
+    }
+    let models: BTreeSet<&String> = removed.iter().flat_map(|r| &r.models).collect();
+    let refresh_opts = RefreshOptions { rebuild: opts.purge, create: false, ..RefreshOptions::default() };
+    let mut indexes = BTreeMap::new();
+    for model in models {
+        let report = refresh(store, model, root, &refresh_opts, progress).await?;
+        if report.generation.is_some() {
+            indexes.insert(model.clone(), report);
+        }
+    }
+    Ok(RemoveReport { removed, rows, purged: opts.purge, indexes })
+}
+
+/// The source-cache key of a path, as ingest recorded it (`file://` and the canonical path),
+/// also for a path that no longer exists: its nearest existing ancestor is canonicalised.
+fn file_key(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(c) = std::fs::canonicalize(existing) {
+            break rest.iter().rev().fold(c, |p: PathBuf, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break absolute.clone(),
+        }
+    };
+    format!("file://{}", resolved.display())
+}
+
+/// blake3 of a file's bytes (what ingest fingerprints).
+fn hash(path: &Path) -> std::io::Result<Fingerprint> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(Fingerprint::from_bytes(*hasher.finalize().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_match_what_ingest_records_also_for_deleted_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.mp4");
+        std::fs::write(&file, b"x").unwrap();
+        let recorded = VideoSource::File(file.clone()).cache_key();
+        assert_eq!(file_key(&file), recorded);
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(file_key(&file), recorded, "a deleted file keeps its key");
+        // Through a symbolic link to the folder, and for a deleted folder's file.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        assert_eq!(file_key(&link.join("a.mp4")), recorded);
+        let gone = dir.path().join("gone/deeper/b.mp4");
+        let canonical_dir = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(file_key(&gone), format!("file://{}", canonical_dir.join("gone/deeper/b.mp4").display()));
+    }
+
+    #[test]
+    fn hashing_a_file_gives_the_fingerprint_of_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.bin");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        assert_eq!(hash(&file).unwrap(), Fingerprint::of(&bytes));
+    }
+}
