@@ -158,26 +158,59 @@ async fn ensure_table(conn: &Connection, name: &str, schema: SchemaRef) -> Resul
 /// schema change and the version record is completed by the next open).
 async fn ensure_columns(conn: &Connection, table: &str, fields: &[(String, String, bool)]) -> Result<(), StoreError> {
     let t = conn.open_table(table).execute().await?;
+    add_missing_columns(conn, &t, fields).await
+}
+
+/// The columns of `fields` that the table version `t` holds lacks.
+async fn missing_columns(
+    t: &lancedb::Table,
+    fields: &[(String, String, bool)],
+) -> Result<Vec<(String, String, bool)>, StoreError> {
     let have = t.schema().await?;
-    let missing: Vec<(String, String, bool)> =
-        fields.iter().filter(|(name, _, _)| have.field_with_name(name).is_err()).cloned().collect();
+    Ok(fields.iter().filter(|(name, _, _)| have.field_with_name(name).is_err()).cloned().collect())
+}
+
+/// [`ensure_columns`] on an open handle `t`, which may be behind the table.
+async fn add_missing_columns(
+    conn: &Connection,
+    t: &lancedb::Table,
+    fields: &[(String, String, bool)],
+) -> Result<(), StoreError> {
+    let missing = missing_columns(t, fields).await?;
     if missing.is_empty() {
         return Ok(());
     }
     if let Some((name, _, _)) = missing.iter().find(|(_, _, nullable)| !nullable) {
-        return Err(StoreError::Migration(format!("{table}.{name}: an added column must be nullable")));
+        return Err(StoreError::Migration(format!("{}.{name}: an added column must be nullable", t.name())));
     }
     let schema = schema_of(&missing)?;
+    let mut first = true;
     let added = retrying("add columns", || {
-        let t = t.clone();
         let schema = schema.clone();
-        async move { t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema)).execute().await }
+        let retry = !std::mem::replace(&mut first, false);
+        async move {
+            // A retry follows another writer's commit: look at the newest version, where that
+            // writer may have added the columns already (then there is nothing to do).
+            let t = if retry { conn.open_table(t.name()).execute().await? } else { t.clone() };
+            if retry {
+                let have = t.schema().await?;
+                if schema.fields().iter().all(|f| have.field_with_name(f.name()).is_ok()) {
+                    return Ok(());
+                }
+            }
+            t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema)).execute().await.map(|_| ())
+        }
     })
     .await;
     match added {
-        // Another process added them first.
-        Ok(_) | Err(lancedb::Error::ColumnAlreadyExists { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+        // Another process added them first. Lance reports that as `ColumnAlreadyExists`, or,
+        // when it finds the clash while rebasing onto the other commit, as invalid input: what
+        // decides is whether the table's newest version has every column.
+        Err(e) => {
+            let latest = conn.open_table(t.name()).execute().await?;
+            if missing_columns(&latest, fields).await?.is_empty() { Ok(()) } else { Err(e.into()) }
+        }
     }
 }
 
@@ -246,5 +279,29 @@ mod tests {
         let videos = declared_schema("videos").unwrap();
         assert_eq!(videos.fields().last().unwrap().name(), "transcript_id");
         assert!(declared_schema("nope").is_err());
+    }
+
+    #[tokio::test]
+    async fn columns_another_process_added_meanwhile_count_as_added() {
+        // Two processes migrating one store both see the column missing; the one that commits
+        // second must take the other's column as done, not fail the open.
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().to_str().unwrap();
+        let fields = vec![("extra".to_string(), "utf8".to_string(), true)];
+        let schema = schema_of(&[("id".to_string(), "utf8".to_string(), false)]).unwrap();
+        let first = lancedb::connect(uri).execute().await.unwrap();
+        first.create_empty_table("t", schema).execute().await.unwrap();
+        let behind = first.open_table("t").execute().await.unwrap();
+        assert_eq!(missing_columns(&behind, &fields).await.unwrap().len(), 1);
+        // The other process adds it.
+        let second = lancedb::connect(uri).execute().await.unwrap();
+        ensure_columns(&second, "t", &fields).await.unwrap();
+        // This one, with its handle from before, adds it too: done, not an error.
+        add_missing_columns(&first, &behind, &fields).await.unwrap();
+        let latest = first.open_table("t").execute().await.unwrap();
+        assert!(missing_columns(&latest, &fields).await.unwrap().is_empty());
+        // A real failure is still one: a non-nullable column is refused.
+        let strict = vec![("strict".to_string(), "utf8".to_string(), false)];
+        assert!(matches!(ensure_columns(&first, "t", &strict).await, Err(StoreError::Migration(_))));
     }
 }
