@@ -122,6 +122,15 @@ impl RowsRemoved {
     }
 }
 
+impl std::ops::AddAssign for RowsRemoved {
+    fn add_assign(&mut self, other: Self) {
+        self.videos += other.videos;
+        self.frames += other.frames;
+        self.transcripts += other.transcripts;
+        self.sources += other.sources;
+    }
+}
+
 /// One cached query embedding as the `text_embeddings` table stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextEmbeddingRow {

@@ -152,10 +152,7 @@ pub async fn remove(
     for fp in videos {
         let f = store.forget_video(fp).await?;
         tracing::info!(video = %fp, models = f.records.len(), rows = f.rows.total(), "removed");
-        rows.videos += f.rows.videos;
-        rows.frames += f.rows.frames;
-        rows.transcripts += f.rows.transcripts;
-        rows.sources += f.rows.sources;
+        rows += f.rows;
         removed.push(RemovedVideo::from(f));
         progress.inc(1);
     }
