@@ -309,3 +309,42 @@ async fn purge_erases_a_forgotten_videos_embeddings_from_disk() {
     assert_eq!(reopened.load_frames(&rk).await.unwrap(), matrix(3, 64, 5.0));
     assert_eq!(reopened.list_videos().await.unwrap().len(), 1);
 }
+
+store_matrix!(a_purged_store_reopens_whole_and_takes_new_writes, |backend| {
+    let store = backend.open().await;
+    let (gone, kept, later) = (Fingerprint::of(b"p-gone"), Fingerprint::of(b"p-kept"), Fingerprint::of(b"p-later"));
+    store.put_video(&record(gone, "g", 2), &matrix(2, 4, 1.0)).await.unwrap();
+    store.put_video(&record(kept, "k", 3), &matrix(3, 4, 2.0)).await.unwrap();
+    store.forget_video(&gone).await.unwrap();
+    store.purge().await.unwrap();
+    let reopened = backend.open().await;
+    let listed: Vec<Fingerprint> = reopened.list_videos().await.unwrap().iter().map(|v| v.fingerprint).collect();
+    assert_eq!(listed, [kept]);
+    let rk = reopened.video(&kept, "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(reopened.load_frames(&rk).await.unwrap(), matrix(3, 4, 2.0));
+    reopened.put_video(&record(later, "l", 4), &matrix(4, 4, 3.0)).await.unwrap();
+    // The purging handle reads the newer version within the read-consistency interval.
+    tokio::time::sleep(chronoseek::index::READ_CONSISTENCY).await;
+    let rl = store.video(&later, "tiny:0123").await.unwrap().expect("visible after the interval");
+    assert_eq!(store.load_frames(&rl).await.unwrap(), matrix(4, 4, 3.0));
+});
+
+store_matrix!(a_marker_seen_before_its_frames_table_refreshed_still_loads, |backend| {
+    // Each table of a handle looks for newer versions on its own schedule (at most
+    // READ_CONSISTENCY stale), so a reader can see another process's new marker while its view
+    // of `frames` is still older than the write. Loading the record must not call the frames
+    // missing then.
+    let writer = backend.open().await;
+    let reader = backend.open().await;
+    let (x, y) = (Fingerprint::of(b"x-first"), Fingerprint::of(b"y-later"));
+    writer.put_video(&record(x, "x", 2), &matrix(2, 4, 1.0)).await.unwrap();
+    tokio::time::sleep(chronoseek::index::READ_CONSISTENCY).await;
+    // The reader's `videos` view is checked now, then its `frames` view after the interval.
+    let rx = reader.video(&x, "tiny:0123").await.unwrap().unwrap();
+    tokio::time::sleep(chronoseek::index::READ_CONSISTENCY + std::time::Duration::from_millis(100)).await;
+    assert_eq!(reader.load_frames(&rx).await.unwrap(), matrix(2, 4, 1.0));
+    // Written now: the reader's `videos` view is due for a check, its `frames` view is not.
+    writer.put_video(&record(y, "y", 3), &matrix(3, 4, 2.0)).await.unwrap();
+    let ry = reader.video(&y, "tiny:0123").await.unwrap().expect("the marker is seen");
+    assert_eq!(reader.load_frames(&ry).await.unwrap(), matrix(3, 4, 2.0));
+});

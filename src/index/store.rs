@@ -243,7 +243,15 @@ impl Store {
             sql_str(&video.fingerprint.to_hex()),
             sql_str(&video.ingest_id)
         );
-        let batches = rows(&self.frames, Some(filter), Some(&["dim", "timestamps_ms", "embeddings"]), Some(1)).await?;
+        let read = || rows(&self.frames, Some(filter.clone()), Some(&["dim", "timestamps_ms", "embeddings"]), Some(1));
+        let mut batches = read().await?;
+        if !batches.iter().any(|b| b.num_rows() > 0) {
+            // Each table looks for newer versions on its own schedule (READ_CONSISTENCY), so the
+            // marker may come from a newer `videos` version than this handle's `frames` view:
+            // look at the newest frames before calling the row missing.
+            self.frames.checkout_latest().await?;
+            batches = read().await?;
+        }
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
@@ -429,10 +437,16 @@ impl Store {
     /// just replaced it).
     pub async fn transcript(&self, record: &VideoRecord) -> Result<Option<Transcript>, StoreError> {
         let Some(id) = &record.transcript_id else { return Ok(None) };
-        let batches = rows(&self.transcripts, Some(format!("transcript_id = {}", sql_str(id))), None, Some(1)).await?;
-        for b in &batches {
-            if let Some(t) = transcripts_of(b)?.into_iter().next() {
-                return Ok(Some(t));
+        let filter = format!("transcript_id = {}", sql_str(id));
+        for attempt in 0..2 {
+            if attempt == 1 {
+                // As for frames: this handle's `transcripts` view may be older than the marker.
+                self.transcripts.checkout_latest().await?;
+            }
+            for b in &rows(&self.transcripts, Some(filter.clone()), None, Some(1)).await? {
+                if let Some(t) = transcripts_of(b)?.into_iter().next() {
+                    return Ok(Some(t));
+                }
             }
         }
         tracing::warn!(video = %record.fingerprint, transcript = id, "the record names a transcript the store no longer has");
