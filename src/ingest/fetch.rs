@@ -436,7 +436,7 @@ fn network(url: &url::Url, e: reqwest::Error) -> FetchError {
 }
 
 /// Hashes a local file in one streaming pass (the decoder reads the file itself afterwards).
-async fn hash_file(path: &Path, max_bytes: u64) -> Result<LocalVideo, FetchError> {
+pub(crate) async fn hash_file(path: &Path, max_bytes: u64) -> Result<LocalVideo, FetchError> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let meta = std::fs::metadata(&path).map_err(|_| FetchError::NotFound(path.display().to_string()))?;

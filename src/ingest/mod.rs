@@ -14,6 +14,7 @@ pub mod thumbnail;
 
 pub use crate::fingerprint::{Fingerprint, HashingWriter};
 pub use dedup::{DedupSetting, NearDuplicate};
+pub(crate) use fetch::hash_file;
 pub use fetch::{
     FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
 };

@@ -51,6 +51,9 @@ pub enum LibraryError {
     WrongModel { path: PathBuf, found: String, expected: String },
     #[error("no video with fingerprint {0} in the store for this model")]
     UnknownVideo(Fingerprint),
+    /// A file named to the library could not be read.
+    #[error(transparent)]
+    Fetch(#[from] crate::ingest::FetchError),
     #[error("index worker failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -61,6 +64,7 @@ impl LibraryError {
         match self {
             Self::Search(e) => e.code(),
             Self::UnknownVideo(_) => ErrorCode::InvalidRequest,
+            Self::Fetch(_) => ErrorCode::VideoFetchFailed,
             _ => ErrorCode::InternalError,
         }
     }

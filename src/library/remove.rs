@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::fingerprint::Fingerprint;
 use crate::index::{Forgotten, RowsRemoved, Store};
-use crate::ingest::{VideoInput, VideoSource};
+use crate::ingest::{VideoInput, VideoSource, hash_file};
 use crate::progress::ProgressHandle;
 
 /// The fingerprints an argument names (empty: nothing in the store matches it).
@@ -41,11 +41,7 @@ pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerp
                 }
             }
             if path.is_file() {
-                let path = path.clone();
-                let fp = tokio::task::spawn_blocking(move || hash(&path))
-                    .await?
-                    .map_err(LibraryError::io(source.to_string()))?;
-                out.insert(fp);
+                out.insert(hash_file(path, u64::MAX).await?.fingerprint);
             }
         }
         VideoSource::Http(_) | VideoSource::Platform(_) => {
@@ -192,13 +188,6 @@ fn file_key(path: &Path) -> String {
     format!("file://{}", resolved.display())
 }
 
-/// blake3 of a file's bytes (what ingest fingerprints).
-fn hash(path: &Path) -> std::io::Result<Fingerprint> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
-    Ok(Fingerprint::from_bytes(*hasher.finalize().as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,12 +210,14 @@ mod tests {
         assert_eq!(file_key(&gone), format!("file://{}", canonical_dir.join("gone/deeper/b.mp4").display()));
     }
 
-    #[test]
-    fn hashing_a_file_gives_the_fingerprint_of_its_bytes() {
+    #[tokio::test]
+    async fn a_path_names_its_files_content_also_when_ingested_from_elsewhere() {
         let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store").to_str().unwrap()).await.unwrap();
         let file = dir.path().join("v.bin");
         let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&file, &bytes).unwrap();
-        assert_eq!(hash(&file).unwrap(), Fingerprint::of(&bytes));
+        let named = named(&store, &VideoInput::Source(VideoSource::File(file))).await.unwrap();
+        assert_eq!(named, BTreeSet::from([Fingerprint::of(&bytes)]));
     }
 }
