@@ -72,6 +72,19 @@ async fn rows(
     Ok(q.execute().await?.try_collect().await?)
 }
 
+/// The one row a marker names (`filter` selects it). Each table of a handle looks for newer
+/// versions on its own schedule ([`READ_CONSISTENCY`]), so the marker may come from a newer
+/// `videos` version than this handle's view of `table`: when the view has no such row, the
+/// newest version is read before the row counts as missing.
+async fn named_row(table: &Table, filter: String, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, StoreError> {
+    let batches = rows(table, Some(filter.clone()), columns, Some(1)).await?;
+    if batches.iter().any(|b| b.num_rows() > 0) {
+        return Ok(batches);
+    }
+    table.checkout_latest().await?;
+    rows(table, Some(filter), columns, Some(1)).await
+}
+
 /// Deletes the rows of `table` matching `filter` (commit conflicts retried); how many.
 async fn delete_rows(table: &Table, what: &str, filter: &str) -> Result<u64, StoreError> {
     Ok(retrying(what, || table.delete(filter)).await?.num_deleted_rows)
@@ -243,15 +256,7 @@ impl Store {
             sql_str(&video.fingerprint.to_hex()),
             sql_str(&video.ingest_id)
         );
-        let read = || rows(&self.frames, Some(filter.clone()), Some(&["dim", "timestamps_ms", "embeddings"]), Some(1));
-        let mut batches = read().await?;
-        if !batches.iter().any(|b| b.num_rows() > 0) {
-            // Each table looks for newer versions on its own schedule (READ_CONSISTENCY), so the
-            // marker may come from a newer `videos` version than this handle's `frames` view:
-            // look at the newest frames before calling the row missing.
-            self.frames.checkout_latest().await?;
-            batches = read().await?;
-        }
+        let batches = named_row(&self.frames, filter, Some(&["dim", "timestamps_ms", "embeddings"])).await?;
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
@@ -437,16 +442,9 @@ impl Store {
     /// just replaced it).
     pub async fn transcript(&self, record: &VideoRecord) -> Result<Option<Transcript>, StoreError> {
         let Some(id) = &record.transcript_id else { return Ok(None) };
-        let filter = format!("transcript_id = {}", sql_str(id));
-        for attempt in 0..2 {
-            if attempt == 1 {
-                // As for frames: this handle's `transcripts` view may be older than the marker.
-                self.transcripts.checkout_latest().await?;
-            }
-            for b in &rows(&self.transcripts, Some(filter.clone()), None, Some(1)).await? {
-                if let Some(t) = transcripts_of(b)?.into_iter().next() {
-                    return Ok(Some(t));
-                }
+        for b in &named_row(&self.transcripts, format!("transcript_id = {}", sql_str(id)), None).await? {
+            if let Some(t) = transcripts_of(b)?.into_iter().next() {
+                return Ok(Some(t));
             }
         }
         tracing::warn!(video = %record.fingerprint, transcript = id, "the record names a transcript the store no longer has");
