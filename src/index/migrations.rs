@@ -185,33 +185,27 @@ async fn add_missing_columns(
     }
     let schema = schema_of(&missing)?;
     let mut first = true;
-    let added = retrying("add columns", || {
+    retrying("add columns", || {
         let schema = schema.clone();
-        let retry = !std::mem::replace(&mut first, false);
+        let first = std::mem::replace(&mut first, false);
         async move {
-            // A retry follows another writer's commit: look at the newest version, where that
-            // writer may have added the columns already (then there is nothing to do).
-            let t = if retry { conn.open_table(t.name()).execute().await? } else { t.clone() };
-            if retry {
-                let have = t.schema().await?;
-                if schema.fields().iter().all(|f| have.field_with_name(f.name()).is_ok()) {
-                    return Ok(());
-                }
-            }
-            t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema)).execute().await.map(|_| ())
+            // A retry follows another writer's commit: add to the newest version.
+            let t = if first { t.clone() } else { conn.open_table(t.name()).execute().await? };
+            let Err(e) =
+                t.add_columns().transform(lancedb::table::NewColumnTransform::AllNulls(schema.clone())).execute().await
+            else {
+                return Ok(());
+            };
+            // Another process may have added them first (Lance says `ColumnAlreadyExists`, a
+            // commit conflict, or, finding the clash while rebasing, invalid input): what
+            // decides is whether the newest version has every column.
+            let latest = conn.open_table(t.name()).execute().await?;
+            let have = latest.schema().await?;
+            if schema.fields().iter().all(|f| have.field_with_name(f.name()).is_ok()) { Ok(()) } else { Err(e) }
         }
     })
-    .await;
-    match added {
-        Ok(_) => Ok(()),
-        // Another process added them first. Lance reports that as `ColumnAlreadyExists`, or,
-        // when it finds the clash while rebasing onto the other commit, as invalid input: what
-        // decides is whether the table's newest version has every column.
-        Err(e) => {
-            let latest = conn.open_table(t.name()).execute().await?;
-            if missing_columns(&latest, fields).await?.is_empty() { Ok(()) } else { Err(e.into()) }
-        }
-    }
+    .await?;
+    Ok(())
 }
 
 /// Brings the store to [`latest_version`]. Refuses stores written by a newer build.
