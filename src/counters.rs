@@ -49,6 +49,8 @@ counters! {
     frames_reused,
     /// Queries run through the text tower.
     text_embeddings,
+    /// Query pictures (library search by picture) run through the image tower.
+    picture_embeddings,
     /// Query embeddings served from the in-memory LRU.
     text_cache_hits,
     /// Query embeddings served from the store.

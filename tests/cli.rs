@@ -316,6 +316,66 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     let out = with_store(&store).args(["library", "search", "dog", "--video", &"ab".repeat(32)]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no video with fingerprint"));
+    assert_eq!(answer["probe"], serde_json::json!({"kind": "text", "text": "a yellow screen"}));
+    assert_eq!(answer["query"], "a yellow screen");
+
+    // By picture: a still of a.webm at 6 s (its magenta scene) finds that scene.
+    let still = dir.path().join("still.png");
+    std::fs::write(&still, chronoseek::ingest::thumbnail::thumbnail_png(&folder.join("a.webm"), 6.0, 320).unwrap())
+        .unwrap();
+    let out = with_store(&store).args(["--json", "library", "search", "--picture"]).arg(&still).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let by_picture: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &by_picture);
+    assert_eq!(by_picture["probe"]["kind"], "picture");
+    let top = &by_picture["results"][0];
+    assert!(top["source"].as_str().unwrap().ends_with("a.webm"), "{by_picture}");
+    assert!(top["start"].as_f64().unwrap() <= 6.0 && top["end"].as_f64().unwrap() >= 6.0, "{by_picture}");
+
+    // Like a stored moment, named by the file's path and a clock time: never that moment.
+    let out = with_store(&store)
+        .args(["--json", "library", "search", "--like"])
+        .arg(folder.join("a.webm"))
+        .args(["--at", "0:06"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let like: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &like);
+    assert_eq!((like["probe"]["kind"].as_str(), like["probe"]["at"].as_f64()), (Some("moment"), Some(6.0)));
+    let webm_fp = like["probe"]["fingerprint"].clone();
+    assert!(
+        like["results"].as_array().unwrap().iter().all(|r| !(r["fingerprint"] == webm_fp
+            && r["start"].as_f64().unwrap() <= 6.0
+            && r["end"].as_f64().unwrap() >= 6.0)),
+        "{like}"
+    );
+    assert!(like.get("query").is_none());
+
+    // Refusals: exactly one probe; a picture that is missing (2) or is not one (5); a time
+    // the video does not have (5); a video the store does not have (2).
+    let notes = folder.join("notes.txt");
+    let missing = dir.path().join("missing.png");
+    let stranger = "cd".repeat(32);
+    for (args, code, needle) in [
+        (vec!["dog".as_ref(), "--picture".as_ref(), still.as_os_str()], 2, "cannot be used with"),
+        (vec!["--at".as_ref(), "3".as_ref()], 2, "--like"),
+        (vec![], 2, "required"),
+        (vec!["--picture".as_ref(), missing.as_os_str()], 2, "cannot read picture"),
+        (vec!["--picture".as_ref(), notes.as_os_str()], 5, "not a picture"),
+        (
+            vec!["--like".as_ref(), folder.join("a.webm").as_os_str(), "--at".as_ref(), "1:00:00".as_ref()],
+            5,
+            "not a moment",
+        ),
+        (vec!["--like".as_ref(), stranger.as_ref(), "--at".as_ref(), "1".as_ref()], 2, "not in the store"),
+        (vec!["--like".as_ref(), stranger.as_ref(), "--at".as_ref(), "1:99".as_ref()], 2, "not a time"),
+    ] {
+        let out = with_store(&store).args(["library", "search"]).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use chronoseek::index::{Store, VideoRecord};
 use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
-use chronoseek::library::{Candidates, IndexUnit, Library, LibraryQuery, LibraryTopK, RefreshOptions, staleness};
+use chronoseek::library::{
+    Candidates, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, Picture, Probe, RefreshOptions, staleness,
+};
 use chronoseek::progress::silent;
 use chronoseek::query::{Engine, EngineOptions};
 
@@ -24,7 +26,11 @@ async fn engine(dir: &Path) -> Arc<Engine> {
 }
 
 async fn ingest(engine: &Engine, name: &str) -> VideoRecord {
-    let source = VideoSource::parse(&common::fixture(name).display().to_string()).unwrap();
+    ingest_path(engine, &common::fixture(name)).await
+}
+
+async fn ingest_path(engine: &Engine, path: &Path) -> VideoRecord {
+    let source = VideoSource::parse(&path.display().to_string()).unwrap();
     match engine.ingest(&source, &silent()).await.unwrap() {
         IngestOutcome::Ingested(r, _) | IngestOutcome::AlreadyIngested(r) => r,
     }
@@ -174,4 +180,72 @@ async fn shots_index_fewer_vectors_and_restrictions_search_exactly() {
     assert!(matches!(lib.search(&unknown).await, Err(chronoseek::library::LibraryError::UnknownVideo(_))));
     assert!(lib.search(&query("   ", 3)).await.is_err(), "blank query refused");
     assert!(LibraryTopK::new(0).is_none() && LibraryTopK::new(101).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moments_like_a_picture_or_like_a_stored_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // scenes.mp4: red 0-10 s, green 10-20 s, blue 20-30 s.
+    let mp4 = ingest(&engine, "scenes.mp4").await;
+    ingest(&engine, "scenes.webm").await;
+    ingest(&engine, "odd.mkv").await;
+    // Its green scene again, cut out, scaled down and re-encoded by the ffmpeg tool: other
+    // bytes (another video), the same look.
+    let green = dir.path().join("green.mp4");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-ss", "11", "-t", "8", "-i"])
+        .arg(common::fixture("scenes.mp4"))
+        .args(["-vf", "scale=160:120", "-an", "-c:v", "libx264"])
+        .arg(&green)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+    let copy = ingest_path(&engine, &green).await;
+    assert_ne!(copy.fingerprint, mp4.fingerprint);
+    let lib = Library::new(engine.clone(), &dir.path().join("library"));
+    lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    let k = LibraryTopK::new(5).unwrap();
+
+    // A picture: scenes.mp4's frame at 15 s written as a PNG (the page's thumbnail code).
+    let png = chronoseek::ingest::thumbnail::thumbnail_png(&common::fixture("scenes.mp4"), 15.0, 320).unwrap();
+    let path = dir.path().join("still.png");
+    std::fs::write(&path, png).unwrap();
+    let c0 = engine.counters();
+    let seen = lib.search(&LibraryQuery::new(Probe::Picture(Picture::open(&path).unwrap()), k)).await.unwrap();
+    let c = engine.counters().since(&c0);
+    assert_eq!((c.picture_embeddings, c.text_embeddings, c.image_embeddings, c.videos_decoded), (1, 0, 0, 0));
+    assert_eq!(seen.stats.videos_scanned_exact, 0, "candidates came from the index");
+    // The two green moments lead, well ahead of anything else.
+    let leaders: std::collections::HashSet<_> = seen.hits[..2].iter().map(|h| h.fingerprint).collect();
+    assert_eq!(leaders, std::collections::HashSet::from([mp4.fingerprint, copy.fingerprint]), "{:#?}", seen.hits);
+    let in_mp4 = seen.hits.iter().find(|h| h.fingerprint == mp4.fingerprint).unwrap();
+    assert!(in_mp4.start >= 9.0 && in_mp4.end <= 21.0 && in_mp4.start < 15.0 && in_mp4.end > 15.0, "{in_mp4:?}");
+    assert!(seen.hits[1].score > seen.hits[2].score + 0.05, "{:#?}", seen.hits);
+
+    // A stored moment: scenes.mp4 at 15 s. No tower runs (its frame is in the store), the
+    // moment itself is left out, and the green copy comes first.
+    let c0 = engine.counters();
+    let like = lib.search(&LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 15.0 }, k)).await.unwrap();
+    let c = engine.counters().since(&c0);
+    assert_eq!((c.picture_embeddings, c.text_embeddings, c.image_embeddings, c.videos_decoded), (0, 0, 0, 0));
+    assert_eq!(like.hits[0].fingerprint, copy.fingerprint, "{:#?}", like.hits);
+    assert!(
+        like.hits.iter().all(|h| !(h.fingerprint == mp4.fingerprint && h.start <= 15.0 && h.end >= 15.0)),
+        "the probe's own moment is an answer: {:#?}",
+        like.hits
+    );
+    // Its score is the cosine with scenes.mp4's stored frame: the copy is the same green.
+    assert!(like.hits[0].score > 0.9, "{:?}", like.hits[0]);
+
+    // Times the video does not have, and videos the store does not have, are refused.
+    for at_s in [31.0, -1.0, f64::NAN, f64::INFINITY] {
+        let q = LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s }, k);
+        let e = lib.search(&q).await.unwrap_err();
+        assert!(matches!(e, LibraryError::MomentOutside { .. }), "{at_s}: {e}");
+        assert_eq!(e.code(), chronoseek::protocol::ErrorCode::QueryInvalid);
+    }
+    let stranger = chronoseek::fingerprint::Fingerprint::of(b"not stored");
+    let q = LibraryQuery::new(Probe::Moment { video: stranger, at_s: 1.0 }, k);
+    assert!(matches!(lib.search(&q).await, Err(LibraryError::UnknownVideo(_))));
 }

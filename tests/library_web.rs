@@ -204,6 +204,75 @@ async fn api_media_and_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_picture_and_for_similar_moments_over_http() {
+    let app = start().await;
+    let http = reqwest::Client::new();
+    let search = format!("{}/api/library/search", app.base);
+
+    // A picture: the page's own thumbnail of scenes.mp4 at 5 s (its red scene), uploaded.
+    let png = http.get(format!("{}/thumb/{}?t=5", app.base, app.mp4)).send().await.unwrap().bytes().await.unwrap();
+    let r = http.post(format!("{search}?top_k=5")).header("Content-Type", "image/png").body(png).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let found: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(found["probe"], serde_json::json!({"kind": "picture", "format": "Png", "width": 320, "height": 240}));
+    assert!(found.get("query").is_none(), "{found}");
+    let first = &found["results"][0];
+    assert_eq!(first["fingerprint"], app.mp4.as_str(), "{found}");
+    assert!(first["start"].as_f64().unwrap() <= 5.0 && first["end"].as_f64().unwrap() >= 5.0, "{found}");
+    assert!(first["thumbnail"].is_string() && first["media"].is_string());
+
+    // Moments like a stored one: never that moment itself.
+    let like: serde_json::Value =
+        http.get(format!("{search}?like={}&at=15&top_k=10", app.mp4)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(like["probe"], serde_json::json!({"kind": "moment", "fingerprint": app.mp4, "at": 15.0}));
+    let results = like["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{like}");
+    assert!(
+        results.iter().all(|r| !(r["fingerprint"] == app.mp4.as_str()
+            && r["start"].as_f64().unwrap() <= 15.0
+            && r["end"].as_f64().unwrap() >= 15.0)),
+        "{like}"
+    );
+
+    // Refusals: the protocol envelope, the right code, a clear message.
+    let stranger = "ab".repeat(32);
+    for (path, status, code, needle) in [
+        (format!("?q=dog&like={}&at=1", app.mp4), 400, "INVALID_REQUEST", "not both"),
+        (format!("?like={}", app.mp4), 400, "INVALID_REQUEST", "go together"),
+        ("?at=3".to_string(), 400, "INVALID_REQUEST", "go together"),
+        (format!("?like={}&at=soon", app.mp4), 400, "INVALID_REQUEST", "seconds"),
+        (format!("?like={}&at=-2", app.mp4), 400, "INVALID_REQUEST", "seconds"),
+        (format!("?like={}&at=999", app.mp4), 400, "QUERY_INVALID", "not a moment"),
+        (format!("?like={stranger}&at=1"), 404, "INVALID_REQUEST", "no video"),
+        ("?like=nothex&at=1".to_string(), 400, "INVALID_REQUEST", "fingerprint"),
+    ] {
+        let r = http.get(format!("{search}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(error_code(&body), code, "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+    let post = |query: &'static str, body: Vec<u8>| {
+        let http = http.clone();
+        let url = format!("{search}{query}");
+        async move {
+            let r = http.post(url).body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = post("", b"<html>not a picture</html>".to_vec()).await;
+    assert_eq!((status, error_code(&body).as_str()), (400, "QUERY_INVALID"), "{body}");
+    assert!(body.contains("not a picture"), "{body}");
+    let (status, body) = post("", Vec::new()).await;
+    assert_eq!((status, error_code(&body).as_str()), (400, "QUERY_INVALID"), "{body}");
+    let (status, body) = post("?q=dog", b"x".to_vec()).await;
+    assert_eq!((status, error_code(&body).as_str()), (400, "INVALID_REQUEST"), "{body}");
+    assert!(body.contains("unknown parameter"), "{body}");
+    let (status, body) = post("", vec![0u8; 33 * 1024 * 1024]).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "INVALID_REQUEST"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_in_a_real_browser() {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
@@ -213,12 +282,18 @@ async fn the_page_in_a_real_browser() {
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-page.png");
     let script = common::root().join("tests/browser/library_page.py");
     let url = format!("{}/", app.base);
+    // The picture the page uploads: scenes.mp4 at 25 s (its blue scene).
+    let picture = app._dir.path().join("blue-still.png");
+    let png = chronoseek::ingest::thumbnail::thumbnail_png(&common::fixture("scenes.mp4"), 25.0, 320).unwrap();
+    std::fs::write(&picture, png).unwrap();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
             .arg(script)
             .args(["--url", &url, "--query", "a red screen", "--timeout", "60", "--chromium", chromium])
             .arg("--screenshot")
             .arg(&shot)
+            .arg("--picture")
+            .arg(&picture)
             .output()
             .unwrap()
     })
@@ -235,5 +310,19 @@ async fn the_page_in_a_real_browser() {
     assert!(t >= start - 0.05 && t < start + 3.0, "video at {t} s, moment starts at {start} s");
     let png = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+    // "Similar moments" on the first card: answers, none of them that moment itself.
+    let (fp, mid) = (report["first"]["fingerprint"].clone(), (start + report["first"]["end"].as_f64().unwrap()) / 2.0);
+    let similar = report["similar"].as_array().unwrap();
+    assert!(!similar.is_empty(), "{report}");
+    assert!(
+        similar.iter().all(|c| !(c["fingerprint"] == fp
+            && c["start"].as_f64().unwrap() <= mid
+            && c["end"].as_f64().unwrap() >= mid)),
+        "{report}"
+    );
+    // The picture (the blue scene) finds the blue scene.
+    let pic = &report["picture"];
+    assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");
+    assert!(pic["start"].as_f64().unwrap() <= 25.0 && pic["end"].as_f64().unwrap() >= 25.0, "{report}");
     println!("screenshot: {}", report["screenshot"]);
 }

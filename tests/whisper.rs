@@ -621,7 +621,7 @@ mod listening {
         };
         engine.store().put_video_with_transcript(&record, &frames, &transcript).await.unwrap();
         let cached = engine.frames(&record).await.unwrap();
-        let got = engine.timeline(&record, &cached, &q).unwrap().normalized.scores;
+        let got = engine.timeline(&record, &cached, &q, chronoseek::query::Speech::Fuse).unwrap().normalized.scores;
         // By hand: v = (cos − 0.1) / 0.5; a = (cos − 0.2) / 0.5 over the segments, the best
         // active one per frame (start ≤ t < end); fused v + 0.25·max(0, a − v) in [0, 1].
         let v = [0.0, 0.2, 0.4, 1.0, 0.8, 0.6];
@@ -639,6 +639,15 @@ mod listening {
         }
         // Frame 4 (t = 4 s): v 0.8, in the 0.7 segment (a = 1): raised to 0.85.
         assert!((got[4] - 0.85).abs() < 1e-4);
+        // A query that is not words (a picture, a stored frame) is matched against frames
+        // alone: the visual curve, frame 4 not raised.
+        let c0 = engine.counters();
+        let visual =
+            engine.timeline(&record, &cached, &q, chronoseek::query::Speech::Ignore).unwrap().normalized.scores;
+        for (i, (g, w)) in visual.iter().zip(&v).enumerate() {
+            assert!((g - w).abs() < 1e-4, "frame {i}: {visual:?} vs {v:?}");
+        }
+        assert_eq!(engine.counters().since(&c0).audio_fused_searches, 0);
         // The same curve through a search: the top window covers the fused peak.
         let answer = engine
             .search(

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use chronoseek::index::Heard;
-use chronoseek::ingest::{Listener, VideoInput};
+use chronoseek::ingest::Listener;
 use chronoseek::model::whisper::{DEFAULT_WHISPER_ID, Transcriber};
 use chronoseek::model::{DeviceSpec, Download, ModelSource};
 use chronoseek::protocol::ErrorCode;
@@ -81,18 +81,8 @@ pub struct TranscriptArgs {
 /// `chronoseek transcript`: the stored segments of one video.
 pub async fn run(g: &GlobalOpts, args: TranscriptArgs, out: &Output) -> Result<(), CliError> {
     let engine = build_engine(g, None).await?;
-    let not_stored = |what: &str| {
-        CliError::new(ErrorCode::InvalidRequest, format!("{what} is not in the store; `chronoseek ingest` it first"))
-    };
-    let fp = match VideoInput::from_cli(&args.video)? {
-        VideoInput::Stored(fp) => fp,
-        VideoInput::Source(source) => match engine.ingestor().cached_fingerprint(&source).await? {
-            Some(fp) => fp,
-            None if source.is_local() => engine.ingestor().fetcher().fetch(&source).await?.fingerprint,
-            None => return Err(not_stored(&args.video)),
-        },
-    };
-    let record = engine.store().video(&fp, engine.model().key()).await?.ok_or_else(|| not_stored(&args.video))?;
+    let record = super::stored_video(&engine, &args.video).await?;
+    let fp = record.fingerprint;
     let transcript = engine.store().transcript(&record).await?;
     let Some(t) = transcript else {
         out.say(format!("{fp}: nobody has listened to this video (ingest it with --audio on)"));

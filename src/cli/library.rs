@@ -13,8 +13,8 @@ use super::global::GlobalOpts;
 use chronoseek::fingerprint::Fingerprint;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
 use chronoseek::library::{
-    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K,
-    RefreshOptions, RefreshReport, default_root,
+    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture,
+    Probe, RefreshOptions, RefreshReport, default_root,
 };
 use chronoseek::protocol::ErrorCode;
 use chronoseek::server::ServeLimits;
@@ -55,10 +55,23 @@ impl IndexFlags {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("probe").required(true).args(["query", "picture", "like"])))]
 pub struct LibrarySearchArgs {
     /// What to find, in words.
     #[arg(value_name = "QUERY")]
-    pub query: String,
+    pub query: Option<String>,
+    /// Instead of words: moments that look like this picture (PNG, JPEG, WebP, GIF, BMP; its
+    /// EXIF orientation is applied).
+    #[arg(long, alias = "image", value_name = "FILE")]
+    pub picture: Option<PathBuf>,
+    /// Instead of words: moments like one already in the library, in this video (a
+    /// fingerprint, or a path or URL whose content is stored), at --at. The moment itself is
+    /// left out of the results.
+    #[arg(long, value_name = "VIDEO", requires = "at")]
+    pub like: Option<String>,
+    /// The time of the --like moment: seconds (75.5) or [h:]m:ss (1:15.5).
+    #[arg(long, value_name = "TIME", value_parser = parse_clock, requires = "like")]
+    pub at: Option<f64>,
     /// Number of moments to return (1 to 100).
     #[arg(long, short = 'k', default_value_t = 10, value_name = "N")]
     pub top_k: usize,
@@ -164,10 +177,35 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     let top_k = LibraryTopK::new(args.top_k).ok_or_else(|| {
         CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..={MAX_LIBRARY_TOP_K}, got {}", args.top_k))
     })?;
-    chronoseek::query::Engine::check_query(&args.query)?;
+    if let Some(text) = &args.query {
+        chronoseek::query::Engine::check_query(text)?;
+    }
+    // A picture that cannot be read fails before the model loads.
+    let picture = args.picture.as_deref().map(Picture::open).transpose().map_err(LibraryError::from)?;
     let engine = Arc::new(build_engine(g, None).await?);
     let library = Library::new(engine.clone(), &args.index.root(g));
-    let mut q = LibraryQuery::new(args.query.clone(), top_k);
+    let (probe, described, said) = match (args.query, picture, args.like, args.at) {
+        (Some(text), _, _, _) => (json!({"kind": "text", "text": text}), format!("\"{text}\""), Probe::Text(text)),
+        (None, Some(picture), _, _) => {
+            let path = args.picture.as_deref().unwrap_or_else(|| std::path::Path::new("")).display().to_string();
+            (json!({"kind": "picture", "path": path}), format!("like picture {path}"), Probe::Picture(picture))
+        }
+        (None, None, Some(like), Some(at_s)) => {
+            let video = super::stored_video(&engine, &like).await?.fingerprint;
+            (
+                json!({"kind": "moment", "fingerprint": video.to_hex(), "at": at_s}),
+                format!("like {} at {at_s:.1} s", &video.to_hex()[..12]),
+                Probe::Moment { video, at_s },
+            )
+        }
+        _ => {
+            return Err(CliError::new(
+                ErrorCode::InvalidRequest,
+                "give a QUERY, --picture FILE, or --like VIDEO --at TIME",
+            ));
+        }
+    };
+    let mut q = LibraryQuery::new(said, top_k);
     q.videos = args.videos;
     if args.exact {
         q.candidates = Candidates::Exact;
@@ -177,20 +215,26 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     let answer = answer?;
     let s = &answer.stats;
     if out.json {
-        out.json_line(&json!({"query": args.query, "model_key": engine.model().key(), "results": answer.hits,
-            "stats": s}));
+        let mut line = json!({"probe": probe, "model_key": engine.model().key(), "results": answer.hits, "stats": s});
+        if let Some(text) = probe.get("text") {
+            line["query"] = text.clone();
+        }
+        out.json_line(&line);
         return Ok(());
     }
     out.say(format!(
-        "\"{}\" — {} videos, {} ({} scanned exactly), {:.1} ms",
-        args.query,
+        "{described} — {} videos, {} ({} scanned exactly), {:.1} ms",
         s.videos_in_library,
         s.generation.as_deref().map(|g| format!("index {g}")).unwrap_or_else(|| "no index".into()),
         s.videos_scanned_exact,
         s.total_ms
     ));
     if answer.hits.is_empty() {
-        out.say("no videos in the store for this model; ingest some first");
+        out.say(if s.videos_in_library == 0 {
+            "no videos in the store for this model; ingest some first"
+        } else {
+            "no other moments found"
+        });
     }
     for h in &answer.hits {
         out.say(format!(
@@ -204,6 +248,30 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         ));
     }
     Ok(())
+}
+
+/// A time on the command line: seconds (`75.5`) or `[h:]m:ss[.s]` (`1:15.5`, `1:02:05`).
+fn parse_clock(s: &str) -> Result<f64, String> {
+    let bad = || format!("'{s}' is not a time: give seconds (75.5) or [h:]m:ss (1:15.5)");
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(bad());
+    }
+    let (last, whole) = parts.split_last().ok_or_else(bad)?;
+    let seconds: f64 = last.parse().map_err(|_| bad())?;
+    if !seconds.is_finite() || seconds < 0.0 || (!whole.is_empty() && seconds >= 60.0) {
+        return Err(bad());
+    }
+    let mut total = 0.0;
+    for (i, p) in whole.iter().enumerate() {
+        let n: u32 = p.parse().map_err(|_| bad())?;
+        // Minutes below hours stay under 60.
+        if i > 0 && n >= 60 {
+            return Err(bad());
+        }
+        total = total * 60.0 + f64::from(n);
+    }
+    Ok(if whole.is_empty() { seconds } else { total * 60.0 + seconds })
 }
 
 /// Says what a refresh did (`library index` and `ingest`).
@@ -374,4 +442,19 @@ pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), 
     .map_err(CliError::internal)?;
     engine.flush(super::FLUSH_LIMIT).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_clock;
+
+    #[test]
+    fn times_on_the_command_line() {
+        for (s, want) in [("75.5", 75.5), ("0", 0.0), ("1:15.5", 75.5), ("1:02:05", 3725.0), ("90:00", 5400.0)] {
+            assert_eq!(parse_clock(s), Ok(want), "{s}");
+        }
+        for s in ["", "-5", "nan", "inf", "1:60", "1:75:00", "a:10", "1::5", "1:2:3:4", "1.5:10"] {
+            assert!(parse_clock(s).is_err(), "{s} accepted");
+        }
+    }
 }

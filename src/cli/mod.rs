@@ -238,6 +238,24 @@ pub async fn build_engine_with(
     Ok(Engine::new(store, model, fetcher, opts))
 }
 
+/// The stored record of a video named on the command line: a fingerprint, or a path or URL
+/// whose content is stored (a local file is fingerprinted; nothing is ingested or downloaded).
+pub async fn stored_video(engine: &Engine, name: &str) -> Result<chronoseek::index::VideoRecord, CliError> {
+    use chronoseek::ingest::VideoInput;
+    let not_stored = || {
+        CliError::new(ErrorCode::InvalidRequest, format!("{name} is not in the store; `chronoseek ingest` it first"))
+    };
+    let fp = match VideoInput::from_cli(name)? {
+        VideoInput::Stored(fp) => fp,
+        VideoInput::Source(source) => match engine.ingestor().cached_fingerprint(&source).await? {
+            Some(fp) => fp,
+            None if source.is_local() => engine.ingestor().fetcher().fetch(&source).await?.fingerprint,
+            None => return Err(not_stored()),
+        },
+    };
+    engine.store().video(&fp, engine.model().key()).await?.ok_or_else(not_stored)
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

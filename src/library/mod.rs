@@ -16,12 +16,14 @@
 pub mod bench;
 mod index;
 mod layout;
+pub mod probe;
 pub mod remove;
 mod search;
 mod units;
 
 pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, refresh, staleness};
 pub use layout::{IndexDir, IndexParams, IndexedVideo, Manifest, default_root};
+pub use probe::{Picture, PictureError, Probe};
 pub use search::{
     AnnCandidates, AnnHit, Candidates, Library, LibraryAnswer, LibraryHit, LibraryQuery, LibraryStats, LibraryTopK,
     MAX_LIBRARY_TOP_K,
@@ -51,6 +53,12 @@ pub enum LibraryError {
     WrongModel { path: PathBuf, found: String, expected: String },
     #[error("no video with fingerprint {0} in the store for this model")]
     UnknownVideo(Fingerprint),
+    /// A "moments like this one" probe names a time the video does not have.
+    #[error("{at_s} s is not a moment of video {video} ({duration_s:.1} s long)")]
+    MomentOutside { video: Fingerprint, at_s: f64, duration_s: f64 },
+    /// A query picture that cannot be read or decoded.
+    #[error(transparent)]
+    Picture(#[from] PictureError),
     /// A file named to the library could not be read.
     #[error(transparent)]
     Fetch(#[from] crate::ingest::FetchError),
@@ -64,6 +72,9 @@ impl LibraryError {
         match self {
             Self::Search(e) => e.code(),
             Self::UnknownVideo(_) => ErrorCode::InvalidRequest,
+            Self::MomentOutside { .. } => ErrorCode::QueryInvalid,
+            Self::Picture(PictureError::Read { .. }) => ErrorCode::InvalidRequest,
+            Self::Picture(_) => ErrorCode::QueryInvalid,
             Self::Fetch(_) => ErrorCode::VideoFetchFailed,
             _ => ErrorCode::InternalError,
         }

@@ -11,12 +11,13 @@ use serde::Serialize;
 
 use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
+use super::probe::Probe;
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::counters::Counters;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::progress::ProgressHandle;
-use crate::query::Engine;
+use crate::query::{Engine, Speech};
 
 /// Most results one library search returns.
 pub const MAX_LIBRARY_TOP_K: usize = 100;
@@ -53,7 +54,7 @@ pub enum Candidates {
 
 #[derive(Debug, Clone)]
 pub struct LibraryQuery {
-    pub text: String,
+    pub probe: Probe,
     pub top_k: LibraryTopK,
     /// Only these videos (searched exactly); empty: the whole library.
     pub videos: Vec<Fingerprint>,
@@ -61,8 +62,8 @@ pub struct LibraryQuery {
 }
 
 impl LibraryQuery {
-    pub fn new(text: impl Into<String>, top_k: LibraryTopK) -> Self {
-        Self { text: text.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann }
+    pub fn new(probe: impl Into<Probe>, top_k: LibraryTopK) -> Self {
+        Self { probe: probe.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann }
     }
 }
 
@@ -210,19 +211,23 @@ impl Library {
     }
 
     pub async fn search(&self, q: &LibraryQuery) -> Result<LibraryAnswer, LibraryError> {
-        Engine::check_query(&q.text)?;
+        if let Probe::Text(text) = &q.probe {
+            Engine::check_query(text)?;
+        }
         let started = Instant::now();
         let counters = self.engine.counters_handle();
         Counters::inc(&counters.library_searches);
         let mut stats = LibraryStats::default();
-        let t = Instant::now();
-        let query = self.engine.embed_query(&q.text).await?;
-        stats.embed_ms = ms(t);
-
-        let t = Instant::now();
         let records = self.videos().await?;
         stats.videos_in_library = records.len();
         let by_fp: HashMap<Fingerprint, &VideoRecord> = records.iter().map(|r| (r.fingerprint, r)).collect();
+
+        let t = Instant::now();
+        let query = self.probe_vector(&q.probe, &by_fp).await?;
+        let speech = if q.probe.matches_speech() { Speech::Fuse } else { Speech::Ignore };
+        stats.embed_ms = ms(t);
+
+        let t = Instant::now();
         // Best cosine per video so far (the candidate ranking).
         let mut best: HashMap<Fingerprint, f32> = HashMap::new();
         let mut exact: Vec<&VideoRecord> = Vec::new();
@@ -246,7 +251,7 @@ impl Library {
         stats.videos_scanned_exact = exact.len();
         for r in &exact {
             let cached = self.engine.frames(r).await?;
-            let tl = self.engine.timeline(r, &cached, &query)?;
+            let tl = self.engine.timeline(r, &cached, &query, speech)?;
             let peak = tl.cosine.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             best.insert(r.fingerprint, peak);
         }
@@ -263,11 +268,20 @@ impl Library {
         for (fp, _) in ranked {
             let Some(r) = by_fp.get(&fp) else { continue };
             let cached = self.engine.frames(r).await?;
-            let tl = self.engine.timeline(r, &cached, &query)?;
+            let tl = self.engine.timeline(r, &cached, &query, speech)?;
             for s in segmenter.propose(&tl.normalized, PER_VIDEO) {
+                // "Moments like this one" leaves this one out.
+                if let Probe::Moment { video, at_s } = q.probe
+                    && video == fp
+                    && (s.start..=s.end).contains(&at_s)
+                {
+                    continue;
+                }
                 let inside = tl.normalized.times.iter().zip(&tl.cosine).filter(|(t, _)| **t >= s.start && **t <= s.end);
                 let score = inside.map(|(_, c)| *c).fold(f32::NEG_INFINITY, f32::max);
                 let score = if score.is_finite() { score } else { nearest(&tl.normalized.times, &tl.cosine, s.start) };
+                // Unit vectors' dot product can round past 1 (a picture of a stored frame).
+                let score = score.clamp(-1.0, 1.0);
                 hits.push(LibraryHit {
                     rank: 0,
                     fingerprint: fp,
@@ -289,6 +303,40 @@ impl Library {
         stats.intervals_ms = ms(t);
         stats.total_ms = ms(started);
         Ok(LibraryAnswer { hits, stats })
+    }
+}
+
+impl Library {
+    /// The unit-length query vector a probe stands for.
+    async fn probe_vector(
+        &self,
+        probe: &Probe,
+        videos: &HashMap<Fingerprint, &VideoRecord>,
+    ) -> Result<Arc<Vec<f32>>, LibraryError> {
+        match probe {
+            Probe::Text(text) => Ok(self.engine.embed_query(text).await?),
+            Probe::Picture(p) => Ok(Arc::new(self.engine.embed_picture(p.image.clone()).await?)),
+            Probe::Moment { video, at_s } => {
+                let record = videos.get(video).ok_or(LibraryError::UnknownVideo(*video))?;
+                if !(at_s.is_finite() && *at_s >= 0.0 && *at_s <= record.duration_s.max(0.0) + 0.5) {
+                    return Err(LibraryError::MomentOutside {
+                        video: *video,
+                        at_s: *at_s,
+                        duration_s: record.duration_s,
+                    });
+                }
+                let cached = self.engine.frames(record).await?;
+                let times = &cached.times_s;
+                let i = (0..times.len())
+                    .min_by(|&a, &b| (times[a] - at_s).abs().total_cmp(&(times[b] - at_s).abs()))
+                    .ok_or(LibraryError::MomentOutside {
+                    video: *video,
+                    at_s: *at_s,
+                    duration_s: record.duration_s,
+                })?;
+                Ok(Arc::new(cached.frames.row(i).to_vec()))
+            }
+        }
     }
 }
 

@@ -185,6 +185,17 @@ impl Engine {
         Ok(self.texts.get(query).await?)
     }
 
+    /// The L2-normalised embedding of a picture, through the image tower with CLIP's own
+    /// preprocessing (a query, not a frame: not cached, counted as `picture_embeddings`).
+    pub async fn embed_picture(&self, picture: crate::model::preprocess::RgbImage) -> Result<Vec<f32>, SearchError> {
+        let model = self.model.clone();
+        let mut out = tokio::task::spawn_blocking(move || model.embed_rgb_images(std::slice::from_ref(&picture)))
+            .await
+            .map_err(ModelError::PictureTask)??;
+        Counters::inc(&self.counters.picture_embeddings);
+        out.pop().ok_or(SearchError::Model(ModelError::NoPictureEmbedding))
+    }
+
     /// Ingests a source (a no-op for content already stored).
     pub async fn ingest(&self, source: &VideoSource, progress: &ProgressHandle) -> Result<IngestOutcome, IngestError> {
         self.ingestor.ingest(source, progress).await
@@ -305,7 +316,7 @@ impl Engine {
         let q = self.texts.get(query).await?;
         timings.text_embed_ms = ms(t);
         let t = Instant::now();
-        let timeline = self.timeline(video, &cached, &q)?;
+        let timeline = self.timeline(video, &cached, &q, Speech::Fuse)?;
         timings.score_ms = ms(t);
         let t = Instant::now();
         let segments = self.opts.segmenter.propose(&timeline.normalized, top_k.get());
@@ -313,6 +324,15 @@ impl Engine {
         self.results.put(key, segments.clone());
         Ok((to_results(&segments), false))
     }
+}
+
+/// Whether a timeline also weighs what is said (BEHAVIOR.md step 5). Transcript segments are
+/// embedded by the text tower, so only a query in words is comparable with them; a picture or a
+/// stored frame is matched against frames alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speech {
+    Fuse,
+    Ignore,
 }
 
 /// One video's similarity curve for one query: the raw cosine per frame (comparable across
@@ -353,6 +373,7 @@ impl Engine {
         video: &VideoRecord,
         cached: &CachedFrames,
         query: &[f32],
+        speech: Speech,
     ) -> Result<ScoredTimeline, SearchError> {
         let frames = &cached.frames;
         if query.len() != frames.dim {
@@ -368,7 +389,7 @@ impl Engine {
         let visual = min_max_normalize(&cosine);
         // What is said raises the frames it is said over (BEHAVIOR.md step 5).
         let scores = match cached.speech() {
-            Some(segments) if !segments.is_empty() => {
+            Some(segments) if !segments.is_empty() && speech == Speech::Fuse => {
                 let scored = segments
                     .iter()
                     .map(|s| {

@@ -9,5 +9,7 @@ pub mod segment;
 pub mod text_cache;
 pub mod timeline;
 
-pub use engine::{Engine, EngineOptions, MAX_QUERY_CHARS, ScoredTimeline, SearchAnswer, SearchError, StageTimings};
+pub use engine::{
+    Engine, EngineOptions, MAX_QUERY_CHARS, ScoredTimeline, SearchAnswer, SearchError, Speech, StageTimings,
+};
 pub use segment::{Segment, SegmenterKind, Timeline};

@@ -25,11 +25,13 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::HttpError;
+use super::{HttpError, read_body};
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, file_validator, thumbnail::thumbnail_png};
-use crate::library::{Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K};
+use crate::library::{
+    Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
+};
 use crate::protocol::{ErrorCode, ProtocolError, TopK};
 
 const INDEX_HTML: &str = include_str!("page/index.html");
@@ -40,6 +42,10 @@ const STYLE_CSS: &str = include_str!("page/style.css");
 const THUMB_WIDTH: u32 = 320;
 /// Thumbnails kept in memory.
 const THUMB_CACHE: usize = 1024;
+/// Largest query picture accepted (a phone photo is a few MB).
+const MAX_PICTURE_BYTES: usize = 32 * 1024 * 1024;
+/// A query picture's upload must arrive within this.
+const PICTURE_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The web app's state.
 pub struct LibraryApp {
@@ -62,7 +68,7 @@ pub fn router(app: Arc<LibraryApp>) -> Router {
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
         .route("/api/videos", get(videos))
-        .route("/api/library/search", get(library_search))
+        .route("/api/library/search", get(library_search).post(library_search))
         .route("/api/videos/{fingerprint}/search", get(video_search))
         .route("/media/{fingerprint}", get(media))
         .route("/thumb/{fingerprint}", get(thumb))
@@ -88,6 +94,12 @@ fn not_found(message: impl Into<String>) -> HttpError {
 fn internal(e: impl std::fmt::Display) -> HttpError {
     tracing::error!(error = %e, "library page request failed");
     HttpError::from_code(ProtocolError::new(ErrorCode::InternalError, e.to_string()))
+}
+
+impl From<PictureError> for HttpError {
+    fn from(e: PictureError) -> Self {
+        LibraryError::from(e).into()
+    }
 }
 
 impl From<LibraryError> for HttpError {
@@ -216,20 +228,56 @@ async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpErro
     Ok(axum::Json(json!({"videos": list})).into_response())
 }
 
-async fn library_search(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQuery) -> Result<Response, HttpError> {
+/// `GET /api/library/search?q=WORDS` or `?like=FINGERPRINT&at=SECONDS` (moments like a stored
+/// one), and `POST /api/library/search` with a picture as the body (moments that look like it).
+async fn library_search(
+    State(app): State<Arc<LibraryApp>>,
+    RawQuery(raw): RawQuery,
+    req: Request,
+) -> Result<Response, HttpError> {
     let started = Instant::now();
-    let p = params(raw, &["q", "top_k"])?;
-    let text = query_text(&p)?;
+    let post = req.method() == axum::http::Method::POST;
+    let known: &[&str] = if post { &["top_k"] } else { &["q", "like", "at", "top_k"] };
+    let p = params(raw, known)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
-    let answer = app.library.search(&LibraryQuery::new(text.clone(), k)).await?;
+    let (probe, described) = if post {
+        let body = read_body(req.into_body(), MAX_PICTURE_BYTES, PICTURE_BODY_TIMEOUT).await?;
+        let picture = tokio::task::spawn_blocking(move || Picture::decode(&body)).await.map_err(internal)??;
+        let described = json!({"kind": "picture", "format": picture.format, "width": picture.image.width,
+            "height": picture.image.height});
+        (Probe::Picture(picture), described)
+    } else {
+        match (p.get("like"), p.get("at")) {
+            (Some(_), _) | (_, Some(_)) if p.contains_key("q") => {
+                return Err(bad("give either q (words) or like and at (a stored moment), not both"));
+            }
+            (Some(like), Some(at)) => {
+                let video = fingerprint(like)?;
+                let at_s = match at.trim().parse::<f64>() {
+                    Ok(t) if t.is_finite() && t >= 0.0 => t,
+                    _ => return Err(bad(format!("at must be a time in seconds (0 or more), got '{at}'"))),
+                };
+                (Probe::Moment { video, at_s }, json!({"kind": "moment", "fingerprint": video.to_hex(), "at": at_s}))
+            }
+            (Some(_), None) | (None, Some(_)) => return Err(bad("like and at go together")),
+            (None, None) => {
+                let text = query_text(&p)?;
+                (Probe::Text(text.clone()), json!({"kind": "text", "text": text}))
+            }
+        }
+    };
+    let answer = app.library.search(&LibraryQuery::new(probe, k)).await?;
     let local = local_files(&app).await?;
     let results: Vec<serde_json::Value> = answer
         .hits
         .iter()
         .map(|h| card(h.into(), local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
         .collect();
-    Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "stats": answer.stats, "results": results}))
-        .into_response())
+    let mut body = json!({"probe": described, "took_ms": ms(started), "stats": answer.stats, "results": results});
+    if let Some(text) = body["probe"].get("text").cloned() {
+        body["query"] = text;
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 async fn video_search(

@@ -6,7 +6,9 @@ fills its video list from /api/videos; a query typed into the search box and
 submitted with a mouse click comes back as result cards; the first card's
 thumbnail is a decodable image; clicking the card loads the video into the
 player and seeks it to the moment's start; and no JavaScript exception was
-thrown on the way. It writes a screenshot as evidence.
+thrown on the way. It writes a screenshot as evidence. Then it asks for moments
+similar to the first card (its "Similar moments" button) and, with --picture, searches
+with a picture through the page's file input.
 
 It talks the Chrome DevTools Protocol over `--remote-debugging-pipe`
 (NUL-terminated JSON: commands on the browser's fd 3, replies and events on its
@@ -15,7 +17,7 @@ fd 4) so that it needs nothing beyond the Python standard library and the
 
 Usage:
   python3 tests/browser/library_page.py --url http://127.0.0.1:PORT/ \
-      --query "a dog" --screenshot out.png [--chromium /usr/bin/chromium] [--timeout 60]
+      --query "a dog" --screenshot out.png [--picture still.png] [--chromium /usr/bin/chromium] [--timeout 60]
 Exit 0 with one JSON line on stdout, or exit 1 with `FAIL: <step>: <detail>`
 on stderr. `--timeout` is the limit, in seconds, for each step.
 """
@@ -199,7 +201,7 @@ def run(args, browser):
             return {fingerprint: d.fingerprint, start: Number(d.start), end: Number(d.end)}; })()""", t)
         if not isinstance((first or {}).get("start"), (int, float)):
             raise Failure(step, f"first card has no numeric data-start: {first}")
-        browser.click("#results .card", t)
+        browser.click("#results .card .card-play", t)
         start = first["start"]
         step = "seek player"
         # Also insist that playback did not begin before the moment: when seeking
@@ -231,10 +233,35 @@ def run(args, browser):
         with open(args.screenshot, "wb") as f:
             f.write(png)
         check_page_errors(browser)
+
+        step = "similar moments"
+        browser.click("#results .card .card-similar", t)
+        similar = wait_for(browser, step, f"""(() => {{ const s = {STATUS};
+            if (!s.startsWith('Moments like')) return null;
+            return Array.from(document.querySelectorAll('#results .card'), c => ({{
+                fingerprint: c.dataset.fingerprint, start: Number(c.dataset.start), end: Number(c.dataset.end)}})); }})()""",
+            t, diagnose=STATUS, fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+
+        picture = None
+        if args.picture:
+            step = "search with a picture"
+            doc = browser.call("DOM.getDocument", {"depth": 0}, t)
+            node = browser.call("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": "#picture"}, t)
+            browser.call("DOM.setFileInputFiles", {"files": [os.path.abspath(args.picture)],
+                                                   "nodeId": node["nodeId"]}, t)
+            name = os.path.basename(args.picture)
+            picture = wait_for(browser, step, f"""(() => {{ const s = {STATUS};
+                if (!s.startsWith('Moments like {name}:')) return null;
+                const c = document.querySelector('#results .card');
+                return c && {{fingerprint: c.dataset.fingerprint, start: Number(c.dataset.start),
+                             end: Number(c.dataset.end), status: s}}; }})()""",
+                t, diagnose=STATUS, fail_if=STATUS_ERROR)
+            check_page_errors(browser)
     except (TimeoutError, EOFError, RuntimeError, KeyError, TypeError) as e:
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
-            "current_time": current, "screenshot": args.screenshot}
+            "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture}
 
 
 def main():
@@ -242,6 +269,7 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--query", required=True)
     ap.add_argument("--screenshot", required=True)
+    ap.add_argument("--picture", help="a picture file to search with (the page's picture button)")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--timeout", type=float, default=60, help="seconds allowed per step")
     args = ap.parse_args()

@@ -85,6 +85,10 @@ pub enum ModelError {
     TextTask(#[source] tokio::task::JoinError),
     #[error("the text tower returned no embedding")]
     NoTextEmbedding,
+    #[error("picture embedding task: {0}")]
+    PictureTask(#[source] tokio::task::JoinError),
+    #[error("the image tower returned no embedding")]
+    NoPictureEmbedding,
 }
 
 /// What is wrong with a `config.json`.

@@ -15,6 +15,8 @@
     searchForm: $("search-form"),
     q: $("q"),
     topK: $("top-k"),
+    picture: $("picture"),
+    pictureButton: $("picture-button"),
     videoForm: $("video-form"),
     videoSelect: $("video-select"),
     vq: $("vq"),
@@ -73,10 +75,11 @@
 
   // Fetches JSON; on a 4xx/5xx throws an ApiError carrying error.message from
   // the protocol's error envelope (or the HTTP status text if there is none).
-  async function getJson(url) {
+  async function getJson(url, init = {}) {
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: "application/json" } });
+      const headers = { Accept: "application/json", ...(init.headers || {}) };
+      response = await fetch(url, { ...init, headers });
     } catch (err) {
       throw new ApiError(`Could not reach the server: ${err.message}`);
     }
@@ -167,16 +170,19 @@
     return Math.min(n, 100);
   }
 
-  async function runSearch(url) {
+  // `label` names what was searched for when it is not the text in the box
+  // (a picture, a moment): the status line then says it.
+  async function runSearch(url, init = {}, label = "") {
     const serial = ++searchSerial;
-    setStatus("Searching…");
+    setStatus(label ? `Searching for moments ${label}…` : "Searching…");
     els.results.setAttribute("aria-busy", "true");
     try {
-      const data = await getJson(url);
+      const data = await getJson(url, init);
       if (serial !== searchSerial) return;
       const results = Array.isArray(data.results) ? data.results : [];
       renderResults(results);
-      setStatus(`${plural(results.length, "moment")} in ${formatMs(data.took_ms)}`);
+      const found = `${plural(results.length, "moment")} in ${formatMs(data.took_ms)}`;
+      setStatus(label ? `Moments ${label}: ${found}` : found);
     } catch (err) {
       if (serial !== searchSerial) return;
       els.results.replaceChildren(); // stale cards would look like answers to this query
@@ -197,6 +203,35 @@
     const params = new URLSearchParams({ q, top_k: String(readTopK(els.topK)) });
     runSearch(`/api/library/search?${params}`);
   });
+
+  // A picture: its bytes are the request body; the server decodes it.
+  els.pictureButton.addEventListener("click", () => els.picture.click());
+  els.picture.addEventListener("change", () => {
+    const file = els.picture.files && els.picture.files[0];
+    if (!file) return;
+    const params = new URLSearchParams({ top_k: String(readTopK(els.topK)) });
+    const init = {
+      method: "POST",
+      body: file,
+      headers: { "Content-Type": file.type || "application/octet-stream" },
+    };
+    runSearch(`/api/library/search?${params}`, init, `like ${file.name}`);
+    els.picture.value = ""; // choosing the same file again searches again
+  });
+
+  // Moments like a result: the stored frame at the middle of its interval.
+  function searchSimilar(result) {
+    const start = Number(result.start) || 0;
+    const end = Number(result.end);
+    const at = Number.isFinite(end) && end > start ? (start + end) / 2 : start;
+    const params = new URLSearchParams({
+      like: String(result.fingerprint),
+      at: at.toFixed(3),
+      top_k: String(readTopK(els.topK)),
+    });
+    selectTab(0);
+    runSearch(`/api/library/search?${params}`, {}, `like ${result.name} at ${formatMoment(at)}`);
+  }
 
   els.videoForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -233,14 +268,17 @@
     const interval = formatInterval(result.start, result.end);
     const score = Number(result.score).toFixed(3);
 
-    const card = document.createElement("div");
+    const card = document.createElement("article");
     card.className = "card";
-    card.tabIndex = 0;
-    card.setAttribute("role", "button");
     card.dataset.fingerprint = String(result.fingerprint);
     card.dataset.start = String(result.start);
     card.dataset.end = String(result.end);
-    card.setAttribute("aria-label", `Play ${result.name}, ${interval}, score ${score}`);
+
+    // The card's main area is a button that plays the moment.
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "card-play";
+    play.setAttribute("aria-label", `Play ${result.name}, ${interval}, score ${score}`);
 
     // Videos known only by URL (or whose file changed since ingest) have no local media:
     // a plain placeholder, and the card does not play.
@@ -281,15 +319,17 @@
     rank.textContent = `#${result.rank ?? index + 1}`;
 
     body.append(name, meta, rank);
-    card.append(img, body);
+    play.append(img, body);
+    play.addEventListener("click", () => playResult(card, result));
 
-    card.addEventListener("click", () => playResult(card, result));
-    card.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        playResult(card, result);
-      }
-    });
+    const similar = document.createElement("button");
+    similar.type = "button";
+    similar.className = "card-similar";
+    similar.textContent = "Similar moments";
+    similar.setAttribute("aria-label", `Moments like ${result.name} at ${interval}`);
+    similar.addEventListener("click", () => searchSimilar(result));
+
+    card.append(play, similar);
     return card;
   }
 
