@@ -1,5 +1,6 @@
 //! Library-wide moment retrieval: "where in my library does the dog catch the frisbee?" over
-//! every video the store holds for the current model.
+//! every video the store holds for the current model, asked in words, with a picture, or with
+//! a moment already in the library ([`probe`]: each is one query vector in CLIP's shared space).
 //!
 //! Two stages. An approximate stage ([`index`]: an HNSW graph over per-frame or per-shot
 //! vectors, `crates/ann`) proposes candidate videos; the exact per-video path the single-video

@@ -1,6 +1,7 @@
 //! `chronoseek serve`: a web page for one's own library. Search the whole library (two-stage
-//! library search) or inside one video (the single-video search), see result cards with a
-//! thumbnail at each moment's start, click to play the video from there.
+//! library search: by words, by an uploaded picture, or for moments like a result) or inside
+//! one video (the single-video search), see result cards with a thumbnail at each moment's
+//! start, click to play the video from there.
 //!
 //! What it serves is the store's, never the file system's: `/media/<fingerprint>` and
 //! `/thumb/<fingerprint>` accept only a fingerprint (64 hex digits, parsed at the edge), look it
