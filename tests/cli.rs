@@ -15,6 +15,7 @@ fn bin() -> Command {
         "CHRONOSEEK_DEVICE",
         "CHRONOSEEK_AUDIO",
         "CHRONOSEEK_AUDIO_MODEL",
+        "CHRONOSEEK_SERVE_TOKEN",
         "RUST_LOG",
         "LOG_LEVEL",
     ] {
@@ -652,4 +653,58 @@ fn ingests_killed_at_any_moment_on_s3_leave_a_store_a_clean_ingest_completes() {
     assert!(first["status"] == "ingested" || first["status"] == "already_stored", "{first}");
     let listed = json_lines(&on_s3(&uri).args(["--json", "store", "list"]).output().unwrap());
     assert_eq!(listed.len(), 1);
+}
+
+/// Status of `GET path` on 127.0.0.1:port, with an optional bearer token.
+fn http_status(port: u16, path: &str, bearer: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn serve_beyond_loopback_wants_the_random_token_it_prints() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut child = with_store(&store)
+        .args(["--json", "serve", "--host", "0.0.0.0", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first}"));
+    let port: u16 = info["listening"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+    let url = info["url"].as_str().unwrap().to_string();
+    let token = url.split_once("/?token=").map(|(_, t)| t.to_string()).unwrap_or_else(|| panic!("{info}"));
+    let statuses = (
+        info["token_required"].as_bool(),
+        token.len(),
+        http_status(port, "/api/videos", None),
+        http_status(port, "/api/videos", Some("not-the-token-0123456789")),
+        http_status(port, "/api/videos", Some(&token)),
+        http_status(port, &format!("/?token={token}"), None),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(statuses, (Some(true), 64, 401, 401, 200, 303), "{info}");
+
+    // A chosen token is checked before anything starts; it and --no-token exclude each other.
+    for (args, needle) in [
+        (vec!["--token", "short"], "at least 16"),
+        (vec!["--token", "has spaces in it ok?"], "letters, digits"),
+        (vec!["--token", "long-enough-token-123", "--no-token"], "cannot be used with"),
+    ] {
+        let out =
+            with_store(&store).args(["serve", "--host", "127.0.0.1", "--port", "0"]).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
 }

@@ -14,6 +14,7 @@ use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
 use chronoseek::library::{Library, RefreshOptions};
 use chronoseek::progress::silent;
 use chronoseek::query::{Engine, EngineOptions};
+use chronoseek::server::access::AccessToken;
 use chronoseek::server::library::{LibraryApp, router};
 use chronoseek::server::{ServeLimits, serve_with_grace};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,6 +29,10 @@ struct App {
 }
 
 async fn start() -> App {
+    start_with(None).await
+}
+
+async fn start_with(access: Option<AccessToken>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store").display().to_string()).await.unwrap();
     let engine = Arc::new(Engine::new(
@@ -57,7 +62,11 @@ async fn start() -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router(Arc::new(LibraryApp::new(library)));
+    let mut app = LibraryApp::new(library);
+    if let Some(token) = access {
+        app = app.with_access(token);
+    }
+    let app = router(Arc::new(app));
     tokio::spawn(serve_with_grace(
         app,
         listener,
@@ -270,6 +279,66 @@ async fn search_by_picture_and_for_similar_moments_over_http() {
     assert!(body.contains("unknown parameter"), "{body}");
     let (status, body) = post("", vec![0u8; 33 * 1024 * 1024]).await;
     assert_eq!((status, error_code(&body).as_str()), (413, "INVALID_REQUEST"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_every_route() {
+    const TOKEN: &str = "correct-horse-battery-staple";
+    let app = start_with(Some(AccessToken::new(TOKEN).unwrap())).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let routes = [
+        "/".to_string(),
+        "/app.js".to_string(),
+        "/api/videos".to_string(),
+        "/api/library/search?q=a%20red%20screen".to_string(),
+        format!("/media/{}", app.mp4),
+        format!("/thumb/{}?t=1", app.mp4),
+        "/no-such-page".to_string(),
+    ];
+    for route in &routes {
+        let url = format!("{}{route}", app.base);
+        // Nothing, a wrong bearer token, a wrong cookie: 401 with the envelope.
+        for (name, value) in [
+            (None, ""),
+            (Some("Authorization"), "Bearer wrong-token-0123456789"),
+            (Some("Cookie"), "chronoseek_token=wrong-token-0123456789"),
+        ] {
+            let mut req = http.get(&url);
+            if let Some(name) = name {
+                req = req.header(name, value);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 401, "{route} with {name:?}");
+            assert_eq!(error_code(&r.text().await.unwrap()), "INVALID_REQUEST", "{route}");
+        }
+        // The right token, as a script sends it or as the browser's cookie carries it.
+        let expected = if route == "/no-such-page" { 404 } else { 200 };
+        let r = http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{route} with the bearer token");
+        let r = http.get(&url).header("Cookie", format!("theme=dark; chronoseek_token={TOKEN}")).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{route} with the cookie");
+    }
+    // The printed URL: /?token= sets the cookie and sends the browser to / (the token leaves
+    // the address bar); a wrong one is refused, and the token opens nothing but the page.
+    let r = http.get(format!("{}/?token={TOKEN}", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with(&format!("chronoseek_token={TOKEN};")), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    let r = http.get(format!("{}/?token=wrong-token-0123456789", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.get(format!("{}/api/videos?token={TOKEN}", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the token in a URL is taken only by the page itself");
+    // Range requests of the player go through with the cookie.
+    let r = http
+        .get(format!("{}/media/{}", app.base, app.mp4))
+        .header("Cookie", format!("chronoseek_token={TOKEN}"))
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), r.bytes().await.unwrap().len()), (206, 100));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,6 +160,16 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port).
     #[arg(long, env = "CHRONOSEEK_SERVE_PORT", default_value_t = 8080)]
     pub port: u16,
+    /// Access token every request must show (at least 16 letters, digits, - . _ ~): open
+    /// http://HOST:PORT/?token=TOKEN once (the browser keeps a cookie) or send
+    /// `Authorization: Bearer TOKEN`. Without it, a --host other than loopback gets a random
+    /// token, printed with the URL to open.
+    #[arg(long, env = "CHRONOSEEK_SERVE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Serve beyond loopback without a token: anyone who reaches the port can search and watch
+    /// your videos.
+    #[arg(long, conflicts_with = "token")]
+    pub no_token: bool,
     #[command(flatten)]
     pub index: IndexFlags,
 }
@@ -414,25 +424,54 @@ async fn library_bench(g: &GlobalOpts, args: LibraryBenchArgs, out: &Output) -> 
 }
 
 pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), CliError> {
+    use chronoseek::server::access::AccessToken;
+    // Settle the token before anything loads: a bad one is a usage error.
+    let (access, printed) = match (&args.token, args.no_token || args.host.is_loopback()) {
+        (Some(t), _) => (
+            Some(AccessToken::new(t).map_err(|e| CliError::new(ErrorCode::InvalidRequest, format!("--token: {e}")))?),
+            None,
+        ),
+        (None, true) => (None, None),
+        (None, false) => {
+            let (token, secret) = AccessToken::generate();
+            (Some(token), Some(secret))
+        }
+    };
+    if access.is_none() && !args.host.is_loopback() {
+        tracing::warn!(host = %args.host, "serving the library page beyond this machine without a token (--no-token): anyone who reaches it can watch your stored videos");
+    }
     let engine = Arc::new(build_engine(g, None).await?);
     let library = Arc::new(Library::new(engine.clone(), &args.index.root(g)));
-    if !args.host.is_loopback() {
-        tracing::warn!(host = %args.host, "serving the library page beyond this machine: anyone who reaches it can watch your stored videos");
-    }
     let addr = SocketAddr::new(args.host, args.port);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| CliError::internal(format!("bind {addr}: {e}")))?;
     let local = listener.local_addr().map_err(CliError::internal)?;
     let videos = library.videos().await?.len();
+    let url = match &printed {
+        Some(secret) => format!("http://{local}/?token={secret}"),
+        None => format!("http://{local}/"),
+    };
+    let guarded = match (&access, &printed) {
+        (Some(_), Some(_)) => "; a random access token, in the URL",
+        (Some(_), None) => "; open it with ?token=<your --token>",
+        _ => "",
+    };
     out.say(format!(
-        "library page on http://{local}/ ({videos} videos, model {}, store {})",
+        "library page on {url} ({videos} videos, model {}, store {}{guarded})",
         engine.model().key(),
         g.store_uri()
     ));
-    out.json_line(&json!({"listening": local.to_string(), "videos": videos, "model": engine.model().key()}));
-    let app = router(Arc::new(LibraryApp::new(library)));
+    if args.host.is_unspecified() {
+        out.say("(from other machines, use this machine's address in place of the unspecified one)");
+    }
+    out.json_line(&json!({"listening": local.to_string(), "url": url, "token_required": access.is_some(),
+        "videos": videos, "model": engine.model().key()}));
+    let mut app = LibraryApp::new(library);
+    if let Some(token) = access {
+        app = app.with_access(token);
+    }
     chronoseek::server::serve_with_grace(
-        app,
+        router(Arc::new(app)),
         listener,
         super::shutdown_signal(),
         Duration::from_secs(5),

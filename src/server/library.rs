@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tower::ServiceExt;
 
+use super::access::AccessToken;
 use super::{HttpError, read_body};
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
@@ -51,6 +52,8 @@ const PICTURE_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// The web app's state.
 pub struct LibraryApp {
     library: Arc<Library>,
+    /// When set, every route wants it ([`super::access`]).
+    access: Option<Arc<AccessToken>>,
     thumbs: Mutex<LruCache<(Fingerprint, i64), Bytes>>,
     /// Thumbnail decodes at once (each is a seek and a few frames of decoding).
     decodes: tokio::sync::Semaphore,
@@ -59,12 +62,19 @@ pub struct LibraryApp {
 impl LibraryApp {
     pub fn new(library: Arc<Library>) -> Self {
         let cap = std::num::NonZeroUsize::new(THUMB_CACHE).expect("non-zero");
-        Self { library, thumbs: Mutex::new(LruCache::new(cap)), decodes: tokio::sync::Semaphore::new(2) }
+        Self { library, access: None, thumbs: Mutex::new(LruCache::new(cap)), decodes: tokio::sync::Semaphore::new(2) }
+    }
+
+    /// Every route then wants this token (cookie, bearer header, or `/?token=` once).
+    pub fn with_access(mut self, token: AccessToken) -> Self {
+        self.access = Some(Arc::new(token));
+        self
     }
 }
 
 pub fn router(app: Arc<LibraryApp>) -> Router {
-    Router::new()
+    let access = app.access.clone();
+    let routes = Router::new()
         .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
@@ -74,7 +84,11 @@ pub fn router(app: Arc<LibraryApp>) -> Router {
         .route("/media/{fingerprint}", get(media))
         .route("/thumb/{fingerprint}", get(thumb))
         .fallback(|| async { not_found("no such page") })
-        .with_state(app)
+        .with_state(app);
+    match access {
+        Some(token) => routes.layer(axum::middleware::from_fn_with_state(token, super::access::require)),
+        None => routes,
+    }
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {

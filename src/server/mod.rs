@@ -7,6 +7,7 @@
 //! also ends idle keep-alive connections), and a deadline for its body ([`read_body`]). A
 //! client that trickles bytes loses its connection; `/health` keeps answering.
 
+pub mod access;
 pub mod gateway;
 pub mod library;
 pub mod media;
