@@ -708,3 +708,77 @@ fn serve_beyond_loopback_wants_the_random_token_it_prints() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn ingest_watch_takes_new_files_once_they_are_whole() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let folder = dir.path().join("videos");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
+    let mut child = with_store(&store)
+        .args(["--json", "ingest", "--watch", "--interval", "0.5", "--settle", "1.5"])
+        .arg(&folder)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    let mut wait_for = |what: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(v) = seen.iter().find(|v| what(v)) {
+                return v.clone();
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(v) => seen.push(v),
+                Err(_) => panic!("timed out; output so far: {seen:#?}"),
+            }
+        }
+    };
+    let video =
+        |name: &'static str| move |v: &serde_json::Value| v["video"].as_str().is_some_and(|p| p.ends_with(name));
+    assert_eq!(wait_for(&video("a.webm"))["status"], "ingested");
+    wait_for(&|v| v.get("library_index").is_some());
+
+    // A file still being written (appended to every 300 ms for 3 s) is left alone until it
+    // has been quiet for --settle, then ingested once, whole.
+    let whole = std::fs::read(common::fixture("scenes.mp4")).unwrap();
+    let growing = folder.join("c.mp4");
+    let chunk = whole.len() / 10 + 1;
+    let mut f = std::fs::File::create(&growing).unwrap();
+    for part in whole.chunks(chunk) {
+        f.write_all(part).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    drop(f);
+    // Meanwhile, not a video: never looked at.
+    std::fs::write(folder.join("notes.txt"), "not a video").unwrap();
+    let c = wait_for(&video("c.mp4"));
+    assert_eq!(c["status"], "ingested", "{c}");
+    assert!(c["duration_s"].as_f64().unwrap() > 29.0, "ingested before it was whole: {c}");
+    // Stop: one summary, exit 0; every file was reported exactly once.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let summary = wait_for(&|v| v.get("summary").is_some());
+    assert_eq!((summary["summary"]["ingested"].as_u64(), summary["summary"]["failed"].as_u64()), (Some(2), Some(0)));
+    assert!(child.wait().unwrap().success());
+    let reported: Vec<&str> = seen.iter().filter_map(|v| v["video"].as_str()).collect();
+    assert_eq!(reported.len(), 2, "{reported:?}");
+
+    // Watching needs a folder.
+    let out = with_store(&store).args(["ingest", "--watch"]).arg(folder.join("a.webm")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("folder to watch"));
+}

@@ -1,6 +1,9 @@
 //! `chronoseek ingest`.
 
-use std::time::Instant;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use serde_json::json;
@@ -9,6 +12,7 @@ use super::global::GlobalOpts;
 use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource};
 
 use super::{CliError, build_engine_with, output::Output};
+use chronoseek::query::Engine;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -24,6 +28,33 @@ pub struct IngestArgs {
     pub index: super::library::IndexFlags,
     #[command(flatten)]
     pub audio: super::audio::AudioOpts,
+    /// Keep watching the folders given: rescan them every --interval and ingest video files
+    /// that are new or changed (the library index follows). Runs until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between two scans of the watched folders.
+    #[arg(long, env = "CHRONOSEEK_WATCH_INTERVAL", value_name = "SECONDS", default_value_t = 30.0,
+          requires = "watch", value_parser = positive_seconds)]
+    pub interval: f64,
+    /// A file is taken once it has not been modified for this many seconds (a copy or a
+    /// download still being written is left for a later scan, not ingested half-written).
+    #[arg(long, env = "CHRONOSEEK_WATCH_SETTLE", value_name = "SECONDS", default_value_t = 10.0,
+          requires = "watch", value_parser = non_negative_seconds)]
+    pub settle: f64,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}
+
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds (0 or more)")),
+    }
 }
 
 /// File extensions `ingest FOLDER` picks up.
@@ -68,106 +99,218 @@ fn expand(args: &[String]) -> Vec<String> {
     out
 }
 
+/// What a run (or one scan of a watch) did.
+#[derive(Default)]
+struct Tally {
+    done: u32,
+    skipped: u32,
+    failed: u32,
+    frames: u64,
+    transcribed: u32,
+    last_error: Option<CliError>,
+}
+
+impl Tally {
+    fn say(&self, out: &Output, secs: f64, listening: bool) {
+        out.say(format!(
+            "{} ingested, {} already stored, {} failed; {} frames in {secs:.1} s ({:.1} frames/s){}",
+            self.done,
+            self.skipped,
+            self.failed,
+            self.frames,
+            self.frames as f64 / secs.max(1e-9),
+            if listening { format!("; {} transcripts written", self.transcribed) } else { "; audio off".to_string() }
+        ));
+        out.json_line(&json!({"summary": {"ingested": self.done, "already_stored": self.skipped,
+            "failed": self.failed, "frames": self.frames, "seconds": secs, "audio": listening,
+            "transcripts_written": self.transcribed}}));
+    }
+}
+
+/// Ingests one video and reports it.
+async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output, tally: &mut Tally) {
+    let bar = out.frames_bar(video);
+    let progress = super::output::progress(&bar);
+    let result = match VideoSource::parse(video) {
+        Ok(source) if listening => {
+            engine.ingestor().ingest_with_transcript(&source, &progress).await.map(|(o, t)| (o, Some(t)))
+        }
+        Ok(source) => engine.ingest(&source, &progress).await.map(|o| (o, None)),
+        Err(e) => Err(e.into()),
+    }
+    .map_err(CliError::from);
+    bar.finish_and_clear();
+    match result {
+        Ok((IngestOutcome::AlreadyIngested(r), Some(TranscriptOutcome::Added { segments, listen_secs }))) => {
+            tally.skipped += 1;
+            tally.transcribed += 1;
+            out.say(format!(
+                "{video}: already stored as {}; transcript added ({segments} segments in {listen_secs:.2} s), \
+                 frames untouched",
+                r.fingerprint
+            ));
+            out.json_line(&json!({"video": video, "status": "transcript_added", "fingerprint": r.fingerprint.to_hex(),
+                "frames": r.frame_count, "duration_s": r.duration_s, "speech_segments": segments,
+                "listen_secs": listen_secs}));
+        }
+        Ok((IngestOutcome::AlreadyIngested(r), _)) => {
+            tally.skipped += 1;
+            out.say(format!(
+                "{video}: already stored as {} ({} frames{}), nothing to do",
+                r.fingerprint,
+                r.frame_count,
+                if r.transcript_id.is_some() { ", with transcript" } else { "" }
+            ));
+            out.json_line(&json!({"video": video, "status": "already_stored", "fingerprint": r.fingerprint.to_hex(),
+                "frames": r.frame_count, "duration_s": r.duration_s, "transcript": r.transcript_id.is_some()}));
+        }
+        Ok((IngestOutcome::Ingested(r, s), _)) => {
+            tally.done += 1;
+            tally.frames += s.frames_embedded;
+            tally.transcribed += u32::from(s.speech_segments.is_some());
+            let audio = match s.speech_segments {
+                Some(n) => format!(", listen {:.2} s: {n} speech segments", s.listen_secs),
+                None if listening => ", audio not transcribed (see the warning)".to_string(),
+                None => String::new(),
+            };
+            out.say(format!(
+                "{video}: ingested as {} — {} frames of {:.1} s ({} embedded, {} near-duplicates reused) in {:.2} s \
+                 (decode {:.2} s, embed {:.2} s{audio})",
+                r.fingerprint,
+                r.frame_count,
+                r.duration_s,
+                s.frames_embedded,
+                s.frames_reused,
+                s.total_secs,
+                s.decode_secs,
+                s.embed_secs
+            ));
+            out.json_line(&json!({"video": video, "status": "ingested", "fingerprint": r.fingerprint.to_hex(),
+                "frames": r.frame_count, "duration_s": r.duration_s, "stats": s}));
+        }
+        Err(e) => {
+            tally.failed += 1;
+            out.say(format!("{video}: failed ({}): {e}", e.code));
+            out.json_line(&json!({"video": video, "status": "failed", "error": e.envelope()}));
+            tracing::warn!(video, error = %e, "ingest failed");
+            tally.last_error = Some(e);
+        }
+    }
+}
+
+/// Brings the library index up to date with the store (new videos go into the graph now;
+/// an up-to-date index is left alone after reading its manifest).
+async fn refresh_index(g: &GlobalOpts, args: &IngestArgs, engine: &Arc<Engine>, out: &Output) {
+    let library = chronoseek::library::Library::new(engine.clone(), &args.index.root(g));
+    let bar = out.items_bar(0, "videos indexed");
+    let r = library.refresh(&chronoseek::library::RefreshOptions::default(), &super::output::progress(&bar)).await;
+    bar.finish_and_clear();
+    match r {
+        Ok(r) => super::library::report_refresh(&r, out),
+        Err(e) => tracing::warn!(error = %e, "library index not updated (library search still finds the new videos)"),
+    }
+}
+
 pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), CliError> {
+    if args.watch {
+        return watch(g, args, out).await;
+    }
     let videos = expand(&args.videos);
     let listener = args.audio.listener(g.device).await?;
     let listening = listener.is_some();
-    let engine = std::sync::Arc::new(build_engine_with(g, None, listener).await?);
+    let engine = Arc::new(build_engine_with(g, None, listener).await?);
     let started = Instant::now();
-    let (mut done, mut skipped, mut failed, mut frames, mut transcribed) = (0u32, 0u32, 0u32, 0u64, 0u32);
-    let mut last_error = None;
+    let mut tally = Tally::default();
     for video in &videos {
-        let bar = out.frames_bar(video);
-        let progress = super::output::progress(&bar);
-        let result = match VideoSource::parse(video) {
-            Ok(source) if listening => {
-                engine.ingestor().ingest_with_transcript(&source, &progress).await.map(|(o, t)| (o, Some(t)))
-            }
-            Ok(source) => engine.ingest(&source, &progress).await.map(|o| (o, None)),
-            Err(e) => Err(e.into()),
-        }
-        .map_err(CliError::from);
-        bar.finish_and_clear();
-        match result {
-            Ok((IngestOutcome::AlreadyIngested(r), Some(TranscriptOutcome::Added { segments, listen_secs }))) => {
-                skipped += 1;
-                transcribed += 1;
-                out.say(format!(
-                    "{video}: already stored as {}; transcript added ({segments} segments in {listen_secs:.2} s), \
-                     frames untouched",
-                    r.fingerprint
-                ));
-                out.json_line(
-                    &json!({"video": video, "status": "transcript_added", "fingerprint": r.fingerprint.to_hex(),
-                    "frames": r.frame_count, "duration_s": r.duration_s, "speech_segments": segments,
-                    "listen_secs": listen_secs}),
-                );
-            }
-            Ok((IngestOutcome::AlreadyIngested(r), _)) => {
-                skipped += 1;
-                out.say(format!(
-                    "{video}: already stored as {} ({} frames{}), nothing to do",
-                    r.fingerprint,
-                    r.frame_count,
-                    if r.transcript_id.is_some() { ", with transcript" } else { "" }
-                ));
-                out.json_line(
-                    &json!({"video": video, "status": "already_stored", "fingerprint": r.fingerprint.to_hex(),
-                    "frames": r.frame_count, "duration_s": r.duration_s, "transcript": r.transcript_id.is_some()}),
-                );
-            }
-            Ok((IngestOutcome::Ingested(r, s), _)) => {
-                done += 1;
-                frames += s.frames_embedded;
-                transcribed += u32::from(s.speech_segments.is_some());
-                let audio = match s.speech_segments {
-                    Some(n) => format!(", listen {:.2} s: {n} speech segments", s.listen_secs),
-                    None if listening => ", audio not transcribed (see the warning)".to_string(),
-                    None => String::new(),
-                };
-                out.say(format!(
-                    "{video}: ingested as {} — {} frames of {:.1} s ({} embedded, {} near-duplicates reused) in {:.2} s \
-                     (decode {:.2} s, embed {:.2} s{audio})",
-                    r.fingerprint, r.frame_count, r.duration_s, s.frames_embedded, s.frames_reused, s.total_secs,
-                    s.decode_secs, s.embed_secs
-                ));
-                out.json_line(&json!({"video": video, "status": "ingested", "fingerprint": r.fingerprint.to_hex(),
-                    "frames": r.frame_count, "duration_s": r.duration_s, "stats": s}));
-            }
-            Err(e) => {
-                failed += 1;
-                out.say(format!("{video}: failed ({}): {e}", e.code));
-                out.json_line(&json!({"video": video, "status": "failed", "error": e.envelope()}));
-                tracing::warn!(video, error = %e, "ingest failed");
-                last_error = Some(e);
-            }
-        }
+        ingest_one(&engine, video, listening, out, &mut tally).await;
     }
-    let secs = started.elapsed().as_secs_f64();
-    out.say(format!(
-        "{done} ingested, {skipped} already stored, {failed} failed; {frames} frames in {secs:.1} s ({:.1} frames/s){}",
-        frames as f64 / secs.max(1e-9),
-        if listening { format!("; {transcribed} transcripts written") } else { "; audio off".to_string() }
-    ));
-    out.json_line(&json!({"summary": {"ingested": done, "already_stored": skipped, "failed": failed,
-        "frames": frames, "seconds": secs, "audio": listening, "transcripts_written": transcribed}}));
-    if !args.no_index && done + skipped > 0 {
-        // Keep the library index current: new videos go into the graph now (an up-to-date
-        // index is left alone after reading its manifest).
-        let library = chronoseek::library::Library::new(engine.clone(), &args.index.root(g));
-        let bar = out.items_bar(0, "videos indexed");
-        let r = library.refresh(&chronoseek::library::RefreshOptions::default(), &super::output::progress(&bar)).await;
-        bar.finish_and_clear();
-        match r {
-            Ok(r) => super::library::report_refresh(&r, out),
-            Err(e) => {
-                tracing::warn!(error = %e, "library index not updated (library search still finds the new videos)")
-            }
-        }
+    tally.say(out, started.elapsed().as_secs_f64(), listening);
+    if !args.no_index && tally.done + tally.skipped > 0 {
+        refresh_index(g, &args, &engine, out).await;
     }
-    match last_error {
+    match tally.last_error {
         // Exit with the last failure's code so scripts notice; the others are already reported.
-        Some(e) => Err(CliError::new(e.code, format!("{failed} of {} videos failed; last: {e}", videos.len()))),
+        Some(e) => Err(CliError::new(e.code, format!("{} of {} videos failed; last: {e}", tally.failed, videos.len()))),
         None => Ok(()),
     }
+}
+
+/// `ingest --watch`: the arguments once, then the folders among them again every interval.
+/// A file is handled once per (size, modification time): unchanged files are not looked at
+/// again, a failed file is retried only when it changes, and a file modified less than
+/// `--settle` seconds ago waits for a later scan.
+async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), CliError> {
+    let folders: Vec<&String> = args.videos.iter().filter(|a| !a.contains("://") && Path::new(a).is_dir()).collect();
+    if folders.is_empty() {
+        return Err(CliError::new(
+            chronoseek::protocol::ErrorCode::InvalidRequest,
+            "--watch needs at least one folder to watch among the arguments",
+        ));
+    }
+    let listener = args.audio.listener(g.device).await?;
+    let listening = listener.is_some();
+    let engine = Arc::new(build_engine_with(g, None, listener).await?);
+    let (interval, settle) = (Duration::from_secs_f64(args.interval), Duration::from_secs_f64(args.settle));
+    out.say(format!(
+        "watching {} (a scan every {:.0} s; files untouched for {:.0} s are taken); Ctrl-C stops",
+        folders.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "),
+        args.interval,
+        args.settle
+    ));
+    let started = Instant::now();
+    let mut total = Tally::default();
+    let mut handled: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
+    let mut urls_done: HashSet<String> = HashSet::new();
+    let shutdown = super::shutdown_signal();
+    tokio::pin!(shutdown);
+    'scans: loop {
+        let mut scan = Tally::default();
+        let mut waiting = 0usize;
+        for video in expand(&args.videos) {
+            let path = PathBuf::from(&video);
+            let state = if video.contains("://") {
+                if !urls_done.insert(video.clone()) {
+                    continue;
+                }
+                None
+            } else {
+                let Ok(meta) = std::fs::metadata(&path) else { continue };
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                let state = (meta.len(), modified);
+                if handled.get(&path) == Some(&state) {
+                    continue;
+                }
+                if SystemTime::now().duration_since(modified).unwrap_or_default() < settle {
+                    waiting += 1;
+                    continue;
+                }
+                Some(state)
+            };
+            tokio::select! {
+                _ = ingest_one(&engine, &video, listening, out, &mut scan) => {}
+                _ = &mut shutdown => break 'scans,
+            }
+            if let Some(state) = state {
+                handled.insert(path, state);
+            }
+        }
+        if waiting > 0 {
+            tracing::info!(files = waiting, "files still being written; taken on a later scan");
+        }
+        if scan.done > 0 && !args.no_index {
+            refresh_index(g, &args, &engine, out).await;
+        }
+        total.done += scan.done;
+        total.skipped += scan.skipped;
+        total.failed += scan.failed;
+        total.frames += scan.frames;
+        total.transcribed += scan.transcribed;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    out.say("stopped watching");
+    total.say(out, started.elapsed().as_secs_f64(), listening);
+    Ok(())
 }
