@@ -318,6 +318,37 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no video with fingerprint"));
     assert_eq!(answer["probe"], serde_json::json!({"kind": "text", "text": "a yellow screen"}));
+
+    // Restricted to a folder (everything ingested from under it), to a file, or to both.
+    let restricted = |names: &[&std::path::Path]| {
+        let mut c = with_store(&store);
+        c.args(["--json", "library", "search", "a screen", "--top-k", "10"]);
+        for n in names {
+            c.arg("--video").arg(n);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut sources: Vec<String> =
+            v["results"].as_array().unwrap().iter().map(|r| r["source"].as_str().unwrap().to_string()).collect();
+        sources.sort();
+        sources.dedup();
+        sources
+    };
+    let nested = folder.join("nested");
+    let b = std::fs::canonicalize(nested.join("b.mkv")).unwrap().display().to_string();
+    let a = std::fs::canonicalize(folder.join("a.webm")).unwrap().display().to_string();
+    let short = |s: &[String]| s.iter().map(|p| p.rsplit('/').next().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(short(&restricted(&[&nested])), ["b.mkv"], "{b}");
+    assert_eq!(short(&restricted(&[&folder.join("a.webm")])), ["a.webm"], "{a}");
+    assert_eq!(short(&restricted(&[&nested, &folder.join("a.webm")])), ["a.webm", "b.mkv"]);
+    let out = with_store(&store)
+        .args(["library", "search", "dog", "--video"])
+        .arg(dir.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the store"));
     assert_eq!(answer["query"], "a yellow screen");
 
     // By picture: a still of a.webm at 6 s (its magenta scene) finds that scene.

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::global::GlobalOpts;
-use chronoseek::fingerprint::Fingerprint;
+use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
 use chronoseek::library::{
     Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture,
@@ -75,9 +75,11 @@ pub struct LibrarySearchArgs {
     /// Number of moments to return (1 to 100).
     #[arg(long, short = 'k', default_value_t = 10, value_name = "N")]
     pub top_k: usize,
-    /// Only these videos (fingerprints; repeat the flag). They are scanned exactly.
-    #[arg(long = "video", value_name = "FINGERPRINT")]
-    pub videos: Vec<Fingerprint>,
+    /// Only these videos (repeat the flag): a fingerprint, a path (that file's content and what
+    /// was ingested from that path), a folder (everything ingested from under it) or a URL.
+    /// They are scanned exactly.
+    #[arg(long = "video", value_name = "VIDEO")]
+    pub videos: Vec<String>,
     /// Score every video exactly instead of taking candidates from the index.
     #[arg(long)]
     pub exact: bool,
@@ -216,7 +218,28 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         }
     };
     let mut q = LibraryQuery::new(said, top_k);
-    q.videos = args.videos;
+    if !args.videos.is_empty() {
+        // A path or folder can name videos stored only for other models: those are not
+        // searchable here. A fingerprint stays as given (an unknown one is refused below).
+        let here: std::collections::HashSet<_> = library.videos().await?.into_iter().map(|r| r.fingerprint).collect();
+        for name in &args.videos {
+            let input = VideoInput::from_cli(name)?;
+            let by_fingerprint = matches!(input, VideoInput::Stored(_));
+            let found = chronoseek::library::names::named(engine.store(), &input).await?;
+            let found: Vec<_> = found.into_iter().filter(|fp| by_fingerprint || here.contains(fp)).collect();
+            if found.is_empty() {
+                return Err(CliError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("--video {name}: not in the store for this model"),
+                ));
+            }
+            for fp in found {
+                if !q.videos.contains(&fp) {
+                    q.videos.push(fp);
+                }
+            }
+        }
+    }
     if args.exact {
         q.candidates = Candidates::Exact;
     }

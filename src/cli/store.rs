@@ -133,12 +133,13 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
 /// `chronoseek store remove`.
 async fn remove(store: &Store, g: &GlobalOpts, args: RemoveArgs, out: &Output) -> Result<(), CliError> {
     use chronoseek::ingest::VideoInput;
+    use chronoseek::library::names;
     use chronoseek::library::remove::{self, RemoveOptions};
     use std::collections::BTreeSet;
     let mut wanted = BTreeSet::new();
     let mut named = Vec::new();
     for arg in &args.videos {
-        let fps = remove::named(store, &VideoInput::from_cli(arg)?).await?;
+        let fps = names::named(store, &VideoInput::from_cli(arg)?).await?;
         wanted.extend(fps.iter().copied());
         named.push((arg, fps));
     }

@@ -17,6 +17,7 @@
 pub mod bench;
 mod index;
 mod layout;
+pub mod names;
 pub mod probe;
 pub mod remove;
 mod search;

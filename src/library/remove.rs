@@ -1,10 +1,7 @@
 //! Taking videos out of the library: `chronoseek store remove`.
 //!
-//! A user names what to remove the way they named it to ingest — a fingerprint, a path, a
-//! folder, a URL — or asks for every video whose files are gone. A path is matched two ways:
-//! by the path/URL mappings the store recorded at ingest (which outlive the file, so a deleted
-//! file or folder can still be named) and, when the file is still there, by its content (the
-//! same video ingested from another path is the same video).
+//! A user names what to remove the way they named it to ingest ([`super::names`]) or asks for
+//! every video whose files are gone.
 //!
 //! Removal is [`Store::forget_video`] per fingerprint (markers first, so a half-removed video
 //! is never visible), then each affected model's library index is refreshed: its entries for
@@ -21,37 +18,7 @@ use serde::Serialize;
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::fingerprint::Fingerprint;
 use crate::index::{Forgotten, RowsRemoved, Store};
-use crate::ingest::{VideoInput, VideoSource, hash_file};
 use crate::progress::ProgressHandle;
-
-/// The fingerprints an argument names (empty: nothing in the store matches it).
-pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerprint>, LibraryError> {
-    let source = match input {
-        VideoInput::Stored(fp) => return Ok(BTreeSet::from([*fp])),
-        VideoInput::Source(s) => s,
-    };
-    let mut out = BTreeSet::new();
-    match source {
-        VideoSource::File(path) => {
-            let key = file_key(path);
-            let under = format!("{key}/");
-            for s in store.sources().await? {
-                if s.source == key || s.source.starts_with(&under) {
-                    out.insert(s.fingerprint);
-                }
-            }
-            if path.is_file() {
-                out.insert(hash_file(path, u64::MAX).await?.fingerprint);
-            }
-        }
-        VideoSource::Http(_) | VideoSource::Platform(_) => {
-            if let Some(s) = store.source(&source.cache_key()).await? {
-                out.insert(s.fingerprint);
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// A stored video whose recorded files are all gone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -165,59 +132,4 @@ pub async fn remove(
         }
     }
     Ok(RemoveReport { removed, rows, purged: opts.purge, indexes })
-}
-
-/// The source-cache key of a path, as ingest recorded it (`file://` and the canonical path),
-/// also for a path that no longer exists: its nearest existing ancestor is canonicalised.
-fn file_key(path: &Path) -> String {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    let resolved = loop {
-        if let Ok(c) = std::fs::canonicalize(existing) {
-            break rest.iter().rev().fold(c, |p: PathBuf, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => break absolute.clone(),
-        }
-    };
-    format!("file://{}", resolved.display())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_keys_match_what_ingest_records_also_for_deleted_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a.mp4");
-        std::fs::write(&file, b"x").unwrap();
-        let recorded = VideoSource::File(file.clone()).cache_key();
-        assert_eq!(file_key(&file), recorded);
-        std::fs::remove_file(&file).unwrap();
-        assert_eq!(file_key(&file), recorded, "a deleted file keeps its key");
-        // Through a symbolic link to the folder, and for a deleted folder's file.
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
-        assert_eq!(file_key(&link.join("a.mp4")), recorded);
-        let gone = dir.path().join("gone/deeper/b.mp4");
-        let canonical_dir = std::fs::canonicalize(dir.path()).unwrap();
-        assert_eq!(file_key(&gone), format!("file://{}", canonical_dir.join("gone/deeper/b.mp4").display()));
-    }
-
-    #[tokio::test]
-    async fn a_path_names_its_files_content_also_when_ingested_from_elsewhere() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store").to_str().unwrap()).await.unwrap();
-        let file = dir.path().join("v.bin");
-        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::write(&file, &bytes).unwrap();
-        let named = named(&store, &VideoInput::Source(VideoSource::File(file))).await.unwrap();
-        assert_eq!(named, BTreeSet::from([Fingerprint::of(&bytes)]));
-    }
 }

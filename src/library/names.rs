@@ -1,0 +1,100 @@
+//! Which stored videos a user's argument names: the way they named them to ingest — a
+//! fingerprint, a path, a folder, a URL. Used by `store remove` and by `library search
+//! --video`.
+//!
+//! A path is matched two ways: by the path/URL mappings the store recorded at ingest (which
+//! outlive the file, so a deleted file or folder can still be named, and a folder names
+//! everything ingested from under it) and, when the file is still there, by its content (the
+//! same video ingested from another path is the same video).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::LibraryError;
+use crate::fingerprint::Fingerprint;
+use crate::index::Store;
+use crate::ingest::{VideoInput, VideoSource, hash_file};
+
+/// The fingerprints an argument names (empty: nothing in the store matches it).
+pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerprint>, LibraryError> {
+    let source = match input {
+        VideoInput::Stored(fp) => return Ok(BTreeSet::from([*fp])),
+        VideoInput::Source(s) => s,
+    };
+    let mut out = BTreeSet::new();
+    match source {
+        VideoSource::File(path) => {
+            let key = file_key(path);
+            let under = format!("{key}/");
+            for s in store.sources().await? {
+                if s.source == key || s.source.starts_with(&under) {
+                    out.insert(s.fingerprint);
+                }
+            }
+            if path.is_file() {
+                out.insert(hash_file(path, u64::MAX).await?.fingerprint);
+            }
+        }
+        VideoSource::Http(_) | VideoSource::Platform(_) => {
+            if let Some(s) = store.source(&source.cache_key()).await? {
+                out.insert(s.fingerprint);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The source-cache key of a path, as ingest recorded it (`file://` and the canonical path),
+/// also for a path that no longer exists: its nearest existing ancestor is canonicalised.
+fn file_key(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(c) = std::fs::canonicalize(existing) {
+            break rest.iter().rev().fold(c, |p: PathBuf, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break absolute.clone(),
+        }
+    };
+    format!("file://{}", resolved.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_match_what_ingest_records_also_for_deleted_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.mp4");
+        std::fs::write(&file, b"x").unwrap();
+        let recorded = VideoSource::File(file.clone()).cache_key();
+        assert_eq!(file_key(&file), recorded);
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(file_key(&file), recorded, "a deleted file keeps its key");
+        // Through a symbolic link to the folder, and for a deleted folder's file.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        assert_eq!(file_key(&link.join("a.mp4")), recorded);
+        let gone = dir.path().join("gone/deeper/b.mp4");
+        let canonical_dir = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(file_key(&gone), format!("file://{}", canonical_dir.join("gone/deeper/b.mp4").display()));
+    }
+
+    #[tokio::test]
+    async fn a_path_names_its_files_content_also_when_ingested_from_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store").to_str().unwrap()).await.unwrap();
+        let file = dir.path().join("v.bin");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&file, &bytes).unwrap();
+        let named = named(&store, &VideoInput::Source(VideoSource::File(file))).await.unwrap();
+        assert_eq!(named, BTreeSet::from([Fingerprint::of(&bytes)]));
+    }
+}
