@@ -11,7 +11,7 @@
 //! tables compacted, old versions deleted, indexes rebuilt), which needs the store to itself.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
