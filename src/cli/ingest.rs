@@ -264,7 +264,7 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
     'scans: loop {
-        let mut scan = Tally::default();
+        let ingested_before = total.done;
         let mut waiting = 0usize;
         for video in expand(&args.videos) {
             let path = PathBuf::from(&video);
@@ -287,7 +287,7 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
                 Some(state)
             };
             tokio::select! {
-                _ = ingest_one(&engine, &video, listening, out, &mut scan) => {}
+                _ = ingest_one(&engine, &video, listening, out, &mut total) => {}
                 _ = &mut shutdown => break 'scans,
             }
             if let Some(state) = state {
@@ -297,14 +297,9 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
         if waiting > 0 {
             tracing::info!(files = waiting, "files still being written; taken on a later scan");
         }
-        if scan.done > 0 && !args.no_index {
+        if total.done > ingested_before && !args.no_index {
             refresh_index(g, &args, &engine, out).await;
         }
-        total.done += scan.done;
-        total.skipped += scan.skipped;
-        total.failed += scan.failed;
-        total.frames += scan.frames;
-        total.transcribed += scan.transcribed;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = &mut shutdown => break,

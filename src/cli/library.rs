@@ -193,13 +193,15 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         chronoseek::query::Engine::check_query(text)?;
     }
     // A picture that cannot be read fails before the model loads.
-    let picture = args.picture.as_deref().map(Picture::open).transpose().map_err(LibraryError::from)?;
+    let picture = match &args.picture {
+        Some(path) => Some((path.display().to_string(), Picture::open(path).map_err(LibraryError::from)?)),
+        None => None,
+    };
     let engine = Arc::new(build_engine(g, None).await?);
     let library = Library::new(engine.clone(), &args.index.root(g));
     let (probe, described, said) = match (args.query, picture, args.like, args.at) {
         (Some(text), _, _, _) => (json!({"kind": "text", "text": text}), format!("\"{text}\""), Probe::Text(text)),
-        (None, Some(picture), _, _) => {
-            let path = args.picture.as_deref().unwrap_or_else(|| std::path::Path::new("")).display().to_string();
+        (None, Some((path, picture)), _, _) => {
             (json!({"kind": "picture", "path": path}), format!("like picture {path}"), Probe::Picture(picture))
         }
         (None, None, Some(like), Some(at_s)) => {

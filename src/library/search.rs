@@ -318,30 +318,26 @@ impl Library {
             Probe::Picture(p) => Ok(Arc::new(self.engine.embed_picture(p.image.clone()).await?)),
             Probe::Moment { video, at_s } => {
                 let record = videos.get(video).ok_or(LibraryError::UnknownVideo(*video))?;
+                let outside =
+                    || LibraryError::MomentOutside { video: *video, at_s: *at_s, duration_s: record.duration_s };
                 if !(at_s.is_finite() && *at_s >= 0.0 && *at_s <= record.duration_s.max(0.0) + 0.5) {
-                    return Err(LibraryError::MomentOutside {
-                        video: *video,
-                        at_s: *at_s,
-                        duration_s: record.duration_s,
-                    });
+                    return Err(outside());
                 }
                 let cached = self.engine.frames(record).await?;
-                let times = &cached.times_s;
-                let i = (0..times.len())
-                    .min_by(|&a, &b| (times[a] - at_s).abs().total_cmp(&(times[b] - at_s).abs()))
-                    .ok_or(LibraryError::MomentOutside {
-                    video: *video,
-                    at_s: *at_s,
-                    duration_s: record.duration_s,
-                })?;
+                let i = nearest_index(&cached.times_s, *at_s).ok_or_else(outside)?;
                 Ok(Arc::new(cached.frames.row(i).to_vec()))
             }
         }
     }
 }
 
+/// The index of the time nearest `t` (None: no times).
+fn nearest_index(times: &[f64], t: f64) -> Option<usize> {
+    (0..times.len()).min_by(|&a, &b| (times[a] - t).abs().total_cmp(&(times[b] - t).abs()))
+}
+
 fn nearest(times: &[f64], cosine: &[f32], t: f64) -> f32 {
-    times.iter().zip(cosine).min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs())).map(|(_, c)| *c).unwrap_or(0.0)
+    nearest_index(times, t).and_then(|i| cosine.get(i).copied()).unwrap_or(0.0)
 }
 
 fn round_ms(s: f64) -> f64 {

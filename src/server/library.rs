@@ -164,6 +164,15 @@ fn top_k(p: &HashMap<String, String>, default: usize, max: usize) -> Result<usiz
     }
 }
 
+/// A time parameter: seconds, 0 or more.
+#[allow(clippy::result_large_err)]
+fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(bad(format!("{name} must be a time in seconds (0 or more), got '{s}'"))),
+    }
+}
+
 #[allow(clippy::result_large_err)]
 fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
     s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
@@ -268,10 +277,7 @@ async fn library_search(
             }
             (Some(like), Some(at)) => {
                 let video = fingerprint(like)?;
-                let at_s = match at.trim().parse::<f64>() {
-                    Ok(t) if t.is_finite() && t >= 0.0 => t,
-                    _ => return Err(bad(format!("at must be a time in seconds (0 or more), got '{at}'"))),
-                };
+                let at_s = seconds("at", at)?;
                 (Probe::Moment { video, at_s }, json!({"kind": "moment", "fingerprint": video.to_hex(), "at": at_s}))
             }
             (Some(_), None) | (None, Some(_)) => return Err(bad("like and at go together")),
@@ -361,11 +367,8 @@ async fn thumb(
 ) -> Result<Response, HttpError> {
     let p = params(raw, &["t"])?;
     let t = match p.get("t") {
+        Some(s) => seconds("t", s)?,
         None => 0.0,
-        Some(s) => match s.parse::<f64>() {
-            Ok(t) if t.is_finite() && t >= 0.0 => t,
-            _ => return Err(bad(format!("t must be a time in seconds (0 or more), got '{s}'"))),
-        },
     };
     let (fp, path) = media_path(&app, &fp).await?;
     let key = (fp, (t * 10.0).round() as i64);
