@@ -7,6 +7,7 @@ pub mod chain;
 pub mod clock;
 pub mod counters;
 pub mod eval;
+pub mod ffmpeg_tool;
 pub mod fingerprint;
 pub mod index;
 pub mod ingest;

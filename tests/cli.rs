@@ -813,3 +813,53 @@ fn ingest_watch_takes_new_files_once_they_are_whole() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("folder to watch"));
 }
+
+#[test]
+fn clip_writes_the_moment_as_an_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out_file = dir.path().join("blue.mp4");
+    // scenes.mp4's blue scene is 20-30 s.
+    let out = with_store(&store)
+        .args(["--json", "clip"])
+        .arg(common::fixture("scenes.mp4"))
+        .args(["0:21", "26", "-o"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["start"].as_f64(), report["end"].as_f64()), (Some(21.0), Some(26.0)), "{report}");
+    assert_eq!(report["bytes"].as_u64(), Some(std::fs::metadata(&out_file).unwrap().len()));
+    let d = chronoseek::ingest::probe(&out_file).unwrap().duration_s.unwrap();
+    assert!((4.8..=5.3).contains(&d), "{d}");
+    let png = chronoseek::ingest::thumbnail::thumbnail_png(&out_file, 0.0, 64).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    let [r, g, b] = img.get_pixel(img.width() / 2, img.height() / 2).0;
+    assert!(b > 200 && r < 40 && g < 40, "not the blue scene: {:?}", [r, g, b]);
+
+    // Refusals: an existing output, a bad span, not a file, not a video.
+    let not_a_video = common::fixture("not-a-video.mp4");
+    let scenes = common::fixture("scenes.mp4");
+    for (args, code, needle) in [
+        (vec![scenes.as_os_str(), "1".as_ref(), "2".as_ref(), "-o".as_ref(), out_file.as_os_str()], 2, "exists"),
+        (vec![scenes.as_os_str(), "5".as_ref(), "3".as_ref()], 2, "start < end"),
+        (vec![scenes.as_os_str(), "0:25".as_ref(), "0:40".as_ref()], 2, "30.0 s long"),
+        (vec!["nothing-here.mp4".as_ref(), "1".as_ref(), "2".as_ref()], 2, "no such file"),
+        (vec![not_a_video.as_os_str(), "0".as_ref(), "1".as_ref()], 4, "not-a-video.mp4"),
+    ] {
+        let out = with_store(&store).current_dir(dir.path()).arg("clip").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    // --force replaces; without -o the name says what it holds.
+    let out =
+        with_store(&store).arg("clip").arg(&scenes).args(["1", "2", "--force", "-o"]).arg(&out_file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = chronoseek::ingest::probe(&out_file).unwrap().duration_s.unwrap();
+    assert!(d < 1.5, "the 1-s clip replaced the 5-s one: {d}");
+    let out = with_store(&store).current_dir(dir.path()).arg("clip").arg(&scenes).args(["1", "2"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("scenes-0m01.0s-0m02.0s.mp4").is_file());
+}

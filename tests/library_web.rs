@@ -341,6 +341,74 @@ async fn a_token_guards_every_route() {
     assert_eq!((r.status().as_u16(), r.bytes().await.unwrap().len()), (206, 100));
 }
 
+/// The colour at the middle of `video`'s frame at `t` s (decoded by our thumbnail code).
+fn colour_at(video: &Path, t: f64) -> [u8; 3] {
+    let png = chronoseek::ingest::thumbnail::thumbnail_png(video, t, 320).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    img.get_pixel(img.width() / 2, img.height() / 2).0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moment_downloads_as_a_clip() {
+    let app = start().await;
+    let http = reqwest::Client::new();
+    // Result cards of local videos carry their clip link.
+    let found: serde_json::Value = http
+        .get(format!("{}/api/library/search?q=a%20green%20screen", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let card = found["results"].as_array().unwrap().iter().find(|r| r["fingerprint"] == app.mp4.as_str()).unwrap();
+    assert_eq!(
+        card["clip"],
+        format!("/clip/{}?start={}&end={}", app.mp4, card["start"], card["end"]).as_str(),
+        "{card}"
+    );
+
+    // scenes.mp4 from 12 to 17 s: inside its green scene (10-20 s).
+    let r = http.get(format!("{}/clip/{}?start=12&end=17", app.base, app.mp4)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"scenes-0m12.0s-0m17.0s.mp4\"");
+    let bytes = r.bytes().await.unwrap();
+    let file = app._dir.path().join("clip.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    let info = chronoseek::ingest::probe(&file).unwrap();
+    let d = info.duration_s.unwrap();
+    assert!((4.8..=5.3).contains(&d), "clip lasts {d} s");
+    assert!(info.has_audio, "the fixture's audio is kept");
+    let [r0, g0, b0] = colour_at(&file, 0.0);
+    // The fixture's green is (0, 128, 0).
+    assert!(g0 > 100 && r0 < 40 && b0 < 40, "first frame {:?} is not green: cut at the wrong place", [r0, g0, b0]);
+    // From 8 s: red first, green by the end (an exact cut, not the key frame before).
+    let r = http.get(format!("{}/clip/{}?start=8&end=12", app.base, app.mp4)).send().await.unwrap();
+    std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+    let first = colour_at(&file, 0.0);
+    let last = colour_at(&file, 3.5);
+    assert!(first[0] > 200 && first[1] < 40, "{first:?}");
+    assert!(last[1] > 100 && last[0] < 40, "{last:?}");
+
+    // Refusals.
+    for (path, status, needle) in [
+        (format!("/clip/{}?start=5", app.mp4), 400, "start and end"),
+        (format!("/clip/{}?start=5&end=3", app.mp4), 400, "start < end"),
+        (format!("/clip/{}?start=0&end=700", app.mp4), 400, "at most 600"),
+        (format!("/clip/{}?start=40&end=45", app.mp4), 400, "30.0 s long"),
+        (format!("/clip/{}?start=x&end=3", app.mp4), 400, "seconds"),
+        (format!("/clip/{}?start=1&end=3", "ab".repeat(32)), 404, "no local video file"),
+        (format!("/clip/{}?start=1&end=3", app.copy_fp), 404, "no local video file"),
+    ] {
+        let r = http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needle), "{path}: {body}");
+        error_code(&body);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_in_a_real_browser() {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -379,6 +447,9 @@ async fn the_page_in_a_real_browser() {
     assert!(t >= start - 0.05 && t < start + 3.0, "video at {t} s, moment starts at {start} s");
     let png = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+    // The first card offers its moment as a clip download.
+    let save = report["save_href"].as_str().unwrap_or_else(|| panic!("no Save clip link: {report}"));
+    assert!(save.contains(&format!("/clip/{}?start=", app.mp4)), "{save}");
     // "Similar moments" on the first card: answers, none of them that moment itself.
     let (fp, mid) = (report["first"]["fingerprint"].clone(), (start + report["first"]["end"].as_f64().unwrap()) / 2.0);
     let similar = report["similar"].as_array().unwrap();

@@ -286,7 +286,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
 }
 
 /// A time on the command line: seconds (`75.5`) or `[h:]m:ss[.s]` (`1:15.5`, `1:02:05`).
-fn parse_clock(s: &str) -> Result<f64, String> {
+pub(super) fn parse_clock(s: &str) -> Result<f64, String> {
     let bad = || format!("'{s}' is not a time: give seconds (75.5) or [h:]m:ss (1:15.5)");
     let parts: Vec<&str> = s.trim().split(':').collect();
     if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {

@@ -3,6 +3,7 @@
 mod audio;
 mod bench;
 mod chain;
+mod clip;
 pub mod connect;
 mod demo;
 mod eval;
@@ -99,6 +100,9 @@ pub enum Command {
     Serve(library::ServeArgs),
     /// The stored transcript of a video (what was said, when), by fingerprint, path or URL.
     Transcript(audio::TranscriptArgs),
+    /// A moment as an MP4 file (H.264/AAC, cut exactly at START): from a local video or a stored
+    /// one's file.
+    Clip(clip::ClipArgs),
     /// Inspect or maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -125,6 +129,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Transcript(a) => audio::run(&cli.global, a, out).await,
         Command::Library(c) => library::run(&cli.global, c, out).await,
         Command::Serve(a) => library::serve(&cli.global, a, out).await,
+        Command::Clip(a) => clip::run(&cli.global, a, out).await,
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,

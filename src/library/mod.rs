@@ -15,6 +15,7 @@
 //! searchable the moment its completion marker lands, before any rebuild.
 
 pub mod bench;
+pub mod clip;
 mod index;
 mod layout;
 pub mod names;

@@ -7,13 +7,13 @@
 //! everything ingested from under it) and, when the file is still there, by its content (the
 //! same video ingested from another path is the same video).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::LibraryError;
 use crate::fingerprint::Fingerprint;
-use crate::index::Store;
-use crate::ingest::{VideoInput, VideoSource, hash_file};
+use crate::index::{Store, StoreError};
+use crate::ingest::{VideoInput, VideoSource, file_validator, hash_file};
 
 /// The fingerprints an argument names (empty: nothing in the store matches it).
 pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerprint>, LibraryError> {
@@ -63,6 +63,21 @@ fn file_key(path: &Path) -> String {
         }
     };
     format!("file://{}", resolved.display())
+}
+
+/// Local files of stored videos whose size and modification time still match what was
+/// fingerprinted (the first such path per video): the files `serve` plays and `clip` cuts.
+pub async fn local_files(store: &Store) -> Result<HashMap<Fingerprint, PathBuf>, StoreError> {
+    let mut out = HashMap::new();
+    for s in store.sources().await? {
+        // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
+        let Some(path) = s.source.strip_prefix("file://") else { continue };
+        let path = PathBuf::from(path);
+        if path.is_absolute() && file_validator(&path).is_ok_and(|v| v == s.validator) {
+            out.entry(s.fingerprint).or_insert(path);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

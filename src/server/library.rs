@@ -28,9 +28,11 @@ use tower::ServiceExt;
 
 use super::access::AccessToken;
 use super::{HttpError, read_body};
+use crate::ffmpeg_tool::ToolError;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
-use crate::ingest::{VideoInput, file_validator, thumbnail::thumbnail_png};
+use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
+use crate::library::clip::{ClipSpan, cut};
 use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
@@ -83,6 +85,7 @@ pub fn router(app: Arc<LibraryApp>) -> Router {
         .route("/api/videos/{fingerprint}/search", get(video_search))
         .route("/media/{fingerprint}", get(media))
         .route("/thumb/{fingerprint}", get(thumb))
+        .route("/clip/{fingerprint}", get(clip))
         .fallback(|| async { not_found("no such page") })
         .with_state(app);
     match access {
@@ -178,20 +181,8 @@ fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
     s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
 }
 
-/// Local files of stored videos whose size and modification time still match what was
-/// fingerprinted.
 async fn local_files(app: &LibraryApp) -> Result<HashMap<Fingerprint, PathBuf>, HttpError> {
-    let sources = app.library.engine().store().sources().await.map_err(internal)?;
-    let mut out = HashMap::new();
-    for s in sources {
-        // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
-        let Some(path) = s.source.strip_prefix("file://") else { continue };
-        let path = PathBuf::from(path);
-        if path.is_absolute() && file_validator(&path).is_ok_and(|v| v == s.validator) {
-            out.entry(s.fingerprint).or_insert(path);
-        }
-    }
-    Ok(out)
+    crate::library::names::local_files(app.library.engine().store()).await.map_err(internal)
 }
 
 /// What a page card says about its video: from a store record, or from a library hit (which
@@ -235,6 +226,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, rank: usize, start: f64, end:
         "duration": video.duration_s,
         "thumbnail": local.map(|_| format!("/thumb/{fp}?t={start}")),
         "media": local.map(|_| format!("/media/{fp}")),
+        "clip": local.map(|_| format!("/clip/{fp}?start={start}&end={end}")),
     })
 }
 
@@ -330,15 +322,45 @@ async fn video_search(
 }
 
 /// The local file of a stored video, or a 404 that says only that there is none to serve.
-async fn media_path(app: &LibraryApp, fp: &str) -> Result<(Fingerprint, PathBuf), HttpError> {
+async fn media_path(app: &LibraryApp, fp: &str) -> Result<(VideoRecord, PathBuf), HttpError> {
     let fp = fingerprint(fp)?;
     let engine = app.library.engine();
     let stored = engine.store().video(&fp, engine.model().key()).await.map_err(internal)?;
-    let path = match stored {
-        Some(_) => local_files(app).await?.remove(&fp),
+    let found = match stored {
+        Some(r) => local_files(app).await?.remove(&fp).map(|p| (r, p)),
         None => None,
     };
-    path.map(|p| (fp, p)).ok_or_else(|| not_found(format!("no local video file for fingerprint {fp} in the store")))
+    found.ok_or_else(|| not_found(format!("no local video file for fingerprint {fp} in the store")))
+}
+
+/// `GET /clip/{fingerprint}?start=S&end=E`: the moment as an MP4 download.
+async fn clip(
+    State(app): State<Arc<LibraryApp>>,
+    UrlPath(fp): UrlPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpError> {
+    let p = params(raw, &["start", "end"])?;
+    let (start, end) = match (p.get("start"), p.get("end")) {
+        (Some(s), Some(e)) => (seconds("start", s)?, seconds("end", e)?),
+        _ => return Err(bad("a clip needs start and end (seconds)")),
+    };
+    let (record, path) = media_path(&app, &fp).await?;
+    let span = ClipSpan::new(start, end, record.duration_s).map_err(|e| bad(e.to_string()))?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let _slot = app.decodes.acquire().await.map_err(internal)?;
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let out = dir.path().join("clip.mp4");
+    cut(&path, span, &out).await.map_err(|e| match e {
+        ToolError::Spawn(_) => internal(&e),
+        ToolError::Failed { .. } => HttpError::from_code(ProtocolError::new(ErrorCode::VideoUnreadable, e.to_string())),
+    })?;
+    let bytes = tokio::fs::read(&out).await.map_err(internal)?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", span.file_name(&stem))) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }
 
 async fn media(
@@ -370,7 +392,8 @@ async fn thumb(
         Some(s) => seconds("t", s)?,
         None => 0.0,
     };
-    let (fp, path) = media_path(&app, &fp).await?;
+    let (record, path) = media_path(&app, &fp).await?;
+    let fp = record.fingerprint;
     let key = (fp, (t * 10.0).round() as i64);
     let cached = app.thumbs.lock().get(&key).cloned();
     let png = match cached {

@@ -327,6 +327,15 @@ pub enum RenderError {
     Io(#[source] std::io::Error),
 }
 
+impl From<crate::ffmpeg_tool::ToolError> for RenderError {
+    fn from(e: crate::ffmpeg_tool::ToolError) -> Self {
+        match e {
+            crate::ffmpeg_tool::ToolError::Spawn(e) => Self::Spawn(e),
+            crate::ffmpeg_tool::ToolError::Failed { status, stderr } => Self::Failed { status, stderr },
+        }
+    }
+}
+
 /// What rendering took.
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderStats {
@@ -394,48 +403,14 @@ pub fn ffmpeg_args(plan: &RemixPlan, sources: &[SourceVideo], out: &Path) -> Vec
 
 /// Whether the `ffmpeg` program runs (remix mode checks at start, not at the first step).
 pub async fn check_ffmpeg() -> Result<(), RenderError> {
-    let status = tokio::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-version"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .map_err(RenderError::Spawn)?;
-    if status.success() { Ok(()) } else { Err(RenderError::Failed { status, stderr: "ffmpeg -version failed".into() }) }
+    Ok(crate::ffmpeg_tool::check().await?)
 }
 
 /// Renders `plan` to `out` with the `ffmpeg` program. The child is killed if this future is
-/// dropped (a cancelled step leaves no encoder running).
+/// dropped (a cancelled step leaves no encoder running) and dies with a killed validator.
 pub async fn render(plan: &RemixPlan, sources: &[SourceVideo], out: &Path) -> Result<RenderStats, RenderError> {
     let started = Instant::now();
-    let mut cmd = tokio::process::Command::new("ffmpeg");
-    // A validator killed with SIGKILL takes its encoder with it (kill_on_drop covers the rest).
-    #[cfg(target_os = "linux")]
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
-    // async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let output = cmd
-        .args(ffmpeg_args(plan, sources, out))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(RenderError::Spawn)?;
-    if !output.status.success() {
-        let _ = std::fs::remove_file(out);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: String =
-            stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
-        return Err(RenderError::Failed { status: output.status, stderr: tail });
-    }
+    crate::ffmpeg_tool::run(&ffmpeg_args(plan, sources, out), out).await?;
     let bytes = std::fs::metadata(out).map_err(RenderError::Io)?.len();
     Ok(RenderStats { seconds: started.elapsed().as_secs_f64(), bytes })
 }

@@ -194,6 +194,7 @@ def run(args, browser):
                  fail_if=STATUS_ERROR)
         cards = browser.eval("document.querySelectorAll('#results .card').length", t)
         thumb_width = browser.eval("document.querySelector('#results .card img.thumb').naturalWidth", t)
+        save_href = browser.eval("(document.querySelector('#results .card .card-save') || {}).href || null", t)
         check_page_errors(browser)
 
         step = "click first card"
@@ -261,7 +262,8 @@ def run(args, browser):
     except (TimeoutError, EOFError, RuntimeError, KeyError, TypeError) as e:
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
-            "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture}
+            "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture,
+            "save_href": save_href}
 
 
 def main():

@@ -329,7 +329,21 @@
     similar.setAttribute("aria-label", `Moments like ${result.name} at ${interval}`);
     similar.addEventListener("click", () => searchSimilar(result));
 
-    card.append(play, similar);
+    const actions = document.createElement("div");
+    actions.className = "card-actions";
+    actions.append(similar);
+    // The moment as an MP4 download (local files only).
+    if (result.clip) {
+      const save = document.createElement("a");
+      save.className = "card-save";
+      save.href = String(result.clip);
+      save.download = "";
+      save.textContent = "Save clip";
+      save.setAttribute("aria-label", `Save ${result.name} ${interval} as a clip`);
+      actions.append(save);
+    }
+
+    card.append(play, actions);
     return card;
   }
 
