@@ -11,6 +11,8 @@ const RANKS: &[(&str, u32)] = &[
     ("counters", 0),
     ("progress", 0),
     ("fingerprint", 0),
+    // Runs the ffmpeg program: used by library (clips) and validator (remixes).
+    ("ffmpeg_tool", 0),
     ("tasks", 0),
     ("protocol", 1),
     // crates/model, re-exported as `crate::model`: it depends on nothing in this crate.

@@ -99,6 +99,10 @@ async fn raw_get(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
     (status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn error_code(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not an envelope: {body}"));
     v["error"]["code"].as_str().unwrap_or_else(|| panic!("no code: {body}")).to_string()
@@ -113,21 +117,13 @@ async fn api_media_and_refusals() {
     assert!(page.text().await.unwrap().contains("ChronoSeek"));
 
     // Only videos whose stored bytes are still the local file are listed and served.
-    let videos: serde_json::Value =
-        http.get(format!("{}/api/videos", app.base)).send().await.unwrap().json().await.unwrap();
+    let videos = get_json(&http, format!("{}/api/videos", app.base)).await;
     let listed: Vec<&str> =
         videos["videos"].as_array().unwrap().iter().map(|v| v["fingerprint"].as_str().unwrap()).collect();
     assert_eq!(listed.len(), 2, "{videos}");
     assert!(listed.contains(&app.mp4.as_str()) && !listed.contains(&app.copy_fp.as_str()));
 
-    let found: serde_json::Value = http
-        .get(format!("{}/api/library/search?q=a%20red%20screen&top_k=5", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = get_json(&http, format!("{}/api/library/search?q=a%20red%20screen&top_k=5", app.base)).await;
     let first = &found["results"][0];
     assert_eq!(first["fingerprint"], app.mp4.as_str(), "{found}");
     assert_eq!(first["name"], "scenes.mp4");
@@ -199,14 +195,8 @@ async fn api_media_and_refusals() {
     assert_eq!(r.status(), 404);
 
     // Inside one video: today's search, same card shape.
-    let inside: serde_json::Value = http
-        .get(format!("{}/api/videos/{}/search?q=a%20blue%20screen&top_k=3", app.base, app.mp4))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inside =
+        get_json(&http, format!("{}/api/videos/{}/search?q=a%20blue%20screen&top_k=3", app.base, app.mp4)).await;
     let results = inside["results"].as_array().unwrap();
     assert!(!results.is_empty() && results.len() <= 3);
     assert!(results.iter().all(|r| r["fingerprint"] == app.mp4.as_str() && r["thumbnail"].is_string()));
@@ -231,8 +221,7 @@ async fn search_by_picture_and_for_similar_moments_over_http() {
     assert!(first["thumbnail"].is_string() && first["media"].is_string());
 
     // Moments like a stored one: never that moment itself.
-    let like: serde_json::Value =
-        http.get(format!("{search}?like={}&at=15&top_k=10", app.mp4)).send().await.unwrap().json().await.unwrap();
+    let like = get_json(&http, format!("{search}?like={}&at=15&top_k=10", app.mp4)).await;
     assert_eq!(like["probe"], serde_json::json!({"kind": "moment", "fingerprint": app.mp4, "at": 15.0}));
     let results = like["results"].as_array().unwrap();
     assert!(!results.is_empty(), "{like}");
@@ -353,14 +342,7 @@ async fn a_moment_downloads_as_a_clip() {
     let app = start().await;
     let http = reqwest::Client::new();
     // Result cards of local videos carry their clip link.
-    let found: serde_json::Value = http
-        .get(format!("{}/api/library/search?q=a%20green%20screen", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = get_json(&http, format!("{}/api/library/search?q=a%20green%20screen", app.base)).await;
     let card = found["results"].as_array().unwrap().iter().find(|r| r["fingerprint"] == app.mp4.as_str()).unwrap();
     assert_eq!(
         card["clip"],
