@@ -749,7 +749,7 @@ fn ingest_watch_takes_new_files_once_they_are_whole() {
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
     let mut child = with_store(&store)
-        .args(["--json", "ingest", "--watch", "--interval", "0.5", "--settle", "1.5"])
+        .args(["--json", "ingest", "--watch", "--interval", "0.5", "--settle", "1.5", "--remove-missing"])
         .arg(&folder)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -800,13 +800,22 @@ fn ingest_watch_takes_new_files_once_they_are_whole() {
     let c = wait_for(&video("c.mp4"));
     assert_eq!(c["status"], "ingested", "{c}");
     assert!(c["duration_s"].as_f64().unwrap() > 29.0, "ingested before it was whole: {c}");
+    // A file deleted from the watched folder: its video leaves the store (--remove-missing).
+    std::fs::remove_file(folder.join("a.webm")).unwrap();
+    let gone = wait_for(&|v: &serde_json::Value| v["status"] == "removed");
+    assert!(gone["video"].as_str().unwrap().ends_with("a.webm"), "{gone}");
     // Stop: one summary, exit 0; every file was reported exactly once.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let summary = wait_for(&|v| v.get("summary").is_some());
     assert_eq!((summary["summary"]["ingested"].as_u64(), summary["summary"]["failed"].as_u64()), (Some(2), Some(0)));
     assert!(child.wait().unwrap().success());
     let reported: Vec<&str> = seen.iter().filter_map(|v| v["video"].as_str()).collect();
-    assert_eq!(reported.len(), 2, "{reported:?}");
+    assert_eq!(reported.len(), 3, "two ingests and one removal: {reported:?}");
+    let out = with_store(&store).args(["--json", "store", "list"]).output().unwrap();
+    let listed: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0]["source"].as_str().unwrap().ends_with("c.mp4"), "{listed:?}");
 
     // Watching needs a folder.
     let out = with_store(&store).args(["ingest", "--watch"]).arg(folder.join("a.webm")).output().unwrap();

@@ -12,6 +12,7 @@ use super::global::GlobalOpts;
 use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource};
 
 use super::{CliError, build_engine_with, output::Output};
+use chronoseek::library::{names, remove};
 use chronoseek::query::Engine;
 
 #[derive(Debug, Args)]
@@ -41,6 +42,11 @@ pub struct IngestArgs {
     #[arg(long, env = "CHRONOSEEK_WATCH_SETTLE", value_name = "SECONDS", default_value_t = 10.0,
           requires = "watch", value_parser = non_negative_seconds)]
     pub settle: f64,
+    /// While watching, also take out of the store the videos whose files were all deleted from
+    /// the watched folders (as `store remove --missing` does; a whole folder gone, like an
+    /// unplugged drive, removes nothing).
+    #[arg(long, requires = "watch")]
+    pub remove_missing: bool,
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -235,6 +241,44 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     }
 }
 
+/// Removes videos whose recorded files were all under `watched` (source-key prefixes) and are
+/// all gone, from folders that still exist; each is reported as `removed`.
+async fn remove_deleted(g: &GlobalOpts, args: &IngestArgs, engine: &Engine, watched: &[String], out: &Output) {
+    let store = engine.store();
+    let result = async {
+        let gone: std::collections::BTreeSet<_> = remove::missing_local(store)
+            .await?
+            .into_iter()
+            .filter(|m| m.sources.iter().all(|s| watched.iter().any(|w| s.starts_with(w.as_str()))))
+            .map(|m| m.fingerprint)
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        let report = remove::remove(
+            store,
+            &args.index.root(g),
+            &gone,
+            &remove::RemoveOptions::default(),
+            &chronoseek::progress::silent(),
+        )
+        .await?;
+        Ok::<_, chronoseek::library::LibraryError>(Some(report))
+    }
+    .await;
+    match result {
+        Ok(Some(report)) => {
+            for v in &report.removed {
+                let source = v.source.clone().unwrap_or_default();
+                out.say(format!("{source}: its file is gone; removed {} from the store", v.fingerprint));
+                out.json_line(&json!({"video": source, "status": "removed", "fingerprint": v.fingerprint.to_hex()}));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove videos whose files were deleted; next scan tries again"),
+    }
+}
+
 /// `ingest --watch`: the arguments once, then the folders among them again every interval.
 /// A file is handled once per (size, modification time): unchanged files are not looked at
 /// again, a failed file is retried only when it changes, and a file modified less than
@@ -263,10 +307,15 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
     let mut urls_done: HashSet<String> = HashSet::new();
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
+    let watched: Vec<String> = folders.iter().map(|f| format!("{}/", names::file_key(Path::new(f.as_str())))).collect();
     'scans: loop {
         let ingested_before = total.done;
         let mut waiting = 0usize;
-        for video in expand(&args.videos) {
+        let listed = expand(&args.videos);
+        // A file deleted since is forgotten: if it comes back it is looked at again.
+        let present: HashSet<PathBuf> = listed.iter().map(PathBuf::from).collect();
+        handled.retain(|p, _| present.contains(p));
+        for video in listed {
             let path = PathBuf::from(&video);
             let state = if video.contains("://") {
                 if !urls_done.insert(video.clone()) {
@@ -299,6 +348,9 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
         }
         if total.done > ingested_before && !args.no_index {
             refresh_index(g, &args, &engine, out).await;
+        }
+        if args.remove_missing {
+            remove_deleted(g, &args, &engine, &watched, out).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

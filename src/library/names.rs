@@ -46,7 +46,7 @@ pub async fn named(store: &Store, input: &VideoInput) -> Result<BTreeSet<Fingerp
 
 /// The source-cache key of a path, as ingest recorded it (`file://` and the canonical path),
 /// also for a path that no longer exists: its nearest existing ancestor is canonicalised.
-fn file_key(path: &Path) -> String {
+pub fn file_key(path: &Path) -> String {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
