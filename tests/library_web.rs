@@ -24,6 +24,8 @@ struct App {
     addr: std::net::SocketAddr,
     mp4: String,
     copy_fp: String,
+    /// The server's engine: its counters say what a request did.
+    engine: Arc<Engine>,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -57,7 +59,7 @@ async fn start_with(access: Option<AccessToken>) -> App {
     std::fs::copy(common::fixture("odd.mkv"), &copy).unwrap();
     let copy_fp = ingest(&copy).await;
     std::fs::OpenOptions::new().append(true).open(&copy).unwrap().write_all_sync(b"more");
-    let library = Arc::new(Library::new(engine, &dir.path().join("library")));
+    let library = Arc::new(Library::new(engine.clone(), &dir.path().join("library")));
     library.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -76,7 +78,7 @@ async fn start_with(access: Option<AccessToken>) -> App {
         Duration::from_secs(1),
         ServeLimits::default(),
     ));
-    App { base: format!("http://{addr}"), addr, mp4, copy_fp, _dir: dir, _stop: tx }
+    App { base: format!("http://{addr}"), addr, mp4, copy_fp, engine, _dir: dir, _stop: tx }
 }
 
 trait WriteAllSync {
@@ -232,7 +234,9 @@ async fn search_by_picture_and_for_similar_moments_over_http() {
         "{like}"
     );
 
-    // Refusals: the protocol envelope, the right code, a clear message.
+    // Refusals: the protocol envelope, the right code, a clear message; and, by the counters,
+    // no search ran, no tower ran, no frames were read.
+    let c0 = app.engine.counters();
     let stranger = "ab".repeat(32);
     for (path, status, code, needle) in [
         (format!("?q=dog&like={}&at=1", app.mp4), 400, "INVALID_REQUEST", "not both"),
@@ -268,6 +272,11 @@ async fn search_by_picture_and_for_similar_moments_over_http() {
     assert!(body.contains("unknown parameter"), "{body}");
     let (status, body) = post("", vec![0u8; 33 * 1024 * 1024]).await;
     assert_eq!((status, error_code(&body).as_str()), (413, "INVALID_REQUEST"), "{body}");
+    let c = app.engine.counters().since(&c0);
+    // The two requests the library itself refuses (a time outside the video, an unknown
+    // video) count as searches; nothing else got that far.
+    assert_eq!(c.library_searches, 2, "{c:?}");
+    assert_eq!((c.picture_embeddings, c.text_embeddings, c.image_embeddings, c.frame_loads), (0, 0, 0, 0), "{c:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,6 +316,14 @@ async fn a_token_guards_every_route() {
         let r = http.get(&url).header("Cookie", format!("theme=dark; chronoseek_token={TOKEN}")).send().await.unwrap();
         assert_eq!(r.status(), expected, "{route} with the cookie");
     }
+    // By the counters: the refused searches above ran nothing. (The admitted ones did.)
+    let c0 = app.engine.counters();
+    for _ in 0..3 {
+        let r = http.get(format!("{}/api/library/search?q=a%20blue%20screen", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let c = app.engine.counters().since(&c0);
+    assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (0, 0, 0), "{c:?}");
     // The printed URL: /?token= sets the cookie and sends the browser to / (the token leaves
     // the address bar); a wrong one is refused, and the token opens nothing but the page.
     let r = http.get(format!("{}/?token={TOKEN}", app.base)).send().await.unwrap();
