@@ -54,10 +54,7 @@ pub async fn run(g: &GlobalOpts, args: ClipArgs, out: &Output) -> Result<(), Cli
         return Err(invalid(format!("{} exists (--force replaces it)", target.display())));
     }
     let started = std::time::Instant::now();
-    cut(&input, span, &target).await.map_err(|e| match e {
-        chronoseek::ffmpeg_tool::ToolError::Spawn(_) => CliError::internal(e.to_string()),
-        chronoseek::ffmpeg_tool::ToolError::Failed { .. } => CliError::new(ErrorCode::VideoUnreadable, e.to_string()),
-    })?;
+    cut(&input, span, &target).await.map_err(|e| CliError::new(e.code(), e.to_string()))?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
     let secs = started.elapsed().as_secs_f64();
     out.say(format!(

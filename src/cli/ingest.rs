@@ -50,9 +50,9 @@ pub struct IngestArgs {
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    match non_negative_seconds(s)? {
+        0.0 => Err(format!("'{s}' is not a positive number of seconds")),
+        v => Ok(v),
     }
 }
 

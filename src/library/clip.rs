@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::ffmpeg_tool::{self, ToolError};
+use crate::protocol::ErrorCode;
 
 /// Longest clip cut in one go, in seconds.
 pub const MAX_CLIP_SECONDS: f64 = 600.0;
@@ -78,9 +79,25 @@ pub fn clip_args(input: &Path, span: ClipSpan, out: &Path) -> Vec<String> {
     args
 }
 
+/// A clip that could not be cut.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ClipError(#[from] ToolError);
+
+impl ClipError {
+    /// The protocol code it is reported with (CLI exit code, page API envelope): ffmpeg
+    /// missing is ours, ffmpeg failing on the file is the video's.
+    pub fn code(&self) -> ErrorCode {
+        match self.0 {
+            ToolError::Spawn(_) => ErrorCode::InternalError,
+            ToolError::Failed { .. } => ErrorCode::VideoUnreadable,
+        }
+    }
+}
+
 /// Cuts `span` of `input` into `out` (an MP4 file).
-pub async fn cut(input: &Path, span: ClipSpan, out: &Path) -> Result<(), ToolError> {
-    ffmpeg_tool::run(&clip_args(input, span, out), out).await
+pub async fn cut(input: &Path, span: ClipSpan, out: &Path) -> Result<(), ClipError> {
+    Ok(ffmpeg_tool::run(&clip_args(input, span, out), out).await?)
 }
 
 #[cfg(test)]

@@ -28,7 +28,6 @@ use tower::ServiceExt;
 
 use super::access::AccessToken;
 use super::{HttpError, read_body};
-use crate::ffmpeg_tool::ToolError;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
@@ -350,9 +349,9 @@ async fn clip(
     let _slot = app.decodes.acquire().await.map_err(internal)?;
     let dir = tempfile::tempdir().map_err(internal)?;
     let out = dir.path().join("clip.mp4");
-    cut(&path, span, &out).await.map_err(|e| match e {
-        ToolError::Spawn(_) => internal(&e),
-        ToolError::Failed { .. } => HttpError::from_code(ProtocolError::new(ErrorCode::VideoUnreadable, e.to_string())),
+    cut(&path, span, &out).await.map_err(|e| match e.code() {
+        ErrorCode::InternalError => internal(&e),
+        code => HttpError::from_code(ProtocolError::new(code, e.to_string())),
     })?;
     let bytes = tokio::fs::read(&out).await.map_err(internal)?;
     let mut r = bytes.into_response();
