@@ -53,6 +53,10 @@ fn help_explains_every_global_flag_and_its_variable() {
     ] {
         assert!(help.contains(needle), "search --help lacks {needle}:\n{help}");
     }
+    // The command's own flags come first; the twenty shared ones follow under their own heading.
+    let own = help.find("--top-k").unwrap();
+    let global = help.find("Global options:").expect("a 'Global options' heading");
+    assert!(own < global && global < help.find("--store").unwrap(), "search --help order:\n{help}");
 }
 
 #[test]

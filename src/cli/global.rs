@@ -9,8 +9,11 @@ use chronoseek::ingest::{DedupSetting, FetchOptions, IngestOptions, SamplerOptio
 use chronoseek::model::{DeviceSpec, ModelOptions, ModelSource, Precision};
 use chronoseek::query::{EngineOptions, SegmenterKind};
 
-/// Options every `chronoseek` command accepts.
+/// Options every `chronoseek` command accepts. Listed under their own heading, after a
+/// command's own options, so `chronoseek library search --help` starts with what is particular
+/// to that command.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// LanceDB store: a local folder, or s3://bucket/prefix on an S3-compatible object store
     /// (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
