@@ -79,6 +79,9 @@ pub enum TaskFormat {
 }
 
 impl TaskFormat {
+    /// The names `--task-format` lists (`FromStr` also takes `tasks` and `charades-sta`).
+    pub const NAMES: &'static [&'static str] = &["reference", "activitynet", "qvhighlights", "charades"];
+
     /// Guesses from the file name and, for `.json`, the top-level shape.
     pub fn detect(path: &Path, text: &str) -> Option<Self> {
         let name = path.file_name()?.to_string_lossy().to_lowercase();

@@ -59,6 +59,41 @@ fn help_explains_every_global_flag_and_its_variable() {
     assert!(own < global && global < help.find("--store").unwrap(), "search --help order:\n{help}");
 }
 
+/// The bash completion script, loaded into a real bash, completes commands, flags and the
+/// names a flag takes (and nothing for a shell it does not know).
+#[test]
+fn bash_completion_completes_commands_flags_and_names() {
+    let out = bin().args(["--quiet", "completions", "bash"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("chronoseek.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |words: &[&str]| -> Vec<String> {
+        // What bash does on Tab: COMP_WORDS/COMP_CWORD set, the function called with the
+        // command, the word being completed and the one before it.
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let cword = words.len() - 1;
+        let prev = if cword > 0 { words[cword - 1] } else { "" };
+        let line = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={cword}; _chronoseek chronoseek '{}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            quoted.join(" "),
+            words[cword],
+        );
+        let out = Command::new("bash").arg("-c").arg(&line).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    };
+    assert_eq!(complete(&["chronoseek", "lib"]), ["library"]);
+    assert_eq!(complete(&["chronoseek", "library", "search", "--pi"]), ["--picture"]);
+    assert_eq!(complete(&["chronoseek", "--precision", ""]), ["f32", "f16", "bf16", "q8"]);
+    assert_eq!(complete(&["chronoseek", "library", "index", "--unit", ""]), ["frame", "shot"]);
+    assert!(complete(&["chronoseek", "completions", ""]).contains(&"zsh".to_string()));
+
+    let out = bin().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
+}
+
 #[test]
 fn search_json_is_a_protocol_response() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,8 @@ pub struct EvalArgs {
     pub tasks: Option<PathBuf>,
     /// Format of --tasks when its name does not tell (reference, activitynet, qvhighlights,
     /// charades).
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT",
+          value_parser = super::choices::one_of::<TaskFormat>(TaskFormat::NAMES))]
     pub task_format: Option<TaskFormat>,
     /// Evaluate only the first N tasks.
     #[arg(long, value_name = "N")]

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
+use super::choices::one_of;
+
 use chronoseek::ingest::{DedupSetting, FetchOptions, IngestOptions, SamplerOptions, SamplingPlan};
 use chronoseek::model::{DeviceSpec, ModelOptions, ModelSource, Precision};
 use chronoseek::query::{EngineOptions, SegmenterKind};
@@ -41,7 +43,8 @@ pub struct GlobalOpts {
     /// or `f16`/`bf16` (16-bit weights and activations: for `--device cuda:N`, where the
     /// tensor cores run them; slow on CPUs). Anything but f32 gives embeddings within a cosine
     /// of 0.999 of f32's, stored under their own model key (`…:q8`, `…:f16`).
-    #[arg(long, env = "CHRONOSEEK_PRECISION", global = true, default_value = "f32", value_name = "PRECISION")]
+    #[arg(long, env = "CHRONOSEEK_PRECISION", global = true, default_value = "f32", value_name = "PRECISION",
+          value_parser = one_of::<Precision>(Precision::NAMES))]
     pub precision: Precision,
 
     /// Machine-readable output on stdout (progress bars are hidden; logs stay on stderr).
@@ -83,7 +86,8 @@ pub struct PipelineOpts {
     /// Segment proposal: `snap` (default) snaps the reference's windows to shot cuts found in
     /// the frame embeddings; `baseline` reproduces the Python reference miner exactly;
     /// `contrast` ranks shot-aligned windows by inside-versus-outside contrast.
-    #[arg(long, env = "CHRONOSEEK_SEGMENTER", global = true, default_value = "snap", value_name = "NAME")]
+    #[arg(long, env = "CHRONOSEEK_SEGMENTER", global = true, default_value = "snap", value_name = "NAME",
+          value_parser = one_of::<SegmenterKind>(SegmenterKind::NAMES))]
     pub segmenter: SegmenterKind,
 
     /// Largest video accepted, in bytes.

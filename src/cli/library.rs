@@ -94,7 +94,8 @@ pub struct LibraryIndexArgs {
     pub rebuild: bool,
     /// What the index holds: every stored frame (`frame`, the default for a new index) or one
     /// vector per shot (`shot`). Default: the current index's. Changing it rebuilds.
-    #[arg(long, env = "CHRONOSEEK_INDEX_UNIT", value_name = "UNIT")]
+    #[arg(long, env = "CHRONOSEEK_INDEX_UNIT", value_name = "UNIT",
+          value_parser = super::choices::one_of::<IndexUnit>(IndexUnit::NAMES))]
     pub unit: Option<IndexUnit>,
     /// HNSW neighbours per node (M; 32 for a new index). Changing it rebuilds.
     #[arg(long, value_name = "M", requires = "ef_construction")]

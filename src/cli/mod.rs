@@ -3,7 +3,9 @@
 mod audio;
 mod bench;
 mod chain;
+mod choices;
 mod clip;
+mod completions;
 pub mod connect;
 mod demo;
 mod eval;
@@ -109,6 +111,9 @@ pub enum Command {
     /// Model utilities.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// The completion script for a shell (bash, zsh, fish, elvish, powershell): commands, flags,
+    /// their values and file names complete on Tab.
+    Completions(completions::CompletionsArgs),
 }
 
 pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
@@ -133,6 +138,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Synth(c) => synth::run_synth(&cli.global, c, out).await,
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,
+        Command::Completions(a) => completions::run(a, out),
     }
 }
 

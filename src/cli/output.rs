@@ -141,6 +141,12 @@ impl Output {
         }
     }
 
+    /// Text that is the command's product (a completion script) on stdout, whatever --json and
+    /// --quiet say.
+    pub fn document(&self, text: &str) {
+        print_line(text.strip_suffix('\n').unwrap_or(text));
+    }
+
     /// A JSON document on stdout (only with --json).
     pub fn json_line(&self, value: &impl serde::Serialize) {
         if self.json {

@@ -28,7 +28,8 @@ pub struct RemixArgs {
     #[arg(long, env = "TASK_SPLIT", default_value = "validation")]
     pub task_split: String,
     /// Annotation format (default: from the file name and shape).
-    #[arg(long, env = "TASK_FORMAT", value_name = "FORMAT")]
+    #[arg(long, env = "TASK_FORMAT", value_name = "FORMAT",
+          value_parser = super::choices::one_of::<TaskFormat>(TaskFormat::NAMES))]
     pub task_format: Option<TaskFormat>,
     /// Output folder: remix-<n>.mp4 and remix-<n>.json (query, ground truth, cuts).
     #[arg(long, value_name = "DIR")]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args};
 use tokio_util::sync::CancellationToken;
 
@@ -46,14 +45,15 @@ pub struct ValidatorArgs {
     #[arg(long, env = "TASK_SPLIT", default_value = "validation")]
     pub task_split: String,
     /// Annotation format (default: from the file name and shape).
-    #[arg(long, env = "TASK_FORMAT", value_name = "FORMAT")]
+    #[arg(long, env = "TASK_FORMAT", value_name = "FORMAT",
+          value_parser = super::choices::one_of::<TaskFormat>(TaskFormat::NAMES))]
     pub task_format: Option<TaskFormat>,
 
     /// `ranked` (default): reciprocal rank of the first good window among the first top_k,
     /// averaged over IoU 0.5:0.05:0.95, so coverage by many fixed windows earns little.
     /// `reference`: the Python validator's best IoU over every returned window.
     #[arg(long, env = "SCORING", default_value_t = ScoringMode::Ranked,
-          value_parser = clap::builder::PossibleValuesParser::new(ScoringMode::NAMES).map(|s| s.parse::<ScoringMode>().unwrap_or_default()))]
+          value_parser = super::choices::one_of::<ScoringMode>(ScoringMode::NAMES))]
     pub scoring: ScoringMode,
     /// Weight of latency in the step score: score · (1 − w · latency/timeout). 0 = recorded only.
     #[arg(long, env = "LATENCY_WEIGHT", default_value_t = 0.0)]

@@ -21,6 +21,8 @@ pub enum IndexUnit {
 }
 
 impl IndexUnit {
+    pub const NAMES: &'static [&'static str] = &["frame", "shot"];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Frame => "frame",

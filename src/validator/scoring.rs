@@ -30,7 +30,7 @@ pub enum ScoringMode {
 }
 
 impl ScoringMode {
-    pub const NAMES: [&'static str; 2] = ["reference", "ranked"];
+    pub const NAMES: &'static [&'static str] = &["reference", "ranked"];
 
     pub fn name(self) -> &'static str {
         match self {

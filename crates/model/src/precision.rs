@@ -29,6 +29,9 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Every precision's name, as `--help` lists them (`FromStr` also takes a few aliases).
+    pub const NAMES: &'static [&'static str] = &["f32", "f16", "bf16", "q8"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::F32 => "f32",

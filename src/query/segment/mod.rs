@@ -47,6 +47,8 @@ impl SegmenterKind {
         matches!(self, Self::Contrast | Self::Snap)
     }
 
+    pub const NAMES: &'static [&'static str] = &["snap", "baseline", "contrast"];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Baseline => "baseline",
