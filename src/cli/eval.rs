@@ -21,8 +21,7 @@ pub struct EvalArgs {
     /// Relative video paths are resolved against the file's folder.
     #[arg(long, value_name = "FILE", conflicts_with = "predictions", required_unless_present = "predictions")]
     pub tasks: Option<PathBuf>,
-    /// Format of --tasks when its name does not tell (reference, activitynet, qvhighlights,
-    /// charades).
+    /// Format of --tasks when its name does not tell.
     #[arg(long, value_name = "FORMAT",
           value_parser = super::choices::one_of::<TaskFormat>(TaskFormat::NAMES))]
     pub task_format: Option<TaskFormat>,
