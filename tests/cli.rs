@@ -117,6 +117,34 @@ fn search_json_is_a_protocol_response() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["miner_metadata"]["cache"], "hit");
+
+    // For people: the ranked table, then the relevance along the video, one block character
+    // per second of scenes.webm (yellow, magenta, cyan: four seconds each), highest where the
+    // first result is.
+    let out =
+        with_store(dir.path()).arg("search").arg(common::fixture("scenes.webm")).arg("a cyan screen").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().find(|l| l.starts_with(" 0 s  ")).unwrap_or_else(|| panic!("no relevance line:\n{text}"));
+    let blocks: Vec<char> = line.trim_start_matches(" 0 s  ").chars().take_while(|c| ('▁'..='█').contains(c)).collect();
+    assert_eq!(blocks.len(), 12, "{line}");
+    assert!(line.ends_with(" 12 s"), "{line}");
+    let first: Vec<f64> = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .map(|s| s.trim_end_matches('s').parse().unwrap())
+        .collect();
+    let top = *blocks.iter().max().unwrap();
+    for (i, b) in blocks.iter().enumerate() {
+        assert_eq!(
+            *b == top,
+            (i as f64) < first[1] && (i + 1) as f64 > first[0],
+            "second {i}, first result {first:?}: {line}"
+        );
+    }
 }
 
 #[test]
@@ -203,7 +231,8 @@ fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     // Nothing half-written is visible.
     let out = bin().arg("--store").arg(&store).args(["--json", "store", "list"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty(), "no complete video after the kill");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.trim().is_empty(), "no complete video after the kill, but store list says:\n{listed}");
 
     // The next run redoes it and completes.
     let out = with_store(&store).args(["--json", "ingest"]).arg(&video).output().unwrap();

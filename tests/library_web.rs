@@ -202,6 +202,28 @@ async fn api_media_and_refusals() {
     let results = inside["results"].as_array().unwrap();
     assert!(!results.is_empty() && results.len() <= 3);
     assert!(results.iter().all(|r| r["fingerprint"] == app.mp4.as_str() && r["thumbnail"].is_string()));
+    // ...and how well the words match along the whole video: 30 one-second bins in [0, 1],
+    // one level per ten-second scene, the highest where the first result is.
+    let curve = &inside["curves"][app.mp4.as_str()];
+    assert_eq!(curve["bin_s"], 1.0, "{inside}");
+    let values: Vec<f64> = curve["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(values.len(), 30);
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{values:?}");
+    for scene in values.chunks(10) {
+        assert!(scene.iter().all(|v| *v == scene[0]), "one level per scene: {values:?}");
+    }
+    let peak = values.iter().cloned().fold(f64::MIN, f64::max);
+    let (start, end) = (results[0]["start"].as_f64().unwrap(), results[0]["end"].as_f64().unwrap());
+    for (i, v) in values.iter().enumerate() {
+        let inside_first = (i as f64) < end && (i + 1) as f64 > start;
+        assert_eq!(*v == peak, inside_first, "bin {i}, first result {start}-{end}: {values:?}");
+    }
+    // A library search sends one curve per video among its results, and no other.
+    let with: std::collections::BTreeSet<&str> =
+        found["results"].as_array().unwrap().iter().map(|r| r["fingerprint"].as_str().unwrap()).collect();
+    let curves: std::collections::BTreeSet<&str> =
+        found["curves"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(with, curves, "{found}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,6 +468,19 @@ async fn the_page_in_a_real_browser() {
     let start = report["first"]["start"].as_f64().unwrap();
     let t = report["current_time"].as_f64().unwrap();
     assert!(t >= start - 0.05 && t < start + 3.0, "video at {t} s, moment starts at {start} s");
+    // The strip under the player: scenes.mp4's 30 one-second bins, tallest inside the red
+    // moment (0-10 s); a click at 90 % of its width plays from about 27 s, Home from 0.
+    let strip = &report["strip"];
+    assert_eq!(strip["bars"], 30, "{report}");
+    assert_eq!(strip["duration"], 30.0, "{report}");
+    assert!(strip["tallest"].as_u64().unwrap() < 10, "{report}");
+    let [x, w] = [strip["mark"][0].as_f64().unwrap(), strip["mark"][1].as_f64().unwrap()];
+    assert!((x - start / 30.0 * 1000.0).abs() < 1.0 && w > 100.0, "the moment's band: {report}");
+    assert_eq!(strip["card_curves"].as_u64(), report["cards"].as_u64(), "every card has its small curve: {report}");
+    let clicked = strip["clicked_at"].as_f64().unwrap();
+    assert!((clicked - 27.0).abs() < 1.5, "clicked at 90 %, playing from {clicked} s: {report}");
+    assert!(strip["home"]["t"].as_f64().unwrap() < 0.6, "{report}");
+    assert!(strip["home"]["text"].as_str().unwrap().ends_with("of 0:30"), "{report}");
     let png = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
     // The first card offers its moment as a clip download.

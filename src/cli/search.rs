@@ -55,6 +55,12 @@ pub async fn run(g: &GlobalOpts, args: SearchArgs, out: &Output) -> Result<(), C
     for (i, r) in answer.results.iter().enumerate() {
         out.say(format!("{:>4}  {:>8.2}s  {:>8.2}s  {:>10.4}", i + 1, r.start, r.end, r.confidence));
     }
+    // Where else in the video the words match (the intervals above are only the top k).
+    let curve = engine.curve(&answer.video, &args.query, SPARKLINE_WIDTH).await?;
+    out.say(format!("{:>4}  {} {:.0} s", "0 s", curve.sparkline(), answer.video.duration_s));
     out.say(format!("{:.1} ms", answer.timings.total_ms));
     Ok(())
 }
+
+/// Characters of the relevance line under the results (fits an 80-column terminal).
+const SPARKLINE_WIDTH: usize = 64;

@@ -1,7 +1,7 @@
 //! `Library::search`: candidates from the graph (and an exact scan of what it does not hold
 //! yet), then intervals from each candidate video's exact timeline.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use crate::counters::Counters;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::progress::ProgressHandle;
-use crate::query::{Engine, Speech};
+use crate::query::{CURVE_BINS, Curve, Engine, Speech};
 
 /// Most results one library search returns.
 pub const MAX_LIBRARY_TOP_K: usize = 100;
@@ -101,6 +101,9 @@ pub struct LibraryStats {
 pub struct LibraryAnswer {
     pub hits: Vec<LibraryHit>,
     pub stats: LibraryStats,
+    /// For each video among the hits, the probe's relevance along the whole video (the page
+    /// draws it: where else in that video the probe matches).
+    pub curves: BTreeMap<Fingerprint, Curve>,
 }
 
 /// One graph neighbour, named by the video entry it belongs to.
@@ -265,10 +268,12 @@ impl Library {
         stats.candidate_videos = ranked.len();
         let segmenter = self.engine.options().segmenter;
         let mut hits = Vec::new();
+        let mut curves = BTreeMap::new();
         for (fp, _) in ranked {
             let Some(r) = by_fp.get(&fp) else { continue };
             let cached = self.engine.frames(r).await?;
             let tl = self.engine.timeline(r, &cached, &query, speech)?;
+            curves.insert(fp, Curve::pool(&tl.normalized, CURVE_BINS));
             for s in segmenter.propose(&tl.normalized, PER_VIDEO) {
                 // "Moments like this one" leaves this one out.
                 if let Probe::Moment { video, at_s } = q.probe
@@ -300,9 +305,10 @@ impl Library {
         for (i, h) in hits.iter_mut().enumerate() {
             h.rank = i + 1;
         }
+        curves.retain(|fp, _| hits.iter().any(|h| h.fingerprint == *fp));
         stats.intervals_ms = ms(t);
         stats.total_ms = ms(started);
-        Ok(LibraryAnswer { hits, stats })
+        Ok(LibraryAnswer { hits, stats, curves })
     }
 }
 

@@ -9,6 +9,7 @@ use crate::progress::ProgressHandle;
 use serde_json::{Map, Value, json};
 
 use super::audio_fusion::{ScoredSegment, audio_curve, fuse};
+use super::curve::Curve;
 use super::frame_cache::{CachedFrames, FrameCache};
 use super::result_cache::{ResultCache, ResultKey};
 use super::segment::{SegmenterKind, Timeline};
@@ -365,6 +366,17 @@ impl Engine {
         let c = Arc::new(CachedFrames::new(frames).with_transcript(transcript));
         self.frames.put(&key, c.clone());
         Ok(c)
+    }
+
+    /// How well `query` (words) matches along the whole of `video`, in at most `bins` bins:
+    /// the timeline a search on it reads, pooled (see [`Curve`]). Cheap after a search on the
+    /// same video and words: the frames and the query's embedding are both cached.
+    pub async fn curve(&self, video: &VideoRecord, query: &str, bins: usize) -> Result<Curve, SearchError> {
+        Self::check_query(query)?;
+        let cached = self.frames(video).await?;
+        let q = self.texts.get(query).await?;
+        let timeline = self.timeline(video, &cached, &q, Speech::Fuse)?;
+        Ok(Curve::pool(&timeline.normalized, bins))
     }
 
     /// Scores every frame of `video` against a query embedding.

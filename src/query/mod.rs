@@ -2,6 +2,7 @@
 //! result cache, and [`Engine::search`].
 
 pub mod audio_fusion;
+pub mod curve;
 mod engine;
 pub mod frame_cache;
 mod result_cache;
@@ -9,6 +10,7 @@ pub mod segment;
 pub mod text_cache;
 pub mod timeline;
 
+pub use curve::{CURVE_BINS, Curve};
 pub use engine::{
     Engine, EngineOptions, MAX_QUERY_CHARS, ScoredTimeline, SearchAnswer, SearchError, Speech, StageTimings,
 };

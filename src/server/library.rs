@@ -36,6 +36,7 @@ use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
 use crate::protocol::{ErrorCode, ProtocolError, TopK};
+use crate::query::{CURVE_BINS, SearchError};
 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
@@ -285,7 +286,10 @@ async fn library_search(
         .iter()
         .map(|h| card(h.into(), local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
         .collect();
-    let mut body = json!({"probe": described, "took_ms": ms(started), "stats": answer.stats, "results": results});
+    let curves: serde_json::Map<String, serde_json::Value> =
+        answer.curves.iter().map(|(fp, c)| (fp.to_hex(), json!(c))).collect();
+    let mut body = json!({"probe": described, "took_ms": ms(started), "stats": answer.stats, "results": results,
+        "curves": curves});
     if let Some(text) = body["probe"].get("text").cloned() {
         body["query"] = text;
     }
@@ -306,10 +310,9 @@ async fn video_search(
     let Some(record) = engine.store().video(&fp, engine.model().key()).await.map_err(internal)? else {
         return Err(not_found(format!("no video with fingerprint {fp} in the store")));
     };
-    let answer = engine
-        .search(&VideoInput::Stored(fp), &text, k, &crate::progress::silent())
-        .await
-        .map_err(|e| HttpError::from_code(ProtocolError::new(e.code(), e.to_string())))?;
+    let answer =
+        engine.search(&VideoInput::Stored(fp), &text, k, &crate::progress::silent()).await.map_err(search_failed)?;
+    let curve = engine.curve(&answer.video, &text, CURVE_BINS).await.map_err(search_failed)?;
     let local = local_files(&app).await?;
     let results: Vec<serde_json::Value> = answer
         .results
@@ -317,7 +320,12 @@ async fn video_search(
         .enumerate()
         .map(|(i, r)| card((&record).into(), local.get(&fp), i + 1, r.start, r.end, r.confidence))
         .collect();
-    Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "results": results})).into_response())
+    let curves = json!({ fp.to_hex(): curve });
+    Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "results": results, "curves": curves})).into_response())
+}
+
+fn search_failed(e: SearchError) -> HttpError {
+    HttpError::from_code(ProtocolError::new(e.code(), e.to_string()))
 }
 
 /// The local file of a stored video, or a 404 that says only that there is none to serve.

@@ -5,8 +5,9 @@ What it proves, against a running `chronoseek` server: the page loads and
 fills its video list from /api/videos; a query typed into the search box and
 submitted with a mouse click comes back as result cards; the first card's
 thumbnail is a decodable image; clicking the card loads the video into the
-player and seeks it to the moment's start; and no JavaScript exception was
-thrown on the way. It writes a screenshot as evidence. Then it asks for moments
+player and seeks it to the moment's start; the strip under the player draws
+how well the query matches along the video and plays from where it is clicked
+(or from its start on Home); and no JavaScript exception was thrown on the way. It writes a screenshot as evidence. Then it asks for moments
 similar to the first card (its "Similar moments" button) and, with --picture, searches
 with a picture through the page's file input.
 
@@ -94,11 +95,12 @@ class Browser:
             raise RuntimeError(f"evaluating {expression[:60]!r}: {describe(res['exceptionDetails'])}")
         return res.get("result", {}).get("value")
 
-    def click(self, selector, timeout):
+    def click(self, selector, timeout, across=0.5):
+        """A mouse click on the element, `across` of the way from its left edge."""
         rect = self.eval(f"""(() => {{ const el = document.querySelector({json.dumps(selector)});
             if (!el) return null; el.scrollIntoView({{block: 'center'}});
             const r = el.getBoundingClientRect();
-            return {{x: r.left + r.width / 2, y: r.top + r.height / 2}}; }})()""", timeout)
+            return {{x: r.left + r.width * {across}, y: r.top + r.height / 2}}; }})()""", timeout)
         if not rect:
             raise RuntimeError(f"no element matches {selector}")
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
@@ -225,6 +227,33 @@ def run(args, browser):
                 return null; }})()""")["t"]
         check_page_errors(browser)
 
+        step = "relevance strip"
+        # Under the player: one bar per bin of the played video's curve, the moment's band;
+        # on every card a small copy. The tallest bar should lie inside the moment.
+        strip = wait_for(browser, step, """(() => { const s = document.getElementById('strip');
+            if (s.hidden) return null;
+            const bars = Array.from(s.querySelectorAll('rect.bar'), b => Number(b.getAttribute('height')));
+            const mark = s.querySelector('rect.mark.current');
+            if (!bars.length || !mark) return null;
+            return {bars: bars.length, tallest: bars.indexOf(Math.max(...bars)),
+                    mark: [Number(mark.getAttribute('x')), Number(mark.getAttribute('width'))],
+                    duration: Number(s.getAttribute('aria-valuemax')),
+                    card_curves: document.querySelectorAll('#results .card svg.curve').length}; })()""", t,
+            diagnose="document.getElementById('strip').outerHTML.slice(0, 300)")
+        browser.click("#strip svg", t, across=0.9)
+        strip["clicked_at"] = wait_for(browser, step, """(() => { const p = document.getElementById('player');
+            return !p.seeking && p.currentTime > 1 ? p.currentTime : null; })()""", t,
+            diagnose="document.getElementById('player').currentTime")
+        browser.eval("document.getElementById('strip').focus()", t)
+        for kind in ("keyDown", "keyUp"):
+            browser.call("Input.dispatchKeyEvent", {"type": kind, "key": "Home", "code": "Home",
+                                                    "windowsVirtualKeyCode": 36}, t)
+        strip["home"] = wait_for(browser, step, """(() => { const p = document.getElementById('player');
+            return !p.seeking && p.currentTime < 1 ? {t: p.currentTime,
+                text: document.getElementById('strip').getAttribute('aria-valuetext')} : null; })()""", t,
+            diagnose="document.getElementById('player').currentTime")
+        check_page_errors(browser)
+
         step = "screenshot"
         try:  # give the seeked frame a moment to paint; not required
             wait_for(browser, step, "document.getElementById('player').readyState >= 2", min(t, 3))
@@ -263,7 +292,7 @@ def run(args, browser):
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
             "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture,
-            "save_href": save_href}
+            "save_href": save_href, "strip": strip}
 
 
 def main():

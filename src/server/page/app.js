@@ -25,7 +25,9 @@
     results: $("results"),
     player: $("player"),
     caption: $("player-caption"),
+    strip: $("strip"),
   };
+  const stripLabel = els.strip.querySelector(".strip-label");
 
   const EAGER_THUMBS = 10;
 
@@ -180,6 +182,9 @@
       const data = await getJson(url, init);
       if (serial !== searchSerial) return;
       const results = Array.isArray(data.results) ? data.results : [];
+      curves = data.curves && typeof data.curves === "object" ? data.curves : {};
+      shown = results;
+      hideStrip(); // it drew the previous search's curve
       renderResults(results);
       const found = `${plural(results.length, "moment")} in ${formatMs(data.took_ms)}`;
       setStatus(label ? `Moments ${label}: ${found}` : found);
@@ -250,6 +255,135 @@
     runSearch(`/api/videos/${encodeURIComponent(fingerprint)}/search?${params}`);
   });
 
+  // ---------------------------------------------------------------- relevance curves
+
+  const SVG = "http://www.w3.org/2000/svg";
+  let curves = {}; // fingerprint -> { bin_s, values } of the last search
+  let shown = []; // that search's results
+
+  // The last search's curve for a result's video, if it sent a usable one.
+  function curveOf(result) {
+    const curve = curves[String(result.fingerprint)];
+    if (!curve || !Array.isArray(curve.values) || curve.values.length === 0) return null;
+    return curve;
+  }
+
+  // Seconds the curve covers: its bins span the whole video.
+  function curveSpan(curve, duration) {
+    const span = Number(curve.bin_s) * curve.values.length;
+    return Number.isFinite(span) && span > 0 ? span : Math.max(Number(duration) || 0, 1);
+  }
+
+  // An SVG drawing of `curve` over [0, span] seconds: one bar per bin, and behind the bars
+  // a band for each of `marks` ({ start, end, current }).
+  function curveSvg(curve, span, marks) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "curve");
+    svg.setAttribute("viewBox", "0 0 1000 100");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    const x = (t) => Math.min(1000, Math.max(0, (Number(t) / span) * 1000));
+    const rect = (cls, left, width, top, height) => {
+      const r = document.createElementNS(SVG, "rect");
+      r.setAttribute("class", cls);
+      r.setAttribute("x", left.toFixed(2));
+      r.setAttribute("width", width.toFixed(2));
+      r.setAttribute("y", top.toFixed(2));
+      r.setAttribute("height", height.toFixed(2));
+      svg.append(r);
+    };
+    for (const m of marks) {
+      rect(m.current ? "mark current" : "mark", x(m.start), Math.max(3, x(m.end) - x(m.start)), 0, 100);
+    }
+    const w = 1000 / curve.values.length;
+    const bin = span / curve.values.length;
+    curve.values.forEach((v, i) => {
+      const h = 4 + Math.min(1, Math.max(0, Number(v) || 0)) * 92;
+      // A bar inside a result is coloured: the played one strongest.
+      const within = marks.filter((m) => Number(m.start) < (i + 1) * bin && Number(m.end) > i * bin);
+      const cls = within.some((m) => m.current) ? "bar current" : within.length ? "bar hit" : "bar";
+      rect(cls, i * w, Math.max(w * 0.8, 0.5), 100 - h, h);
+    });
+    return svg;
+  }
+
+  // The strip under the player: the played video's curve, every result interval in it, a
+  // playhead; choosing a place in it (click, arrows, Home/End) plays from there.
+  let strip = null; // { fingerprint, span, duration, step, playhead }
+
+  function hideStrip() {
+    strip = null;
+    els.strip.hidden = true;
+  }
+
+  function showStrip(result) {
+    const curve = curveOf(result);
+    if (!curve || !result.media) {
+      hideStrip();
+      return;
+    }
+    const duration = Number(result.duration) > 0 ? Number(result.duration) : curveSpan(curve, 0);
+    const span = curveSpan(curve, duration);
+    const marks = shown
+      .filter((r) => r.fingerprint === result.fingerprint)
+      .map((r) => ({ start: r.start, end: r.end, current: r === result }));
+    const svg = curveSvg(curve, span, marks);
+    const playhead = document.createElementNS(SVG, "line");
+    playhead.setAttribute("class", "playhead");
+    playhead.setAttribute("y1", "0");
+    playhead.setAttribute("y2", "100");
+    svg.append(playhead);
+    els.strip.replaceChildren(stripLabel, svg);
+    els.strip.setAttribute("aria-valuemin", "0");
+    els.strip.setAttribute("aria-valuemax", duration.toFixed(1));
+    strip = { fingerprint: result.fingerprint, span, duration, step: Math.max(1, span / curve.values.length), playhead };
+    els.strip.hidden = false;
+    movePlayhead(Number(result.start) || 0);
+  }
+
+  function movePlayhead(t) {
+    if (!strip) return;
+    const x = Math.min(1000, Math.max(0, (t / strip.span) * 1000)).toFixed(2);
+    strip.playhead.setAttribute("x1", x);
+    strip.playhead.setAttribute("x2", x);
+    els.strip.setAttribute("aria-valuenow", t.toFixed(1));
+    els.strip.setAttribute("aria-valuetext", `${formatMoment(t)} of ${formatDuration(strip.duration)}`);
+  }
+
+  function playFrom(t) {
+    if (!strip) return;
+    const at = Math.min(Math.max(0, t), Math.max(0, strip.duration - 0.05));
+    stopAt = null; // a place chosen on the strip plays on
+    els.player.currentTime = at;
+    movePlayhead(at);
+    const playing = els.player.play();
+    if (playing && typeof playing.catch === "function") playing.catch(() => {});
+  }
+
+  els.strip.addEventListener("click", (event) => {
+    const svg = els.strip.querySelector("svg");
+    if (!strip || !svg) return;
+    const box = svg.getBoundingClientRect();
+    if (box.width <= 0) return;
+    playFrom(((event.clientX - box.left) / box.width) * strip.span);
+  });
+
+  els.strip.addEventListener("keydown", (event) => {
+    if (!strip) return;
+    const now = els.player.currentTime || 0;
+    const moves = {
+      ArrowLeft: now - strip.step,
+      ArrowRight: now + strip.step,
+      PageDown: now - strip.duration / 10,
+      PageUp: now + strip.duration / 10,
+      Home: 0,
+      End: strip.duration,
+    };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    playFrom(moves[event.key]);
+  });
+
   // ---------------------------------------------------------------- results
 
   function renderResults(results) {
@@ -318,7 +452,13 @@
     rank.className = "card-rank";
     rank.textContent = `#${result.rank ?? index + 1}`;
 
-    body.append(name, meta, rank);
+    body.append(name, meta);
+    // Where the moment lies in its video, over how well the search matches along it.
+    const curve = curveOf(result);
+    if (curve) {
+      body.append(curveSvg(curve, curveSpan(curve, result.duration), [{ start: result.start, end: result.end, current: true }]));
+    }
+    body.append(rank);
     play.append(img, body);
     play.addEventListener("click", () => playResult(card, result));
 
@@ -367,6 +507,7 @@
     els.caption.append(strong, ` · ${formatInterval(result.start, result.end)}`);
 
     const player = els.player;
+    showStrip(result);
     if (!result.media) {
       setStatus(`${result.name} is not a local file in the store; nothing to play`, true);
       return;
@@ -396,6 +537,7 @@
   }
 
   els.player.addEventListener("timeupdate", () => {
+    movePlayhead(els.player.currentTime);
     if (stopAt === null) return;
     const t = els.player.currentTime;
     if (t >= stopAt) {
