@@ -349,11 +349,23 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
     std::fs::copy(common::fixture("odd.mkv"), folder.join("nested/b.mkv")).unwrap();
     std::fs::write(folder.join("notes.txt"), "not a video").unwrap();
+    // What a Mac-formatted drive and a desktop trash leave beside videos, a folder marked
+    // `.nomedia`, and a link back up: none of it is ingested, and none of it fails the run.
+    std::fs::write(folder.join("._a.webm"), "AppleDouble metadata").unwrap();
+    std::fs::create_dir_all(folder.join(".Trash-1000/files")).unwrap();
+    std::fs::copy(common::fixture("scenes.mp4"), folder.join(".Trash-1000/files/deleted.mp4")).unwrap();
+    std::fs::create_dir_all(folder.join("private")).unwrap();
+    std::fs::write(folder.join("private/.nomedia"), "").unwrap();
+    std::fs::copy(common::fixture("scenes.mp4"), folder.join("private/secret.mp4")).unwrap();
+    std::os::unix::fs::symlink(&folder, folder.join("nested/up")).unwrap();
     let out = with_store(&store).args(["--json", "ingest"]).arg(&folder).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.contains("nested/up") && warnings.contains("loop"), "{warnings}");
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|l| l["status"] == "ingested").count(), 2, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.get("status").is_some()).count(), 2, "{lines:?}");
     // Ingest built the library index.
     let index = lines.iter().find_map(|l| l.get("library_index")).expect("index report");
     assert_eq!((index["videos"].as_u64(), index["rebuilt"].as_bool()), (Some(2), Some(true)));

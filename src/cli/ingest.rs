@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::global::GlobalOpts;
-use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource};
+use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource, discover};
 
 use super::{CliError, build_engine_with, output::Output};
 use chronoseek::library::{names, remove};
@@ -18,7 +18,8 @@ use chronoseek::query::Engine;
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Videos: paths, file:// or http(s):// URLs, or folders (every video file in them,
-    /// recursively, by extension).
+    /// recursively, by extension; links followed, hidden and system folders and folders
+    /// holding a `.nomedia` or `.chronoseekignore` file skipped).
     #[arg(required = true, value_name = "VIDEO")]
     pub videos: Vec<String>,
     /// Leave the library index as it is (new videos are still found by `library search`, by
@@ -63,41 +64,24 @@ fn non_negative_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// File extensions `ingest FOLDER` picks up.
-const VIDEO_EXTENSIONS: &[&str] =
-    &["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "m2ts", "flv", "wmv", "3gp", "ogv"];
-
-/// The arguments with folders replaced by the video files under them (sorted).
-fn expand(args: &[String]) -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            tracing::warn!(dir = %dir.display(), "cannot read folder; skipped");
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| VIDEO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-            {
-                out.push(p);
-            }
-        }
-    }
+/// The arguments with folders replaced by the video files under them (see
+/// `ingest::discover`: links followed, loops not, hidden and system folders skipped). A place
+/// the walk cannot go is warned about once per `warned` (a watch rescans every few seconds).
+fn expand(args: &[String], warned: &mut HashSet<PathBuf>) -> Vec<String> {
     let mut out = Vec::new();
     for a in args {
-        let p = std::path::Path::new(a);
+        let p = Path::new(a);
         if !a.contains("://") && p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found);
-            found.sort();
-            if found.is_empty() {
+            let found = discover::videos_under(p);
+            for problem in &found.problems {
+                if warned.insert(problem.path().to_path_buf()) {
+                    tracing::warn!("{problem}; skipped");
+                }
+            }
+            if found.videos.is_empty() && warned.insert(p.to_path_buf()) {
                 tracing::warn!(dir = a, "no video files in folder");
             }
-            out.extend(found.into_iter().map(|f| f.display().to_string()));
+            out.extend(found.videos.into_iter().map(|f| f.display().to_string()));
         } else {
             out.push(a.clone());
         }
@@ -221,7 +205,7 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     if args.watch {
         return watch(g, args, out).await;
     }
-    let videos = expand(&args.videos);
+    let videos = expand(&args.videos, &mut HashSet::new());
     let listener = args.audio.listener(g.device).await?;
     let listening = listener.is_some();
     let engine = Arc::new(build_engine_with(g, None, listener).await?);
@@ -308,10 +292,11 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
     let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
     let watched: Vec<String> = folders.iter().map(|f| format!("{}/", names::file_key(Path::new(f.as_str())))).collect();
+    let mut warned = HashSet::new();
     'scans: loop {
         let ingested_before = total.done;
         let mut waiting = 0usize;
-        let listed = expand(&args.videos);
+        let listed = expand(&args.videos, &mut warned);
         // A file deleted since is forgotten: if it comes back it is looked at again.
         let present: HashSet<PathBuf> = listed.iter().map(PathBuf::from).collect();
         handled.retain(|p, _| present.contains(p));

@@ -3,6 +3,7 @@
 
 pub mod audio;
 mod dedup;
+pub mod discover;
 mod fetch;
 pub mod listen;
 mod pipeline;
