@@ -354,6 +354,9 @@ async fn a_token_guards_every_route() {
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with(&format!("chronoseek_token={TOKEN};")), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    // A shared search address with the token in it keeps the search.
+    let r = http.get(format!("{}/?q=a+red%20screen&token={TOKEN}&top_k=5", app.base)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/?q=a+red+screen&top_k=5"));
     let r = http.get(format!("{}/?token=wrong-token-0123456789", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let r = http.get(format!("{}/api/videos?token={TOKEN}", app.base)).send().await.unwrap();
@@ -496,6 +499,15 @@ async fn the_page_in_a_real_browser() {
             && c["end"].as_f64().unwrap() >= mid)),
         "{report}"
     );
+    // Searches are addresses: Back from "similar" returns to the words, a loaded address runs.
+    let history = &report["history"];
+    assert!(history["similar"].as_str().unwrap().starts_with(&format!("?like={}&at=", app.mp4)), "{report}");
+    assert_eq!(history["back"]["search"], "?q=a+red+screen&top_k=10", "{report}");
+    assert_eq!((&history["back"]["first"], &history["back"]["box"]), (&fp, &"a red screen".into()), "{report}");
+    let loaded = &history["loaded"];
+    assert_eq!((&loaded["tab"], &loaded["selected"], &loaded["query"]), (&"true".into(), &fp, &"a blue screen".into()));
+    let fps = loaded["fingerprints"].as_array().unwrap();
+    assert!(!fps.is_empty() && fps.len() <= 2 && fps.iter().all(|f| *f == fp), "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -112,17 +112,24 @@ pub async fn require(State(token): State<Arc<AccessToken>>, req: Request, next: 
         _ => {}
     }
     if req.uri().path() == "/" {
-        let given = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned());
-        if let Some(given) = given {
-            if !token.admits(&given) {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if let Some((_, given)) = pairs.iter().find(|(k, _)| k == "token") {
+            if !token.admits(given) {
                 return refused("wrong access token");
             }
-            // The token leaves the address bar (and history) for the cookie.
+            // The token leaves the address bar (and history) for the cookie; the rest of the
+            // address (a search: `?q=…`) stays.
             let cookie = format!("{COOKIE}={given}; HttpOnly; SameSite=Lax; Path=/; Max-Age={COOKIE_MAX_AGE_S}");
+            let rest = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().filter(|(k, _)| k != "token"))
+                .finish();
+            let location = if rest.is_empty() { "/".to_string() } else { format!("/?{rest}") };
             let mut r = StatusCode::SEE_OTHER.into_response();
-            r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/"));
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }

@@ -273,6 +273,27 @@ def run(args, browser):
             t, diagnose=STATUS, fail_if=STATUS_ERROR)
         check_page_errors(browser)
 
+        step = "address"
+        # The similar-moments search is the address now; Back returns to the words' search
+        # (same first card, the address `?q=`), and a fresh load of an address runs its search.
+        history = {"similar": browser.eval("location.search", t)}
+        browser.eval("history.back()", t)
+        history["back"] = wait_for(browser, step, f"""(() => {{ const c = document.querySelector('#results .card');
+            if (!location.search.startsWith('?q=') || {STATUS}.startsWith('Moments like') || !c
+                || document.getElementById('results').getAttribute('aria-busy')) return null;
+            return {{search: location.search, first: c.dataset.fingerprint, box: document.getElementById('q').value}}; }})()""",
+            t, diagnose=f"location.search + ' | ' + {STATUS}", fail_if=STATUS_ERROR)
+        address = f"{args.url.rstrip('/')}/?video={first['fingerprint']}&q=a+blue+screen&top_k=2"
+        browser.call("Page.navigate", {"url": address}, t)
+        history["loaded"] = wait_for(browser, step, """(() => { const cards = document.querySelectorAll('#results .card');
+            if (!cards.length || location.search.indexOf('video=') < 0) return null;
+            return {tab: document.getElementById('tab-video').getAttribute('aria-selected'),
+                    selected: document.getElementById('video-select').value,
+                    query: document.getElementById('vq').value,
+                    fingerprints: Array.from(cards, c => c.dataset.fingerprint)}; })()""", t,
+            diagnose=STATUS, fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+
         picture = None
         if args.picture:
             step = "search with a picture"
@@ -292,7 +313,7 @@ def run(args, browser):
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
             "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture,
-            "save_href": save_href, "strip": strip}
+            "save_href": save_href, "strip": strip, "history": history}
 
 
 def main():

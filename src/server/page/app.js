@@ -104,6 +104,8 @@
 
   // ---------------------------------------------------------------- library
 
+  const videoNames = new Map(); // fingerprint -> name, for labels of searches from the URL
+
   async function loadVideos() {
     let data;
     try {
@@ -120,6 +122,7 @@
 
     els.videoSelect.replaceChildren();
     for (const video of videos) {
+      videoNames.set(String(video.fingerprint), String(video.name));
       const option = document.createElement("option");
       option.value = String(video.fingerprint);
       option.textContent = `${video.name} (${formatDuration(video.duration)})`;
@@ -197,6 +200,65 @@
     }
   }
 
+  // Every search but a picture's is also the page's address (`?q=…`, `?video=…&q=…`,
+  // `?like=…&at=…`): it can be bookmarked or shared, reloading repeats it, and Back and
+  // Forward step through earlier searches.
+  function remember(params, push) {
+    const search = `?${params}`;
+    if (push && search !== window.location.search) window.history.pushState(null, "", search);
+  }
+
+  function searchWords(q, topK, push) {
+    selectTab(0);
+    els.q.value = q;
+    els.topK.value = String(topK);
+    const params = new URLSearchParams({ q, top_k: String(topK) });
+    remember(params, push);
+    runSearch(`/api/library/search?${params}`);
+  }
+
+  function searchInVideo(fingerprint, q, topK, push) {
+    selectTab(1);
+    els.videoSelect.value = fingerprint;
+    els.vq.value = q;
+    els.videoTopK.value = String(topK);
+    const params = new URLSearchParams({ q, top_k: String(topK) });
+    remember(new URLSearchParams({ video: fingerprint, q, top_k: String(topK) }), push);
+    runSearch(`/api/videos/${encodeURIComponent(fingerprint)}/search?${params}`);
+  }
+
+  function searchLike(fingerprint, at, topK, push) {
+    selectTab(0);
+    const params = new URLSearchParams({ like: fingerprint, at: at.toFixed(3), top_k: String(topK) });
+    remember(params, push);
+    const name = videoNames.get(fingerprint) || fingerprint.slice(0, 12);
+    runSearch(`/api/library/search?${params}`, {}, `like ${name} at ${formatMoment(at)}`);
+  }
+
+  // The search the address names, if any (on load, and on Back/Forward).
+  function searchFromAddress() {
+    const p = new URLSearchParams(window.location.search);
+    const k = Number(p.get("top_k"));
+    const topK = Number.isFinite(k) && k >= 1 ? Math.min(Math.round(k), 100) : 10;
+    const q = (p.get("q") || "").trim();
+    const at = Number(p.get("at"));
+    if (p.get("like") && p.has("at") && Number.isFinite(at)) {
+      searchLike(p.get("like"), at, topK, false);
+    } else if (p.get("video") && q) {
+      searchInVideo(p.get("video"), q, topK, false);
+    } else if (q) {
+      searchWords(q, topK, false);
+    } else {
+      searchSerial++; // a search still running belongs to the page left behind
+      shown = [];
+      hideStrip();
+      els.results.replaceChildren();
+      setStatus("");
+    }
+  }
+
+  window.addEventListener("popstate", searchFromAddress);
+
   els.searchForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const q = els.q.value.trim();
@@ -205,8 +267,7 @@
       els.q.focus();
       return;
     }
-    const params = new URLSearchParams({ q, top_k: String(readTopK(els.topK)) });
-    runSearch(`/api/library/search?${params}`);
+    searchWords(q, readTopK(els.topK), true);
   });
 
   // A picture: its bytes are the request body; the server decodes it.
@@ -229,13 +290,7 @@
     const start = Number(result.start) || 0;
     const end = Number(result.end);
     const at = Number.isFinite(end) && end > start ? (start + end) / 2 : start;
-    const params = new URLSearchParams({
-      like: String(result.fingerprint),
-      at: at.toFixed(3),
-      top_k: String(readTopK(els.topK)),
-    });
-    selectTab(0);
-    runSearch(`/api/library/search?${params}`, {}, `like ${result.name} at ${formatMoment(at)}`);
+    searchLike(String(result.fingerprint), at, readTopK(els.topK), true);
   }
 
   els.videoForm.addEventListener("submit", (event) => {
@@ -251,8 +306,7 @@
       els.vq.focus();
       return;
     }
-    const params = new URLSearchParams({ q, top_k: String(readTopK(els.videoTopK)) });
-    runSearch(`/api/videos/${encodeURIComponent(fingerprint)}/search?${params}`);
+    searchInVideo(fingerprint, q, readTopK(els.videoTopK), true);
   });
 
   // ---------------------------------------------------------------- relevance curves
@@ -554,5 +608,5 @@
     els.caption.textContent = "This video could not be played.";
   });
 
-  loadVideos();
+  loadVideos().then(searchFromAddress);
 })();
