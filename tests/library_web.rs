@@ -508,6 +508,17 @@ async fn the_page_in_a_real_browser() {
     assert_eq!((&loaded["tab"], &loaded["selected"], &loaded["query"]), (&"true".into(), &fp, &"a blue screen".into()));
     let fps = loaded["fingerprints"].as_array().unwrap();
     assert!(!fps.is_empty() && fps.len() <= 2 && fps.iter().all(|f| *f == fp), "{report}");
+    // Finding a video by name: "webm" leaves scenes.webm alone, a word in no name leaves none.
+    let filter = &history["filter"];
+    let listed: Vec<&str> = filter["webm"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert!(listed.len() == 1 && listed[0].starts_with("scenes.webm"), "{report}");
+    assert_eq!(filter["count"], "(1 of 2)", "{report}");
+    assert_eq!((&filter["none"]["options"], &filter["none"]["disabled"]), (&0.into(), &true.into()), "{report}");
+    // "In this video" on a card of the words' search: the same words inside that video.
+    let inside = &history["inside"];
+    assert_eq!(inside["search"], format!("?video={}&q=a+red+screen&top_k=10", app.mp4), "{report}");
+    assert_eq!((&inside["query"], &inside["inside_buttons"]), (&"a red screen".into(), &0.into()), "{report}");
+    assert!(inside["fingerprints"].as_array().unwrap().iter().all(|f| *f == fp), "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

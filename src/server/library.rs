@@ -238,7 +238,8 @@ async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpErro
         .filter_map(|r| {
             let path = local.get(&r.fingerprint)?;
             Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(&r.into(), Some(path)),
-                "duration": r.duration_s, "frames": r.frame_count, "media": format!("/media/{}", r.fingerprint)}))
+                "source": path.display().to_string(), "duration": r.duration_s, "frames": r.frame_count,
+                "media": format!("/media/{}", r.fingerprint)}))
         })
         .collect();
     Ok(axum::Json(json!({"videos": list})).into_response())

@@ -294,6 +294,34 @@ def run(args, browser):
             diagnose=STATUS, fail_if=STATUS_ERROR)
         check_page_errors(browser)
 
+        step = "find a video"
+        # The filter narrows the list by name or folder; a word in no name empties it.
+        browser.eval("document.getElementById('video-filter').focus()", t)
+        browser.call("Input.insertText", {"text": "webm"}, t)
+        lists = {"webm": browser.eval("""Array.from(document.querySelectorAll('#video-select option'), o => o.textContent)""", t),
+                 "count": browser.eval("document.getElementById('video-count').textContent", t)}
+        browser.call("Input.insertText", {"text": " nothing-is-called-this"}, t)
+        lists["none"] = browser.eval("""({options: document.querySelectorAll('#video-select option').length,
+            disabled: document.querySelector('#video-form button[type=submit]').disabled})""", t)
+        history["filter"] = lists
+
+        step = "in this video"
+        # Back on the words' search: a card's "In this video" runs the same words inside it.
+        browser.eval("history.back()", t)
+        wait_for(browser, step, f"""location.search.startsWith('?q=') && !{STATUS}.startsWith('Moments like')
+            && !!document.querySelector('#results .card .card-inside')
+            && !document.getElementById('results').getAttribute('aria-busy')""", t,
+            diagnose=f"location.search + ' | ' + {STATUS}", fail_if=STATUS_ERROR)
+        browser.click("#results .card .card-inside", t)
+        history["inside"] = wait_for(browser, step, """(() => { const cards = document.querySelectorAll('#results .card');
+            if (location.search.indexOf('video=') < 0 || !cards.length
+                || document.getElementById('results').getAttribute('aria-busy')) return null;
+            return {search: location.search, query: document.getElementById('vq').value,
+                    inside_buttons: document.querySelectorAll('#results .card-inside').length,
+                    fingerprints: Array.from(cards, c => c.dataset.fingerprint)}; })()""", t,
+            diagnose=STATUS, fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+
         picture = None
         if args.picture:
             step = "search with a picture"

@@ -19,6 +19,8 @@
     pictureButton: $("picture-button"),
     videoForm: $("video-form"),
     videoSelect: $("video-select"),
+    videoFilter: $("video-filter"),
+    videoCount: $("video-count"),
     vq: $("vq"),
     videoTopK: $("video-top-k"),
     status: $("status"),
@@ -120,18 +122,39 @@
     els.librarySize.textContent =
       `${plural(videos.length, "video")} · ${formatDuration(totalSeconds)} of footage`;
 
-    els.videoSelect.replaceChildren();
-    for (const video of videos) {
-      videoNames.set(String(video.fingerprint), String(video.name));
-      const option = document.createElement("option");
-      option.value = String(video.fingerprint);
-      option.textContent = `${video.name} (${formatDuration(video.duration)})`;
-      els.videoSelect.append(option);
-    }
-    const empty = videos.length === 0;
+    allVideos = videos;
+    for (const video of videos) videoNames.set(String(video.fingerprint), String(video.name));
+    listVideos();
+  }
+
+  let allVideos = [];
+
+  // The video list, narrowed to the videos whose name or folder holds every word typed in
+  // the filter (a library of thousands does not fit one drop-down).
+  function listVideos() {
+    const words = els.videoFilter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    const chosen = els.videoSelect.value;
+    const matching = allVideos.filter((v) => {
+      const text = `${v.name} ${v.source || ""}`.toLowerCase();
+      return words.every((w) => text.includes(w));
+    });
+    els.videoSelect.replaceChildren(
+      ...matching.map((video) => {
+        const option = document.createElement("option");
+        option.value = String(video.fingerprint);
+        option.textContent = `${video.name} (${formatDuration(video.duration)})`;
+        if (video.source) option.title = String(video.source);
+        return option;
+      }),
+    );
+    if (matching.some((v) => String(v.fingerprint) === chosen)) els.videoSelect.value = chosen;
+    els.videoCount.textContent = words.length ? `(${matching.length} of ${allVideos.length})` : "";
+    const empty = matching.length === 0;
     els.videoSelect.disabled = empty;
     els.videoForm.querySelector("button[type=submit]").disabled = empty;
   }
+
+  els.videoFilter.addEventListener("input", listVideos);
 
   // ---------------------------------------------------------------- tabs
 
@@ -219,6 +242,10 @@
 
   function searchInVideo(fingerprint, q, topK, push) {
     selectTab(1);
+    if (![...els.videoSelect.options].some((o) => o.value === fingerprint)) {
+      els.videoFilter.value = "";
+      listVideos();
+    }
     els.videoSelect.value = fingerprint;
     els.vq.value = q;
     els.videoTopK.value = String(topK);
@@ -291,6 +318,23 @@
     const end = Number(result.end);
     const at = Number.isFinite(end) && end > start ? (start + end) / 2 : start;
     searchLike(String(result.fingerprint), at, readTopK(els.topK), true);
+  }
+
+  // "In this video" on a card: the same words, inside that video (or, after a picture or a
+  // similar-moments search, that video chosen and the box ready for words).
+  function searchInside(result) {
+    const fingerprint = String(result.fingerprint);
+    const q = els.q.value.trim();
+    const lastWasWords = new URLSearchParams(window.location.search).get("q") === q;
+    if (q && lastWasWords) {
+      searchInVideo(fingerprint, q, readTopK(els.videoTopK), true);
+      return;
+    }
+    selectTab(1);
+    els.videoFilter.value = "";
+    listVideos();
+    els.videoSelect.value = fingerprint;
+    els.vq.focus();
   }
 
   els.videoForm.addEventListener("submit", (event) => {
@@ -526,6 +570,16 @@
     const actions = document.createElement("div");
     actions.className = "card-actions";
     actions.append(similar);
+    // From the whole library into this one video (videos the page can play only).
+    if (!els.panelLibrary.hidden && result.media) {
+      const inside = document.createElement("button");
+      inside.type = "button";
+      inside.className = "card-similar card-inside";
+      inside.textContent = "In this video";
+      inside.setAttribute("aria-label", `Search inside ${result.name}`);
+      inside.addEventListener("click", () => searchInside(result));
+      actions.append(inside);
+    }
     // The moment as an MP4 download (local files only).
     if (result.clip) {
       const save = document.createElement("a");
