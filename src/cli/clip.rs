@@ -39,7 +39,7 @@ pub async fn run(g: &GlobalOpts, args: ClipArgs, out: &Output) -> Result<(), Cli
         named
     } else if let Ok(fp) = args.video.parse::<Fingerprint>() {
         let store = Store::open(&g.store_uri()).await?;
-        let mut local = chronoseek::library::names::local_files(&store).await?;
+        let mut local = chronoseek::library::names::local_files_of(&store, &[fp]).await?;
         local.remove(&fp).ok_or_else(|| invalid(format!("no local file of video {fp} in the store")))?
     } else {
         return Err(invalid(format!("{}: no such file, and not a fingerprint", args.video)));

@@ -655,7 +655,21 @@ impl Store {
     /// Every path/URL → fingerprint mapping (newest per source). `chronoseek serve` reads it
     /// to find which stored videos are local files.
     pub async fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
-        let batches = rows(&self.sources, None, None, None).await?;
+        self.sources_where(None).await
+    }
+
+    /// The sources recorded for these videos only (what a page of search results needs,
+    /// without reading, and checking, every source of the library).
+    pub async fn sources_of(&self, videos: &[Fingerprint]) -> Result<Vec<SourceRecord>, StoreError> {
+        if videos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hexes: Vec<String> = videos.iter().map(|f| sql_str(&f.to_hex())).collect();
+        self.sources_where(Some(format!("fingerprint IN ({})", hexes.join(", ")))).await
+    }
+
+    async fn sources_where(&self, filter: Option<String>) -> Result<Vec<SourceRecord>, StoreError> {
+        let batches = rows(&self.sources, filter, None, None).await?;
         let mut best: std::collections::HashMap<String, (i64, SourceRecord)> = std::collections::HashMap::new();
         for (at, rec) in source_rows(&batches)? {
             match best.get(&rec.source) {

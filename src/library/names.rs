@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::LibraryError;
 use crate::fingerprint::Fingerprint;
-use crate::index::{Store, StoreError};
+use crate::index::{SourceRecord, Store, StoreError};
 use crate::ingest::{VideoInput, VideoSource, file_validator, hash_file};
 
 /// The fingerprints an argument names (empty: nothing in the store matches it).
@@ -68,8 +68,22 @@ pub fn file_key(path: &Path) -> String {
 /// Local files of stored videos whose size and modification time still match what was
 /// fingerprinted (the first such path per video): the files `serve` plays and `clip` cuts.
 pub async fn local_files(store: &Store) -> Result<HashMap<Fingerprint, PathBuf>, StoreError> {
+    Ok(still_valid(store.sources().await?))
+}
+
+/// [`local_files`] for some videos only: reads their sources and checks only their files, so
+/// a page of results or one thumbnail costs the same in a library of ten videos or of
+/// ten thousand on a network share.
+pub async fn local_files_of(
+    store: &Store,
+    videos: &[Fingerprint],
+) -> Result<HashMap<Fingerprint, PathBuf>, StoreError> {
+    Ok(still_valid(store.sources_of(videos).await?))
+}
+
+fn still_valid(sources: Vec<SourceRecord>) -> HashMap<Fingerprint, PathBuf> {
     let mut out = HashMap::new();
-    for s in store.sources().await? {
+    for s in sources {
         // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
         let Some(path) = s.source.strip_prefix("file://") else { continue };
         let path = PathBuf::from(path);
@@ -77,7 +91,7 @@ pub async fn local_files(store: &Store) -> Result<HashMap<Fingerprint, PathBuf>,
             out.entry(s.fingerprint).or_insert(path);
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -111,5 +125,32 @@ mod tests {
         std::fs::write(&file, &bytes).unwrap();
         let named = named(&store, &VideoInput::Source(VideoSource::File(file))).await.unwrap();
         assert_eq!(named, BTreeSet::from([Fingerprint::of(&bytes)]));
+    }
+
+    #[tokio::test]
+    async fn local_files_of_some_videos_reads_and_checks_only_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store").to_str().unwrap()).await.unwrap();
+        let mut fps = Vec::new();
+        for name in ["a.mp4", "b.mp4", "c.mp4"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, name.as_bytes()).unwrap();
+            let fp = Fingerprint::of(name.as_bytes());
+            let source = VideoSource::File(path.clone()).cache_key();
+            store
+                .put_source(&SourceRecord { source, validator: file_validator(&path).unwrap(), fingerprint: fp })
+                .await
+                .unwrap();
+            fps.push((fp, std::fs::canonicalize(&path).unwrap()));
+        }
+        let (a, b, c) = (&fps[0], &fps[1], &fps[2]);
+        let some = local_files_of(&store, &[a.0, c.0]).await.unwrap();
+        assert_eq!(some, HashMap::from([a.clone(), c.clone()]));
+        assert_eq!(local_files(&store).await.unwrap(), HashMap::from([a.clone(), b.clone(), c.clone()]));
+        assert!(local_files_of(&store, &[]).await.unwrap().is_empty());
+        // A file changed since it was fingerprinted is no longer that video's file.
+        std::fs::write(&c.1, b"changed content").unwrap();
+        assert_eq!(local_files_of(&store, &[a.0, c.0]).await.unwrap(), HashMap::from([a.clone()]));
+        assert!(local_files_of(&store, &[Fingerprint::of(b"never stored")]).await.unwrap().is_empty());
     }
 }

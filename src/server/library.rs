@@ -181,8 +181,15 @@ fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
     s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
 }
 
+/// The still-valid local files of every stored video (the video list).
 async fn local_files(app: &LibraryApp) -> Result<HashMap<Fingerprint, PathBuf>, HttpError> {
     crate::library::names::local_files(app.library.engine().store()).await.map_err(internal)
+}
+
+/// ...of these videos only: a page of results, one thumbnail or one range request reads and
+/// checks only its own videos' sources, whatever the library's size.
+async fn local_files_of(app: &LibraryApp, videos: &[Fingerprint]) -> Result<HashMap<Fingerprint, PathBuf>, HttpError> {
+    crate::library::names::local_files_of(app.library.engine().store(), videos).await.map_err(internal)
 }
 
 /// What a page card says about its video: from a store record, or from a library hit (which
@@ -281,7 +288,7 @@ async fn library_search(
         }
     };
     let answer = app.library.search(&LibraryQuery::new(probe, k)).await?;
-    let local = local_files(&app).await?;
+    let local = local_files_of(&app, &answer.hits.iter().map(|h| h.fingerprint).collect::<Vec<_>>()).await?;
     let results: Vec<serde_json::Value> = answer
         .hits
         .iter()
@@ -314,7 +321,7 @@ async fn video_search(
     let answer =
         engine.search(&VideoInput::Stored(fp), &text, k, &crate::progress::silent()).await.map_err(search_failed)?;
     let curve = engine.curve(&answer.video, &text, CURVE_BINS).await.map_err(search_failed)?;
-    let local = local_files(&app).await?;
+    let local = local_files_of(&app, &[fp]).await?;
     let results: Vec<serde_json::Value> = answer
         .results
         .iter()
@@ -335,7 +342,7 @@ async fn media_path(app: &LibraryApp, fp: &str) -> Result<(VideoRecord, PathBuf)
     let engine = app.library.engine();
     let stored = engine.store().video(&fp, engine.model().key()).await.map_err(internal)?;
     let found = match stored {
-        Some(r) => local_files(app).await?.remove(&fp).map(|p| (r, p)),
+        Some(r) => local_files_of(app, &[fp]).await?.remove(&fp).map(|p| (r, p)),
         None => None,
     };
     found.ok_or_else(|| not_found(format!("no local video file for fingerprint {fp} in the store")))
