@@ -383,6 +383,20 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     assert_eq!(answer["stats"]["generation"], "gen-000001");
     assert_eq!(answer["stats"]["videos_scanned_exact"], 0);
 
+    // For people: each moment's interval as [h:]m:ss.s, the form `clip` and `--at` take.
+    let out = with_store(&store).args(["library", "search", "a yellow screen", "--top-k", "4"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let clock = |t: f64| {
+        format!("{}:{:04.1}", (t * 10.0).round() as u64 / 600, ((t * 10.0).round() as u64 % 600) as f64 / 10.0)
+    };
+    let first = &results[0];
+    let interval = format!("{} – {}", clock(first["start"].as_f64().unwrap()), clock(first["end"].as_f64().unwrap()));
+    let line = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        line.contains(&interval) && line.contains(&first["fingerprint"].as_str().unwrap()[..12]),
+        "{interval}:\n{text}"
+    );
+
     // store stats shows the index and that it is current.
     let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

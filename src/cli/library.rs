@@ -273,17 +273,25 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         });
     }
     for h in &answer.hits {
+        // Times as `clip` and `--at` take them: copy a line's interval into `chronoseek clip`.
+        let interval = format!("{} – {}", format_clock(h.start), format_clock(h.end));
         out.say(format!(
-            "{:>3}  {:.4}  {:>8.2}s – {:>8.2}s  {}  {}",
+            "{:>3}  {:.4}  {interval:>21}  {}  {}",
             h.rank,
             h.score,
-            h.start,
-            h.end,
             &h.fingerprint.to_hex()[..12],
             h.source
         ));
     }
     Ok(())
+}
+
+/// A time as people read it and [`parse_clock`] takes it back: `m:ss.s`, or `h:mm:ss.s` from
+/// an hour on (tenths of a second, rounded).
+pub(super) fn format_clock(seconds: f64) -> String {
+    let tenths = (seconds.max(0.0) * 10.0).round() as u64;
+    let (h, m, s) = (tenths / 36_000, tenths / 600 % 60, (tenths % 600) as f64 / 10.0);
+    if h > 0 { format!("{h}:{m:02}:{s:04.1}") } else { format!("{m}:{s:04.1}") }
 }
 
 /// A time on the command line: seconds (`75.5`) or `[h:]m:ss[.s]` (`1:15.5`, `1:02:05`).
@@ -511,7 +519,17 @@ pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
-    use super::parse_clock;
+    use super::{format_clock, parse_clock};
+
+    #[test]
+    fn times_read_back_as_they_were_printed() {
+        for (t, shown) in
+            [(0.0, "0:00.0"), (9.5, "0:09.5"), (59.96, "1:00.0"), (75.25, "1:15.3"), (3725.0, "1:02:05.0")]
+        {
+            assert_eq!(format_clock(t), shown);
+            assert!((parse_clock(shown).unwrap() - t).abs() <= 0.05, "{shown}");
+        }
+    }
 
     #[test]
     fn times_on_the_command_line() {
