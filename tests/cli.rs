@@ -397,6 +397,55 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
         "{interval}:\n{text}"
     );
 
+    // The same moments as playlists: VLC's M3U (start and stop per moment) and mpv's EDL.
+    let m3u = dir.path().join("moments.m3u");
+    let out = with_store(&store)
+        .args(["--json", "library", "search", "a yellow screen", "--top-k", "4", "--playlist"])
+        .arg(&m3u)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &listed);
+    let n = listed["results"].as_array().unwrap().len();
+    assert_eq!(
+        (listed["playlist"]["moments"].as_u64(), listed["playlist"]["left_out"].as_u64()),
+        (Some(n as u64), Some(0))
+    );
+    let text = std::fs::read_to_string(&m3u).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!((lines[0], lines.len()), ("#EXTM3U", 1 + 4 * n), "{text}");
+    for (i, hit) in listed["results"].as_array().unwrap().iter().enumerate() {
+        let entry = &lines[1 + 4 * i..5 + 4 * i];
+        assert_eq!(entry[1], format!("#EXTVLCOPT:start-time={:.3}", hit["start"].as_f64().unwrap()), "{text}");
+        assert_eq!(entry[2], format!("#EXTVLCOPT:stop-time={:.3}", hit["end"].as_f64().unwrap()), "{text}");
+        let file = std::path::Path::new(entry[3]);
+        assert!(file.is_absolute() && file.is_file(), "{text}");
+        let fp = chronoseek::fingerprint::Fingerprint::of(&std::fs::read(file).unwrap()).to_hex();
+        assert_eq!(fp, hit["fingerprint"].as_str().unwrap(), "the moment's own video");
+    }
+    let edl = dir.path().join("reel.edl");
+    let out = with_store(&store)
+        .args(["library", "search", "a yellow screen", "-k", "2", "--playlist"])
+        .arg(&edl)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("playlist: 2 moments"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(&edl).unwrap();
+    assert!(text.starts_with("# mpv EDL v0\n") && text.lines().count() == 3, "{text}");
+    for line in text.lines().skip(1) {
+        let (len, rest) = line[1..].split_once('%').unwrap();
+        let (file, times) = rest.split_at(len.parse().unwrap());
+        assert!(std::path::Path::new(file).is_file() && times.starts_with(','), "{line}");
+    }
+    let out = with_store(&store).args(["library", "search", "x", "--playlist", "moments.txt"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".m3u"));
+
     // store stats shows the index and that it is current.
     let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -2,7 +2,7 @@
 //! stage) and `chronoseek serve` (the library's web page).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,10 @@ use serde_json::json;
 use super::global::GlobalOpts;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
+use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
 use chronoseek::library::{
-    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture,
-    Probe, RefreshOptions, RefreshReport, default_root,
+    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK,
+    MAX_LIBRARY_TOP_K, Picture, Probe, RefreshOptions, RefreshReport, default_root,
 };
 use chronoseek::protocol::ErrorCode;
 use chronoseek::server::ServeLimits;
@@ -83,6 +84,11 @@ pub struct LibrarySearchArgs {
     /// Score every video exactly instead of taking candidates from the index.
     #[arg(long)]
     pub exact: bool,
+    /// Also write the moments as a playlist: FILE.m3u or .m3u8 (VLC and most players: each
+    /// moment's start and stop) or FILE.edl (mpv: the moments as one continuous timeline).
+    /// Moments of videos without a local file are left out.
+    #[arg(long, value_name = "FILE")]
+    pub playlist: Option<PathBuf>,
     #[command(flatten)]
     pub index: IndexFlags,
 }
@@ -193,6 +199,10 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if let Some(text) = &args.query {
         chronoseek::query::Engine::check_query(text)?;
     }
+    let playlist = match &args.playlist {
+        Some(path) => Some((path.clone(), PlaylistFormat::for_path(path).map_err(|e| invalid(e.to_string()))?)),
+        None => None,
+    };
     // A picture that cannot be read fails before the model loads.
     let picture = match &args.picture {
         Some(path) => Some((path.display().to_string(), Picture::open(path).map_err(LibraryError::from)?)),
@@ -250,10 +260,18 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     engine.flush(super::FLUSH_LIMIT).await;
     let answer = answer?;
     let s = &answer.stats;
+    let written = match &playlist {
+        Some((path, format)) => Some(write_playlist(engine.store(), &answer.hits, path, *format).await?),
+        None => None,
+    };
     if out.json {
         let mut line = json!({"probe": probe, "model_key": engine.model().key(), "results": answer.hits, "stats": s});
         if let Some(text) = probe.get("text") {
             line["query"] = text.clone();
+        }
+        if let (Some(w), Some((path, _))) = (&written, &playlist) {
+            line["playlist"] =
+                json!({"path": path.display().to_string(), "moments": w.moments, "left_out": w.left_out});
         }
         out.json_line(&line);
         return Ok(());
@@ -283,7 +301,56 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
             h.source
         ));
     }
+    if let (Some(w), Some((path, _))) = (&written, &playlist) {
+        let left_out = match w.left_out {
+            0 => String::new(),
+            n => format!(" ({n} without a local file left out)"),
+        };
+        out.say(format!("playlist: {} moments → {}{left_out}", w.moments, path.display()));
+    }
     Ok(())
+}
+
+fn invalid(message: String) -> CliError {
+    CliError::new(ErrorCode::InvalidRequest, message)
+}
+
+struct PlaylistWritten {
+    moments: usize,
+    left_out: usize,
+}
+
+/// Writes the hits whose videos have a local file as a playlist, whole or not at all (a temp
+/// file in the same folder, renamed over FILE).
+async fn write_playlist(
+    store: &chronoseek::index::Store,
+    hits: &[LibraryHit],
+    path: &Path,
+    format: PlaylistFormat,
+) -> Result<PlaylistWritten, CliError> {
+    let fps: Vec<_> = hits.iter().map(|h| h.fingerprint).collect();
+    let local = chronoseek::library::names::local_files_of(store, &fps).await?;
+    let moments: Vec<Moment> = hits
+        .iter()
+        .filter_map(|h| {
+            let file = local.get(&h.fingerprint)?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let title = format!("{name} {}–{} ({:.3})", format_clock(h.start), format_clock(h.end), h.score);
+            Moment::new(file, h.start, h.end, title)
+        })
+        .collect();
+    let text = render(format, &moments);
+    let cannot = |e: std::io::Error| invalid(format!("cannot write the playlist {}: {e}", path.display()));
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // Readable as any file the user writes (a temp file's own mode is 0600); umask applies.
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
+    let mut tmp = tempfile::Builder::new().permissions(mode).tempfile_in(folder).map_err(cannot)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(cannot)?;
+    tmp.persist(path).map_err(|e| cannot(e.error))?;
+    Ok(PlaylistWritten { moments: moments.len(), left_out: hits.len() - moments.len() })
 }
 
 /// A time as people read it and [`parse_clock`] takes it back: `m:ss.s`, or `h:mm:ss.s` from

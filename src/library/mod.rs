@@ -19,6 +19,7 @@ pub mod clip;
 mod index;
 mod layout;
 pub mod names;
+pub mod playlist;
 pub mod probe;
 pub mod remove;
 mod search;
