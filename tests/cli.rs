@@ -94,6 +94,89 @@ fn bash_completion_completes_commands_flags_and_names() {
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
 }
 
+/// `library search --reel`: the moments, in rank order, as one MP4 anyone can play: the first
+/// moment's frame, sound where there was sound (silence for the silent webm), each part the
+/// right picture, and an existing file kept unless --force.
+#[test]
+fn library_search_renders_a_reel() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let folder = dir.path().join("videos");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["scenes.mp4", "scenes.webm", "rotated.mp4"] {
+        std::fs::copy(common::fixture(name), folder.join(name)).unwrap();
+    }
+    let out = with_store(&store).args(["-q", "ingest"]).arg(&folder).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reel = dir.path().join("reel.mp4");
+    let search = || {
+        let mut c = with_store(&store);
+        c.args(["--json", "library", "search", "a red screen", "-k", "3", "--reel"]).arg(&reel);
+        c
+    };
+    let out = search().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&common::repo_schema("library-search-response.schema.json"), &answer);
+    let results = answer["results"].as_array().unwrap();
+    let r = &answer["reel"];
+    assert_eq!((r["moments"].as_u64(), r["left_out"].as_u64()), (Some(results.len() as u64), Some(0)), "{answer}");
+    let spans: Vec<(f64, f64)> =
+        results.iter().map(|h| (h["start"].as_f64().unwrap(), h["end"].as_f64().unwrap())).collect();
+    let total: f64 = spans.iter().map(|(s, e)| e - s).sum();
+    assert!((r["seconds"].as_f64().unwrap() - total).abs() < 1e-6, "{answer}");
+
+    let probe = chronoseek::ingest::probe(&reel).unwrap();
+    let first = chronoseek::ingest::probe(
+        &folder.join(std::path::Path::new(results[0]["source"].as_str().unwrap()).file_name().unwrap()),
+    )
+    .unwrap();
+    let upright = if first.rotation % 180 == 90 { (first.height, first.width) } else { (first.width, first.height) };
+    assert_eq!((probe.width, probe.height), upright, "the first moment's frame");
+    assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(upright.0 as u64), Some(upright.1 as u64)));
+    assert!(probe.has_audio, "sound throughout (silence for silent parts)");
+    assert!((probe.duration_s.unwrap() - total).abs() < 0.1 * spans.len() as f64, "{probe:?} vs {total}");
+    // The middle of each part is the middle of its moment.
+    let colour = |video: &std::path::Path, t: f64| {
+        let png = chronoseek::ingest::thumbnail::thumbnail_png(video, t, 64).unwrap();
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        // A quarter down the middle: inside the picture when it is fitted into the reel with
+        // bars, and off the seam of rotated.mp4's red-over-blue halves.
+        img.get_pixel(img.width() / 2, img.height() / 4).0
+    };
+    let mut at = 0.0;
+    for (hit, (start, end)) in results.iter().zip(&spans) {
+        let source = folder.join(std::path::Path::new(hit["source"].as_str().unwrap()).file_name().unwrap());
+        let (want, got) = (colour(&source, (start + end) / 2.0), colour(&reel, at + (end - start) / 2.0));
+        assert!(
+            want.iter().zip(got).all(|(a, b)| a.abs_diff(b) < 48),
+            "{hit}: {want:?} in the source, {got:?} in the reel"
+        );
+        at += end - start;
+    }
+
+    // An existing reel is kept (exit 2, bytes unchanged) unless --force.
+    let before = std::fs::read(&reel).unwrap();
+    let out = search().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&reel).unwrap(), before);
+    assert!(search().arg("--force").output().unwrap().status.success());
+    // Nowhere to write: refused, and nothing left behind.
+    let out = with_store(&store)
+        .args(["library", "search", "a red screen", "--reel"])
+        .arg(dir.path().join("no/such/dir/r.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".chronoseek-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
 #[test]
 fn search_json_is_a_protocol_response() {
     let dir = tempfile::tempdir().unwrap();
@@ -374,9 +457,7 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
         with_store(&store).args(["--json", "library", "search", "a yellow screen", "--top-k", "4"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let text =
-        std::fs::read_to_string(common::root().join("docs/schemas/library-search-response.schema.json")).unwrap();
-    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    let schema = common::repo_schema("library-search-response.schema.json");
     common::assert_valid(&schema, &answer);
     let results = answer["results"].as_array().unwrap();
     assert!(!results.is_empty() && results.len() <= 4);

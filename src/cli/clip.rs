@@ -54,8 +54,11 @@ pub async fn run(g: &GlobalOpts, args: ClipArgs, out: &Output) -> Result<(), Cli
         return Err(invalid(format!("{} exists (--force replaces it)", target.display())));
     }
     let started = std::time::Instant::now();
-    cut(&input, span, &target).await.map_err(|e| CliError::new(e.code(), e.to_string()))?;
-    let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+    // Cut beside the target and renamed to it when whole: Ctrl-C never leaves half a clip.
+    let tmp = super::output_temp(&target)?;
+    cut(&input, span, tmp.path()).await.map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let bytes = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+    super::persist_output(tmp, &target, args.force)?;
     let secs = started.elapsed().as_secs_f64();
     out.say(format!(
         "{}: {:.1} s to {:.1} s of {} ({:.1} MB, cut in {secs:.1} s)",

@@ -12,7 +12,9 @@ use serde_json::json;
 use super::global::GlobalOpts;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
+use chronoseek::library::clip::ClipSpan;
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
+use chronoseek::library::reel::{self, ReelError, ReelPart, ReelSize};
 use chronoseek::library::{
     Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK,
     MAX_LIBRARY_TOP_K, Picture, Probe, RefreshOptions, RefreshReport, default_root,
@@ -89,6 +91,15 @@ pub struct LibrarySearchArgs {
     /// Moments of videos without a local file are left out.
     #[arg(long, value_name = "FILE")]
     pub playlist: Option<PathBuf>,
+    /// Also render the moments, in rank order, into one MP4 file (H.264/AAC; the first
+    /// moment's video sets the frame, the others fit into it; at most an hour). Moments of
+    /// videos without a local file are left out.
+    #[arg(long, value_name = "FILE")]
+    pub reel: Option<PathBuf>,
+    /// Replace an existing --playlist or --reel file (otherwise it is kept and the search
+    /// refused).
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub index: IndexFlags,
 }
@@ -203,6 +214,11 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         Some(path) => Some((path.clone(), PlaylistFormat::for_path(path).map_err(|e| invalid(e.to_string()))?)),
         None => None,
     };
+    for target in args.playlist.iter().chain(&args.reel) {
+        if target.exists() && !args.force {
+            return Err(invalid(format!("{} exists (--force replaces it)", target.display())));
+        }
+    }
     // A picture that cannot be read fails before the model loads.
     let picture = match &args.picture {
         Some(path) => Some((path.display().to_string(), Picture::open(path).map_err(LibraryError::from)?)),
@@ -261,7 +277,11 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     let answer = answer?;
     let s = &answer.stats;
     let written = match &playlist {
-        Some((path, format)) => Some(write_playlist(engine.store(), &answer.hits, path, *format).await?),
+        Some((path, format)) => Some(write_playlist(engine.store(), &answer.hits, path, *format, args.force).await?),
+        None => None,
+    };
+    let rendered = match &args.reel {
+        Some(path) => Some(write_reel(engine.store(), &answer.hits, path, args.force, out).await?),
         None => None,
     };
     if out.json {
@@ -272,6 +292,10 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         if let (Some(w), Some((path, _))) = (&written, &playlist) {
             line["playlist"] =
                 json!({"path": path.display().to_string(), "moments": w.moments, "left_out": w.left_out});
+        }
+        if let (Some(r), Some(path)) = (&rendered, &args.reel) {
+            line["reel"] = json!({"path": path.display().to_string(), "moments": r.moments, "left_out": r.left_out,
+                "seconds": r.seconds, "width": r.size.width(), "height": r.size.height()});
         }
         out.json_line(&line);
         return Ok(());
@@ -308,6 +332,22 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         };
         out.say(format!("playlist: {} moments → {}{left_out}", w.moments, path.display()));
     }
+    if let (Some(r), Some(path)) = (&rendered, &args.reel) {
+        let left_out = match r.left_out {
+            0 => String::new(),
+            n => format!("; {n} without a local file left out"),
+        };
+        out.say(format!(
+            "reel: {} moments, {:.1} s at {}x{} → {} ({:.1} MB, rendered in {:.1} s{left_out})",
+            r.moments,
+            r.seconds,
+            r.size.width(),
+            r.size.height(),
+            path.display(),
+            r.bytes as f64 / 1e6,
+            r.render_secs
+        ));
+    }
     Ok(())
 }
 
@@ -320,13 +360,13 @@ struct PlaylistWritten {
     left_out: usize,
 }
 
-/// Writes the hits whose videos have a local file as a playlist, whole or not at all (a temp
-/// file in the same folder, renamed over FILE).
+/// Writes the hits whose videos have a local file as a playlist, whole or not at all.
 async fn write_playlist(
     store: &chronoseek::index::Store,
     hits: &[LibraryHit],
     path: &Path,
     format: PlaylistFormat,
+    force: bool,
 ) -> Result<PlaylistWritten, CliError> {
     let fps: Vec<_> = hits.iter().map(|h| h.fingerprint).collect();
     let local = chronoseek::library::names::local_files_of(store, &fps).await?;
@@ -340,17 +380,69 @@ async fn write_playlist(
         })
         .collect();
     let text = render(format, &moments);
-    let cannot = |e: std::io::Error| invalid(format!("cannot write the playlist {}: {e}", path.display()));
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // Readable as any file the user writes (a temp file's own mode is 0600); umask applies.
-    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
-    let mut tmp = tempfile::Builder::new().permissions(mode).tempfile_in(folder).map_err(cannot)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(cannot)?;
-    tmp.persist(path).map_err(|e| cannot(e.error))?;
+    let mut tmp = super::output_temp(path)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))?;
+    super::persist_output(tmp, path, force)?;
     Ok(PlaylistWritten { moments: moments.len(), left_out: hits.len() - moments.len() })
+}
+
+struct ReelWritten {
+    moments: usize,
+    left_out: usize,
+    seconds: f64,
+    size: ReelSize,
+    bytes: u64,
+    render_secs: f64,
+}
+
+/// Renders the hits whose videos have a local file into one MP4, whole or not at all.
+async fn write_reel(
+    store: &chronoseek::index::Store,
+    hits: &[LibraryHit],
+    path: &Path,
+    force: bool,
+    out: &Output,
+) -> Result<ReelWritten, CliError> {
+    let fps: Vec<_> = hits.iter().map(|h| h.fingerprint).collect();
+    let local = chronoseek::library::names::local_files_of(store, &fps).await?;
+    let mut parts = Vec::new();
+    let mut size = None;
+    for h in hits {
+        let Some(file) = local.get(&h.fingerprint) else { continue };
+        let info = chronoseek::ingest::probe(file)
+            .map_err(|e| CliError::new(ErrorCode::VideoUnreadable, format!("{}: {e}", file.display())))?;
+        let Ok(span) = ClipSpan::new(h.start, h.end, info.duration_s.unwrap_or(h.duration_s)) else { continue };
+        // The first moment's video, upright, sets the frame.
+        size.get_or_insert_with(|| match info.rotation {
+            90 | 270 => ReelSize::fitting(info.height, info.width),
+            _ => ReelSize::fitting(info.width, info.height),
+        });
+        parts.push(ReelPart { file: file.clone(), span, has_audio: info.has_audio });
+    }
+    let Some(size) = size else {
+        return Err(invalid("no moment of these results has a local file to render a reel from".into()));
+    };
+    let seconds: f64 = parts.iter().map(|p| p.span.end() - p.span.start()).sum();
+    let tmp = super::output_temp(path)?;
+    let started = std::time::Instant::now();
+    let spinner = out.spinner(&format!("rendering a reel of {} moments ({seconds:.0} s)", parts.len()));
+    let rendered = reel::render(&parts, size, tmp.path()).await;
+    spinner.finish_and_clear();
+    rendered.map_err(|e| match e {
+        ReelError::Render(e) => CliError::new(e.code(), e.to_string()),
+        e @ (ReelError::Empty | ReelError::TooLong(_)) => invalid(e.to_string()),
+    })?;
+    let bytes = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+    super::persist_output(tmp, path, force)?;
+    Ok(ReelWritten {
+        moments: parts.len(),
+        left_out: hits.len() - parts.len(),
+        seconds,
+        size,
+        bytes,
+        render_secs: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// A time as people read it and [`parse_clock`] takes it back: `m:ss.s`, or `h:mm:ss.s` from

@@ -116,6 +116,40 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
+/// A temporary file beside `target`, for an output that [`persist_output`] then renames to
+/// it: a crash, Ctrl-C or a failed render never leaves half a file under the name asked for.
+/// Its mode is what the user's umask makes of 0666, as for any file they write.
+pub(crate) fn output_temp(target: &std::path::Path) -> Result<tempfile::NamedTempFile, CliError> {
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
+    tempfile::Builder::new()
+        .prefix(".chronoseek-")
+        .permissions(mode)
+        .tempfile_in(folder)
+        .map_err(|e| CliError::new(ErrorCode::InvalidRequest, format!("cannot write into {}: {e}", folder.display())))
+}
+
+/// Renames a finished [`output_temp`] to `target`; an existing `target` is replaced only with
+/// `force` (the check and the rename are one step: no race with another writer).
+pub(crate) fn persist_output(
+    tmp: tempfile::NamedTempFile,
+    target: &std::path::Path,
+    force: bool,
+) -> Result<(), CliError> {
+    let kept = if force { tmp.persist(target) } else { tmp.persist_noclobber(target) };
+    kept.map(|_| ()).map_err(|e| {
+        let why = if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            "it exists (--force replaces it)".to_string()
+        } else {
+            e.error.to_string()
+        };
+        CliError::new(ErrorCode::InvalidRequest, format!("cannot write {}: {why}", target.display()))
+    })
+}
+
 pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     match cli.command {
         Command::Ingest(a) => ingest::run(&cli.global, a, out).await,

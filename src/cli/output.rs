@@ -123,6 +123,18 @@ impl Output {
         bar
     }
 
+    /// A spinner for one long step whose progress cannot be counted (an ffmpeg render).
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
     /// A bar over a list of items (videos, tasks, runs).
     pub fn items_bar(&self, len: u64, what: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(len));

@@ -21,6 +21,7 @@ mod layout;
 pub mod names;
 pub mod playlist;
 pub mod probe;
+pub mod reel;
 pub mod remove;
 mod search;
 mod units;

@@ -149,8 +149,16 @@ impl TestServer {
 
 /// Compiled JSON schema from ../shared/protocol/jsonschema.
 pub fn schema(name: &str) -> jsonschema::Validator {
-    let path = shared().join("protocol/jsonschema").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    schema_at(&shared().join("protocol/jsonschema").join(name))
+}
+
+/// A schema of this repository's own outputs (`docs/schemas/`).
+pub fn repo_schema(name: &str) -> jsonschema::Validator {
+    schema_at(&root().join("docs/schemas").join(name))
+}
+
+fn schema_at(path: &Path) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let value: serde_json::Value = serde_json::from_str(&text).expect("schema json");
     jsonschema::validator_for(&value).expect("valid schema")
 }
