@@ -1,6 +1,7 @@
 //! The `ffmpeg` program, for jobs that through the libraries would need a hand-built filter
-//! graph, encoder and muxer: rendering remixed tasks (`validator::remix`) and cutting clips out
-//! of stored videos (`library::clip`), joining moments into reels (`library::reel`). Decoding for embeddings stays in-process (ffmpeg-next).
+//! graph, encoder and muxer: rendering remixed tasks (`validator::remix`), cutting clips out
+//! of stored videos (`library::clip`) and joining moments into reels (`library::reel`).
+//! Decoding for embeddings stays in-process (ffmpeg-next).
 //!
 //! The child dies with the caller: killed when the future is dropped (`kill_on_drop`), and on
 //! Linux when this process dies, even by SIGKILL (`PR_SET_PDEATHSIG`).
