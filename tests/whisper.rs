@@ -576,7 +576,7 @@ mod listening {
             result_cache_capacity: 0,
             ..EngineOptions::default()
         };
-        let engine = common::engine_in(dir.path(), opts).await;
+        let engine = std::sync::Arc::new(common::engine_in(dir.path(), opts).await);
         let dim = engine.model().dim();
         let q = engine.embed_query("the man says the dog is hungry").await.unwrap();
         // A vector at a chosen cosine `c` with the query: c·q + sqrt(1 − c²)·(a unit vector ⟂ q).
@@ -661,6 +661,20 @@ mod listening {
         assert_eq!(answer.counters.audio_fused_searches, 1);
         let top = &answer.results[0];
         assert!(top.start <= 3.0 && top.end >= 4.0, "{top:?}");
+        // What was said during a moment: the overlapping segments in order; nothing outside.
+        assert_eq!(cached.said_during(3.2, 4.0).as_deref(), Some("said 0.45 said 0.7"));
+        assert_eq!(cached.said_during(0.0, 1.5).as_deref(), Some("said 0.2"));
+        assert_eq!(cached.said_during(4.5, 6.0), None);
+        // A library search says it on each moment.
+        let library = chronoseek::library::Library::new(engine.clone(), &dir.path().join("library"));
+        let query = chronoseek::library::LibraryQuery::new(
+            chronoseek::library::Probe::Text("the man says the dog is hungry".into()),
+            chronoseek::library::LibraryTopK::new(3).unwrap(),
+        );
+        let hits = library.search(&query).await.unwrap().hits;
+        let top = &hits[0];
+        assert_eq!(top.said, cached.said_during(top.start, top.end), "{hits:?}");
+        assert!(top.said.as_deref().unwrap().contains("said 0.7"), "{hits:?}");
     }
 
     #[tokio::test]

@@ -324,6 +324,9 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
             &h.fingerprint.to_hex()[..12],
             h.source
         ));
+        if let Some(said) = &h.said {
+            out.say(format!("{:>32}“{said}”", ""));
+        }
     }
     if let (Some(w), Some((path, _))) = (&written, &playlist) {
         let left_out = match w.left_out {

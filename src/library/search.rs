@@ -80,6 +80,9 @@ pub struct LibraryHit {
     /// (comparable across videos).
     pub score: f32,
     pub duration_s: f64,
+    /// What was said during the moment, for videos that were listened to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub said: Option<String>,
 }
 
 /// What a library search looked at.
@@ -295,6 +298,7 @@ impl Library {
                     end: round_ms(s.end.max(s.start).max(0.0)),
                     score,
                     duration_s: r.duration_s,
+                    said: cached.said_during(s.start, s.end),
                 });
             }
         }

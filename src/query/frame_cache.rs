@@ -15,6 +15,9 @@ use parking_lot::Mutex;
 use crate::index::{FrameMatrix, SpokenSegment, Transcript, VideoRecord};
 
 /// One video's frames (and what is said in it) as a search uses them.
+/// The longest [`CachedFrames::said_during`] answer, in characters.
+pub const SAID_CHARS: usize = 240;
+
 pub struct CachedFrames {
     pub frames: FrameMatrix,
     /// Sample times in seconds.
@@ -41,6 +44,29 @@ impl CachedFrames {
     /// The spoken segments (`None`: nobody listened to this video).
     pub fn speech(&self) -> Option<&[SpokenSegment]> {
         self.transcript.as_ref().map(Transcript::segments)
+    }
+
+    /// What was said during `[start, end]` seconds: the transcript segments overlapping it, in
+    /// order, joined (at most [`SAID_CHARS`] characters, cut at a word with "…"); `None` when
+    /// nothing was heard there or the video was not listened to.
+    pub fn said_during(&self, start: f64, end: f64) -> Option<String> {
+        let (start_ms, end_ms) = ((start * 1000.0).round() as i64, (end * 1000.0).round() as i64);
+        let mut heard: Vec<&SpokenSegment> =
+            self.speech()?.iter().filter(|s| s.start_ms < end_ms && s.end_ms > start_ms).collect();
+        heard.sort_by_key(|s| s.start_ms);
+        let mut said = String::new();
+        for text in heard.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()) {
+            if !said.is_empty() {
+                said.push(' ');
+            }
+            said.push_str(text);
+        }
+        if said.chars().count() > SAID_CHARS {
+            let cut: String = said.chars().take(SAID_CHARS).collect();
+            let cut = cut.rsplit_once(' ').map(|(head, _)| head.to_string()).unwrap_or(cut);
+            said = format!("{}…", cut.trim_end());
+        }
+        (!said.is_empty()).then_some(said)
     }
 
     /// `1 − cos` between consecutive frames, computed once per video.
@@ -111,6 +137,31 @@ impl FrameCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_was_said_is_cut_at_a_word() {
+        let seg =
+            |s: i64, e: i64, text: &str| SpokenSegment { start_ms: s, end_ms: e, text: text.into(), embedding: vec![] };
+        let long = "word ".repeat(100);
+        let transcript = Transcript {
+            fingerprint: crate::fingerprint::Fingerprint::from_bytes([1; 32]),
+            model_key: "m".into(),
+            transcript_id: "t".into(),
+            audio_model: "hand-made".into(),
+            heard: crate::index::Heard::Speech {
+                language: None,
+                segments: vec![seg(5000, 6000, " later "), seg(0, 2000, "  "), seg(1000, 4000, &long)],
+            },
+            created_at_ms: 0,
+        };
+        let c = CachedFrames::new(FrameMatrix::new(4)).with_transcript(Some(transcript));
+        let said = c.said_during(0.0, 10.0).unwrap();
+        assert!(said.ends_with("word…") && said.chars().count() <= SAID_CHARS + 1, "{said}");
+        assert!(!said.contains("later"), "cut before the later segment");
+        assert_eq!(c.said_during(4.5, 5.5).as_deref(), Some("later"));
+        assert_eq!(c.said_during(0.0, 0.5), None, "a blank segment says nothing");
+        assert_eq!(CachedFrames::new(FrameMatrix::new(4)).said_during(0.0, 9.0), None, "not listened to");
+    }
 
     fn frames(n: usize) -> Arc<CachedFrames> {
         let mut m = FrameMatrix::new(4);

@@ -220,9 +220,20 @@ fn display_name(video: &CardVideo, local: Option<&PathBuf>) -> String {
         .unwrap_or_else(|| video.fingerprint.to_hex()[..12].to_string())
 }
 
-fn card(video: CardVideo, local: Option<&PathBuf>, rank: usize, start: f64, end: f64, score: f64) -> serde_json::Value {
+/// One moment, as the page draws it; `said` is what was said during it (listened videos).
+struct CardMoment<'a> {
+    rank: usize,
+    start: f64,
+    end: f64,
+    score: f64,
+    said: Option<&'a str>,
+}
+
+fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json::Value {
+    let CardMoment { rank, start, end, score, said } = m;
     let fp = video.fingerprint.to_hex();
     json!({
+        "said": said,
         "rank": rank,
         "fingerprint": fp,
         "name": display_name(&video, local),
@@ -292,7 +303,16 @@ async fn library_search(
     let results: Vec<serde_json::Value> = answer
         .hits
         .iter()
-        .map(|h| card(h.into(), local.get(&h.fingerprint), h.rank, h.start, h.end, f64::from(h.score)))
+        .map(|h| {
+            let m = CardMoment {
+                rank: h.rank,
+                start: h.start,
+                end: h.end,
+                score: f64::from(h.score),
+                said: h.said.as_deref(),
+            };
+            card(h.into(), local.get(&h.fingerprint), m)
+        })
         .collect();
     let curves: serde_json::Map<String, serde_json::Value> =
         answer.curves.iter().map(|(fp, c)| (fp.to_hex(), json!(c))).collect();
@@ -322,11 +342,17 @@ async fn video_search(
         engine.search(&VideoInput::Stored(fp), &text, k, &crate::progress::silent()).await.map_err(search_failed)?;
     let curve = engine.curve(&answer.video, &text, CURVE_BINS).await.map_err(search_failed)?;
     let local = local_files_of(&app, &[fp]).await?;
+    // Cached by the search a moment ago: what was said during each moment.
+    let frames = engine.frames(&answer.video).await.map_err(search_failed)?;
     let results: Vec<serde_json::Value> = answer
         .results
         .iter()
         .enumerate()
-        .map(|(i, r)| card((&record).into(), local.get(&fp), i + 1, r.start, r.end, r.confidence))
+        .map(|(i, r)| {
+            let said = frames.said_during(r.start, r.end);
+            let m = CardMoment { rank: i + 1, start: r.start, end: r.end, score: r.confidence, said: said.as_deref() };
+            card((&record).into(), local.get(&fp), m)
+        })
         .collect();
     let curves = json!({ fp.to_hex(): curve });
     Ok(axum::Json(json!({"query": text, "took_ms": ms(started), "results": results, "curves": curves})).into_response())

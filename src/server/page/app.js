@@ -551,6 +551,14 @@
     rank.textContent = `#${result.rank ?? index + 1}`;
 
     body.append(name, meta);
+    // What was said during the moment (videos that were listened to).
+    if (typeof result.said === "string" && result.said) {
+      const said = document.createElement("p");
+      said.className = "card-said";
+      said.textContent = `“${result.said}”`;
+      said.title = result.said;
+      body.append(said);
+    }
     // Where the moment lies in its video, over how well the search matches along it.
     const curve = curveOf(result);
     if (curve) {
