@@ -23,6 +23,7 @@ struct App {
     base: String,
     addr: std::net::SocketAddr,
     mp4: String,
+    webm: String,
     copy_fp: String,
     /// The server's engine: its counters say what a request did.
     engine: Arc<Engine>,
@@ -53,7 +54,7 @@ async fn start_with(access: Option<AccessToken>) -> App {
         }
     };
     let mp4 = ingest(&common::fixture("scenes.mp4")).await;
-    ingest(&common::fixture("scenes.webm")).await;
+    let webm = ingest(&common::fixture("scenes.webm")).await;
     // A copy that changes after ingest: its bytes are no longer the stored video's.
     let copy = dir.path().join("changed.mkv");
     std::fs::copy(common::fixture("odd.mkv"), &copy).unwrap();
@@ -78,7 +79,7 @@ async fn start_with(access: Option<AccessToken>) -> App {
         Duration::from_secs(1),
         ServeLimits::default(),
     ));
-    App { base: format!("http://{addr}"), addr, mp4, copy_fp, engine, _dir: dir, _stop: tx }
+    App { base: format!("http://{addr}"), addr, mp4, webm, copy_fp, engine, _dir: dir, _stop: tx }
 }
 
 trait WriteAllSync {
@@ -435,6 +436,46 @@ async fn a_moment_downloads_as_a_clip() {
     }
 }
 
+/// `/reel`: moments of several videos as one MP4 download, as the page's "Save these moments
+/// as one video" asks for it; refusals before anything renders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moments_download_as_one_reel() {
+    let app = start().await;
+    let http = reqwest::Client::new();
+    // Green from scenes.mp4 (with sound), yellow from the silent webm, and a moment of the
+    // changed copy, whose file no longer holds its video: left out.
+    let url = format!("{}/reel?m={}:12:14.5&m={}:0:2&m={}:1:2", app.base, app.mp4, app.webm, app.copy_fp);
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(r.headers()["content-disposition"], "attachment; filename=\"chronoseek-reel-2-moments.mp4\"");
+    let file = app._dir.path().join("reel.mp4");
+    std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+    let info = chronoseek::ingest::probe(&file).unwrap();
+    assert_eq!((info.width, info.height, info.has_audio), (320, 240, true), "{info:?}");
+    assert!((info.duration_s.unwrap() - 4.5).abs() < 0.15, "{info:?}");
+    let [green, yellow] = [colour_at(&file, 1.2), colour_at(&file, 3.5)];
+    assert!(green[1] > 100 && green[0] < 40 && green[2] < 40, "green (0, 128, 0): {green:?}");
+    assert!(yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 60, "{yellow:?}");
+
+    let many: String = (0..101).map(|_| format!("m={}:0:1&", app.mp4)).collect();
+    for (query, needle) in [
+        (String::new(), "at least one moment"),
+        (format!("m={}:3", app.mp4), "FINGERPRINT:START:END"),
+        (format!("m={}:x:3", app.mp4), "seconds"),
+        ("m=nothex:0:1".to_string(), "fingerprint"),
+        (format!("m={}:0:1&k=2", app.mp4), "unknown parameter"),
+        (format!("m={}:1:2", app.copy_fp), "local file"),
+        (many, "at most 100 moments"),
+    ] {
+        let r = http.get(format!("{}/reel?{query}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needle), "{query}: {body}");
+        assert_eq!(error_code(&body), "INVALID_REQUEST", "{query}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_in_a_real_browser() {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -489,6 +530,16 @@ async fn the_page_in_a_real_browser() {
     // The first card offers its moment as a clip download.
     let save = report["save_href"].as_str().unwrap_or_else(|| panic!("no Save clip link: {report}"));
     assert!(save.contains(&format!("/clip/{}?start=", app.mp4)), "{save}");
+    // "Save these moments as one video": every playable card's moment, in order, and it plays.
+    let reel = &report["reel"];
+    let href = reel["href"].as_str().unwrap();
+    let playable = reel["playable"].as_u64().unwrap();
+    assert!(reel["hidden"] == false && playable >= 1, "{report}");
+    assert_eq!(href.matches("m=").count() as u64, playable, "{report}");
+    assert!(href.starts_with(&format!("{}/reel?m={}%3A", app.base, app.mp4)), "{href}");
+    assert!(reel["text"].as_str().unwrap().starts_with(&format!("Save these {playable} moment")), "{report}");
+    let r = reqwest::get(href).await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "video/mp4"));
     // "Similar moments" on the first card: answers, none of them that moment itself.
     let (fp, mid) = (report["first"]["fingerprint"].clone(), (start + report["first"]["end"].as_f64().unwrap()) / 2.0);
     let similar = report["similar"].as_array().unwrap();

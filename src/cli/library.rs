@@ -12,9 +12,8 @@ use serde_json::json;
 use super::global::GlobalOpts;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
-use chronoseek::library::clip::ClipSpan;
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
-use chronoseek::library::reel::{self, ReelError, ReelPart, ReelSize};
+use chronoseek::library::reel::{self, ReelError, ReelSize, Wanted};
 use chronoseek::library::{
     Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK,
     MAX_LIBRARY_TOP_K, Picture, Probe, RefreshOptions, RefreshReport, default_root,
@@ -407,42 +406,23 @@ async fn write_reel(
     force: bool,
     out: &Output,
 ) -> Result<ReelWritten, CliError> {
-    let fps: Vec<_> = hits.iter().map(|h| h.fingerprint).collect();
-    let local = chronoseek::library::names::local_files_of(store, &fps).await?;
-    let mut parts = Vec::new();
-    let mut size = None;
-    for h in hits {
-        let Some(file) = local.get(&h.fingerprint) else { continue };
-        let info = chronoseek::ingest::probe(file)
-            .map_err(|e| CliError::new(ErrorCode::VideoUnreadable, format!("{}: {e}", file.display())))?;
-        let Ok(span) = ClipSpan::new(h.start, h.end, info.duration_s.unwrap_or(h.duration_s)) else { continue };
-        // The first moment's video, upright, sets the frame.
-        size.get_or_insert_with(|| match info.rotation {
-            90 | 270 => ReelSize::fitting(info.height, info.width),
-            _ => ReelSize::fitting(info.width, info.height),
-        });
-        parts.push(ReelPart { file: file.clone(), span, has_audio: info.has_audio });
-    }
-    let Some(size) = size else {
-        return Err(invalid("no moment of these results has a local file to render a reel from".into()));
-    };
-    let seconds: f64 = parts.iter().map(|p| p.span.end() - p.span.start()).sum();
+    let wanted: Vec<Wanted> =
+        hits.iter().map(|h| Wanted { video: h.fingerprint, start: h.start, end: h.end }).collect();
+    let failed = |e: ReelError| CliError::new(e.code(), e.to_string());
+    let plan = reel::plan(store, &wanted).await.map_err(failed)?;
     let tmp = super::output_temp(path)?;
     let started = std::time::Instant::now();
-    let spinner = out.spinner(&format!("rendering a reel of {} moments ({seconds:.0} s)", parts.len()));
-    let rendered = reel::render(&parts, size, tmp.path()).await;
+    let spinner = out.spinner(&format!("rendering a reel of {} moments ({:.0} s)", plan.parts.len(), plan.seconds()));
+    let rendered = reel::render(&plan, tmp.path()).await;
     spinner.finish_and_clear();
-    rendered.map_err(|e| match e {
-        ReelError::Render(e) => CliError::new(e.code(), e.to_string()),
-        e @ (ReelError::Empty | ReelError::TooLong(_)) => invalid(e.to_string()),
-    })?;
+    rendered.map_err(failed)?;
     let bytes = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
     super::persist_output(tmp, path, force)?;
     Ok(ReelWritten {
-        moments: parts.len(),
-        left_out: hits.len() - parts.len(),
-        seconds,
-        size,
+        moments: plan.parts.len(),
+        left_out: plan.left_out,
+        seconds: plan.seconds(),
+        size: plan.size,
         bytes,
         render_secs: started.elapsed().as_secs_f64(),
     })

@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 
 use super::clip::{ClipError, ClipSpan};
 use crate::ffmpeg_tool;
+use crate::fingerprint::Fingerprint;
+use crate::index::{Store, StoreError};
+use crate::ingest::DecodeError;
+use crate::protocol::ErrorCode;
+
+/// Moments in one reel at most (a library search returns at most 100).
+pub const MAX_REEL_MOMENTS: usize = 100;
 
 /// The longest reel rendered, in seconds.
 pub const MAX_REEL_SECONDS: f64 = 3600.0;
@@ -56,10 +63,89 @@ impl ReelSize {
 pub enum ReelError {
     #[error("a reel needs at least one moment")]
     Empty,
+    #[error("a reel holds at most {MAX_REEL_MOMENTS} moments ({0} asked for)")]
+    TooMany(usize),
     #[error("a reel is at most {MAX_REEL_SECONDS} s long; these moments last {0:.0} s")]
     TooLong(f64),
+    #[error("none of these moments is in a video with a local file to render a reel from")]
+    NothingLocal,
+    #[error("{}: {source}", file.display())]
+    Unreadable { file: PathBuf, source: DecodeError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] ClipError),
+}
+
+impl ReelError {
+    /// The protocol code it is reported with (CLI exit code, page API envelope).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Empty | Self::TooMany(_) | Self::TooLong(_) | Self::NothingLocal => ErrorCode::InvalidRequest,
+            Self::Unreadable { .. } => ErrorCode::VideoUnreadable,
+            Self::Store(_) => ErrorCode::InternalError,
+            Self::Render(e) => e.code(),
+        }
+    }
+}
+
+/// One moment asked for: a stored video and a span of it, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wanted {
+    pub video: Fingerprint,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// What a reel of some moments will hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReelPlan {
+    pub parts: Vec<ReelPart>,
+    pub size: ReelSize,
+    /// Moments left out: their video has no local file (or the span is empty).
+    pub left_out: usize,
+}
+
+impl ReelPlan {
+    pub fn seconds(&self) -> f64 {
+        self.parts.iter().map(|p| p.span.end() - p.span.start()).sum()
+    }
+}
+
+/// The reel `moments` make, in order, each read from its video's local file; the first
+/// moment's video, upright, sets the frame. Limits are checked here, before anything renders.
+pub async fn plan(store: &Store, moments: &[Wanted]) -> Result<ReelPlan, ReelError> {
+    if moments.is_empty() {
+        return Err(ReelError::Empty);
+    }
+    if moments.len() > MAX_REEL_MOMENTS {
+        return Err(ReelError::TooMany(moments.len()));
+    }
+    let videos: Vec<Fingerprint> = moments.iter().map(|m| m.video).collect();
+    let local = super::names::local_files_of(store, &videos).await?;
+    let mut infos = std::collections::HashMap::new();
+    let (mut parts, mut size) = (Vec::new(), None);
+    for m in moments {
+        let Some(file) = local.get(&m.video) else { continue };
+        let info = match infos.entry(m.video) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                crate::ingest::probe(file).map_err(|source| ReelError::Unreadable { file: file.clone(), source })?,
+            ),
+        };
+        let Ok(span) = ClipSpan::new(m.start, m.end, info.duration_s.unwrap_or(f64::INFINITY)) else { continue };
+        size.get_or_insert_with(|| match info.rotation {
+            90 | 270 => ReelSize::fitting(info.height, info.width),
+            _ => ReelSize::fitting(info.width, info.height),
+        });
+        parts.push(ReelPart { file: file.clone(), span, has_audio: info.has_audio });
+    }
+    let size = size.ok_or(ReelError::NothingLocal)?;
+    let plan = ReelPlan { left_out: moments.len() - parts.len(), parts, size };
+    if plan.seconds() > MAX_REEL_SECONDS {
+        return Err(ReelError::TooLong(plan.seconds()));
+    }
+    Ok(plan)
 }
 
 /// The ffmpeg arguments that render `parts` into `out` at `size`.
@@ -101,16 +187,12 @@ pub fn reel_args(parts: &[ReelPart], size: ReelSize, out: &Path) -> Vec<String> 
     args
 }
 
-/// Renders `parts` into `out` (an MP4 file; removed again if ffmpeg fails).
-pub async fn render(parts: &[ReelPart], size: ReelSize, out: &Path) -> Result<(), ReelError> {
-    if parts.is_empty() {
+/// Renders a plan into `out` (an MP4 file; removed again if ffmpeg fails).
+pub async fn render(plan: &ReelPlan, out: &Path) -> Result<(), ReelError> {
+    if plan.parts.is_empty() {
         return Err(ReelError::Empty);
     }
-    let total: f64 = parts.iter().map(|p| p.span.end() - p.span.start()).sum();
-    if total > MAX_REEL_SECONDS {
-        return Err(ReelError::TooLong(total));
-    }
-    ffmpeg_tool::run(&reel_args(parts, size, out), out).await.map_err(ClipError::from)?;
+    ffmpeg_tool::run(&reel_args(&plan.parts, plan.size, out), out).await.map_err(ClipError::from)?;
     Ok(())
 }
 

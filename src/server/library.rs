@@ -32,6 +32,7 @@ use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
+use crate::library::reel::{self, ReelError, Wanted};
 use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
@@ -86,6 +87,7 @@ pub fn router(app: Arc<LibraryApp>) -> Router {
         .route("/media/{fingerprint}", get(media))
         .route("/thumb/{fingerprint}", get(thumb))
         .route("/clip/{fingerprint}", get(clip))
+        .route("/reel", get(reel))
         .fallback(|| async { not_found("no such page") })
         .with_state(app);
     match access {
@@ -399,6 +401,38 @@ async fn clip(
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", span.file_name(&stem))) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// `GET /reel?m=FP:START:END&m=…`: the moments, in order, joined into one MP4 download.
+async fn reel(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQuery) -> Result<Response, HttpError> {
+    let mut wanted = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if k != "m" {
+            return Err(bad(format!("unknown parameter '{k}' (known: m)")));
+        }
+        let parts: Vec<&str> = v.split(':').collect();
+        let [video, start, end] = parts[..] else {
+            return Err(bad(format!("a reel moment is FINGERPRINT:START:END, not '{v}'")));
+        };
+        wanted.push(Wanted { video: fingerprint(video)?, start: seconds("start", start)?, end: seconds("end", end)? });
+    }
+    let failed = |e: ReelError| match e.code() {
+        ErrorCode::InternalError => internal(&e),
+        code => HttpError::from_code(ProtocolError::new(code, e.to_string())),
+    };
+    let plan = reel::plan(app.library.engine().store(), &wanted).await.map_err(failed)?;
+    let _slot = app.decodes.acquire().await.map_err(internal)?;
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let out = dir.path().join("reel.mp4");
+    reel::render(&plan, &out).await.map_err(failed)?;
+    let bytes = tokio::fs::read(&out).await.map_err(internal)?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    let name = format!("attachment; filename=\"chronoseek-reel-{}-moments.mp4\"", plan.parts.len());
+    if let Ok(v) = HeaderValue::from_str(&name) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)

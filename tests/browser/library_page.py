@@ -197,6 +197,9 @@ def run(args, browser):
         cards = browser.eval("document.querySelectorAll('#results .card').length", t)
         thumb_width = browser.eval("document.querySelector('#results .card img.thumb').naturalWidth", t)
         save_href = browser.eval("(document.querySelector('#results .card .card-save') || {}).href || null", t)
+        reel = browser.eval("""(() => { const a = document.getElementById('save-reel');
+            return {hidden: document.getElementById('results-actions').hidden, href: a.href, text: a.textContent,
+                    playable: document.querySelectorAll('#results .card .card-save').length}; })()""", t)
         check_page_errors(browser)
 
         step = "click first card"
@@ -341,7 +344,7 @@ def run(args, browser):
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
             "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture,
-            "save_href": save_href, "strip": strip, "history": history}
+            "save_href": save_href, "strip": strip, "history": history, "reel": reel}
 
 
 def main():

@@ -25,6 +25,8 @@
     videoTopK: $("video-top-k"),
     status: $("status"),
     results: $("results"),
+    resultsActions: $("results-actions"),
+    saveReel: $("save-reel"),
     player: $("player"),
     caption: $("player-caption"),
     strip: $("strip"),
@@ -217,6 +219,7 @@
     } catch (err) {
       if (serial !== searchSerial) return;
       els.results.replaceChildren(); // stale cards would look like answers to this query
+      els.resultsActions.hidden = true;
       setStatus(err.message, true);
     } finally {
       if (serial === searchSerial) els.results.removeAttribute("aria-busy");
@@ -280,6 +283,7 @@
       shown = [];
       hideStrip();
       els.results.replaceChildren();
+      els.resultsActions.hidden = true;
       setStatus("");
     }
   }
@@ -485,6 +489,15 @@
   // ---------------------------------------------------------------- results
 
   function renderResults(results) {
+    // The moments the page can play, in rank order, as one MP4 (`/reel`, the CLI's --reel).
+    const playable = results.filter((r) => r.media);
+    els.resultsActions.hidden = playable.length === 0;
+    if (playable.length) {
+      const params = new URLSearchParams();
+      for (const r of playable) params.append("m", `${r.fingerprint}:${r.start}:${r.end}`);
+      els.saveReel.href = `/reel?${params}`;
+      els.saveReel.textContent = `Save these ${plural(playable.length, "moment")} as one video`;
+    }
     const cards = results.map((result, index) => buildCard(result, index));
     if (cards.length === 0) {
       const empty = document.createElement("p");
