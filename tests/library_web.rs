@@ -570,6 +570,15 @@ async fn the_page_in_a_real_browser() {
     assert_eq!(inside["search"], format!("?video={}&q=a+red+screen&top_k=10", app.mp4), "{report}");
     assert_eq!((&inside["query"], &inside["inside_buttons"]), (&"a red screen".into(), &0.into()), "{report}");
     assert!(inside["fingerprints"].as_array().unwrap().iter().all(|f| *f == fp), "{report}");
+    // On a phone: no player until a moment plays; then it is on screen, at the top, although
+    // the card clicked was scrolled to further down.
+    let phone = &report["phone"];
+    assert_eq!(phone["idle_height"], 0.0, "{report}");
+    let playing = &phone["playing"];
+    let (top, bottom, height) =
+        (playing["top"].as_f64().unwrap(), playing["bottom"].as_f64().unwrap(), playing["height"].as_f64().unwrap());
+    assert!(playing["scrolled"].as_f64().unwrap() > 0.0, "the clicked card was further down: {report}");
+    assert!(top >= 0.0 && bottom <= height / 2.0, "the player is at the top of the screen: {report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -340,11 +340,27 @@ def run(args, browser):
                              end: Number(c.dataset.end), status: s}}; }})()""",
                 t, diagnose=STATUS, fail_if=STATUS_ERROR)
             check_page_errors(browser)
+        step = "phone"
+        # A phone-sized screen: no empty player before anything plays; a card far down the
+        # results plays in a player that stays at the top of the screen.
+        browser.call("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844,
+                                                             "deviceScaleFactor": 1, "mobile": True}, t)
+        browser.call("Page.navigate", {"url": f"{args.url.rstrip('/')}/?q=a+red+screen&top_k=10"}, t)
+        wait_for(browser, step, "document.querySelectorAll('#results .card').length >= 2", t,
+                 diagnose=STATUS, fail_if=STATUS_ERROR)
+        phone = {"idle_height": browser.eval("document.querySelector('.player-panel').getBoundingClientRect().height", t)}
+        browser.click("#results .card:last-child .card-play", t)
+        phone["playing"] = wait_for(browser, step, """(() => { const p = document.getElementById('player');
+            if (p.readyState < 1) return null;
+            const r = p.getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, scrolled: window.scrollY, height: window.innerHeight}; })()""", t,
+            diagnose="document.querySelector('.player-panel').className")
+        check_page_errors(browser)
     except (TimeoutError, EOFError, RuntimeError, KeyError, TypeError) as e:
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
             "current_time": current, "screenshot": args.screenshot, "similar": similar, "picture": picture,
-            "save_href": save_href, "strip": strip, "history": history, "reel": reel}
+            "save_href": save_href, "strip": strip, "history": history, "reel": reel, "phone": phone}
 
 
 def main():

@@ -636,6 +636,7 @@
     els.caption.append(strong, ` · ${formatInterval(result.start, result.end)}`);
 
     const player = els.player;
+    player.closest(".player-panel").classList.remove("idle");
     showStrip(result);
     if (!result.media) {
       setStatus(`${result.name} is not a local file in the store; nothing to play`, true);
