@@ -579,6 +579,11 @@ async fn the_page_in_a_real_browser() {
         (playing["top"].as_f64().unwrap(), playing["bottom"].as_f64().unwrap(), playing["height"].as_f64().unwrap());
     assert!(playing["scrolled"].as_f64().unwrap() > 0.0, "the clicked card was further down: {report}");
     assert!(top >= 0.0 && bottom <= height / 2.0, "the player is at the top of the screen: {report}");
+    // The system's dark mode: a dark page with light text (and the light page the opposite).
+    let (light, dark) = (&phone["light"], &phone["dark"]);
+    let l = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+    assert!(l(light, "body") > 200.0 && l(light, "text") < 60.0, "{report}");
+    assert!(l(dark, "body") < 40.0 && l(dark, "card") < 60.0 && l(dark, "text") > 200.0, "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -356,6 +356,21 @@ def run(args, browser):
             return {top: r.top, bottom: r.bottom, scrolled: window.scrollY, height: window.innerHeight}; })()""", t,
             diagnose="document.querySelector('.player-panel').className")
         check_page_errors(browser)
+
+        step = "dark mode"
+        # The system's dark mode darkens the page (background luminance, text lighter than it).
+        lum = """(c => { const [r, g, b] = c.match(/\\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; })"""
+        colours = f"""(() => {{ const lum = {lum}; const b = getComputedStyle(document.body);
+            const card = getComputedStyle(document.querySelector('#results .card'));
+            return {{body: lum(b.backgroundColor), text: lum(b.color), card: lum(card.backgroundColor)}}; }})()"""
+        phone["light"] = browser.eval(colours, t)
+        browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}, t)
+        phone["dark"] = browser.eval(colours, t)
+        png = base64.b64decode(browser.call("Page.captureScreenshot", {"format": "png"}, t)["data"])
+        phone["dark_screenshot"] = args.screenshot.replace(".png", "-phone-dark.png")
+        with open(phone["dark_screenshot"], "wb") as f:
+            f.write(png)
+        check_page_errors(browser)
     except (TimeoutError, EOFError, RuntimeError, KeyError, TypeError) as e:
         raise Failure(step, f"{type(e).__name__}: {e}") from e
     return {"cards": cards, "first": first, "thumbnail_width": thumb_width,
