@@ -361,7 +361,7 @@ async fn video_search(
 }
 
 fn search_failed(e: SearchError) -> HttpError {
-    HttpError::from_code(ProtocolError::new(e.code(), e.to_string()))
+    coded(e.code(), &e)
 }
 
 /// The local file of a stored video, or a 404 that says only that there is none to serve.
@@ -393,14 +393,24 @@ async fn clip(
     let _slot = app.decodes.acquire().await.map_err(internal)?;
     let dir = tempfile::tempdir().map_err(internal)?;
     let out = dir.path().join("clip.mp4");
-    cut(&path, span, &out).await.map_err(|e| match e.code() {
-        ErrorCode::InternalError => internal(&e),
+    cut(&path, span, &out).await.map_err(|e| coded(e.code(), &e))?;
+    mp4_download(&out, &span.file_name(&stem)).await
+}
+
+/// A failure with its protocol code (an internal one is also logged).
+fn coded(code: ErrorCode, e: &impl std::fmt::Display) -> HttpError {
+    match code {
+        ErrorCode::InternalError => internal(e),
         code => HttpError::from_code(ProtocolError::new(code, e.to_string())),
-    })?;
-    let bytes = tokio::fs::read(&out).await.map_err(internal)?;
+    }
+}
+
+/// An MP4 the server just rendered, as a download named `name`.
+async fn mp4_download(file: &std::path::Path, name: &str) -> Result<Response, HttpError> {
+    let bytes = tokio::fs::read(file).await.map_err(internal)?;
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", span.file_name(&stem))) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
@@ -419,23 +429,13 @@ async fn reel(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQuery) -> Re
         };
         wanted.push(Wanted { video: fingerprint(video)?, start: seconds("start", start)?, end: seconds("end", end)? });
     }
-    let failed = |e: ReelError| match e.code() {
-        ErrorCode::InternalError => internal(&e),
-        code => HttpError::from_code(ProtocolError::new(code, e.to_string())),
-    };
+    let failed = |e: ReelError| coded(e.code(), &e);
     let plan = reel::plan(app.library.engine().store(), &wanted).await.map_err(failed)?;
     let _slot = app.decodes.acquire().await.map_err(internal)?;
     let dir = tempfile::tempdir().map_err(internal)?;
     let out = dir.path().join("reel.mp4");
     reel::render(&plan, &out).await.map_err(failed)?;
-    let bytes = tokio::fs::read(&out).await.map_err(internal)?;
-    let mut r = bytes.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    let name = format!("attachment; filename=\"chronoseek-reel-{}-moments.mp4\"", plan.parts.len());
-    if let Ok(v) = HeaderValue::from_str(&name) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    mp4_download(&out, &format!("chronoseek-reel-{}-moments.mp4", plan.parts.len())).await
 }
 
 async fn media(
