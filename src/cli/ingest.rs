@@ -211,8 +211,20 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     let engine = Arc::new(build_engine_with(g, None, listener).await?);
     let started = Instant::now();
     let mut tally = Tally::default();
-    for video in &videos {
+    // Over many videos, one more bar for the whole batch (sized by the local files' bytes).
+    let size = |v: &String| std::fs::metadata(v).map(|m| m.len()).unwrap_or(0);
+    let batch = (videos.len() > 1).then(|| out.batch_bar(videos.iter().map(size).sum()));
+    for (i, video) in videos.iter().enumerate() {
+        if let Some(bar) = &batch {
+            bar.set_message(format!("video {} of {}", i + 1, videos.len()));
+        }
         ingest_one(&engine, video, listening, out, &mut tally).await;
+        if let Some(bar) = &batch {
+            bar.inc(size(video));
+        }
+    }
+    if let Some(bar) = batch {
+        bar.finish_and_clear();
     }
     tally.say(out, started.elapsed().as_secs_f64(), listening);
     if !args.no_index && tally.done + tally.skipped > 0 {

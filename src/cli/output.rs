@@ -123,6 +123,18 @@ impl Output {
         bar
     }
 
+    /// The bar over a whole batch of videos (`ingest FOLDER`): bytes of the local files done,
+    /// which gives an ETA that long and short videos do not skew; the message counts videos.
+    pub fn batch_bar(&self, total_bytes: u64) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new(total_bytes));
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {msg} · {bytes}/{total_bytes} · {elapsed} elapsed, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    }
+
     /// A spinner for one long step whose progress cannot be counted (an ffmpeg render).
     pub fn spinner(&self, message: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
