@@ -177,6 +177,51 @@ fn library_search_renders_a_reel() {
     assert!(leftovers.is_empty());
 }
 
+/// `chronoseek doctor`: every check with a status, what fails makes the exit code, and a
+/// missing `ffmpeg` program is a warning that says what needs it.
+#[test]
+fn doctor_checks_what_this_machine_can_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let run = |c: &mut Command| -> (Option<i32>, std::collections::HashMap<String, serde_json::Value>) {
+        let out = c.output().unwrap();
+        let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
+        let v: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+        let checks = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c.clone()))
+            .collect();
+        (out.status.code(), checks)
+    };
+    let (code, checks) = run(with_store(&store).args(["--json", "doctor"]));
+    assert_eq!(code, Some(0), "{checks:?}");
+    let status = |checks: &std::collections::HashMap<String, serde_json::Value>, name: &str| {
+        checks[name]["status"].as_str().unwrap().to_string()
+    };
+    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk"] {
+        assert_eq!(status(&checks, name), "ok", "{name}: {:?}", checks[name]);
+    }
+    let name = common::tiny_model_dir().file_name().unwrap().to_string_lossy().into_owned();
+    let model = checks["CLIP model"]["detail"].as_str().unwrap();
+    assert!(model.starts_with(&format!("{name}:")) && model.contains(" on cpu: "), "{checks:?}");
+    assert_eq!(status(&checks, "library index"), "warn", "a new store has no index yet");
+    assert!(checks["library index"]["hint"].as_str().unwrap().contains("library index"));
+
+    // No ffmpeg program on PATH: clips and reels cannot work, search still can.
+    let empty = dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, checks) = run(with_store(&store).env("PATH", &empty).args(["--json", "doctor"]));
+    assert_eq!((code, status(&checks, "ffmpeg program")), (Some(0), "warn".to_string()));
+    assert!(checks["ffmpeg program"]["hint"].as_str().unwrap().contains("clips"), "{checks:?}");
+
+    // A model folder that is not there: search cannot work; exit code 2.
+    let (code, checks) =
+        run(bin().arg("--store").arg(&store).args(["--model-dir", "/no/such/model", "--json", "doctor"]));
+    assert_eq!((code, status(&checks, "CLIP model")), (Some(2), "fail".to_string()), "{checks:?}");
+}
+
 #[test]
 fn search_json_is_a_protocol_response() {
     let dir = tempfile::tempdir().unwrap();

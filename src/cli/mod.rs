@@ -8,6 +8,7 @@ mod clip;
 mod completions;
 pub mod connect;
 mod demo;
+mod doctor;
 mod eval;
 pub mod global;
 mod ingest;
@@ -111,6 +112,10 @@ pub enum Command {
     /// Model utilities.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Check what this machine and these settings can do (FFmpeg decoders and program, yt-dlp,
+    /// the CLIP and speech models, the store, the library index, disk space), each with what to
+    /// do about it. Downloads nothing.
+    Doctor(doctor::DoctorArgs),
     /// The completion script for a shell (bash, zsh, fish, elvish, powershell): commands, flags,
     /// their values and file names complete on Tab.
     Completions(completions::CompletionsArgs),
@@ -173,6 +178,7 @@ pub async fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::TrainTiny(a) => synth::run_train(&cli.global, a, out).await,
         Command::Model(c) => model::run(&cli.global, c, out).await,
         Command::Completions(a) => completions::run(a, out),
+        Command::Doctor(a) => doctor::run(&cli.global, a, out).await,
     }
 }
 
