@@ -335,11 +335,14 @@ fn ingest_reports_already_stored_content() {
 fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("long.mkv");
-    // One hour of small MPEG-4 video: long enough that the ingest is still running when killed.
+    // One hour of small MPEG-4 video at 4 fps, every frame sampled (14,400 frames): several
+    // seconds of work, so the kill lands mid-way however busy the machine is. (At 1 fps the
+    // tiny model ingested it in about a second and a loaded machine sometimes let it finish
+    // before the kill.) No index: the process ends when the video is stored.
     common::long_video(&video);
     let store = dir.path().join("store");
     let mut child = with_store(&store)
-        .args(["-q", "ingest"])
+        .args(["-q", "--sampling", "4", "ingest", "--no-index"])
         .arg(&video)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -363,12 +366,12 @@ fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     assert!(listed.trim().is_empty(), "no complete video after the kill, but store list says:\n{listed}");
 
     // The next run redoes it and completes.
-    let out = with_store(&store).args(["--json", "ingest"]).arg(&video).output().unwrap();
+    let out = with_store(&store).args(["--json", "--sampling", "4", "ingest"]).arg(&video).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let first: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first["status"], "ingested");
-    assert_eq!(first["frames"], 3600);
+    assert_eq!(first["frames"], 14_400);
     let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["rows"]["videos"], 1);
