@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chronoseek::index::Store;
+use chronoseek::index::{Heard, SpokenSegment, Store, Transcript};
 use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
 use chronoseek::library::{Library, RefreshOptions};
 use chronoseek::progress::silent;
@@ -30,6 +30,9 @@ struct App {
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
+
+/// What is said in scenes.mp4 (12-14 s, its green scene) in every test app.
+const SAID: &str = "the green one is my favourite";
 
 async fn start() -> App {
     start_with(None).await
@@ -55,6 +58,25 @@ async fn start_with(access: Option<AccessToken>) -> App {
     };
     let mp4 = ingest(&common::fixture("scenes.mp4")).await;
     let webm = ingest(&common::fixture("scenes.webm")).await;
+    // What is said in scenes.mp4, as a listened video's transcript: one sentence over 12-14 s.
+    let record = engine.store().video(&mp4.parse().unwrap(), engine.model().key()).await.unwrap().unwrap();
+    let transcript = Transcript {
+        fingerprint: record.fingerprint,
+        model_key: record.model_key.clone(),
+        transcript_id: "said-in-the-green-scene".into(),
+        audio_model: "hand-made".into(),
+        heard: Heard::Speech {
+            language: Some("en".into()),
+            segments: vec![SpokenSegment {
+                start_ms: 12_000,
+                end_ms: 14_000,
+                text: SAID.into(),
+                embedding: engine.embed_query(SAID).await.unwrap().to_vec(),
+            }],
+        },
+        created_at_ms: 0,
+    };
+    engine.store().put_transcript(&record, &transcript).await.unwrap();
     // A copy that changes after ingest: its bytes are no longer the stored video's.
     let copy = dir.path().join("changed.mkv");
     std::fs::copy(common::fixture("odd.mkv"), &copy).unwrap();
@@ -218,6 +240,16 @@ async fn api_media_and_refusals() {
     for (i, v) in values.iter().enumerate() {
         let inside_first = (i as f64) < end && (i + 1) as f64 > start;
         assert_eq!(*v == peak, inside_first, "bin {i}, first result {start}-{end}: {values:?}");
+    }
+    // What was said during a moment comes with it, and only with moments it overlaps.
+    let words =
+        get_json(&http, format!("{}/api/videos/{}/search?q=a%20green%20screen&top_k=5", app.base, app.mp4)).await;
+    let cards = words["results"].as_array().unwrap();
+    assert!(cards.iter().any(|c| c["said"] == SAID), "{words}");
+    for c in cards {
+        let overlaps = c["start"].as_f64().unwrap() < 14.0 && c["end"].as_f64().unwrap() > 12.0;
+        assert_eq!(c["said"] == SAID, overlaps, "{c}");
+        assert!(overlaps || c["said"].is_null(), "{c}");
     }
     // A library search sends one curve per video among its results, and no other.
     let with: std::collections::BTreeSet<&str> =
@@ -556,7 +588,12 @@ async fn the_page_in_a_real_browser() {
     assert_eq!(history["back"]["search"], "?q=a+red+screen&top_k=10", "{report}");
     assert_eq!((&history["back"]["first"], &history["back"]["box"]), (&fp, &"a red screen".into()), "{report}");
     let loaded = &history["loaded"];
-    assert_eq!((&loaded["tab"], &loaded["selected"], &loaded["query"]), (&"true".into(), &fp, &"a blue screen".into()));
+    assert_eq!(
+        (&loaded["tab"], &loaded["selected"], &loaded["query"]),
+        (&"true".into(), &fp, &"a green screen".into())
+    );
+    // The green moment's card quotes what is said in it.
+    assert_eq!(loaded["said"][0], format!("“{SAID}”"), "{report}");
     let fps = loaded["fingerprints"].as_array().unwrap();
     assert!(!fps.is_empty() && fps.len() <= 2 && fps.iter().all(|f| *f == fp), "{report}");
     // Finding a video by name: "webm" leaves scenes.webm alone, a word in no name leaves none.

@@ -286,13 +286,14 @@ def run(args, browser):
                 || document.getElementById('results').getAttribute('aria-busy')) return null;
             return {{search: location.search, first: c.dataset.fingerprint, box: document.getElementById('q').value}}; }})()""",
             t, diagnose=f"location.search + ' | ' + {STATUS}", fail_if=STATUS_ERROR)
-        address = f"{args.url.rstrip('/')}/?video={first['fingerprint']}&q=a+blue+screen&top_k=2"
+        address = f"{args.url.rstrip('/')}/?video={first['fingerprint']}&q=a+green+screen&top_k=2"
         browser.call("Page.navigate", {"url": address}, t)
         history["loaded"] = wait_for(browser, step, """(() => { const cards = document.querySelectorAll('#results .card');
             if (!cards.length || location.search.indexOf('video=') < 0) return null;
             return {tab: document.getElementById('tab-video').getAttribute('aria-selected'),
                     selected: document.getElementById('video-select').value,
                     query: document.getElementById('vq').value,
+                    said: Array.from(cards, c => (c.querySelector('.card-said') || {}).textContent || null),
                     fingerprints: Array.from(cards, c => c.dataset.fingerprint)}; })()""", t,
             diagnose=STATUS, fail_if=STATUS_ERROR)
         check_page_errors(browser)
