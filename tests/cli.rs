@@ -511,6 +511,11 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     assert!(!results.is_empty() && results.len() <= 4);
     assert_eq!(answer["stats"]["generation"], "gen-000001");
     assert_eq!(answer["stats"]["videos_scanned_exact"], 0);
+    // One relevance curve per video among the results.
+    let with: std::collections::BTreeSet<&str> = results.iter().map(|r| r["fingerprint"].as_str().unwrap()).collect();
+    let curves: std::collections::BTreeSet<&str> =
+        answer["curves"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(with, curves, "{answer}");
 
     // For people: each moment's interval as [h:]m:ss.s, the form `clip` and `--at` take.
     let out = with_store(&store).args(["library", "search", "a yellow screen", "--top-k", "4"]).output().unwrap();

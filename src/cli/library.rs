@@ -284,7 +284,10 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         None => None,
     };
     if out.json {
-        let mut line = json!({"probe": probe, "model_key": engine.model().key(), "results": answer.hits, "stats": s});
+        let curves: serde_json::Map<String, serde_json::Value> =
+            answer.curves.iter().map(|(fp, c)| (fp.to_hex(), json!(c))).collect();
+        let mut line = json!({"probe": probe, "model_key": engine.model().key(), "results": answer.hits, "stats": s,
+            "curves": curves});
         if let Some(text) = probe.get("text") {
             line["query"] = text.clone();
         }
