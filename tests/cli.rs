@@ -580,6 +580,16 @@ fn ingest_a_folder_then_search_the_library_as_documented() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains(".m3u"));
 
+    // What is said: nobody was listened to here, so nothing, in the same JSON shape.
+    let out = with_store(&store).args(["--json", "library", "search", "--said", "hello there"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &said);
+    assert_eq!(said["probe"], serde_json::json!({"kind": "said", "text": "hello there"}));
+    assert!(said["results"].as_array().unwrap().is_empty(), "{said}");
+    let out = with_store(&store).args(["library", "search", "dog", "--said", "dog"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "one kind of query at a time");
+
     // store stats shows the index and that it is current.
     let out = bin().arg("--store").arg(&store).args(["--json", "store", "stats"]).output().unwrap();
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -251,6 +251,34 @@ async fn api_media_and_refusals() {
         assert_eq!(c["said"] == SAID, overlaps, "{c}");
         assert!(overlaps || c["said"].is_null(), "{c}");
     }
+    // Searching what is said: word for word in the transcripts, no model, no frames read.
+    let c0 = app.engine.counters();
+    for (said, score) in [("Favourite!", 1.0), ("my favourite", 1.0), ("favourite green", 0.5)] {
+        let url = format!("{}/api/library/search?said={}", app.base, said.replace(' ', "%20"));
+        let found = get_json(&http, url).await;
+        assert_eq!(found["probe"], serde_json::json!({"kind": "said", "text": said}), "{found}");
+        let hits = found["results"].as_array().unwrap();
+        assert_eq!(hits.len(), 1, "{found}");
+        let h = &hits[0];
+        assert_eq!((&h["fingerprint"], &h["start"], &h["end"]), (&app.mp4.as_str().into(), &12.0.into(), &14.0.into()));
+        assert_eq!((&h["said"], h["score"].as_f64()), (&SAID.into(), Some(score)), "{said}: {found}");
+    }
+    let none = get_json(&http, format!("{}/api/library/search?said=blue", app.base)).await;
+    assert!(none["results"].as_array().unwrap().is_empty(), "{none}");
+    let c = app.engine.counters().since(&c0);
+    assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (4, 0, 0), "{c:?}");
+    for (path, code, needle) in [
+        ("/api/library/search?said=", "QUERY_INVALID", "empty"),
+        ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),
+        ("/api/library/search?said=dog&q=dog", "INVALID_REQUEST", "one of q"),
+        ("/api/library/search?said=dog&at=3", "INVALID_REQUEST", "one of q"),
+    ] {
+        let r = http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(error_code(&body), code, "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body}");
+    }
     // A library search sends one curve per video among its results, and no other.
     let with: std::collections::BTreeSet<&str> =
         found["results"].as_array().unwrap().iter().map(|r| r["fingerprint"].as_str().unwrap()).collect();
@@ -294,7 +322,7 @@ async fn search_by_picture_and_for_similar_moments_over_http() {
     let c0 = app.engine.counters();
     let stranger = "ab".repeat(32);
     for (path, status, code, needle) in [
-        (format!("?q=dog&like={}&at=1", app.mp4), 400, "INVALID_REQUEST", "not both"),
+        (format!("?q=dog&like={}&at=1", app.mp4), 400, "INVALID_REQUEST", "one of q"),
         (format!("?like={}", app.mp4), 400, "INVALID_REQUEST", "go together"),
         ("?at=3".to_string(), 400, "INVALID_REQUEST", "go together"),
         (format!("?like={}&at=soon", app.mp4), 400, "INVALID_REQUEST", "seconds"),
@@ -621,6 +649,11 @@ async fn the_page_in_a_real_browser() {
     let l = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
     assert!(l(light, "body") > 200.0 && l(light, "text") < 60.0, "{report}");
     assert!(l(dark, "body") < 40.0 && l(dark, "card") < 60.0 && l(dark, "text") > 200.0, "{report}");
+    // "in what is said": the word, found where it is said (12-14 s of scenes.mp4), as an address.
+    let said = &history["said"];
+    assert_eq!((&said["search"], &said["checked"]), (&"?said=favourite&top_k=10".into(), &true.into()), "{report}");
+    assert_eq!((said["start"].as_f64(), said["end"].as_f64()), (Some(12.0), Some(14.0)), "{report}");
+    assert_eq!(said["said"], format!("“{SAID}”"), "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -57,7 +57,7 @@ impl IndexFlags {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("probe").required(true).args(["query", "picture", "like"])))]
+#[command(group(clap::ArgGroup::new("probe").required(true).args(["query", "picture", "like", "said"])))]
 pub struct LibrarySearchArgs {
     /// What to find, in words.
     #[arg(value_name = "QUERY")]
@@ -71,6 +71,10 @@ pub struct LibrarySearchArgs {
     /// left out of the results.
     #[arg(long, value_name = "VIDEO", requires = "at")]
     pub like: Option<String>,
+    /// Instead of what is seen: where these words were said, in the transcripts of videos
+    /// ingested with --audio (word for word, any case; the phrase in order ranks first).
+    #[arg(long, value_name = "WORDS")]
+    pub said: Option<String>,
     /// The time of the --like moment: seconds (75.5) or [h:]m:ss (1:15.5).
     #[arg(long, value_name = "TIME", value_parser = parse_clock, requires = "like")]
     pub at: Option<f64>,
@@ -206,7 +210,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     let top_k = LibraryTopK::new(args.top_k).ok_or_else(|| {
         CliError::new(ErrorCode::InvalidRequest, format!("--top-k must be 1..={MAX_LIBRARY_TOP_K}, got {}", args.top_k))
     })?;
-    if let Some(text) = &args.query {
+    for text in args.query.iter().chain(&args.said) {
         chronoseek::query::Engine::check_query(text)?;
     }
     let playlist = match &args.playlist {
@@ -225,12 +229,13 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     };
     let engine = Arc::new(build_engine(g, None).await?);
     let library = Library::new(engine.clone(), &args.index.root(g));
-    let (probe, described, said) = match (args.query, picture, args.like, args.at) {
-        (Some(text), _, _, _) => (json!({"kind": "text", "text": text}), format!("\"{text}\""), Probe::Text(text)),
-        (None, Some((path, picture)), _, _) => {
+    let (probe, described, asked) = match (args.said, args.query, picture, args.like, args.at) {
+        (Some(text), ..) => (json!({"kind": "said", "text": text}), format!("said \"{text}\""), Probe::Said(text)),
+        (None, Some(text), ..) => (json!({"kind": "text", "text": text}), format!("\"{text}\""), Probe::Text(text)),
+        (None, None, Some((path, picture)), ..) => {
             (json!({"kind": "picture", "path": path}), format!("like picture {path}"), Probe::Picture(picture))
         }
-        (None, None, Some(like), Some(at_s)) => {
+        (None, None, None, Some(like), Some(at_s)) => {
             let video = super::stored_video(&engine, &like).await?.fingerprint;
             (
                 json!({"kind": "moment", "fingerprint": video.to_hex(), "at": at_s}),
@@ -241,11 +246,11 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         _ => {
             return Err(CliError::new(
                 ErrorCode::InvalidRequest,
-                "give a QUERY, --picture FILE, or --like VIDEO --at TIME",
+                "give a QUERY, --said WORDS, --picture FILE, or --like VIDEO --at TIME",
             ));
         }
     };
-    let mut q = LibraryQuery::new(said, top_k);
+    let mut q = LibraryQuery::new(asked, top_k);
     if !args.videos.is_empty() {
         // A path or folder can name videos stored only for other models: those are not
         // searchable here. A fingerprint stays as given (an unknown one is refused below).
@@ -312,6 +317,8 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if answer.hits.is_empty() {
         out.say(if s.videos_in_library == 0 {
             "no videos in the store for this model; ingest some first"
+        } else if probe["kind"] == "said" {
+            "nobody says that in the transcripts (only videos ingested with --audio have one)"
         } else {
             "no other moments found"
         });

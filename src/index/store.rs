@@ -99,6 +99,14 @@ fn now_ms() -> i64 {
     crate::clock::now_ms() as i64
 }
 
+/// A transcript's words: `(start_ms, end_ms, text)` per segment ([`Store::spoken_texts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpokenText {
+    pub fingerprint: Fingerprint,
+    pub transcript_id: String,
+    pub segments: Vec<(i64, i64, String)>,
+}
+
 /// A cached mapping from a path or URL to the fingerprint of its bytes, valid while
 /// `validator` (size and mtime for files; ETag, Last-Modified and length for HTTP) is unchanged.
 #[derive(Debug, Clone, PartialEq)]
@@ -449,6 +457,42 @@ impl Store {
         }
         tracing::warn!(video = %record.fingerprint, transcript = id, "the record names a transcript the store no longer has");
         Ok(None)
+    }
+
+    /// The words of every transcript written for `model_key` (times and texts, no embeddings):
+    /// what a search of what is said scans. Superseded transcripts may be among them; the
+    /// caller keeps those its video records name.
+    pub async fn spoken_texts(&self, model_key: &str) -> Result<Vec<SpokenText>, StoreError> {
+        let columns = ["fingerprint", "transcript_id", "outcome", "starts_ms", "ends_ms", "texts"];
+        let filter = format!("model_key = {} AND outcome = 'speech'", sql_str(model_key));
+        let mut out = Vec::new();
+        for b in rows(&self.transcripts, Some(filter), Some(&columns), None).await? {
+            let fp = col::<StringArray>(&b, "fingerprint")?;
+            let id = col::<StringArray>(&b, "transcript_id")?;
+            let list = |name: &str| {
+                b.column_by_name(name)
+                    .map(|c| c.as_list::<i32>().clone())
+                    .ok_or_else(|| StoreError::Corrupt(format!("transcripts.{name} missing")))
+            };
+            let (starts, ends, texts) = (list("starts_ms")?, list("ends_ms")?, list("texts")?);
+            for i in 0..b.num_rows() {
+                let (s, e, t) = (starts.value(i), ends.value(i), texts.value(i));
+                let (s, e) = (s.as_primitive::<Int64Type>().values(), e.as_primitive::<Int64Type>().values());
+                let t = t.as_string::<i32>();
+                if e.len() != s.len() || t.len() != s.len() {
+                    return Err(StoreError::Corrupt(format!("transcript {}: columns of unequal lengths", id.value(i))));
+                }
+                out.push(SpokenText {
+                    fingerprint: fp
+                        .value(i)
+                        .parse()
+                        .map_err(|e: String| StoreError::Corrupt(format!("transcripts.fingerprint: {e}")))?,
+                    transcript_id: id.value(i).to_string(),
+                    segments: (0..s.len()).map(|k| (s[k], e[k], t.value(k).to_string())).collect(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Keeps look-ups by fingerprint on the BTree index: creates it once rows exist, then folds

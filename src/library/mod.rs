@@ -23,6 +23,7 @@ pub mod playlist;
 pub mod probe;
 pub mod reel;
 pub mod remove;
+pub mod said;
 mod search;
 mod units;
 

@@ -38,6 +38,9 @@ pub enum Probe {
     /// The stored frame of `video` nearest `at_s` seconds: moments like that one. The moment
     /// itself (the interval of `video` that contains `at_s`) is left out of the answer.
     Moment { video: Fingerprint, at_s: f64 },
+    /// Words someone said: matched against the transcripts of listened videos, word for word
+    /// ([`super::said`]); no vector, no model.
+    Said(String),
 }
 
 impl From<String> for Probe {

@@ -17,7 +17,8 @@ use crate::counters::Counters;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::progress::ProgressHandle;
-use crate::query::{CURVE_BINS, Curve, Engine, Speech};
+use crate::query::frame_cache::shorten_said;
+use crate::query::{CURVE_BINS, Curve, Engine, SearchError, Speech};
 
 /// Most results one library search returns.
 pub const MAX_LIBRARY_TOP_K: usize = 100;
@@ -220,6 +221,9 @@ impl Library {
         if let Probe::Text(text) = &q.probe {
             Engine::check_query(text)?;
         }
+        if let Probe::Said(text) = &q.probe {
+            return self.search_said(text, q).await;
+        }
         let started = Instant::now();
         let counters = self.engine.counters_handle();
         Counters::inc(&counters.library_searches);
@@ -317,6 +321,58 @@ impl Library {
 }
 
 impl Library {
+    /// [`Probe::Said`]: the words in the transcripts the store's current records name.
+    async fn search_said(&self, text: &str, q: &LibraryQuery) -> Result<LibraryAnswer, LibraryError> {
+        Engine::check_query(text)?;
+        let wanted = super::said::words(text);
+        if wanted.is_empty() {
+            return Err(SearchError::QueryInvalid("no words to look for in what is said".into()).into());
+        }
+        let started = Instant::now();
+        Counters::inc(&self.engine.counters_handle().library_searches);
+        let records = self.videos().await?;
+        let by_fp: HashMap<Fingerprint, &VideoRecord> = records.iter().map(|r| (r.fingerprint, r)).collect();
+        for fp in &q.videos {
+            by_fp.get(fp).ok_or(LibraryError::UnknownVideo(*fp))?;
+        }
+        let mut stats = LibraryStats { videos_in_library: records.len(), ..LibraryStats::default() };
+        let mut hits = Vec::new();
+        for t in self.engine.store().spoken_texts(self.engine.model().key()).await? {
+            // Only the transcript a video's current record names (not one superseded since).
+            let Some(r) = by_fp.get(&t.fingerprint) else { continue };
+            if r.transcript_id.as_deref() != Some(t.transcript_id.as_str())
+                || !(q.videos.is_empty() || q.videos.contains(&t.fingerprint))
+            {
+                continue;
+            }
+            stats.videos_scanned_exact += 1;
+            for m in super::said::matches(&t, &wanted) {
+                let start = round_ms((m.start_ms as f64 / 1000.0).max(0.0));
+                hits.push(LibraryHit {
+                    rank: 0,
+                    fingerprint: r.fingerprint,
+                    source: r.source.clone(),
+                    start,
+                    end: round_ms((m.end_ms as f64 / 1000.0).max(start)),
+                    score: m.score,
+                    duration_s: r.duration_s,
+                    said: Some(shorten_said(m.text)),
+                });
+            }
+        }
+        hits.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then(a.fingerprint.cmp(&b.fingerprint)).then(a.start.total_cmp(&b.start))
+        });
+        hits.truncate(q.top_k.get());
+        for (i, h) in hits.iter_mut().enumerate() {
+            h.rank = i + 1;
+        }
+        stats.candidate_videos = hits.iter().map(|h| h.fingerprint).collect::<std::collections::HashSet<_>>().len();
+        stats.total_ms = ms(started);
+        stats.intervals_ms = stats.total_ms;
+        Ok(LibraryAnswer { hits, stats, curves: BTreeMap::new() })
+    }
+
     /// The unit-length query vector a probe stands for.
     async fn probe_vector(
         &self,
@@ -337,6 +393,8 @@ impl Library {
                 let i = nearest_index(&cached.times_s, *at_s).ok_or_else(outside)?;
                 Ok(Arc::new(cached.frames.row(i).to_vec()))
             }
+            // `search` answers these from the transcripts before asking for a vector.
+            Probe::Said(_) => Err(SearchError::QueryInvalid("words said are matched, not embedded".into()).into()),
         }
     }
 }

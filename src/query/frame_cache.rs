@@ -18,6 +18,16 @@ use crate::index::{FrameMatrix, SpokenSegment, Transcript, VideoRecord};
 /// The longest [`CachedFrames::said_during`] answer, in characters.
 pub const SAID_CHARS: usize = 240;
 
+/// `said` cut to [`SAID_CHARS`] at a word, with "…" when cut.
+pub fn shorten_said(said: String) -> String {
+    if said.chars().count() <= SAID_CHARS {
+        return said;
+    }
+    let cut: String = said.chars().take(SAID_CHARS).collect();
+    let cut = cut.rsplit_once(' ').map(|(head, _)| head.to_string()).unwrap_or(cut);
+    format!("{}…", cut.trim_end())
+}
+
 pub struct CachedFrames {
     pub frames: FrameMatrix,
     /// Sample times in seconds.
@@ -61,12 +71,7 @@ impl CachedFrames {
             }
             said.push_str(text);
         }
-        if said.chars().count() > SAID_CHARS {
-            let cut: String = said.chars().take(SAID_CHARS).collect();
-            let cut = cut.rsplit_once(' ').map(|(head, _)| head.to_string()).unwrap_or(cut);
-            said = format!("{}…", cut.trim_end());
-        }
-        (!said.is_empty()).then_some(said)
+        (!said.is_empty()).then(|| shorten_said(said))
     }
 
     /// `1 − cos` between consecutive frames, computed once per video.

@@ -150,8 +150,8 @@ fn params(raw: Option<String>, known: &[&str]) -> Result<HashMap<String, String>
 }
 
 #[allow(clippy::result_large_err)]
-fn query_text(p: &HashMap<String, String>) -> Result<String, HttpError> {
-    let q = p.get("q").map(String::as_str).unwrap_or("");
+fn query_text(p: &HashMap<String, String>, name: &str) -> Result<String, HttpError> {
+    let q = p.get(name).map(String::as_str).unwrap_or("");
     crate::query::Engine::check_query(q).map_err(|e| {
         HttpError::new(StatusCode::BAD_REQUEST, ProtocolError::new(ErrorCode::QueryInvalid, e.to_string()))
     })?;
@@ -274,7 +274,7 @@ async fn library_search(
 ) -> Result<Response, HttpError> {
     let started = Instant::now();
     let post = req.method() == axum::http::Method::POST;
-    let known: &[&str] = if post { &["top_k"] } else { &["q", "like", "at", "top_k"] };
+    let known: &[&str] = if post { &["top_k"] } else { &["q", "said", "like", "at", "top_k"] };
     let p = params(raw, known)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
     let (probe, described) = if post {
@@ -284,9 +284,14 @@ async fn library_search(
             "height": picture.image.height});
         (Probe::Picture(picture), described)
     } else {
+        let kinds = ["q", "said", "like"].iter().filter(|k| p.contains_key(**k)).count();
+        if kinds > 1 || (p.contains_key("at") && kinds > 0 && !p.contains_key("like")) {
+            return Err(bad("give one of q (words seen), said (words said) or like and at (a stored moment)"));
+        }
         match (p.get("like"), p.get("at")) {
-            (Some(_), _) | (_, Some(_)) if p.contains_key("q") => {
-                return Err(bad("give either q (words) or like and at (a stored moment), not both"));
+            _ if p.contains_key("said") => {
+                let text = query_text(&p, "said")?;
+                (Probe::Said(text.clone()), json!({"kind": "said", "text": text}))
             }
             (Some(like), Some(at)) => {
                 let video = fingerprint(like)?;
@@ -295,7 +300,7 @@ async fn library_search(
             }
             (Some(_), None) | (None, Some(_)) => return Err(bad("like and at go together")),
             (None, None) => {
-                let text = query_text(&p)?;
+                let text = query_text(&p, "q")?;
                 (Probe::Text(text.clone()), json!({"kind": "text", "text": text}))
             }
         }
@@ -334,7 +339,7 @@ async fn video_search(
     let started = Instant::now();
     let fp = fingerprint(&fp)?;
     let p = params(raw, &["q", "top_k"])?;
-    let text = query_text(&p)?;
+    let text = query_text(&p, "q")?;
     let k = TopK::new(top_k(&p, 5, 20)? as u32).unwrap_or_default();
     let engine = app.library.engine();
     let Some(record) = engine.store().video(&fp, engine.model().key()).await.map_err(internal)? else {

@@ -326,6 +326,22 @@ def run(args, browser):
             diagnose=STATUS, fail_if=STATUS_ERROR)
         check_page_errors(browser)
 
+        step = "what is said"
+        # The checkbox turns the words into a search of what is said (the transcripts).
+        browser.click("#tab-library", t)
+        browser.eval("document.getElementById('q').value = ''; document.getElementById('q').focus()", t)
+        browser.call("Input.insertText", {"text": "favourite"}, t)
+        browser.click("#said-only", t)
+        browser.click("#search-form button[type=submit]", t)
+        history["said"] = wait_for(browser, step, f"""(() => {{ const s = {STATUS};
+            const c = document.querySelector('#results .card');
+            if (!s.startsWith('Moments where someone says') || !c) return null;
+            return {{status: s, search: location.search, start: Number(c.dataset.start), end: Number(c.dataset.end),
+                     said: (c.querySelector('.card-said') || {{}}).textContent || null,
+                     checked: document.getElementById('said-only').checked}}; }})()""", t,
+            diagnose=STATUS, fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+
         picture = None
         if args.picture:
             step = "search with a picture"

@@ -14,6 +14,7 @@
     panelVideo: $("panel-video"),
     searchForm: $("search-form"),
     q: $("q"),
+    saidOnly: $("said-only"),
     topK: $("top-k"),
     picture: $("picture"),
     pictureButton: $("picture-button"),
@@ -237,10 +238,22 @@
   function searchWords(q, topK, push) {
     selectTab(0);
     els.q.value = q;
+    els.saidOnly.checked = false;
     els.topK.value = String(topK);
     const params = new URLSearchParams({ q, top_k: String(topK) });
     remember(params, push);
     runSearch(`/api/library/search?${params}`);
+  }
+
+  // Where the words are said (transcripts), not what is seen.
+  function searchSaid(said, topK, push) {
+    selectTab(0);
+    els.q.value = said;
+    els.saidOnly.checked = true;
+    els.topK.value = String(topK);
+    const params = new URLSearchParams({ said, top_k: String(topK) });
+    remember(params, push);
+    runSearch(`/api/library/search?${params}`, {}, `where someone says “${said}”`);
   }
 
   function searchInVideo(fingerprint, q, topK, push) {
@@ -271,8 +284,11 @@
     const k = Number(p.get("top_k"));
     const topK = Number.isFinite(k) && k >= 1 ? Math.min(Math.round(k), 100) : 10;
     const q = (p.get("q") || "").trim();
+    const said = (p.get("said") || "").trim();
     const at = Number(p.get("at"));
-    if (p.get("like") && p.has("at") && Number.isFinite(at)) {
+    if (said) {
+      searchSaid(said, topK, false);
+    } else if (p.get("like") && p.has("at") && Number.isFinite(at)) {
       searchLike(p.get("like"), at, topK, false);
     } else if (p.get("video") && q) {
       searchInVideo(p.get("video"), q, topK, false);
@@ -298,7 +314,8 @@
       els.q.focus();
       return;
     }
-    searchWords(q, readTopK(els.topK), true);
+    if (els.saidOnly.checked) searchSaid(q, readTopK(els.topK), true);
+    else searchWords(q, readTopK(els.topK), true);
   });
 
   // A picture: its bytes are the request body; the server decodes it.
