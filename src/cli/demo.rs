@@ -10,11 +10,13 @@ use serde_json::json;
 use super::global::GlobalOpts;
 use chronoseek::index::Store;
 use chronoseek::ingest::Fetcher;
+use chronoseek::library::{Library, LibraryQuery, LibraryTopK, RefreshOptions};
 use chronoseek::model::tiny::{TinySpec, write_random_clip};
 use chronoseek::model::{ClipEmbedder, ModelFiles, ModelSource};
 use chronoseek::protocol::TopK;
 use chronoseek::query::Engine;
 
+use super::library::format_clock;
 use super::{CliError, output::Output};
 
 /// Where the project's bundled model lives once trained (data/fixtures/models/).
@@ -87,8 +89,12 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
     let temp = tempfile::tempdir().map_err(CliError::internal)?;
     let store_uri = g.store.clone().unwrap_or_else(|| temp.path().join("store").display().to_string());
     let store = Store::open(&store_uri).await?;
-    let engine =
-        Engine::new(store, model.clone(), Fetcher::new(g.pipeline.fetch_options())?, g.pipeline.engine_options());
+    let engine = Arc::new(Engine::new(
+        store,
+        model.clone(),
+        Fetcher::new(g.pipeline.fetch_options())?,
+        g.pipeline.engine_options(),
+    ));
     out.say(format!("model {} ({}), store {}", model.name(), model.key(), store_uri));
 
     let top_k = TopK::new(3).unwrap_or_default();
@@ -123,12 +129,49 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
                 "repeat_counters": again.counters}));
         }
     }
+
+    // The same videos as one library: where in all of them does it happen?
+    let library = Library::new(engine.clone(), &temp.path().join("library"));
+    library.refresh(&RefreshOptions::default(), &chronoseek::progress::silent()).await?;
+    let mut across = Vec::new();
+    for colour in ["red", "purple", "yellow"] {
+        let query = format!("a {colour} screen");
+        let truth: Vec<String> = videos
+            .iter()
+            .flat_map(|(name, info)| {
+                info.scenes
+                    .iter()
+                    .filter(|s| s.colour == colour)
+                    .map(move |s| format!("{name} {:.0}-{:.0} s", s.start, s.end))
+            })
+            .collect();
+        let answer =
+            library.search(&LibraryQuery::new(query.as_str(), LibraryTopK::new(3).unwrap_or_default())).await?;
+        let hits: Vec<String> = answer
+            .hits
+            .iter()
+            .map(|h| {
+                let name =
+                    Path::new(&h.source).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                format!("{name} {}–{} ({:.2})", format_clock(h.start), format_clock(h.end), h.score)
+            })
+            .collect();
+        out.say(format!(
+            "library      \"{query}\" (truth {}): {} | {:.1} ms",
+            truth.join(", "),
+            hits.join(", "),
+            answer.stats.total_ms
+        ));
+        across.push(json!({"query": query, "truth": truth, "results": answer.hits}));
+    }
     engine.flush(super::FLUSH_LIMIT).await;
     let c = engine.counters();
     out.say(format!(
         "totals: {} videos decoded, {} frames embedded, {} query embeddings, {} result-cache hits",
         c.videos_decoded, c.image_embeddings, c.text_embeddings, c.result_cache_hits
     ));
-    out.json_line(&json!({"model": model.key(), "store": store_uri, "searches": rows, "counters": c}));
+    out.json_line(
+        &json!({"model": model.key(), "store": store_uri, "searches": rows, "library": across, "counters": c}),
+    );
     Ok(())
 }
