@@ -335,6 +335,7 @@ impl Library {
         for fp in &q.videos {
             by_fp.get(fp).ok_or(LibraryError::UnknownVideo(*fp))?;
         }
+        // Nothing is scanned frame by frame: only `candidate_videos` (videos with a match) counts.
         let mut stats = LibraryStats { videos_in_library: records.len(), ..LibraryStats::default() };
         let mut hits = Vec::new();
         for t in self.engine.store().spoken_texts(self.engine.model().key()).await? {
@@ -345,7 +346,6 @@ impl Library {
             {
                 continue;
             }
-            stats.videos_scanned_exact += 1;
             for m in super::said::matches(&t, &wanted) {
                 let start = round_ms((m.start_ms as f64 / 1000.0).max(0.0));
                 hits.push(LibraryHit {
