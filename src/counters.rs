@@ -103,6 +103,8 @@ counters! {
     transcript_loads,
     /// Searches whose timeline fused a transcript.
     audio_fused_searches,
+    /// Scans of every transcript's words for a search of what is said (once, then held).
+    said_transcript_scans,
 }
 
 impl Counters {

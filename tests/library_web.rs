@@ -267,6 +267,7 @@ async fn api_media_and_refusals() {
     assert!(none["results"].as_array().unwrap().is_empty(), "{none}");
     let c = app.engine.counters().since(&c0);
     assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (4, 0, 0), "{c:?}");
+    assert_eq!(c.said_transcript_scans, 1, "the transcripts are read once, then held: {c:?}");
     for (path, code, needle) in [
         ("/api/library/search?said=", "QUERY_INVALID", "empty"),
         ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),

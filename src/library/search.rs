@@ -136,6 +136,8 @@ pub struct Library {
     root: PathBuf,
     dir: IndexDir,
     loaded: Mutex<Option<Arc<LoadedIndex>>>,
+    /// Transcripts already read for `Probe::Said`, split into words.
+    said: super::said::SaidCache,
     /// Beam width of the graph search (at least the number of neighbours asked for).
     pub ef_search: usize,
 }
@@ -143,7 +145,14 @@ pub struct Library {
 impl Library {
     pub fn new(engine: Arc<Engine>, root: &Path) -> Self {
         let dir = IndexDir::new(root, engine.model().key());
-        Self { engine, root: root.to_path_buf(), dir, loaded: Mutex::new(None), ef_search: 256 }
+        Self {
+            engine,
+            root: root.to_path_buf(),
+            dir,
+            loaded: Mutex::new(None),
+            said: Default::default(),
+            ef_search: 256,
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -338,15 +347,11 @@ impl Library {
         // Nothing is scanned frame by frame: only `candidate_videos` (videos with a match) counts.
         let mut stats = LibraryStats { videos_in_library: records.len(), ..LibraryStats::default() };
         let mut hits = Vec::new();
-        for t in self.engine.store().spoken_texts(self.engine.model().key()).await? {
-            // Only the transcript a video's current record names (not one superseded since).
-            let Some(r) = by_fp.get(&t.fingerprint) else { continue };
-            if r.transcript_id.as_deref() != Some(t.transcript_id.as_str())
-                || !(q.videos.is_empty() || q.videos.contains(&t.fingerprint))
-            {
-                continue;
-            }
-            for m in super::said::matches(&t, &wanted) {
+        let counters = self.engine.counters_handle();
+        let held = self.said.current(self.engine.store(), self.engine.model().key(), &records, &counters).await?;
+        for t in held.iter().filter(|t| q.videos.is_empty() || q.videos.contains(&t.text.fingerprint)) {
+            let r = by_fp[&t.text.fingerprint];
+            for m in super::said::matches(t, &wanted) {
                 let start = round_ms((m.start_ms as f64 / 1000.0).max(0.0));
                 hits.push(LibraryHit {
                     rank: 0,
