@@ -348,3 +348,46 @@ store_matrix!(a_marker_seen_before_its_frames_table_refreshed_still_loads, |back
     let ry = reader.video(&y, "tiny:0123").await.unwrap().expect("the marker is seen");
     assert_eq!(reader.load_frames(&ry).await.unwrap(), matrix(3, 4, 2.0));
 });
+
+/// One write per video leaves one fragment per video in the tables every search lists;
+/// `compact_small_tables` merges them past a slack, keeps every row readable, and leaves a
+/// compacted table alone.
+#[tokio::test]
+async fn small_tables_are_compacted_past_a_slack_and_stay_readable() {
+    use chronoseek::index::COMPACT_SLACK;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    let n = COMPACT_SLACK + 8;
+    for i in 0..n {
+        let fp = Fingerprint::of(format!("v{i}").as_bytes());
+        store.put_video(&record(fp, &format!("id{i}"), 2), &matrix(2, 4, i as f32)).await.unwrap();
+        let source = SourceRecord { source: format!("file:///v{i}.mp4"), validator: "1:1".into(), fingerprint: fp };
+        store.put_source(&source).await.unwrap();
+    }
+    let done = store.compact_small_tables().await.unwrap();
+    let videos = done.iter().find(|(t, _, _)| *t == "videos").copied().expect("videos compacted");
+    assert!(videos.1 >= n && videos.2 <= 2, "{done:?}");
+    assert!(done.iter().any(|(t, _, after)| *t == "sources" && *after <= 2), "{done:?}");
+    // Every video and its frames are still there.
+    assert_eq!(store.list_videos().await.unwrap().len(), n);
+    let v = store.video(&Fingerprint::of(b"v7"), "tiny:0123").await.unwrap().unwrap();
+    assert_eq!(store.load_frames(&v).await.unwrap(), matrix(2, 4, 7.0));
+    assert_eq!(store.sources().await.unwrap().len(), n);
+    // Nothing to do the second time, nor below the slack.
+    assert!(store.compact_small_tables().await.unwrap().is_empty());
+}
+
+/// A long-running writer (a miner, `ingest --watch`) compacts by itself every `COMPACT_EVERY`
+/// video writes: after that many, an explicit compaction finds nothing left to do.
+#[tokio::test]
+async fn a_writer_compacts_the_small_tables_by_itself() {
+    use chronoseek::index::COMPACT_EVERY;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).await.unwrap();
+    for i in 0..COMPACT_EVERY {
+        let fp = Fingerprint::of(format!("w{i}").as_bytes());
+        store.put_video(&record(fp, &format!("w{i}"), 1), &matrix(1, 4, i as f32)).await.unwrap();
+    }
+    assert_eq!(store.compact_small_tables().await.unwrap(), vec![], "already compacted");
+    assert_eq!(store.list_videos().await.unwrap().len(), COMPACT_EVERY as usize);
+}

@@ -188,6 +188,19 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output,
     }
 }
 
+/// Keeps the tables every search lists from fragmenting into one file per video (see
+/// `Store::compact_small_tables`). Failure only costs speed: logged, not returned.
+async fn compact(engine: &Engine) {
+    match engine.store().compact_small_tables().await {
+        Ok(done) => {
+            for (table, before, after) in done {
+                tracing::info!(table, before, after, "store table compacted (fragments)");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "store compaction failed (searches read more files until it succeeds)"),
+    }
+}
+
 /// Brings the library index up to date with the store (new videos go into the graph now;
 /// an up-to-date index is left alone after reading its manifest).
 async fn refresh_index(g: &GlobalOpts, args: &IngestArgs, engine: &Arc<Engine>, out: &Output) {
@@ -227,6 +240,9 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
         bar.finish_and_clear();
     }
     tally.say(out, started.elapsed().as_secs_f64(), listening);
+    if tally.done > 0 {
+        compact(&engine).await;
+    }
     if !args.no_index && tally.done + tally.skipped > 0 {
         refresh_index(g, &args, &engine, out).await;
     }
@@ -342,6 +358,9 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
         }
         if waiting > 0 {
             tracing::info!(files = waiting, "files still being written; taken on a later scan");
+        }
+        if total.done > ingested_before {
+            compact(&engine).await;
         }
         if total.done > ingested_before && !args.no_index {
             refresh_index(g, &args, &engine, out).await;

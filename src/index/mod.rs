@@ -10,7 +10,10 @@ pub mod vectors;
 pub use migrations::{current_version, latest_version};
 pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
-pub use store::{Forgotten, READ_CONSISTENCY, RowsRemoved, SourceRecord, SpokenText, Store, TextEmbeddingRow};
+pub use store::{
+    COMPACT_EVERY, COMPACT_SLACK, COMPACT_TARGET_ROWS, Forgotten, READ_CONSISTENCY, RowsRemoved, SourceRecord,
+    SpokenText, Store, TextEmbeddingRow,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

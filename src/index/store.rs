@@ -99,6 +99,15 @@ fn now_ms() -> i64 {
     crate::clock::now_ms() as i64
 }
 
+/// Video writes of one store handle between two [`Store::compact_small_tables`] (the CLI's
+/// `ingest` also compacts at the end of a run).
+pub const COMPACT_EVERY: u64 = 64;
+
+/// Rows a fragment of the small tables holds after [`Store::compact_small_tables`].
+pub const COMPACT_TARGET_ROWS: usize = 1024;
+/// Fragments a small table may have beyond what full ones would need before it is compacted.
+pub const COMPACT_SLACK: usize = 32;
+
 /// A transcript's words: `(start_ms, end_ms, text)` per segment ([`Store::spoken_texts`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpokenText {
@@ -170,6 +179,9 @@ pub struct Store {
     texts: Table,
     sources: Table,
     schema_version: u32,
+    /// Videos written through this store (and its clones): every [`COMPACT_EVERY`] writes, the
+    /// small tables are compacted, so a long-running miner or watcher never fragments them.
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -216,6 +228,7 @@ impl Store {
             texts: open("text_embeddings").await?,
             sources: open("sources").await?,
             schema_version,
+            writes: Default::default(),
         })
     }
 
@@ -378,6 +391,14 @@ impl Store {
         retrying("write markers", || self.videos.add(markers.clone()).execute()).await?;
         self.remove_superseded(&records).await?;
         self.refresh_indices().await;
+        let written = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if written.is_multiple_of(COMPACT_EVERY) {
+            // Only speed is at stake: logged, never a failed write.
+            match self.compact_small_tables().await {
+                Ok(done) => tracing::debug!(?done, "small tables compacted"),
+                Err(e) => tracing::warn!(error = %e, "small-table compaction failed"),
+            }
+        }
         Ok(())
     }
 
@@ -578,6 +599,32 @@ impl Store {
             retrying("purge: remove old versions", prune).await?;
         }
         Ok(())
+    }
+
+    /// Merges the small fragments that one write per video leaves in the tables every library
+    /// search and page lists (videos, sources, transcripts), once a table has more than
+    /// [`COMPACT_SLACK`] fragments beyond what full ones would need; returns
+    /// `(table, fragments before, after)` for each table compacted. Frames are left alone:
+    /// their rows are big and read one at a time through the BTree index. Compaction writes a
+    /// new table version (readers keep theirs; `store optimize` prunes old ones later) and
+    /// aims at [`COMPACT_TARGET_ROWS`] rows a fragment, so a full fragment is never rewritten
+    /// again and repeated compactions only merge the newest small ones.
+    pub async fn compact_small_tables(&self) -> Result<Vec<(&'static str, usize, usize)>, StoreError> {
+        let mut done = Vec::new();
+        for (name, t) in [("videos", &self.videos), ("sources", &self.sources), ("transcripts", &self.transcripts)] {
+            let stats = t.stats().await?;
+            let before = stats.fragment_stats.num_fragments;
+            if before <= stats.num_rows / COMPACT_TARGET_ROWS + COMPACT_SLACK {
+                continue;
+            }
+            let options = CompactionOptions { target_rows_per_fragment: COMPACT_TARGET_ROWS, ..Default::default() };
+            retrying("compact", || {
+                t.optimize(OptimizeAction::Compact { options: options.clone(), remap_options: None })
+            })
+            .await?;
+            done.push((name, before, t.stats().await?.fragment_stats.num_fragments));
+        }
+        Ok(done)
     }
 
     /// Compacts small files and folds new rows into indices (`chronoseek store optimize`).
