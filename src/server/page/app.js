@@ -235,25 +235,16 @@
     if (push && search !== window.location.search) window.history.pushState(null, "", search);
   }
 
-  function searchWords(q, topK, push) {
+  // Words in the library: what is seen (`q`), or, with `said`, where they are said (the
+  // transcripts).
+  function searchWords(q, topK, push, said = false) {
     selectTab(0);
     els.q.value = q;
-    els.saidOnly.checked = false;
+    els.saidOnly.checked = said;
     els.topK.value = String(topK);
-    const params = new URLSearchParams({ q, top_k: String(topK) });
+    const params = new URLSearchParams({ [said ? "said" : "q"]: q, top_k: String(topK) });
     remember(params, push);
-    runSearch(`/api/library/search?${params}`);
-  }
-
-  // Where the words are said (transcripts), not what is seen.
-  function searchSaid(said, topK, push) {
-    selectTab(0);
-    els.q.value = said;
-    els.saidOnly.checked = true;
-    els.topK.value = String(topK);
-    const params = new URLSearchParams({ said, top_k: String(topK) });
-    remember(params, push);
-    runSearch(`/api/library/search?${params}`, {}, `where someone says “${said}”`);
+    runSearch(`/api/library/search?${params}`, {}, said ? `where someone says “${q}”` : "");
   }
 
   function searchInVideo(fingerprint, q, topK, push) {
@@ -287,7 +278,7 @@
     const said = (p.get("said") || "").trim();
     const at = Number(p.get("at"));
     if (said) {
-      searchSaid(said, topK, false);
+      searchWords(said, topK, false, true);
     } else if (p.get("like") && p.has("at") && Number.isFinite(at)) {
       searchLike(p.get("like"), at, topK, false);
     } else if (p.get("video") && q) {
@@ -314,8 +305,7 @@
       els.q.focus();
       return;
     }
-    if (els.saidOnly.checked) searchSaid(q, readTopK(els.topK), true);
-    else searchWords(q, readTopK(els.topK), true);
+    searchWords(q, readTopK(els.topK), true, els.saidOnly.checked);
   });
 
   // A picture: its bytes are the request body; the server decodes it.
