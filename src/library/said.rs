@@ -75,7 +75,10 @@ impl SaidCache {
     ) -> Result<Vec<Arc<SaidWords>>, StoreError> {
         let wanted: HashMap<&str, &VideoRecord> =
             records.iter().filter_map(|r| Some((r.transcript_id.as_deref()?, r))).collect();
-        let missing = { wanted.keys().any(|id| !self.0.lock().contains_key(*id)) };
+        let missing = {
+            let held = self.0.lock();
+            wanted.keys().any(|id| !held.contains_key(*id))
+        };
         if missing {
             Counters::inc(&counters.said_transcript_scans);
             let read: Vec<SpokenText> = store.spoken_texts(model_key).await?;

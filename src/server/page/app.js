@@ -418,7 +418,7 @@
 
   // The strip under the player: the played video's curve, every result interval in it, a
   // playhead; choosing a place in it (click, arrows, Home/End) plays from there.
-  let strip = null; // { fingerprint, span, duration, step, playhead }
+  let strip = null; // { span, duration, step, playhead }
 
   function hideStrip() {
     strip = null;
@@ -445,7 +445,7 @@
     els.strip.replaceChildren(stripLabel, svg);
     els.strip.setAttribute("aria-valuemin", "0");
     els.strip.setAttribute("aria-valuemax", duration.toFixed(1));
-    strip = { fingerprint: result.fingerprint, span, duration, step: Math.max(1, span / curve.values.length), playhead };
+    strip = { span, duration, step: Math.max(1, span / curve.values.length), playhead };
     els.strip.hidden = false;
     movePlayhead(Number(result.start) || 0);
   }
