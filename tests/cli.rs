@@ -838,6 +838,9 @@ fn audio_flags_listen_and_transcript_prints_what_was_said() {
     let fp = json(&out)[0]["fingerprint"].as_str().unwrap().to_string();
     let out = with_store(&store).args(["--json", "transcript", &fp]).output().unwrap();
     assert_eq!(json(&out)[0]["status"], "not_listened");
+    let out = with_store(&store).args(["transcript", &fp, "--format", "srt"]).output().unwrap();
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody has listened"), "{out:?}");
 
     // --audio on with a model that is not there: refused before any work, naming the flag.
     let out = with_store(&store)
@@ -883,6 +886,47 @@ fn audio_flags_listen_and_transcript_prints_what_was_said() {
     }
     let text = with_store(&store).args(["transcript", &fp]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("{fp}: ")));
+
+    // Subtitles: SubRip on standard output, one cue per segment said, at the segment's times.
+    let clock = |s: f64, sep: char| {
+        let ms = (s * 1000.0).round() as i64;
+        format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    };
+    let said: Vec<&serde_json::Value> =
+        t["segments"].as_array().unwrap().iter().filter(|s| !s["text"].as_str().unwrap().trim().is_empty()).collect();
+    assert!(!said.is_empty(), "the random whisper says something: {t}");
+    let srt = with_store(&store).args(["transcript", &fp, "--format", "srt"]).output().unwrap();
+    assert!(srt.status.success(), "{}", String::from_utf8_lossy(&srt.stderr));
+    let srt = String::from_utf8(srt.stdout).unwrap();
+    let cues: Vec<&str> = srt.split("\n\n").filter(|c| !c.trim().is_empty()).collect();
+    assert_eq!(cues.len(), said.len(), "{srt}");
+    for (i, (cue, s)) in cues.iter().zip(&said).enumerate() {
+        let lines: Vec<&str> = cue.lines().collect();
+        let times =
+            format!("{} --> {}", clock(s["start"].as_f64().unwrap(), ','), clock(s["end"].as_f64().unwrap(), ','));
+        assert_eq!(lines[..2], [(i + 1).to_string().as_str(), times.as_str()], "{cue}");
+        assert_eq!(lines.len(), 3, "one line of text per cue: {cue}");
+    }
+    // WebVTT into a file, its format from the extension; kept unless --force.
+    let vtt = dir.path().join("talk.vtt");
+    let out = with_store(&store).args(["--json", "transcript", &fp, "-o"]).arg(&vtt).output().unwrap();
+    assert_eq!(json(&out)[0]["written"], vtt.display().to_string());
+    let written = std::fs::read_to_string(&vtt).unwrap();
+    assert!(written.starts_with("WEBVTT\n\n"), "{written}");
+    let first = format!("{} --> ", clock(said[0]["start"].as_f64().unwrap(), '.'));
+    assert_eq!(written.matches(" --> ").count(), said.len(), "{written}");
+    assert!(written.contains(&first), "{written}");
+    let again = with_store(&store).args(["transcript", &fp, "--format", "srt", "-o"]).arg(&vtt).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--force"), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&vtt).unwrap(), written, "the file is kept");
+    let forced =
+        with_store(&store).args(["transcript", &fp, "--format", "srt", "--force", "-o"]).arg(&vtt).output().unwrap();
+    assert!(forced.status.success(), "{forced:?}");
+    assert!(std::fs::read_to_string(&vtt).unwrap().starts_with("1\n"), "--format wins over the extension");
+    let refused = with_store(&store).args(["--json", "transcript", &fp, "--format", "vtt"]).output().unwrap();
+    let envelope = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success() && envelope.contains("INVALID_REQUEST"), "{refused:?}");
+    assert!(envelope.contains("--output FILE") && !envelope.contains("WEBVTT"), "{envelope}");
 }
 
 /// `chronoseek` on a store on the S3 server the tests start, configured the standard way

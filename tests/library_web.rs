@@ -253,7 +253,14 @@ async fn api_media_and_refusals() {
     }
     // Searching what is said: word for word in the transcripts, no model, no frames read.
     let c0 = app.engine.counters();
-    for (said, score) in [("Favourite!", 1.0), ("my favourite", 1.0), ("favourite green", 0.5)] {
+    // (The transcript is English: "favourites" and "the green ones" are found by their stems.)
+    for (said, score) in [
+        ("Favourite!", 1.0f32),
+        ("my favourite", 1.0),
+        ("favourite green", 0.5),
+        ("FAVOURITES", 0.8),
+        ("the green ones", 0.8),
+    ] {
         let url = format!("{}/api/library/search?said={}", app.base, said.replace(' ', "%20"));
         let found = get_json(&http, url).await;
         assert_eq!(found["probe"], serde_json::json!({"kind": "said", "text": said}), "{found}");
@@ -261,12 +268,13 @@ async fn api_media_and_refusals() {
         assert_eq!(hits.len(), 1, "{found}");
         let h = &hits[0];
         assert_eq!((&h["fingerprint"], &h["start"], &h["end"]), (&app.mp4.as_str().into(), &12.0.into(), &14.0.into()));
-        assert_eq!((&h["said"], h["score"].as_f64()), (&SAID.into(), Some(score)), "{said}: {found}");
+        let got = h["score"].as_f64().map(|s| s as f32);
+        assert_eq!((&h["said"], got), (&SAID.into(), Some(score)), "{said}: {found}");
     }
     let none = get_json(&http, format!("{}/api/library/search?said=blue", app.base)).await;
     assert!(none["results"].as_array().unwrap().is_empty(), "{none}");
     let c = app.engine.counters().since(&c0);
-    assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (4, 0, 0), "{c:?}");
+    assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (6, 0, 0), "{c:?}");
     assert_eq!(c.said_transcript_scans, 1, "the transcripts are read once, then held: {c:?}");
     for (path, code, needle) in [
         ("/api/library/search?said=", "QUERY_INVALID", "empty"),
@@ -279,6 +287,31 @@ async fn api_media_and_refusals() {
         let body = r.text().await.unwrap();
         assert_eq!(error_code(&body), code, "{path}: {body}");
         assert!(body.contains(needle), "{path}: {body}");
+    }
+    // What was said, as WebVTT for the player: only for a video someone listened to.
+    let r = http.get(format!("{}/subtitles/{}", app.base, app.mp4)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "text/vtt; charset=utf-8"));
+    assert_eq!(r.text().await.unwrap(), format!("WEBVTT\n\n00:00:12.000 --> 00:00:14.000\n{SAID}\n\n"));
+    for (path, status, needle) in [
+        (format!("/subtitles/{}", app.webm), 404, "nobody has listened"),
+        (format!("/subtitles/{}", "ab".repeat(32)), 404, "no video"),
+        ("/subtitles/not-a-fingerprint".to_string(), 400, "fingerprint"),
+    ] {
+        let r = http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(error_code(&body), "INVALID_REQUEST", "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+    // Cards say where the captions are: scenes.mp4's, never scenes.webm's (nobody listened).
+    let videos: std::collections::BTreeSet<&str> =
+        found["results"].as_array().unwrap().iter().map(|c| c["fingerprint"].as_str().unwrap()).collect();
+    assert!(videos.contains(app.mp4.as_str()) && videos.contains(app.webm.as_str()), "{found}");
+    for card in found["results"].as_array().unwrap() {
+        let listened = card["fingerprint"] == app.mp4.as_str();
+        let expected: serde_json::Value =
+            if listened { format!("/subtitles/{}", app.mp4).into() } else { serde_json::Value::Null };
+        assert_eq!(card["subtitles"], expected, "{card}");
     }
     // A library search sends one curve per video among its results, and no other.
     let with: std::collections::BTreeSet<&str> =
@@ -375,6 +408,7 @@ async fn a_token_guards_every_route() {
         "/api/library/search?q=a%20red%20screen".to_string(),
         format!("/media/{}", app.mp4),
         format!("/thumb/{}?t=1", app.mp4),
+        format!("/subtitles/{}", app.mp4),
         "/no-such-page".to_string(),
     ];
     for route in &routes {
@@ -655,6 +689,16 @@ async fn the_page_in_a_real_browser() {
     assert_eq!((&said["search"], &said["checked"]), (&"?said=favourite&top_k=10".into(), &true.into()), "{report}");
     assert_eq!((said["start"].as_f64(), said["end"].as_f64()), (Some(12.0), Some(14.0)), "{report}");
     assert_eq!(said["said"], format!("“{SAID}”"), "{report}");
+    // ...and playing it shows the transcript as captions (they were offered but off before).
+    let captions = &said["captions"];
+    assert_eq!(
+        captions["before"],
+        serde_json::json!([{"kind": "captions", "label": "What is said", "mode": "disabled"}]),
+        "{report}"
+    );
+    let cues = captions["cues"].as_array().unwrap();
+    assert_eq!((captions["tracks"].as_u64(), cues.len()), (Some(1), 1), "{report}");
+    assert_eq!((cues[0][0].as_f64(), cues[0][1].as_f64(), &cues[0][2]), (Some(12.0), Some(14.0), &SAID.into()));
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -113,6 +113,8 @@ pub const COMPACT_SLACK: usize = 32;
 pub struct SpokenText {
     pub fingerprint: Fingerprint,
     pub transcript_id: String,
+    /// The language Whisper detected (`en`, `de`, ...), when it said.
+    pub language: Option<String>,
     pub segments: Vec<(i64, i64, String)>,
 }
 
@@ -484,12 +486,13 @@ impl Store {
     /// what a search of what is said scans. Superseded transcripts may be among them; the
     /// caller keeps those its video records name.
     pub async fn spoken_texts(&self, model_key: &str) -> Result<Vec<SpokenText>, StoreError> {
-        let columns = ["fingerprint", "transcript_id", "outcome", "starts_ms", "ends_ms", "texts"];
+        let columns = ["fingerprint", "transcript_id", "outcome", "language", "starts_ms", "ends_ms", "texts"];
         let filter = format!("model_key = {} AND outcome = 'speech'", sql_str(model_key));
         let mut out = Vec::new();
         for b in rows(&self.transcripts, Some(filter), Some(&columns), None).await? {
             let fp = col::<StringArray>(&b, "fingerprint")?;
             let id = col::<StringArray>(&b, "transcript_id")?;
+            let language = col::<StringArray>(&b, "language")?;
             let list = |name: &str| {
                 b.column_by_name(name)
                     .map(|c| c.as_list::<i32>().clone())
@@ -509,6 +512,7 @@ impl Store {
                         .parse()
                         .map_err(|e: String| StoreError::Corrupt(format!("transcripts.fingerprint: {e}")))?,
                     transcript_id: id.value(i).to_string(),
+                    language: (!language.is_null(i)).then(|| language.value(i).to_string()),
                     segments: (0..s.len()).map(|k| (s[k], e[k], t.value(k).to_string())).collect(),
                 });
             }

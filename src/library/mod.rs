@@ -25,6 +25,7 @@ pub mod reel;
 pub mod remove;
 pub mod said;
 mod search;
+pub mod subtitles;
 mod units;
 
 pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, refresh, staleness};

@@ -7,26 +7,104 @@
 //! listened video, whatever is on screen. So this is plain word matching over the stored
 //! transcripts: no model runs and no frame is read.
 //!
-//! Words are compared case-insensitively, split at anything that is not a letter or digit. A
-//! segment matches when it holds every word asked for; the phrase itself, in order, scores 1,
-//! the words in any order 0.5. A phrase that Whisper split over two consecutive segments is
-//! found in the pair (0.9), with the interval of both.
+//! Words are Unicode words (UAX #29: each Chinese or Japanese ideograph is a word of its own,
+//! so a phrase in a language written without spaces is found as its characters in order),
+//! split again at apostrophes, compared without case and without accents (`Café` = `cafe`,
+//! `Straße` = `strasse`). A segment matches when it holds every word asked for; the phrase
+//! itself, in order, scores 1, the words in any order 0.5. A phrase that Whisper split over two
+//! consecutive segments is found in the pair (0.9), with the interval of both. Failing the words
+//! as written, their stems in the transcript's language (Snowball, for the 18 languages it has:
+//! `birthdays` finds `birthday`, `gesungen` finds `singen`... where the stemmer says so) match
+//! at 0.8 of those scores, so the forms asked for rank first.
 //!
 //! Transcripts are immutable (a new one gets a new id), so the library keeps each one it has
-//! read, already split into words ([`SaidWords`]), and reads the store's transcripts again
-//! only when a video's record names one it does not hold.
+//! read, already split into words and stems ([`SaidWords`]), and reads the store's transcripts
+//! again only when a video's record names one it does not hold.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rust_stemmers::{Algorithm, Stemmer};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::counters::Counters;
 use crate::index::{SpokenText, Store, StoreError, VideoRecord};
 
-/// Lower-case words of `text`: letters and digits, everything else a separator.
+/// What a match on stems alone is worth, relative to the same match on the words as written.
+pub const STEM_WEIGHT: f32 = 0.8;
+
+/// Lower-case words of `text`, as written (accents kept): Unicode words split at apostrophes.
+fn raw_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.unicode_words()
+        .flat_map(|w| w.split(['\'', '\u{2019}', '\u{02bc}']))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// A lower-case word without its accents: compatibility decomposition, combining marks
+/// dropped, `ß` as `ss`.
+fn fold(word: &str) -> String {
+    word.nfkd().filter(|c| !is_combining_mark(*c)).collect::<String>().replace('ß', "ss")
+}
+
+/// The words of `text` as they are compared: lower case, accents folded.
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    raw_words(text).map(|w| fold(&w)).collect()
+}
+
+/// The Snowball stemmer for a Whisper language code (`en`, `de`, ...); `None` for a language
+/// Snowball lacks or an unknown one (words are then compared only as written).
+pub fn stemmer_for(language: Option<&str>) -> Option<Algorithm> {
+    Some(match language?.to_ascii_lowercase().as_str() {
+        "ar" => Algorithm::Arabic,
+        "da" => Algorithm::Danish,
+        "nl" => Algorithm::Dutch,
+        "en" => Algorithm::English,
+        "fi" => Algorithm::Finnish,
+        "fr" => Algorithm::French,
+        "de" => Algorithm::German,
+        "el" => Algorithm::Greek,
+        "hu" => Algorithm::Hungarian,
+        "it" => Algorithm::Italian,
+        "no" | "nn" | "nb" => Algorithm::Norwegian,
+        "pt" => Algorithm::Portuguese,
+        "ro" => Algorithm::Romanian,
+        "ru" => Algorithm::Russian,
+        "es" => Algorithm::Spanish,
+        "sv" => Algorithm::Swedish,
+        "ta" => Algorithm::Tamil,
+        "tr" => Algorithm::Turkish,
+        _ => return None,
+    })
+}
+
+/// Stems of `text`'s words (stemmed as written, then folded like [`words`]).
+fn stems(text: &str, stemmer: &Stemmer) -> Vec<String> {
+    raw_words(text).map(|w| fold(&stemmer.stem(&w))).collect()
+}
+
+/// The words asked for, ready to be compared with transcripts in any language.
+#[derive(Debug, Clone)]
+pub struct SaidQuery {
+    text: String,
+    words: Vec<String>,
+}
+
+impl SaidQuery {
+    pub fn new(text: &str) -> Self {
+        Self { text: text.to_string(), words: words(text) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    fn stems(&self, stemmer: &Stemmer) -> Vec<String> {
+        stems(&self.text, stemmer)
+    }
 }
 
 /// One place where the words were said.
@@ -37,7 +115,7 @@ pub struct SaidMatch {
     /// The segment's (or pair's) text, as transcribed.
     pub text: String,
     /// 1 for the phrase in order, 0.9 for the phrase across two segments, 0.5 for every word in
-    /// another order.
+    /// another order; times [`STEM_WEIGHT`] when only the stems match.
     pub score: f32,
 }
 
@@ -45,17 +123,32 @@ fn contains_phrase(haystack: &[String], phrase: &[String]) -> bool {
     !phrase.is_empty() && haystack.windows(phrase.len()).any(|w| w == phrase)
 }
 
-/// One transcript, each segment already split into [`words`].
-#[derive(Debug)]
+/// One transcript, each segment already split into [`words`] (and stems, when Snowball has
+/// its language).
 pub struct SaidWords {
     pub text: SpokenText,
     words: Vec<Vec<String>>,
+    stemmed: Option<(Stemmer, Vec<Vec<String>>)>,
+}
+
+impl std::fmt::Debug for SaidWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaidWords")
+            .field("text", &self.text)
+            .field("stemmed", &self.stemmed.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<SpokenText> for SaidWords {
     fn from(text: SpokenText) -> Self {
         let words = text.segments.iter().map(|(_, _, t)| words(t)).collect();
-        Self { text, words }
+        let stemmed = stemmer_for(text.language.as_deref()).map(|a| {
+            let stemmer = Stemmer::create(a);
+            let stems = text.segments.iter().map(|(_, _, t)| stems(t, &stemmer)).collect();
+            (stemmer, stems)
+        });
+        Self { text, words, stemmed }
     }
 }
 
@@ -108,31 +201,57 @@ impl SaidCache {
     }
 }
 
-/// Where in one transcript the `query` words (already [`words`]) were said.
-pub fn matches(said: &SaidWords, query: &[String]) -> Vec<SaidMatch> {
+/// One way of comparing: the segments' words and the query's, in the same form (as written, or
+/// stems), and what a match that way is worth.
+struct Way<'a> {
+    segments: &'a [Vec<String>],
+    query: Vec<String>,
+    weight: f32,
+}
+
+/// Where in one transcript the `query` words were said.
+pub fn matches(said: &SaidWords, query: &SaidQuery) -> Vec<SaidMatch> {
     if query.is_empty() {
         return Vec::new();
     }
-    let (transcript, segs) = (&said.text, &said.words);
+    let mut ways = vec![Way { segments: &said.words, query: query.words.clone(), weight: 1.0 }];
+    if let Some((stemmer, stems)) = &said.stemmed {
+        ways.push(Way { segments: stems, query: query.stems(stemmer), weight: STEM_WEIGHT });
+    }
+    let transcript = &said.text;
     let mut out = Vec::new();
     for (i, (start, end, text)) in transcript.segments.iter().enumerate() {
-        let w = &segs[i];
-        let score = if contains_phrase(w, query) {
-            1.0
-        } else if query.iter().all(|q| w.contains(q)) {
-            0.5
-        } else {
-            continue;
-        };
-        out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score });
+        let score = ways
+            .iter()
+            .filter_map(|Way { segments, query: q, weight }| {
+                let w = &segments[i];
+                let base = if contains_phrase(w, q) {
+                    1.0
+                } else if q.iter().all(|q| w.contains(q)) {
+                    0.5
+                } else {
+                    return None;
+                };
+                Some(base * weight)
+            })
+            .reduce(f32::max);
+        if let Some(score) = score {
+            out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score });
+        }
     }
     // The phrase across a segment boundary (neither half has it alone).
     for i in 1..transcript.segments.len() {
-        let joined: Vec<String> = segs[i - 1].iter().chain(&segs[i]).cloned().collect();
-        if contains_phrase(&joined, query) && !contains_phrase(&segs[i - 1], query) && !contains_phrase(&segs[i], query)
-        {
+        let score = ways
+            .iter()
+            .filter(|Way { segments: segs, query: q, .. }| {
+                let joined: Vec<String> = segs[i - 1].iter().chain(&segs[i]).cloned().collect();
+                contains_phrase(&joined, q) && !contains_phrase(&segs[i - 1], q) && !contains_phrase(&segs[i], q)
+            })
+            .map(|way| 0.9 * way.weight)
+            .reduce(f32::max);
+        if let Some(score) = score {
             let ((s, _, a), (_, e, b)) = (&transcript.segments[i - 1], &transcript.segments[i]);
-            out.push(SaidMatch { start_ms: *s, end_ms: *e, text: format!("{} {}", a.trim(), b.trim()), score: 0.9 });
+            out.push(SaidMatch { start_ms: *s, end_ms: *e, text: format!("{} {}", a.trim(), b.trim()), score });
         }
     }
     out
@@ -143,9 +262,14 @@ mod tests {
     use super::*;
 
     fn transcript(segments: &[(i64, i64, &str)]) -> SpokenText {
+        in_language(None, segments)
+    }
+
+    fn in_language(language: Option<&str>, segments: &[(i64, i64, &str)]) -> SpokenText {
         SpokenText {
             fingerprint: crate::fingerprint::Fingerprint::from_bytes([3; 32]),
             transcript_id: "t".into(),
+            language: language.map(str::to_string),
             segments: segments.iter().map(|(s, e, t)| (*s, *e, t.to_string())).collect(),
         }
     }
@@ -207,8 +331,45 @@ mod tests {
     #[test]
     fn words_ignore_case_and_punctuation() {
         assert_eq!(words("Happy  Birthday, Anna-Lena! 2024"), ["happy", "birthday", "anna", "lena", "2024"]);
-        assert_eq!(words("Ça va? Très bien."), ["ça", "va", "très", "bien"]);
+        assert_eq!(words("Ça va? Très bien."), ["ca", "va", "tres", "bien"], "accents folded");
+        assert_eq!(words("STRASSE Straße ﬁsh ２０２４"), ["strasse", "strasse", "fish", "2024"], "compatibility forms");
+        assert_eq!(words("don't l’homme"), ["don", "t", "l", "homme"], "split at apostrophes");
+        assert_eq!(words("我们去海边吧"), ["我", "们", "去", "海", "边", "吧"], "each ideograph a word");
         assert!(words(" ... ").is_empty());
+    }
+
+    fn found(t: &SaidWords, q: &str) -> Vec<(i64, f32)> {
+        matches(t, &SaidQuery::new(q)).iter().map(|m| (m.start_ms, m.score)).collect()
+    }
+
+    #[test]
+    fn accents_case_and_scripts_without_spaces() {
+        let t = SaidWords::from(transcript(&[(0, 1000, "On se voit au Café Müller."), (1000, 2000, "我们去海边吧")]));
+        assert_eq!(found(&t, "cafe muller"), [(0, 1.0)]);
+        assert_eq!(found(&t, "CAFÉ MÜLLER"), [(0, 1.0)]);
+        assert_eq!(found(&t, "海边"), [(1000, 1.0)], "a Chinese phrase inside a sentence without spaces");
+        assert_eq!(found(&t, "边海"), [(1000, 0.5)], "its characters in another order");
+        assert!(found(&t, "海洋").is_empty());
+    }
+
+    #[test]
+    fn stems_in_the_transcripts_language_rank_below_the_words_as_written() {
+        let segments = [
+            (0, 1000, "We sang happy birthday."),
+            (1000, 2000, "All the birthdays we celebrated"),
+            (2000, 3000, "she was running home"),
+        ];
+        let en = SaidWords::from(in_language(Some("en"), &segments));
+        assert_eq!(found(&en, "birthday"), [(0, 1.0), (1000, 0.8)], "birthdays by its stem, below birthday itself");
+        assert_eq!(found(&en, "birthdays"), [(0, 0.8), (1000, 1.0)]);
+        assert_eq!(found(&en, "runs home"), [(2000, 0.8)], "a phrase of stems");
+        assert_eq!(found(&en, "celebrating birthday"), [(1000, 0.5 * 0.8)], "every stem, another order");
+        // Without a language (or one Snowball lacks), words are compared only as written.
+        let unknown = SaidWords::from(in_language(None, &segments));
+        assert_eq!(found(&unknown, "birthday"), [(0, 1.0)]);
+        assert_eq!(stemmer_for(Some("ja")), None);
+        let de = SaidWords::from(in_language(Some("de"), &[(0, 1000, "Wir haben viele Häuser gesehen")]));
+        assert_eq!(found(&de, "Haus"), [(0, 0.8)], "German stems, accents folded after stemming");
     }
 
     #[test]
@@ -221,12 +382,12 @@ mod tests {
             (8000, 9000, "nothing here"),
         ]);
         let t = SaidWords::from(t);
-        let m = matches(&t, &words("happy BIRTHDAY"));
+        let m = matches(&t, &SaidQuery::new("happy BIRTHDAY"));
         let got: Vec<(i64, i64, f32)> = m.iter().map(|m| (m.start_ms, m.end_ms, m.score)).collect();
         assert_eq!(got, [(0, 2000, 1.0), (2000, 4000, 0.5), (4000, 8000, 0.9)]);
         assert_eq!(m[0].text, "Happy birthday to you!");
         assert_eq!(m[2].text, "then we said happy Birthday again");
-        assert!(matches(&t, &words("happy cake")).is_empty(), "every word is needed");
-        assert!(matches(&t, &[]).is_empty());
+        assert!(matches(&t, &SaidQuery::new("happy cake")).is_empty(), "every word is needed");
+        assert!(matches(&t, &SaidQuery::new("!?")).is_empty());
     }
 }

@@ -84,6 +84,9 @@ pub struct LibraryHit {
     /// What was said during the moment, for videos that were listened to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub said: Option<String>,
+    /// Whether anything was heard in the video at all (its transcript has subtitles to show).
+    #[serde(skip)]
+    pub speech: bool,
 }
 
 /// What a library search looked at.
@@ -312,6 +315,7 @@ impl Library {
                     score,
                     duration_s: r.duration_s,
                     said: cached.said_during(s.start, s.end),
+                    speech: cached.has_speech(),
                 });
             }
         }
@@ -333,7 +337,7 @@ impl Library {
     /// [`Probe::Said`]: the words in the transcripts the store's current records name.
     async fn search_said(&self, text: &str, q: &LibraryQuery) -> Result<LibraryAnswer, LibraryError> {
         Engine::check_query(text)?;
-        let wanted = super::said::words(text);
+        let wanted = super::said::SaidQuery::new(text);
         if wanted.is_empty() {
             return Err(SearchError::QueryInvalid("no words to look for in what is said".into()).into());
         }
@@ -362,6 +366,7 @@ impl Library {
                     score: m.score,
                     duration_s: r.duration_s,
                     said: Some(shorten_said(m.text)),
+                    speech: true,
                 });
             }
         }

@@ -56,6 +56,11 @@ impl CachedFrames {
         self.transcript.as_ref().map(Transcript::segments)
     }
 
+    /// Whether anything was heard in the video (a transcript with at least one segment).
+    pub fn has_speech(&self) -> bool {
+        self.speech().is_some_and(|s| !s.is_empty())
+    }
+
     /// What was said during `[start, end]` seconds: the transcript segments overlapping it, in
     /// order, joined (at most [`SAID_CHARS`] characters, cut at a word with "…"); `None` when
     /// nothing was heard there or the video was not listened to.

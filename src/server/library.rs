@@ -33,6 +33,7 @@ use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
 use crate::library::reel::{self, ReelError, Wanted};
+use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
@@ -88,6 +89,7 @@ pub fn router(app: Arc<LibraryApp>) -> Router {
         .route("/thumb/{fingerprint}", get(thumb))
         .route("/clip/{fingerprint}", get(clip))
         .route("/reel", get(reel))
+        .route("/subtitles/{fingerprint}", get(subtitles))
         .fallback(|| async { not_found("no such page") })
         .with_state(app);
     match access {
@@ -200,17 +202,19 @@ struct CardVideo<'a> {
     fingerprint: Fingerprint,
     source: &'a str,
     duration_s: f64,
+    /// Something was heard in it: the player offers its transcript as captions.
+    speech: bool,
 }
 
-impl<'a> From<&'a VideoRecord> for CardVideo<'a> {
-    fn from(r: &'a VideoRecord) -> Self {
-        Self { fingerprint: r.fingerprint, source: &r.source, duration_s: r.duration_s }
+impl<'a> CardVideo<'a> {
+    fn of_record(r: &'a VideoRecord, speech: bool) -> Self {
+        Self { fingerprint: r.fingerprint, source: &r.source, duration_s: r.duration_s, speech }
     }
 }
 
 impl<'a> From<&'a LibraryHit> for CardVideo<'a> {
     fn from(h: &'a LibraryHit) -> Self {
-        Self { fingerprint: h.fingerprint, source: &h.source, duration_s: h.duration_s }
+        Self { fingerprint: h.fingerprint, source: &h.source, duration_s: h.duration_s, speech: h.speech }
     }
 }
 
@@ -247,6 +251,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json:
         "thumbnail": local.map(|_| format!("/thumb/{fp}?t={start}")),
         "media": local.map(|_| format!("/media/{fp}")),
         "clip": local.map(|_| format!("/clip/{fp}?start={start}&end={end}")),
+        "subtitles": local.filter(|_| video.speech).map(|_| format!("/subtitles/{fp}")),
     })
 }
 
@@ -257,7 +262,7 @@ async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpErro
         .iter()
         .filter_map(|r| {
             let path = local.get(&r.fingerprint)?;
-            Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(&r.into(), Some(path)),
+            Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(&CardVideo::of_record(r, false), Some(path)),
                 "source": path.display().to_string(), "duration": r.duration_s, "frames": r.frame_count,
                 "media": format!("/media/{}", r.fingerprint)}))
         })
@@ -358,7 +363,7 @@ async fn video_search(
         .map(|(i, r)| {
             let said = frames.said_during(r.start, r.end);
             let m = CardMoment { rank: i + 1, start: r.start, end: r.end, score: r.confidence, said: said.as_deref() };
-            card((&record).into(), local.get(&fp), m)
+            card(CardVideo::of_record(&record, frames.has_speech()), local.get(&fp), m)
         })
         .collect();
     let curves = json!({ fp.to_hex(): curve });
@@ -379,6 +384,24 @@ async fn media_path(app: &LibraryApp, fp: &str) -> Result<(VideoRecord, PathBuf)
         None => None,
     };
     found.ok_or_else(|| not_found(format!("no local video file for fingerprint {fp} in the store")))
+}
+
+/// `GET /subtitles/{fingerprint}`: what was said in a stored video, as WebVTT for the player's
+/// `<track>` (404 when nobody listened to it).
+async fn subtitles(State(app): State<Arc<LibraryApp>>, UrlPath(fp): UrlPath<String>) -> Result<Response, HttpError> {
+    let fp = fingerprint(&fp)?;
+    let engine = app.library.engine();
+    let Some(record) = engine.store().video(&fp, engine.model().key()).await.map_err(internal)? else {
+        return Err(not_found(format!("no video with fingerprint {fp} in the store")));
+    };
+    let Some(transcript) = engine.store().transcript(&record).await.map_err(internal)? else {
+        return Err(not_found(format!("nobody has listened to video {fp}: no subtitles")));
+    };
+    let format = SubtitleFormat::WebVtt;
+    let mut r = subtitles::render(transcript.segments(), format).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(r)
 }
 
 /// `GET /clip/{fingerprint}?start=S&end=E`: the moment as an MP4 download.

@@ -228,6 +228,9 @@ def run(args, browser):
                     return `played from ${{p.played.start(0)}}s instead of seeking to {start}s `
                         + `(seekable: ${{JSON.stringify(r(p.seekable))}}; does /media answer Range requests?)`;
                 return null; }})()""")["t"]
+        # A video someone listened to offers its transcript as captions, off until asked for.
+        captions_before = browser.eval("""Array.from(document.getElementById('player').textTracks,
+            t => ({kind: t.kind, label: t.label, mode: t.mode}))""", t)
         check_page_errors(browser)
 
         step = "relevance strip"
@@ -340,6 +343,19 @@ def run(args, browser):
                      said: (c.querySelector('.card-said') || {{}}).textContent || null,
                      checked: document.getElementById('said-only').checked}}; }})()""", t,
             diagnose=STATUS, fail_if=STATUS_ERROR)
+        check_page_errors(browser)
+        step = "captions of what is said"
+        # Playing a moment found in what is said shows the captions at once.
+        browser.click("#results .card .card-play", t)
+        history["said"]["captions"] = wait_for(browser, step, """(() => {
+            const tracks = document.getElementById('player').textTracks;
+            const tr = tracks[0];
+            if (!tr || tr.mode !== 'showing' || !tr.cues || !tr.cues.length) return null;
+            return {tracks: tracks.length, before: CAPTIONS_BEFORE,
+                    cues: Array.from(tr.cues, c => [c.startTime, c.endTime, c.text])}; })()"""
+            .replace("CAPTIONS_BEFORE", json.dumps(captions_before)), t,
+            diagnose="""Array.from(document.getElementById('player').textTracks,
+                t => [t.mode, t.cues ? t.cues.length : null])""")
         check_page_errors(browser)
 
         picture = None

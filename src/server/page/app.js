@@ -212,6 +212,7 @@
       if (serial !== searchSerial) return;
       const results = Array.isArray(data.results) ? data.results : [];
       curves = data.curves && typeof data.curves === "object" ? data.curves : {};
+      captionsOn = Boolean(data.probe && data.probe.kind === "said");
       shown = results;
       hideStrip(); // it drew the previous search's curve
       renderResults(results);
@@ -628,6 +629,26 @@
   let currentMedia = null; // absolute URL of what the player has loaded
   let seekSerial = 0; // cancels a pending seek when another card is chosen
   let stopAt = null; // pause once when playback first passes this time
+  let captionsOn = false; // a search for what is said shows the captions at once
+
+  // What was said in the video (its transcript as WebVTT), offered by the player's captions
+  // button; shown at once when the search was for spoken words.
+  function setCaptions(result) {
+    const player = els.player;
+    if (player.dataset.subtitles !== String(result.subtitles || "")) {
+      for (const old of player.querySelectorAll("track")) old.remove();
+      player.dataset.subtitles = String(result.subtitles || "");
+      if (result.subtitles) {
+        const track = document.createElement("track");
+        track.kind = "captions";
+        track.label = "What is said";
+        track.src = new URL(String(result.subtitles), window.location.href).href;
+        player.append(track);
+      }
+    }
+    // Otherwise the captions stay as the viewer set them (a new video's start off).
+    if (captionsOn) for (const t of player.textTracks) t.mode = "showing";
+  }
 
   function playResult(card, result) {
     for (const other of els.results.querySelectorAll(".card.selected")) {
@@ -650,6 +671,7 @@
       return;
     }
     const media = new URL(String(result.media), window.location.href).href;
+    setCaptions(result);
     const serial = ++seekSerial;
     stopAt = null;
 
