@@ -10,7 +10,8 @@ use std::sync::Arc;
 use chronoseek::index::{Store, VideoRecord};
 use chronoseek::ingest::{FetchOptions, Fetcher, IngestOutcome, VideoSource};
 use chronoseek::library::{
-    Candidates, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, Picture, Probe, RefreshOptions, staleness,
+    Candidates, Copies, IndexUnit, Library, LibraryError, LibraryQuery, LibraryTopK, Picture, Probe, RefreshOptions,
+    staleness,
 };
 use chronoseek::progress::silent;
 use chronoseek::query::{Engine, EngineOptions};
@@ -248,4 +249,110 @@ async fn moments_like_a_picture_or_like_a_stored_moment() {
     let stranger = chronoseek::fingerprint::Fingerprint::of(b"not stored");
     let q = LibraryQuery::new(Probe::Moment { video: stranger, at_s: 1.0 }, k);
     assert!(matches!(lib.search(&q).await, Err(LibraryError::UnknownVideo(_))));
+}
+
+/// Runs the ffmpeg tool with these arguments (after the quiet, no-prompt ones).
+fn ffmpeg(args: &[&str], out: &Path) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success(), "ffmpeg {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_of_a_video_are_one_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // scenes.mp4 (red 0-10 s, green, blue), the same footage re-encoded smaller into another
+    // container, and the same three colours in another order (the same length, not a copy).
+    let mp4 = ingest(&engine, "scenes.mp4").await;
+    let copy_path = dir.path().join("scenes-small.mkv");
+    let fixture = common::fixture("scenes.mp4");
+    ffmpeg(
+        &["-i", fixture.to_str().unwrap(), "-vf", "scale=160:120", "-c:v", "mpeg4", "-q:v", "12", "-an"],
+        &copy_path,
+    );
+    let copy = ingest_path(&engine, &copy_path).await;
+    let reordered_path = dir.path().join("reordered.mp4");
+    let mut args = Vec::new();
+    for c in ["blue", "green", "red"] {
+        args.extend(["-f".to_string(), "lavfi".into(), "-i".into(), format!("color=c={c}:s=320x240:r=10:d=10")]);
+    }
+    args.extend(["-filter_complex".into(), "concat=n=3:v=1:a=0".into(), "-c:v".into(), "libx264".into()]);
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>(), &reordered_path);
+    let reordered = ingest_path(&engine, &reordered_path).await;
+    assert!(mp4.fingerprint != copy.fingerprint && (copy.duration_s - mp4.duration_s).abs() < 0.5);
+    let lib = Library::new(engine.clone(), &dir.path().join("library"));
+    lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    let red = |h: &chronoseek::library::LibraryHit| h.start < 9.0 && h.end > 1.0;
+
+    // Folded (the default): the red moment once, its copy listed under it; the reordered
+    // video's red moment (20-30 s) is a result of its own.
+    let folded = lib.search(&query("a red screen", 10)).await.unwrap();
+    let first = &folded.hits[0];
+    assert!([mp4.fingerprint, copy.fingerprint].contains(&first.fingerprint) && red(first), "{:#?}", folded.hits);
+    let other = if first.fingerprint == mp4.fingerprint { copy.fingerprint } else { mp4.fingerprint };
+    assert_eq!(first.copies.len(), 1, "{first:#?}");
+    let c = &first.copies[0];
+    assert_eq!(c.fingerprint, other);
+    assert!(c.start < 9.0 && c.end > 1.0, "the same moment in the copy: {c:?}");
+    assert!(!folded.hits.iter().any(|h| h.fingerprint == other && red(h)), "listed twice: {:#?}", folded.hits);
+    let own = folded.hits.iter().find(|h| h.fingerprint == reordered.fingerprint && h.start >= 19.0);
+    assert!(own.is_some_and(|h| h.copies.is_empty()), "the reordered video is not a copy: {:#?}", folded.hits);
+    // Every moment of the pair appears once: the copy adds no result of its own.
+    let pair = |hits: &[chronoseek::library::LibraryHit]| {
+        hits.iter().filter(|h| h.fingerprint == mp4.fingerprint || h.fingerprint == copy.fingerprint).count()
+    };
+    assert!(folded.hits.iter().all(|h| h.fingerprint != other || h.copies.is_empty()));
+
+    // Kept apart on request: the copy's red moment is a result again.
+    let mut q = query("a red screen", 10);
+    q.copies = Copies::Keep;
+    let kept = lib.search(&q).await.unwrap();
+    assert!(kept.hits.iter().any(|h| h.fingerprint == other && red(h)), "{:#?}", kept.hits);
+    assert!(kept.hits.iter().all(|h| h.copies.is_empty()));
+    assert!(pair(&kept.hits) > pair(&folded.hits), "{:#?}\n{:#?}", kept.hits, folded.hits);
+
+    // "Moments like this one" leaves the moment out of its copies too (kept, it is there).
+    let k = LibraryTopK::new(5).unwrap();
+    let like = lib.search(&LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 5.0 }, k)).await.unwrap();
+    assert!(
+        like.hits.iter().all(|h| !([mp4.fingerprint, copy.fingerprint].contains(&h.fingerprint) && red(h))),
+        "{:#?}",
+        like.hits
+    );
+    let mut q = LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 5.0 }, k);
+    q.copies = Copies::Keep;
+    let like = lib.search(&q).await.unwrap();
+    let again = like.hits.iter().find(|h| h.fingerprint == copy.fingerprint && red(h));
+    assert!(again.is_some_and(|h| h.score > 0.99), "the same frames: {:#?}", like.hits);
+
+    // What is said: the same words at the same time in both copies are one result, the same
+    // words at the same time in the reordered video (as long, other frames) another.
+    use chronoseek::index::{Heard, SpokenSegment, Transcript};
+    for (i, r) in [&mp4, &copy, &reordered].into_iter().enumerate() {
+        let segment =
+            SpokenSegment { start_ms: 2000, end_ms: 4000, text: "look, all red".into(), embedding: vec![0.0; 4] };
+        let t = Transcript {
+            fingerprint: r.fingerprint,
+            model_key: r.model_key.clone(),
+            transcript_id: format!("t{i}"),
+            audio_model: "hand-made".into(),
+            heard: Heard::Speech { language: Some("en".into()), segments: vec![segment] },
+            created_at_ms: 0,
+        };
+        engine.store().put_transcript(r, &t).await.unwrap();
+    }
+    let said = lib.search(&LibraryQuery::new(Probe::Said("all red".into()), k)).await.unwrap();
+    let videos: Vec<_> = said.hits.iter().map(|h| (h.fingerprint, h.copies.len())).collect();
+    assert_eq!(said.hits.len(), 2, "{:#?}", said.hits);
+    assert!(videos.contains(&(reordered.fingerprint, 0)), "{videos:?}");
+    let folded = said.hits.iter().find(|h| h.fingerprint != reordered.fingerprint).unwrap();
+    assert_eq!((folded.copies.len(), folded.copies[0].start, folded.copies[0].end), (1, 2.0, 4.0), "{folded:#?}");
+    let mut q = LibraryQuery::new(Probe::Said("all red".into()), k);
+    q.copies = Copies::Keep;
+    assert_eq!(lib.search(&q).await.unwrap().hits.len(), 3);
 }

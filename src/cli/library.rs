@@ -15,7 +15,7 @@ use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
 use chronoseek::library::reel::{self, ReelError, ReelSize, Wanted};
 use chronoseek::library::{
-    Candidates, IndexParams, IndexUnit, Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK,
+    Candidates, Copies, IndexParams, IndexUnit, Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK,
     MAX_LIBRARY_TOP_K, Picture, Probe, RefreshOptions, RefreshReport, default_root,
 };
 use chronoseek::protocol::ErrorCode;
@@ -89,6 +89,10 @@ pub struct LibrarySearchArgs {
     /// Score every video exactly instead of taking candidates from the index.
     #[arg(long)]
     pub exact: bool,
+    /// List moments of copies of a video (the same footage stored twice: a re-encode, another
+    /// size or container) as results of their own, instead of under the best-ranked copy.
+    #[arg(long)]
+    pub keep_copies: bool,
     /// Also write the moments as a playlist: FILE.m3u or .m3u8 (VLC and most players: each
     /// moment's start and stop) or FILE.edl (mpv: the moments as one continuous timeline).
     /// Moments of videos without a local file are left out.
@@ -276,6 +280,9 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if args.exact {
         q.candidates = Candidates::Exact;
     }
+    if args.keep_copies {
+        q.copies = Copies::Keep;
+    }
     let answer = library.search(&q).await;
     engine.flush(super::FLUSH_LIMIT).await;
     let answer = answer?;
@@ -335,6 +342,9 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         ));
         if let Some(said) = &h.said {
             out.say(format!("{:>32}“{said}”", ""));
+        }
+        for c in &h.copies {
+            out.say(format!("{:>32}also in a copy: {}  {}", "", &c.fingerprint.to_hex()[..12], c.source));
         }
     }
     if let (Some(w), Some((path, _))) = (&written, &playlist) {

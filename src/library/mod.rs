@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod clip;
+pub mod copies;
 mod index;
 mod layout;
 pub mod names;
@@ -32,8 +33,8 @@ pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, refresh, 
 pub use layout::{IndexDir, IndexParams, IndexedVideo, Manifest, default_root};
 pub use probe::{Picture, PictureError, Probe};
 pub use search::{
-    AnnCandidates, AnnHit, Candidates, Library, LibraryAnswer, LibraryHit, LibraryQuery, LibraryStats, LibraryTopK,
-    MAX_LIBRARY_TOP_K,
+    AnnCandidates, AnnHit, Candidates, Copies, Library, LibraryAnswer, LibraryHit, LibraryQuery, LibraryStats,
+    LibraryTopK, MAX_LIBRARY_TOP_K,
 };
 pub use units::{IndexUnit, unit_vectors};
 

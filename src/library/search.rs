@@ -9,6 +9,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::copies::{self, CopyOf, CopyPairs};
 use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
 use super::probe::Probe;
@@ -42,6 +43,16 @@ impl Default for LibraryTopK {
     }
 }
 
+/// What to do with moments of videos that are copies of each other ([`super::copies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Copies {
+    /// A moment of a copy is listed under the better-ranked moment it repeats.
+    #[default]
+    Fold,
+    /// Every copy's moments are results of their own.
+    Keep,
+}
+
 /// Where candidates come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Candidates {
@@ -60,11 +71,12 @@ pub struct LibraryQuery {
     /// Only these videos (searched exactly); empty: the whole library.
     pub videos: Vec<Fingerprint>,
     pub candidates: Candidates,
+    pub copies: Copies,
 }
 
 impl LibraryQuery {
     pub fn new(probe: impl Into<Probe>, top_k: LibraryTopK) -> Self {
-        Self { probe: probe.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann }
+        Self { probe: probe.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann, copies: Copies::Fold }
     }
 }
 
@@ -87,6 +99,9 @@ pub struct LibraryHit {
     /// Whether anything was heard in the video at all (its transcript has subtitles to show).
     #[serde(skip)]
     pub speech: bool,
+    /// The same moment in copies of this video (folded into this result).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyOf>,
 }
 
 /// What a library search looked at.
@@ -316,12 +331,23 @@ impl Library {
                     duration_s: r.duration_s,
                     said: cached.said_during(s.start, s.end),
                     speech: cached.has_speech(),
+                    copies: Vec::new(),
                 });
             }
         }
-        hits.sort_by(|a, b| {
-            b.score.total_cmp(&a.score).then(a.fingerprint.cmp(&b.fingerprint)).then(a.start.total_cmp(&b.start))
-        });
+        sort_hits(&mut hits);
+        if q.copies == Copies::Fold {
+            let mut videos: Vec<Fingerprint> = hits.iter().map(|h| h.fingerprint).collect();
+            if let Probe::Moment { video, .. } = q.probe {
+                videos.push(video);
+            }
+            let pairs = self.copy_pairs(&videos, &by_fp).await?;
+            // "Moments like this one" leaves this one out of its copies too.
+            if let Probe::Moment { video, at_s } = q.probe {
+                hits.retain(|h| !(pairs.copies(video, h.fingerprint) && (h.start..=h.end).contains(&at_s)));
+            }
+            hits = fold(hits, |a, b| pairs.copies(a.fingerprint, b.fingerprint));
+        }
         hits.truncate(q.top_k.get());
         for (i, h) in hits.iter_mut().enumerate() {
             h.rank = i + 1;
@@ -367,12 +393,25 @@ impl Library {
                     duration_s: r.duration_s,
                     said: Some(shorten_said(m.text)),
                     speech: true,
+                    copies: Vec::new(),
                 });
             }
         }
-        hits.sort_by(|a, b| {
-            b.score.total_cmp(&a.score).then(a.fingerprint.cmp(&b.fingerprint)).then(a.start.total_cmp(&b.start))
-        });
+        sort_hits(&mut hits);
+        if q.copies == Copies::Fold {
+            // A copy's moment is the same words at the same time in a video as long; only the
+            // videos of such moments have their frames compared (most searches read none).
+            let same_words = |a: &LibraryHit, b: &LibraryHit| {
+                a.fingerprint != b.fingerprint
+                    && copies::same_length(a.duration_s, b.duration_s)
+                    && a.said == b.said
+                    && (a.start - b.start).abs() <= 1.0
+            };
+            let suspects: Vec<Fingerprint> =
+                hits.iter().filter(|a| hits.iter().any(|b| same_words(a, b))).map(|h| h.fingerprint).collect();
+            let pairs = self.copy_pairs(&suspects, &by_fp).await?;
+            hits = fold(hits, |a, b| same_words(a, b) && pairs.copies(a.fingerprint, b.fingerprint));
+        }
         hits.truncate(q.top_k.get());
         for (i, h) in hits.iter_mut().enumerate() {
             h.rank = i + 1;
@@ -381,6 +420,29 @@ impl Library {
         stats.total_ms = ms(started);
         stats.intervals_ms = stats.total_ms;
         Ok(LibraryAnswer { hits, stats, curves: BTreeMap::new() })
+    }
+
+    /// Which of `videos` are copies of one another: only pairs of the same length are compared,
+    /// on frames a search has just cached.
+    async fn copy_pairs(
+        &self,
+        videos: &[Fingerprint],
+        by_fp: &HashMap<Fingerprint, &VideoRecord>,
+    ) -> Result<CopyPairs, LibraryError> {
+        let mut distinct: Vec<&VideoRecord> = videos.iter().filter_map(|fp| by_fp.get(fp).copied()).collect();
+        distinct.sort_by_key(|r| r.fingerprint);
+        distinct.dedup_by_key(|r| r.fingerprint);
+        let mut pairs = CopyPairs::default();
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                if copies::same_length(a.duration_s, b.duration_s) {
+                    let (fa, fb) = (self.engine.frames(a).await?, self.engine.frames(b).await?);
+                    let same = copies::same_footage(&fa, a.duration_s, &fb, b.duration_s);
+                    pairs.insert(a.fingerprint, b.fingerprint, same);
+                }
+            }
+        }
+        Ok(pairs)
     }
 
     /// The unit-length query vector a probe stands for.
@@ -410,6 +472,31 @@ impl Library {
 }
 
 /// The index of the time nearest `t` (None: no times).
+/// Best first; ties by video, then time (a stable order for equal scores).
+fn sort_hits(hits: &mut [LibraryHit]) {
+    hits.sort_by(|a, b| {
+        b.score.total_cmp(&a.score).then(a.fingerprint.cmp(&b.fingerprint)).then(a.start.total_cmp(&b.start))
+    });
+}
+
+/// `hits` (best first) with each moment that repeats a better-ranked one in a copy of its video
+/// (`copies`, intervals overlapping by [`copies::SAME_MOMENT_IOU`]) listed under it instead.
+fn fold(hits: Vec<LibraryHit>, copies: impl Fn(&LibraryHit, &LibraryHit) -> bool) -> Vec<LibraryHit> {
+    let mut kept: Vec<LibraryHit> = Vec::with_capacity(hits.len());
+    for h in hits {
+        let repeated = kept
+            .iter_mut()
+            .find(|k| copies(k, &h) && copies::iou((k.start, k.end), (h.start, h.end)) >= copies::SAME_MOMENT_IOU);
+        match repeated {
+            Some(k) => {
+                k.copies.push(CopyOf { fingerprint: h.fingerprint, source: h.source, start: h.start, end: h.end })
+            }
+            None => kept.push(h),
+        }
+    }
+    kept
+}
+
 fn nearest_index(times: &[f64], t: f64) -> Option<usize> {
     (0..times.len()).min_by(|&a, &b| (times[a] - t).abs().total_cmp(&(times[b] - t).abs()))
 }

@@ -32,6 +32,7 @@ use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
+use crate::library::copies::CopyOf;
 use crate::library::reel::{self, ReelError, Wanted};
 use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
@@ -219,26 +220,37 @@ impl<'a> From<&'a LibraryHit> for CardVideo<'a> {
 }
 
 fn display_name(video: &CardVideo, local: Option<&PathBuf>) -> String {
-    let from = |s: &str| s.rsplit(['/', '\\']).find(|p| !p.is_empty()).map(str::to_string);
     local
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .or_else(|| from(video.source))
+        .or_else(|| last_part(video.source).map(str::to_string))
         .unwrap_or_else(|| video.fingerprint.to_hex()[..12].to_string())
 }
 
-/// One moment, as the page draws it; `said` is what was said during it (listened videos).
+/// The file name at the end of a path or URL.
+fn last_part(source: &str) -> Option<&str> {
+    source.rsplit(['/', '\\']).find(|p| !p.is_empty())
+}
+
+/// One moment, as the page draws it; `said` is what was said during it (listened videos),
+/// `copies` the same moment in copies of the video.
 struct CardMoment<'a> {
     rank: usize,
     start: f64,
     end: f64,
     score: f64,
     said: Option<&'a str>,
+    copies: &'a [CopyOf],
 }
 
 fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json::Value {
-    let CardMoment { rank, start, end, score, said } = m;
+    let CardMoment { rank, start, end, score, said, copies } = m;
     let fp = video.fingerprint.to_hex();
+    let copies: Vec<serde_json::Value> = copies
+        .iter()
+        .map(|c| json!({"fingerprint": c.fingerprint.to_hex(), "name": last_part(&c.source).unwrap_or(&c.source), "start": c.start, "end": c.end}))
+        .collect();
     json!({
+        "copies": copies,
         "said": said,
         "rank": rank,
         "fingerprint": fp,
@@ -322,6 +334,7 @@ async fn library_search(
                 end: h.end,
                 score: f64::from(h.score),
                 said: h.said.as_deref(),
+                copies: &h.copies,
             };
             card(h.into(), local.get(&h.fingerprint), m)
         })
@@ -362,7 +375,14 @@ async fn video_search(
         .enumerate()
         .map(|(i, r)| {
             let said = frames.said_during(r.start, r.end);
-            let m = CardMoment { rank: i + 1, start: r.start, end: r.end, score: r.confidence, said: said.as_deref() };
+            let m = CardMoment {
+                rank: i + 1,
+                start: r.start,
+                end: r.end,
+                score: r.confidence,
+                said: said.as_deref(),
+                copies: &[],
+            };
             card(CardVideo::of_record(&record, frames.has_speech()), local.get(&fp), m)
         })
         .collect();
@@ -520,4 +540,34 @@ async fn thumb(
 
 fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_names_its_copies_and_offers_captions_only_with_speech_and_a_file() {
+        let fp = Fingerprint::from_bytes([7; 32]);
+        let copy = CopyOf {
+            fingerprint: Fingerprint::from_bytes([8; 32]),
+            source: "/videos/phone/VID_1 (copy).mp4".into(),
+            start: 1.0,
+            end: 9.0,
+        };
+        let local = PathBuf::from("/videos/VID_1.mp4");
+        let video = |speech| CardVideo { fingerprint: fp, source: "/videos/VID_1.mp4", duration_s: 30.0, speech };
+        let moment = |copies| CardMoment { rank: 1, start: 0.0, end: 9.5, score: 0.6, said: None, copies };
+        let c = card(video(true), Some(&local), moment(std::slice::from_ref(&copy)));
+        assert_eq!(
+            c["copies"],
+            json!([{"fingerprint": copy.fingerprint.to_hex(), "name": "VID_1 (copy).mp4",
+            "start": 1.0, "end": 9.0}])
+        );
+        assert_eq!(c["subtitles"], format!("/subtitles/{fp}"));
+        let c = card(video(false), Some(&local), moment(&[]));
+        assert_eq!((c["copies"].as_array().map(Vec::len), &c["subtitles"]), (Some(0), &serde_json::Value::Null));
+        let c = card(video(true), None, moment(&[]));
+        assert_eq!(c["subtitles"], serde_json::Value::Null, "nothing to play, no captions");
+    }
 }

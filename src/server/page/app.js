@@ -580,6 +580,16 @@
       said.title = result.said;
       body.append(said);
     }
+    // The same moment in copies of this video (the same footage stored again), folded here.
+    const copies = Array.isArray(result.copies) ? result.copies : [];
+    if (copies.length) {
+      const also = document.createElement("p");
+      also.className = "card-copies";
+      const names = copies.map((c) => String(c.name));
+      also.textContent = `Also in ${names.join(", ")}`;
+      also.title = `The same footage is stored ${plural(copies.length, "more time")}: ${names.join(", ")}`;
+      body.append(also);
+    }
     // Where the moment lies in its video, over how well the search matches along it.
     const curve = curveOf(result);
     if (curve) {
