@@ -264,6 +264,7 @@ async fn api_media_and_refusals() {
         let url = format!("{}/api/library/search?said={}", app.base, said.replace(' ', "%20"));
         let found = get_json(&http, url).await;
         assert_eq!(found["probe"], serde_json::json!({"kind": "said", "text": said}), "{found}");
+        assert_eq!(found["stats"]["videos_with_speech"], 1, "scenes.mp4 alone was listened to: {found}");
         let hits = found["results"].as_array().unwrap();
         assert_eq!(hits.len(), 1, "{found}");
         let h = &hits[0];
@@ -303,6 +304,7 @@ async fn api_media_and_refusals() {
         assert_eq!(error_code(&body), "INVALID_REQUEST", "{path}: {body}");
         assert!(body.contains(needle), "{path}: {body}");
     }
+    assert!(found["stats"].get("videos_with_speech").is_none(), "only said searches count them: {found}");
     // Cards say where the captions are: scenes.mp4's, never scenes.webm's (nobody listened).
     let videos: std::collections::BTreeSet<&str> =
         found["results"].as_array().unwrap().iter().map(|c| c["fingerprint"].as_str().unwrap()).collect();

@@ -182,7 +182,10 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output,
             tally.failed += 1;
             out.say(format!("{video}: failed ({}): {e}", e.code));
             out.json_line(&json!({"video": video, "status": "failed", "error": e.envelope()}));
-            tracing::warn!(video, error = %e, "ingest failed");
+            // Said once: on stdout above, or (--json, --quiet) as a warning.
+            if !out.says() {
+                tracing::warn!(video, error = %e, "ingest failed");
+            }
             tally.last_error = Some(e);
         }
     }

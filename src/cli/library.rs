@@ -314,18 +314,23 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         out.json_line(&line);
         return Ok(());
     }
-    out.say(format!(
-        "{described} — {} videos, {} ({} scanned exactly), {:.1} ms",
-        s.videos_in_library,
-        s.generation.as_deref().map(|g| format!("index {g}")).unwrap_or_else(|| "no index".into()),
-        s.videos_scanned_exact,
-        s.total_ms
-    ));
+    let searched = match s.videos_with_speech {
+        // Said: the transcripts are searched, not the index.
+        Some(n) => format!("{n} with speech"),
+        None => format!(
+            "{} ({} scanned exactly)",
+            s.generation.as_deref().map(|g| format!("index {g}")).unwrap_or_else(|| "no index".into()),
+            s.videos_scanned_exact
+        ),
+    };
+    out.say(format!("{described} — {} videos, {searched}, {:.1} ms", s.videos_in_library, s.total_ms));
     if answer.hits.is_empty() {
         out.say(if s.videos_in_library == 0 {
             "no videos in the store for this model; ingest some first"
-        } else if probe["kind"] == "said" {
-            "nobody says that in the transcripts (only videos ingested with --audio have one)"
+        } else if s.videos_with_speech == Some(0) {
+            "no video has a transcript with speech yet: ingest with --audio on to listen to them"
+        } else if s.videos_with_speech.is_some() {
+            "nobody says that in the transcripts"
         } else {
             "no other moments found"
         });

@@ -158,9 +158,14 @@ impl Output {
         bar
     }
 
+    /// Whether [`Output::say`] prints (neither --json nor --quiet).
+    pub fn says(&self) -> bool {
+        !self.json && !self.quiet
+    }
+
     /// A human line on stdout (suppressed by --json and --quiet).
     pub fn say(&self, line: impl AsRef<str>) {
-        if !self.json && !self.quiet {
+        if self.says() {
             self.multi.suspend(|| print_line(line.as_ref()));
         }
     }

@@ -117,6 +117,9 @@ pub struct LibraryStats {
     pub candidates_ms: f64,
     pub intervals_ms: f64,
     pub total_ms: f64,
+    /// For [`Probe::Said`]: the videos with a transcript that holds speech (the ones searched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub videos_with_speech: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +382,7 @@ impl Library {
         let mut hits = Vec::new();
         let counters = self.engine.counters_handle();
         let held = self.said.current(self.engine.store(), self.engine.model().key(), &records, &counters).await?;
+        stats.videos_with_speech = Some(held.len());
         for t in held.iter().filter(|t| q.videos.is_empty() || q.videos.contains(&t.text.fingerprint)) {
             let r = by_fp[&t.text.fingerprint];
             for m in super::said::matches(t, &wanted) {

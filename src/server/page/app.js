@@ -217,6 +217,11 @@
       hideStrip(); // it drew the previous search's curve
       renderResults(results);
       const found = `${plural(results.length, "moment")} in ${formatMs(data.took_ms)}`;
+      const speech = data.stats ? data.stats.videos_with_speech : undefined;
+      if (speech === 0) {
+        setStatus("No video has a transcript with speech yet: ingest with --audio on to listen to them.", true);
+        return;
+      }
       setStatus(label ? `Moments ${label}: ${found}` : found);
     } catch (err) {
       if (serial !== searchSerial) return;
