@@ -1203,3 +1203,79 @@ fn clip_writes_the_moment_as_an_mp4() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("scenes-0m01.0s-0m02.0s.mp4").is_file());
 }
+
+#[test]
+fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let folder = dir.path().join("videos");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(common::fixture("scenes.webm"), folder.join("a.webm")).unwrap();
+    std::fs::copy(common::fixture("odd.mkv"), folder.join("b.mkv")).unwrap();
+    // scenes.webm again, as a messenger would send it: smaller, another codec and container.
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(common::fixture("scenes.webm"))
+        .args(["-vf", "scale=128:72", "-c:v", "mpeg4", "-q:v", "10"])
+        .arg(folder.join("a-small.mkv"))
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+    let out = with_store(&store).args(["--json", "ingest"]).arg(&folder).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fp_of = |name: &str| -> String {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|l| l["video"].as_str().is_some_and(|v| v.ends_with(name)))
+            .unwrap()["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, small) = (fp_of("a.webm"), fp_of("a-small.mkv"));
+
+    let out = with_store(&store).args(["--json", "library", "copies"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = found["groups"].as_array().unwrap();
+    assert_eq!((groups.len(), found["videos"].as_u64()), (1, Some(3)), "{found}");
+    let mut members: Vec<&str> =
+        groups[0].as_array().unwrap().iter().map(|v| v["fingerprint"].as_str().unwrap()).collect();
+    members.sort();
+    let mut expected = [a.as_str(), small.as_str()];
+    expected.sort();
+    assert_eq!(members, expected, "{found}");
+    let text = with_store(&store).args(["library", "copies"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("1 group(s) of copies, 1 video(s) stored again") && text.contains("store remove"), "{text}");
+    // Only among named videos: b.mkv alone has no copy.
+    let out = with_store(&store).args(["--json", "library", "copies", "--video"]).arg(folder.join("b.mkv")).output();
+    let alone: serde_json::Value = serde_json::from_slice(&out.unwrap().stdout).unwrap();
+    assert_eq!((alone["groups"].as_array().map(Vec::len), alone["videos"].as_u64()), (Some(0), Some(1)), "{alone}");
+
+    // A search lists the yellow moment once, the copy under it (in the documented schema).
+    let schema = common::repo_schema("library-search-response.schema.json");
+    let search = |extra: &[&str]| -> serde_json::Value {
+        let out =
+            with_store(&store).args(["--json", "library", "search", "a yellow screen"]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        common::assert_valid(&schema, &answer);
+        answer
+    };
+    let folded = search(&[]);
+    let of_pair: Vec<&serde_json::Value> = folded["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fingerprint"] == a.as_str() || r["fingerprint"] == small.as_str())
+        .collect();
+    assert_eq!(of_pair.len(), 1, "one of the pair, the other under it: {folded}");
+    let other = if of_pair[0]["fingerprint"] == a.as_str() { &small } else { &a };
+    assert_eq!(of_pair[0]["copies"][0]["fingerprint"], other.as_str(), "{folded}");
+    let kept = search(&["--keep-copies"]);
+    let results = kept["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r.get("copies").is_none()), "{kept}");
+    assert!(results.len() > folded["results"].as_array().unwrap().len(), "{kept}\n{folded}");
+}

@@ -308,6 +308,17 @@ async fn copies_of_a_video_are_one_result() {
     };
     assert!(folded.hits.iter().all(|h| h.fingerprint != other || h.copies.is_empty()));
 
+    // The library's groups of copies: the pair, and nothing else.
+    let videos = chronoseek::library::current_videos(engine.store(), engine.model().key()).await.unwrap();
+    let groups = chronoseek::library::copies::find_copies(&engine, &videos, &silent()).await.unwrap();
+    let mut group = vec![mp4.fingerprint, copy.fingerprint];
+    group.sort_by(|x, y| {
+        let d = |fp| videos.iter().find(|v| v.fingerprint == fp).unwrap().duration_s;
+        d(*x).total_cmp(&d(*y)).then(x.cmp(y))
+    });
+    assert_eq!((groups.groups, groups.videos), (vec![group], 3));
+    assert!(groups.pairs_compared >= 2, "three videos of about 30 s: {}", groups.pairs_compared);
+
     // Kept apart on request: the copy's red moment is a result again.
     let mut q = query("a red screen", 10);
     q.copies = Copies::Keep;

@@ -10,6 +10,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::global::GlobalOpts;
+use chronoseek::fingerprint::Fingerprint;
+use chronoseek::index::VideoRecord;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
@@ -19,6 +21,7 @@ use chronoseek::library::{
     MAX_LIBRARY_TOP_K, Picture, Probe, RefreshOptions, RefreshReport, default_root,
 };
 use chronoseek::protocol::ErrorCode;
+use chronoseek::query::Engine;
 use chronoseek::server::ServeLimits;
 use chronoseek::server::library::{LibraryApp, router};
 
@@ -36,9 +39,21 @@ pub enum LibraryCommand {
     Search(LibrarySearchArgs),
     /// Build the library index, or bring it up to date with the store (ingest does this too).
     Index(LibraryIndexArgs),
+    /// Videos stored more than once as other bytes (re-encodes, other sizes or containers of
+    /// the same footage): the groups searches fold into one result. Keep one of each group and
+    /// `store remove` the others to reclaim the space.
+    Copies(LibraryCopiesArgs),
     /// Measure the ANN stage alone on synthetic vectors: recall@k against an exact scan, query
     /// latency, build time, size; with LanceDB's IVF_PQ index side by side.
     Bench(LibraryBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LibraryCopiesArgs {
+    /// Only among these videos (repeat the flag): a fingerprint, a path, a folder or a URL, as
+    /// for `library search --video`. Default: every stored video.
+    #[arg(long = "video", value_name = "VIDEO")]
+    pub videos: Vec<String>,
 }
 
 /// Where the index lives and how it is shaped (shared by `library index` and `ingest`).
@@ -205,9 +220,85 @@ pub async fn run(g: &GlobalOpts, cmd: LibraryCommand, out: &Output) -> Result<()
     match cmd {
         LibraryCommand::Search(a) => search(g, a, out).await,
         LibraryCommand::Index(a) => index(g, a, out).await,
+        LibraryCommand::Copies(a) => copies(g, a, out).await,
         LibraryCommand::Bench(a) if a.library_videos.is_some() => library_bench(g, a, out).await,
         LibraryCommand::Bench(a) => bench(a, out).await,
     }
+}
+
+/// The videos `--video` flags name, in order, each once. A path or folder can name videos stored
+/// only for other models: those are not among `here`. A fingerprint stays as given (an unknown
+/// one is refused by the search).
+async fn named_videos(engine: &Engine, here: &[VideoRecord], names: &[String]) -> Result<Vec<Fingerprint>, CliError> {
+    let here: std::collections::HashSet<_> = here.iter().map(|r| r.fingerprint).collect();
+    let mut out: Vec<Fingerprint> = Vec::new();
+    for name in names {
+        let input = VideoInput::from_cli(name)?;
+        let by_fingerprint = matches!(input, VideoInput::Stored(_));
+        let found = chronoseek::library::names::named(engine.store(), &input).await?;
+        let found: Vec<_> = found.into_iter().filter(|fp| by_fingerprint || here.contains(fp)).collect();
+        if found.is_empty() {
+            return Err(CliError::new(
+                ErrorCode::InvalidRequest,
+                format!("--video {name}: not in the store for this model"),
+            ));
+        }
+        for fp in found {
+            if !out.contains(&fp) {
+                out.push(fp);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `chronoseek library copies`: groups of stored videos that are the same footage.
+async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result<(), CliError> {
+    let engine = build_engine(g, None).await?;
+    let mut videos = chronoseek::library::current_videos(engine.store(), engine.model().key()).await?;
+    if !args.videos.is_empty() {
+        let named = named_videos(&engine, &videos, &args.videos).await?;
+        videos.retain(|r| named.contains(&r.fingerprint));
+    }
+    let bar = out.items_bar(0, "pairs compared");
+    let found = chronoseek::library::copies::find_copies(&engine, &videos, &super::output::progress(&bar)).await;
+    bar.finish_and_clear();
+    let found = found?;
+    let by_fp: std::collections::HashMap<Fingerprint, &VideoRecord> =
+        videos.iter().map(|r| (r.fingerprint, r)).collect();
+    if out.json {
+        let groups: Vec<Vec<serde_json::Value>> = found
+            .groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|fp| {
+                        json!({"fingerprint": fp.to_hex(), "source": by_fp[fp].source,
+                        "duration_s": by_fp[fp].duration_s})
+                    })
+                    .collect()
+            })
+            .collect();
+        out.json_line(&json!({"groups": groups, "videos": found.videos, "pairs_compared": found.pairs_compared}));
+        return Ok(());
+    }
+    let copies: usize = found.groups.iter().map(|g| g.len() - 1).sum();
+    out.say(format!(
+        "{} videos, {} pairs of the same length compared: {} group(s) of copies, {copies} video(s) stored again",
+        found.videos,
+        found.pairs_compared,
+        found.groups.len()
+    ));
+    for (i, group) in found.groups.iter().enumerate() {
+        out.say(format!("group {} ({})", i + 1, format_clock(by_fp[&group[0]].duration_s)));
+        for fp in group {
+            out.say(format!("  {}  {}", fp.to_hex(), by_fp[fp].source));
+        }
+    }
+    if copies > 0 {
+        out.say("keep one of each group; `chronoseek store remove FINGERPRINT` takes the others out of the store");
+    }
+    Ok(())
 }
 
 async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result<(), CliError> {
@@ -256,26 +347,8 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     };
     let mut q = LibraryQuery::new(asked, top_k);
     if !args.videos.is_empty() {
-        // A path or folder can name videos stored only for other models: those are not
-        // searchable here. A fingerprint stays as given (an unknown one is refused below).
-        let here: std::collections::HashSet<_> = library.videos().await?.into_iter().map(|r| r.fingerprint).collect();
-        for name in &args.videos {
-            let input = VideoInput::from_cli(name)?;
-            let by_fingerprint = matches!(input, VideoInput::Stored(_));
-            let found = chronoseek::library::names::named(engine.store(), &input).await?;
-            let found: Vec<_> = found.into_iter().filter(|fp| by_fingerprint || here.contains(fp)).collect();
-            if found.is_empty() {
-                return Err(CliError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("--video {name}: not in the store for this model"),
-                ));
-            }
-            for fp in found {
-                if !q.videos.contains(&fp) {
-                    q.videos.push(fp);
-                }
-            }
-        }
+        let here = library.videos().await?;
+        q.videos = named_videos(&engine, &here, &args.videos).await?;
     }
     if args.exact {
         q.candidates = Candidates::Exact;

@@ -19,7 +19,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::fingerprint::Fingerprint;
+use crate::index::VideoRecord;
+use crate::progress::ProgressHandle;
 use crate::query::frame_cache::CachedFrames;
+use crate::query::{Engine, SearchError};
 
 /// Times compared per pair of videos.
 pub const SAMPLES: usize = 64;
@@ -98,6 +101,68 @@ impl CopyPairs {
     pub fn copies(&self, a: Fingerprint, b: Fingerprint) -> bool {
         a != b && self.0.get(&Self::key(a, b)).copied().unwrap_or(false)
     }
+}
+
+/// The copies among a set of stored videos (`chronoseek library copies`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CopyGroups {
+    /// Each group: two or more videos of the same footage, shortest first.
+    pub groups: Vec<Vec<Fingerprint>>,
+    pub videos: usize,
+    /// Pairs of the same length whose frames were compared (not those already known to be in
+    /// one group).
+    pub pairs_compared: usize,
+}
+
+/// Every group of copies among `videos`: sorted by duration, each video is compared with the
+/// following ones as long as it, on their stored frames (loaded through the engine's cache).
+pub async fn find_copies(
+    engine: &Engine,
+    videos: &[VideoRecord],
+    progress: &ProgressHandle,
+) -> Result<CopyGroups, SearchError> {
+    let mut order: Vec<&VideoRecord> = videos.iter().collect();
+    order.sort_by(|a, b| a.duration_s.total_cmp(&b.duration_s).then(a.fingerprint.cmp(&b.fingerprint)));
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for i in 0..order.len() {
+        for j in i + 1..order.len() {
+            if !same_length(order[i].duration_s, order[j].duration_s) {
+                break;
+            }
+            pairs.push((i, j));
+        }
+    }
+    progress.set_length(pairs.len() as u64);
+    // Union-find over the videos: a copy of a copy is in the same group.
+    let mut parent: Vec<usize> = (0..order.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut compared = 0;
+    for &(i, j) in &pairs {
+        let (a, b) = (order[i], order[j]);
+        let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+        if ri != rj {
+            compared += 1;
+            let (fa, fb) = (engine.frames(a).await?, engine.frames(b).await?);
+            if same_footage(&fa, a.duration_s, &fb, b.duration_s) {
+                parent[rj] = ri;
+            }
+        }
+        progress.inc(1);
+    }
+    let mut by_root: std::collections::BTreeMap<usize, Vec<Fingerprint>> = Default::default();
+    for (i, r) in order.iter().enumerate() {
+        let top = root(&mut parent, i);
+        by_root.entry(top).or_default().push(r.fingerprint);
+    }
+    let mut groups: Vec<Vec<Fingerprint>> = by_root.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort();
+    Ok(CopyGroups { groups, videos: order.len(), pairs_compared: compared })
 }
 
 /// Intersection over union of two intervals (0 when either is empty).

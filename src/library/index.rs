@@ -102,7 +102,7 @@ impl<'a> CurrentIngests<'a> {
 }
 
 /// The store's complete videos for one model, newest record per fingerprint.
-pub(crate) async fn current_videos(store: &Store, model_key: &str) -> Result<Vec<VideoRecord>, LibraryError> {
+pub async fn current_videos(store: &Store, model_key: &str) -> Result<Vec<VideoRecord>, LibraryError> {
     let mut seen = HashSet::new();
     Ok(store
         .list_videos()

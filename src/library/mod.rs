@@ -29,7 +29,7 @@ mod search;
 pub mod subtitles;
 mod units;
 
-pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, refresh, staleness};
+pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, current_videos, refresh, staleness};
 pub use layout::{IndexDir, IndexParams, IndexedVideo, Manifest, default_root};
 pub use probe::{Picture, PictureError, Probe};
 pub use search::{
