@@ -271,6 +271,20 @@ async fn api_media_and_refusals() {
         assert_eq!((&h["fingerprint"], &h["start"], &h["end"]), (&app.mp4.as_str().into(), &12.0.into(), &14.0.into()));
         let got = h["score"].as_f64().map(|s| s as f32);
         assert_eq!((&h["said"], got), (&SAID.into(), Some(score)), "{said}: {found}");
+        let marked: Vec<&str> = h["said_parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["mark"] == true)
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        let expected = match said {
+            "favourite green" => vec!["green", "favourite"],
+            "the green ones" => vec!["the", "green", "one"],
+            "my favourite" => vec!["my", "favourite"],
+            _ => vec!["favourite"],
+        };
+        assert_eq!(marked, expected, "{said}: {found}");
     }
     let none = get_json(&http, format!("{}/api/library/search?said=blue", app.base)).await;
     assert!(none["results"].as_array().unwrap().is_empty(), "{none}");
@@ -691,6 +705,7 @@ async fn the_page_in_a_real_browser() {
     assert_eq!((&said["search"], &said["checked"]), (&"?said=favourite&top_k=10".into(), &true.into()), "{report}");
     assert_eq!((said["start"].as_f64(), said["end"].as_f64()), (Some(12.0), Some(14.0)), "{report}");
     assert_eq!(said["said"], format!("“{SAID}”"), "{report}");
+    assert_eq!(said["marked"], serde_json::json!(["favourite"]), "the word found is marked: {report}");
     // ...and playing it shows the transcript as captions (they were offered but off before).
     let captions = &said["captions"];
     assert_eq!(

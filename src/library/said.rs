@@ -22,6 +22,7 @@
 //! again only when a video's record names one it does not hold.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -36,12 +37,23 @@ use crate::index::{SpokenText, Store, StoreError, VideoRecord};
 /// What a match on stems alone is worth, relative to the same match on the words as written.
 pub const STEM_WEIGHT: f32 = 0.8;
 
-/// Lower-case words of `text`, as written (accents kept): Unicode words split at apostrophes.
-fn raw_words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.unicode_words()
-        .flat_map(|w| w.split(['\'', '\u{2019}', '\u{02bc}']))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+/// Apostrophes that split a word (`don't`, `l’homme`).
+const APOSTROPHES: [char; 3] = ['\'', '\u{2019}', '\u{02bc}'];
+
+/// Lower-case words of `text`, as written (accents kept), with where each is in `text` (bytes):
+/// Unicode words split at apostrophes.
+fn raw_words(text: &str) -> impl Iterator<Item = (Range<usize>, String)> + '_ {
+    text.unicode_word_indices().flat_map(|(at, w)| {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for (i, c) in w.char_indices().filter(|(_, c)| APOSTROPHES.contains(c)).chain([(w.len(), ' ')]) {
+            if i > start {
+                parts.push((at + start..at + i, w[start..i].to_lowercase()));
+            }
+            start = i + c.len_utf8();
+        }
+        parts
+    })
 }
 
 /// A lower-case word without its accents: compatibility decomposition, combining marks
@@ -52,7 +64,7 @@ fn fold(word: &str) -> String {
 
 /// The words of `text` as they are compared: lower case, accents folded.
 pub fn words(text: &str) -> Vec<String> {
-    raw_words(text).map(|w| fold(&w)).collect()
+    raw_words(text).map(|(_, w)| fold(&w)).collect()
 }
 
 /// The Snowball stemmer for a Whisper language code (`en`, `de`, ...); `None` for a language
@@ -83,7 +95,7 @@ pub fn stemmer_for(language: Option<&str>) -> Option<Algorithm> {
 
 /// Stems of `text`'s words (stemmed as written, then folded like [`words`]).
 fn stems(text: &str, stemmer: &Stemmer) -> Vec<String> {
-    raw_words(text).map(|w| fold(&stemmer.stem(&w))).collect()
+    raw_words(text).map(|(_, w)| fold(&stemmer.stem(&w))).collect()
 }
 
 /// The words asked for, ready to be compared with transcripts in any language.
@@ -117,10 +129,9 @@ pub struct SaidMatch {
     /// 1 for the phrase in order, 0.9 for the phrase across two segments, 0.5 for every word in
     /// another order; times [`STEM_WEIGHT`] when only the stems match.
     pub score: f32,
-}
-
-fn contains_phrase(haystack: &[String], phrase: &[String]) -> bool {
-    !phrase.is_empty() && haystack.windows(phrase.len()).any(|w| w == phrase)
+    /// Where in `text` the words asked for are (bytes, in order): the phrase wherever it
+    /// occurs, or each word asked for.
+    pub marks: Vec<Range<usize>>,
 }
 
 /// One transcript, each segment already split into [`words`] (and stems, when Snowball has
@@ -128,6 +139,8 @@ fn contains_phrase(haystack: &[String], phrase: &[String]) -> bool {
 pub struct SaidWords {
     pub text: SpokenText,
     words: Vec<Vec<String>>,
+    /// Where each word is in its segment's text (bytes).
+    spans: Vec<Vec<Range<usize>>>,
     stemmed: Option<(Stemmer, Vec<Vec<String>>)>,
 }
 
@@ -143,12 +156,13 @@ impl std::fmt::Debug for SaidWords {
 impl From<SpokenText> for SaidWords {
     fn from(text: SpokenText) -> Self {
         let words = text.segments.iter().map(|(_, _, t)| words(t)).collect();
+        let spans = text.segments.iter().map(|(_, _, t)| raw_words(t).map(|(at, _)| at).collect()).collect();
         let stemmed = stemmer_for(text.language.as_deref()).map(|a| {
             let stemmer = Stemmer::create(a);
             let stems = text.segments.iter().map(|(_, _, t)| stems(t, &stemmer)).collect();
             (stemmer, stems)
         });
-        Self { text, words, stemmed }
+        Self { text, words, spans, stemmed }
     }
 }
 
@@ -209,6 +223,45 @@ struct Way<'a> {
     weight: f32,
 }
 
+/// Indices of `words` that make up `phrase` wherever it occurs.
+fn phrase_at(words: &[String], phrase: &[String]) -> Vec<usize> {
+    if phrase.is_empty() || phrase.len() > words.len() {
+        return Vec::new();
+    }
+    let mut at = Vec::new();
+    for start in 0..=words.len() - phrase.len() {
+        if words[start..start + phrase.len()] == *phrase {
+            at.extend(start..start + phrase.len());
+        }
+    }
+    at.dedup();
+    at
+}
+
+/// How `words` hold `query`: the phrase (score 1, its words) or every word in another order
+/// (0.5, each word asked for).
+fn held(words: &[String], query: &[String]) -> Option<(f32, Vec<usize>)> {
+    let phrase = phrase_at(words, query);
+    if !phrase.is_empty() {
+        return Some((1.0, phrase));
+    }
+    query
+        .iter()
+        .all(|q| words.contains(q))
+        .then(|| (0.5, (0..words.len()).filter(|i| query.contains(&words[*i])).collect()))
+}
+
+/// The byte ranges of the words at `indices` in a text, shifted by `by`.
+fn marks(spans: &[Range<usize>], indices: &[usize], by: isize) -> Vec<Range<usize>> {
+    indices
+        .iter()
+        .map(|i| {
+            let r = &spans[*i];
+            (r.start as isize + by) as usize..(r.end as isize + by) as usize
+        })
+        .collect()
+}
+
 /// Where in one transcript the `query` words were said.
 pub fn matches(said: &SaidWords, query: &SaidQuery) -> Vec<SaidMatch> {
     if query.is_empty() {
@@ -219,39 +272,39 @@ pub fn matches(said: &SaidWords, query: &SaidQuery) -> Vec<SaidMatch> {
         ways.push(Way { segments: stems, query: query.stems(stemmer), weight: STEM_WEIGHT });
     }
     let transcript = &said.text;
+    // A segment's text is shown trimmed: its words' places move by the white space cut.
+    let lead = |t: &str| (t.len() - t.trim_start().len()) as isize;
     let mut out = Vec::new();
     for (i, (start, end, text)) in transcript.segments.iter().enumerate() {
-        let score = ways
+        let best = ways
             .iter()
-            .filter_map(|Way { segments, query: q, weight }| {
-                let w = &segments[i];
-                let base = if contains_phrase(w, q) {
-                    1.0
-                } else if q.iter().all(|q| w.contains(q)) {
-                    0.5
-                } else {
-                    return None;
-                };
-                Some(base * weight)
-            })
-            .reduce(f32::max);
-        if let Some(score) = score {
-            out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score });
+            .filter_map(|way| held(&way.segments[i], &way.query).map(|(base, at)| (base * way.weight, at)))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((score, at)) = best {
+            let marks = marks(&said.spans[i], &at, -lead(text));
+            out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score, marks });
         }
     }
     // The phrase across a segment boundary (neither half has it alone).
     for i in 1..transcript.segments.len() {
-        let score = ways
+        let best = ways
             .iter()
-            .filter(|Way { segments: segs, query: q, .. }| {
-                let joined: Vec<String> = segs[i - 1].iter().chain(&segs[i]).cloned().collect();
-                contains_phrase(&joined, q) && !contains_phrase(&segs[i - 1], q) && !contains_phrase(&segs[i], q)
+            .filter_map(|Way { segments: segs, query: q, weight }| {
+                let (a, b) = (&segs[i - 1], &segs[i]);
+                let joined: Vec<String> = a.iter().chain(b).cloned().collect();
+                let at = phrase_at(&joined, q);
+                let whole = at.is_empty() || !phrase_at(a, q).is_empty() || !phrase_at(b, q).is_empty();
+                (!whole).then(|| (0.9 * weight, at, a.len()))
             })
-            .map(|way| 0.9 * way.weight)
-            .reduce(f32::max);
-        if let Some(score) = score {
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((score, at, split)) = best {
             let ((s, _, a), (_, e, b)) = (&transcript.segments[i - 1], &transcript.segments[i]);
-            out.push(SaidMatch { start_ms: *s, end_ms: *e, text: format!("{} {}", a.trim(), b.trim()), score });
+            let (first, second): (Vec<usize>, Vec<usize>) = at.iter().partition(|k| **k < split);
+            let second: Vec<usize> = second.iter().map(|k| k - split).collect();
+            let mut m = marks(&said.spans[i - 1], &first, -lead(a));
+            m.extend(marks(&said.spans[i], &second, (a.trim().len() + 1) as isize - lead(b)));
+            let text = format!("{} {}", a.trim(), b.trim());
+            out.push(SaidMatch { start_ms: *s, end_ms: *e, text, score, marks: m });
         }
     }
     out
@@ -334,6 +387,8 @@ mod tests {
         assert_eq!(words("Ça va? Très bien."), ["ca", "va", "tres", "bien"], "accents folded");
         assert_eq!(words("STRASSE Straße ﬁsh ２０２４"), ["strasse", "strasse", "fish", "2024"], "compatibility forms");
         assert_eq!(words("don't l’homme"), ["don", "t", "l", "homme"], "split at apostrophes");
+        let spans: Vec<_> = raw_words("Don’t go").collect();
+        assert_eq!(spans, [(0..3, "don".into()), (6..7, "t".into()), (8..10, "go".into())]);
         assert_eq!(words("我们去海边吧"), ["我", "们", "去", "海", "边", "吧"], "each ideograph a word");
         assert!(words(" ... ").is_empty());
     }
@@ -370,6 +425,9 @@ mod tests {
         assert_eq!(stemmer_for(Some("ja")), None);
         let de = SaidWords::from(in_language(Some("de"), &[(0, 1000, "Wir haben viele Häuser gesehen")]));
         assert_eq!(found(&de, "Haus"), [(0, 0.8)], "German stems, accents folded after stemming");
+        let m = &matches(&en, &SaidQuery::new("runs home"))[0];
+        let marked: Vec<&str> = m.marks.iter().map(|r| &m.text[r.clone()]).collect();
+        assert_eq!(marked, ["running", "home"], "the words as said, found by their stems");
     }
 
     #[test]
@@ -387,6 +445,11 @@ mod tests {
         assert_eq!(got, [(0, 2000, 1.0), (2000, 4000, 0.5), (4000, 8000, 0.9)]);
         assert_eq!(m[0].text, "Happy birthday to you!");
         assert_eq!(m[2].text, "then we said happy Birthday again");
+        // The words asked for, where they are in each text (the phrase, or each word).
+        let marked = |m: &SaidMatch| m.marks.iter().map(|r| m.text[r.clone()].to_string()).collect::<Vec<_>>();
+        assert_eq!(marked(&m[0]), ["Happy", "birthday"]);
+        assert_eq!(marked(&m[1]), ["birthday", "happy"]);
+        assert_eq!(marked(&m[2]), ["happy", "Birthday"], "across the two segments");
         assert!(matches(&t, &SaidQuery::new("happy cake")).is_empty(), "every word is needed");
         assert!(matches(&t, &SaidQuery::new("!?")).is_empty());
     }

@@ -96,6 +96,9 @@ pub struct LibraryHit {
     /// What was said during the moment, for videos that were listened to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub said: Option<String>,
+    /// For a search of what is said: where in `said` the words asked for are (bytes).
+    #[serde(skip)]
+    pub said_marks: Vec<std::ops::Range<usize>>,
     /// Whether anything was heard in the video at all (its transcript has subtitles to show).
     #[serde(skip)]
     pub speech: bool,
@@ -333,6 +336,7 @@ impl Library {
                     score,
                     duration_s: r.duration_s,
                     said: cached.said_during(s.start, s.end),
+                    said_marks: Vec::new(),
                     speech: cached.has_speech(),
                     copies: Vec::new(),
                 });
@@ -387,6 +391,10 @@ impl Library {
             let r = by_fp[&t.text.fingerprint];
             for m in super::said::matches(t, &wanted) {
                 let start = round_ms((m.start_ms as f64 / 1000.0).max(0.0));
+                let said = shorten_said(m.text.clone());
+                // A shortened text keeps its beginning: marks inside it stay.
+                let kept = if said == m.text { said.len() } else { said.len() - '…'.len_utf8() };
+                let said_marks = m.marks.into_iter().filter(|r| r.end <= kept).collect();
                 hits.push(LibraryHit {
                     rank: 0,
                     fingerprint: r.fingerprint,
@@ -395,7 +403,8 @@ impl Library {
                     end: round_ms((m.end_ms as f64 / 1000.0).max(start)),
                     score: m.score,
                     duration_s: r.duration_s,
-                    said: Some(shorten_said(m.text)),
+                    said: Some(said),
+                    said_marks,
                     speech: true,
                     copies: Vec::new(),
                 });

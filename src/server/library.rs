@@ -239,17 +239,39 @@ struct CardMoment<'a> {
     end: f64,
     score: f64,
     said: Option<&'a str>,
+    /// Where in `said` the words asked for are (bytes).
+    said_marks: &'a [std::ops::Range<usize>],
     copies: &'a [CopyOf],
 }
 
 fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json::Value {
-    let CardMoment { rank, start, end, score, said, copies } = m;
+    let CardMoment { rank, start, end, score, said, said_marks, copies } = m;
     let fp = video.fingerprint.to_hex();
     let copies: Vec<serde_json::Value> = copies
         .iter()
         .map(|c| json!({"fingerprint": c.fingerprint.to_hex(), "name": last_part(&c.source).unwrap_or(&c.source), "start": c.start, "end": c.end}))
         .collect();
+    // What was said, cut into plain and marked parts (the words a search of what is said found).
+    let said_parts: Option<Vec<serde_json::Value>> = said.filter(|_| !said_marks.is_empty()).map(|text| {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for r in said_marks.iter().filter(|r| r.end <= text.len() && text.is_char_boundary(r.start)) {
+            if r.start < at || !text.is_char_boundary(r.end) {
+                continue;
+            }
+            if r.start > at {
+                parts.push(json!({"text": &text[at..r.start], "mark": false}));
+            }
+            parts.push(json!({"text": &text[r.start..r.end], "mark": true}));
+            at = r.end;
+        }
+        if at < text.len() {
+            parts.push(json!({"text": &text[at..], "mark": false}));
+        }
+        parts
+    });
     json!({
+        "said_parts": said_parts,
         "copies": copies,
         "said": said,
         "rank": rank,
@@ -334,6 +356,7 @@ async fn library_search(
                 end: h.end,
                 score: f64::from(h.score),
                 said: h.said.as_deref(),
+                said_marks: &h.said_marks,
                 copies: &h.copies,
             };
             card(h.into(), local.get(&h.fingerprint), m)
@@ -381,6 +404,7 @@ async fn video_search(
                 end: r.end,
                 score: r.confidence,
                 said: said.as_deref(),
+                said_marks: &[],
                 copies: &[],
             };
             card(CardVideo::of_record(&record, frames.has_speech()), local.get(&fp), m)
@@ -557,7 +581,8 @@ mod tests {
         };
         let local = PathBuf::from("/videos/VID_1.mp4");
         let video = |speech| CardVideo { fingerprint: fp, source: "/videos/VID_1.mp4", duration_s: 30.0, speech };
-        let moment = |copies| CardMoment { rank: 1, start: 0.0, end: 9.5, score: 0.6, said: None, copies };
+        let moment =
+            |copies| CardMoment { rank: 1, start: 0.0, end: 9.5, score: 0.6, said: None, said_marks: &[], copies };
         let c = card(video(true), Some(&local), moment(std::slice::from_ref(&copy)));
         assert_eq!(
             c["copies"],
@@ -569,5 +594,27 @@ mod tests {
         assert_eq!((c["copies"].as_array().map(Vec::len), &c["subtitles"]), (Some(0), &serde_json::Value::Null));
         let c = card(video(true), None, moment(&[]));
         assert_eq!(c["subtitles"], serde_json::Value::Null, "nothing to play, no captions");
+    }
+
+    #[test]
+    fn what_was_said_comes_in_parts_with_the_words_found_marked() {
+        let video = CardVideo {
+            fingerprint: Fingerprint::from_bytes([7; 32]),
+            source: "a.mp4",
+            duration_s: 30.0,
+            speech: true,
+        };
+        let said = "Ça va, the café is open";
+        let marks = [8..11, 12..17];
+        let m =
+            CardMoment { rank: 1, start: 0.0, end: 2.0, score: 1.0, said: Some(said), said_marks: &marks, copies: &[] };
+        let c = card(video, None, m);
+        assert_eq!(
+            c["said_parts"],
+            json!([{"text": "Ça va, ", "mark": false}, {"text": "the", "mark": true}, {"text": " ", "mark": false},
+                {"text": "café", "mark": true}, {"text": " is open", "mark": false}])
+        );
+        let parts: String = c["said_parts"].as_array().unwrap().iter().map(|p| p["text"].as_str().unwrap()).collect();
+        assert_eq!(parts, said, "the parts are the whole text");
     }
 }

@@ -341,6 +341,7 @@ def run(args, browser):
             if (!s.startsWith('Moments where someone says') || !c) return null;
             return {{status: s, search: location.search, start: Number(c.dataset.start), end: Number(c.dataset.end),
                      said: (c.querySelector('.card-said') || {{}}).textContent || null,
+                     marked: Array.from(c.querySelectorAll('.card-said mark'), m => m.textContent),
                      checked: document.getElementById('said-only').checked}}; }})()""", t,
             diagnose=STATUS, fail_if=STATUS_ERROR)
         check_page_errors(browser)

@@ -581,7 +581,19 @@
     if (typeof result.said === "string" && result.said) {
       const said = document.createElement("p");
       said.className = "card-said";
-      said.textContent = `“${result.said}”`;
+      // The words a search of what is said found are marked.
+      const parts = Array.isArray(result.said_parts) ? result.said_parts : [{ text: result.said, mark: false }];
+      said.append("“");
+      for (const part of parts) {
+        if (part.mark) {
+          const mark = document.createElement("mark");
+          mark.textContent = String(part.text);
+          said.append(mark);
+        } else {
+          said.append(String(part.text));
+        }
+      }
+      said.append("”");
       said.title = result.said;
       body.append(said);
     }
