@@ -60,6 +60,7 @@ fn record(fp: Fingerprint, model_key: &str, frames: usize) -> VideoRecord {
         source: "bench".into(),
         created_at_ms: 0,
         transcript_id: None,
+        recorded_at_ms: None,
     }
 }
 

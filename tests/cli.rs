@@ -1279,3 +1279,60 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
     assert!(results.iter().all(|r| r.get("copies").is_none()), "{kept}");
     assert!(results.len() > folded["results"].as_array().unwrap().len(), "{kept}\n{folded}");
 }
+
+#[test]
+fn recording_dates_are_listed_and_bound_a_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // scenes.mp4 with the recording date a camera writes, beside odd.mkv (none).
+    let dated = dir.path().join("camera.mp4");
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(common::fixture("scenes.mp4"))
+        .args(["-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12.000000Z"])
+        .arg(&dated)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+    let out =
+        with_store(&store).args(["--json", "ingest"]).arg(&dated).arg(common::fixture("odd.mkv")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = json_lines(&with_store(&store).args(["--json", "store", "list"]).output().unwrap());
+    let recorded: std::collections::BTreeMap<String, serde_json::Value> = listed
+        .iter()
+        .map(|v| (v["source"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), v["recorded_at"].clone()))
+        .collect();
+    assert_eq!(recorded["camera.mp4"], "2024-07-14T15:30:12Z", "{listed:?}");
+    assert_eq!(recorded["odd.mkv"], serde_json::Value::Null, "{listed:?}");
+    let text = String::from_utf8(with_store(&store).args(["store", "list"]).output().unwrap().stdout).unwrap();
+    assert!(text.lines().any(|l| l.contains("2024-07-14") && l.ends_with("camera.mp4")), "{text}");
+
+    let schema = common::repo_schema("library-search-response.schema.json");
+    let search = |extra: &[&str]| {
+        let out =
+            with_store(&store).args(["--json", "library", "search", "a red screen"]).args(extra).output().unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        common::assert_valid(&schema, &answer);
+        answer["results"].as_array().unwrap().iter().map(|r| r["recorded_at"].clone()).collect::<Vec<_>>()
+    };
+    let all = search(&[]);
+    assert!(all.contains(&serde_json::Value::Null) && all.contains(&"2024-07-14T15:30:12Z".into()), "{all:?}");
+    let summer = search(&["--from", "2024-06", "--until", "2024-08"]);
+    assert!(!summer.is_empty() && summer.iter().all(|r| r == "2024-07-14T15:30:12Z"), "{summer:?}");
+    assert!(search(&["--until", "2024-07-13"]).is_empty());
+    for (args, needle) in [
+        (["--from", "2024-13"], "not a date"),
+        (["--from", "14.07.2024"], "not a date"),
+        (["--until", "2024-07-1"], "not a date"),
+    ] {
+        let out = with_store(&store).args(["library", "search", "a red screen"]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}: {out:?}");
+    }
+    let out = with_store(&store)
+        .args(["library", "search", "a red screen", "--from", "2025", "--until", "2024"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("ends before it starts"), "{out:?}");
+}

@@ -367,3 +367,47 @@ async fn copies_of_a_video_are_one_result() {
     q.copies = Copies::Keep;
     assert_eq!(lib.search(&q).await.unwrap().hits.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_range_keeps_to_videos_recorded_in_it() {
+    use chronoseek::library::period::RecordedRange;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // scenes.mp4 as a camera would have written it (the same streams, a recording date), and
+    // scenes.webm, which says nothing about when it was recorded.
+    let dated_path = dir.path().join("camera.mp4");
+    let fixture = common::fixture("scenes.mp4");
+    ffmpeg(
+        &["-i", fixture.to_str().unwrap(), "-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12Z"],
+        &dated_path,
+    );
+    let dated = ingest_path(&engine, &dated_path).await;
+    let undated = ingest(&engine, "scenes.webm").await;
+    assert_eq!((dated.recorded_at_ms, undated.recorded_at_ms), (Some(1_720_971_012_000), None));
+    let stored = engine.store().video(&dated.fingerprint, engine.model().key()).await.unwrap().unwrap();
+    assert_eq!(stored.recorded_at_ms, Some(1_720_971_012_000), "read back from the store");
+    let lib = Library::new(engine.clone(), &dir.path().join("library"));
+    lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+
+    let within = |from: &str, until: &str| {
+        let mut q = query("a red screen", 10);
+        q.recorded = RecordedRange::new(
+            (!from.is_empty()).then(|| from.parse().unwrap()),
+            (!until.is_empty()).then(|| until.parse().unwrap()),
+        )
+        .unwrap();
+        q
+    };
+    let videos = |a: &chronoseek::library::LibraryAnswer| {
+        a.hits.iter().map(|h| h.fingerprint).collect::<std::collections::BTreeSet<_>>()
+    };
+    let all = lib.search(&within("", "")).await.unwrap();
+    assert_eq!(videos(&all), [dated.fingerprint, undated.fingerprint].into(), "no range: every video");
+    let july = lib.search(&within("2024-07", "2024-07")).await.unwrap();
+    assert_eq!(videos(&july), [dated.fingerprint].into());
+    assert_eq!(july.stats.videos_scanned_exact, 1, "only the video in range is scored");
+    assert!(july.hits.iter().all(|h| h.recorded_at_ms == Some(1_720_971_012_000)));
+    assert_eq!(videos(&lib.search(&within("2024", "")).await.unwrap()), [dated.fingerprint].into());
+    assert!(lib.search(&within("2024-07-15", "")).await.unwrap().hits.is_empty(), "recorded the day before");
+    assert!(lib.search(&within("", "2024-07-13")).await.unwrap().hits.is_empty());
+}

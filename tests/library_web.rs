@@ -291,7 +291,15 @@ async fn api_media_and_refusals() {
     let c = app.engine.counters().since(&c0);
     assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (6, 0, 0), "{c:?}");
     assert_eq!(c.said_transcript_scans, 1, "the transcripts are read once, then held: {c:?}");
+    // A recording-date range: none of these fixtures carries a date, so a dated search finds
+    // nothing; an open one (empty values, as the page's empty inputs send) finds as before.
+    let dated = get_json(&http, format!("{}/api/library/search?q=red&from=2024-06&until=2024-08", app.base)).await;
+    assert!(dated["results"].as_array().unwrap().is_empty(), "{dated}");
+    let open = get_json(&http, format!("{}/api/library/search?q=red&from=&until=", app.base)).await;
+    assert!(!open["results"].as_array().unwrap().is_empty(), "{open}");
     for (path, code, needle) in [
+        ("/api/library/search?q=red&from=June", "INVALID_REQUEST", "from: 'June' is not a date"),
+        ("/api/library/search?q=red&from=2025&until=2024", "INVALID_REQUEST", "ends before it starts"),
         ("/api/library/search?said=", "QUERY_INVALID", "empty"),
         ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),
         ("/api/library/search?said=dog&q=dog", "INVALID_REQUEST", "one of q"),
@@ -716,6 +724,12 @@ async fn the_page_in_a_real_browser() {
     let cues = captions["cues"].as_array().unwrap();
     assert_eq!((captions["tracks"].as_u64(), cues.len()), (Some(1), 1), "{report}");
     assert_eq!((cues[0][0].as_f64(), cues[0][1].as_f64(), &cues[0][2]), (Some(12.0), Some(14.0), &SAID.into()));
+    // "Recorded from June 2024": an address of its own, nothing found (no fixture has a date);
+    // Back returns to the undated search with the input empty again.
+    let dated = &history["dated"];
+    assert_eq!(dated["search"], "?q=a+red+screen&top_k=10&from=2024-06", "{report}");
+    assert_eq!(dated["cards"], 0, "{report}");
+    assert_eq!(dated["back"]["from"], "", "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

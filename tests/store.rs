@@ -21,6 +21,7 @@ fn record(fp: Fingerprint, ingest_id: &str, frames: u32) -> VideoRecord {
         source: "it's a test".into(),
         created_at_ms: 1,
         transcript_id: None,
+        recorded_at_ms: None,
     }
 }
 

@@ -618,6 +618,7 @@ mod listening {
             source: "hand-made".into(),
             created_at_ms: 1,
             transcript_id: Some("t1".into()),
+            recorded_at_ms: None,
         };
         engine.store().put_video_with_transcript(&record, &frames, &transcript).await.unwrap();
         let cached = engine.frames(&record).await.unwrap();
@@ -734,12 +735,14 @@ mod listening {
         meta.add(one).execute().await.unwrap();
         assert_eq!(chronoseek::index::current_version(&conn).await.unwrap(), 1);
 
-        // Opened by this build: migrated to 2, the old video reads with no transcript.
+        // Opened by this build: migrated to the latest schema (2: transcripts, 3: recording
+        // dates), the old video reads with no transcript and no recording date.
         let store = Store::open(&uri).await.unwrap();
-        assert_eq!(store.schema_version(), 2);
+        assert_eq!(store.schema_version(), chronoseek::index::latest_version());
+        assert_eq!(chronoseek::index::latest_version(), 3);
         let listed = store.list_videos().await.unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].transcript_id, None);
+        assert_eq!((&listed[0].transcript_id, listed[0].recorded_at_ms), (&None, None));
         assert_eq!(store.transcript(&listed[0]).await.unwrap(), None);
         drop(store);
         let engine = engine(dir.path(), None).await;

@@ -14,6 +14,7 @@ use chronoseek::fingerprint::Fingerprint;
 use chronoseek::index::VideoRecord;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
+use chronoseek::library::period::{Period, RecordedRange, rfc3339};
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
 use chronoseek::library::reel::{self, ReelError, ReelSize, Wanted};
 use chronoseek::library::{
@@ -104,6 +105,14 @@ pub struct LibrarySearchArgs {
     /// Score every video exactly instead of taking candidates from the index.
     #[arg(long)]
     pub exact: bool,
+    /// Only videos recorded from the start of this year, month or day (2024, 2024-06,
+    /// 2024-06-21; UTC), by the date their container holds; videos without one are left out.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<Period>,
+    /// Only videos recorded until the end of this year, month or day (`--from 2024-06 --until
+    /// 2024-08`: June through August).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<Period>,
     /// List moments of copies of a video (the same footage stored twice: a re-encode, another
     /// size or container) as results of their own, instead of under the best-ranked copy.
     #[arg(long)]
@@ -356,6 +365,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if args.keep_copies {
         q.copies = Copies::Keep;
     }
+    q.recorded = RecordedRange::new(args.from, args.until).map_err(|e| invalid(e.to_string()))?;
     let answer = library.search(&q).await;
     engine.flush(super::FLUSH_LIMIT).await;
     let answer = answer?;
@@ -411,8 +421,9 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     for h in &answer.hits {
         // Times as `clip` and `--at` take them: copy a line's interval into `chronoseek clip`.
         let interval = format!("{} – {}", format_clock(h.start), format_clock(h.end));
+        let recorded = h.recorded_at_ms.map(|ms| format!("{}  ", &rfc3339(ms)[..10])).unwrap_or_default();
         out.say(format!(
-            "{:>3}  {:.4}  {interval:>21}  {}  {}",
+            "{:>3}  {:.4}  {interval:>21}  {}  {recorded}{}",
             h.rank,
             h.score,
             &h.fingerprint.to_hex()[..12],

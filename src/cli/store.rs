@@ -109,14 +109,21 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
                 "library_indexes": indexes}));
         }
         StoreCommand::List => {
+            use chronoseek::library::period::rfc3339;
             for v in store.list_videos().await? {
+                let recorded = v.recorded_at_ms.map(rfc3339);
                 out.say(format!(
-                    "{}  {:>8.1} s  {:>6} frames  {:<24}  {}",
-                    v.fingerprint, v.duration_s, v.frame_count, v.model_key, v.source
+                    "{}  {:>8.1} s  {:>6} frames  {:<24}  {:<10}  {}",
+                    v.fingerprint,
+                    v.duration_s,
+                    v.frame_count,
+                    v.model_key,
+                    recorded.as_deref().map_or("-", |r| &r[..10]),
+                    v.source
                 ));
                 out.json_line(&json!({"fingerprint": v.fingerprint.to_hex(), "model_key": v.model_key,
                     "duration_s": v.duration_s, "frames": v.frame_count, "width": v.width, "height": v.height,
-                    "sampling": v.sampling, "source": v.source}));
+                    "sampling": v.sampling, "source": v.source, "recorded_at": recorded}));
             }
         }
         StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
@@ -250,6 +257,7 @@ async fn bench(store: &Store, g: &GlobalOpts, a: StoreBenchArgs, out: &Output) -
         source: format!("store bench {name}"),
         created_at_ms: stamp,
         transcript_id: None,
+        recorded_at_ms: None,
     };
     let stamp = || chronoseek::clock::now_ms() as i64;
     // Writes: one video per commit, as ingests commit them (60 frames each).

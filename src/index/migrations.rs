@@ -14,8 +14,11 @@ use super::StoreError;
 use super::retry::retrying;
 
 /// Every migration this build knows, in order. Embedded so the binary needs no files at run time.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/0001_initial.json"), include_str!("../../migrations/0002_transcripts.json")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.json"),
+    include_str!("../../migrations/0002_transcripts.json"),
+    include_str!("../../migrations/0003_recorded_at.json"),
+];
 
 pub const META_TABLE: &str = "meta";
 

@@ -24,6 +24,10 @@ pub struct VideoRecord {
     /// The transcript this record vouches for (`None`: nobody listened to the video for this
     /// record: ingested with audio off, or before transcripts existed).
     pub transcript_id: Option<String>,
+    /// When the video was recorded (ms since the Unix epoch, UTC), from its container's tags
+    /// (`ingest::recorded`); `None` when it says nothing plausible, or was stored before dates
+    /// were read.
+    pub recorded_at_ms: Option<i64>,
 }
 
 /// The per-frame embeddings of one video: `timestamps_ms[i]` is the time of row `i` of the

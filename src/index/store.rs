@@ -841,6 +841,7 @@ fn video_batch(rs: &[&VideoRecord]) -> Result<RecordBatch, StoreError> {
             ("source", Arc::new(StringArray::from_iter_values(rs.iter().map(|r| r.source.as_str())))),
             ("created_at_ms", Arc::new(Int64Array::from_iter_values(rs.iter().map(|r| r.created_at_ms)))),
             ("transcript_id", Arc::new(StringArray::from_iter(rs.iter().map(|r| r.transcript_id.as_deref())))),
+            ("recorded_at_ms", Arc::new(Int64Array::from_iter(rs.iter().map(|r| r.recorded_at_ms)))),
         ],
     )
 }
@@ -976,6 +977,7 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
     let source = col::<StringArray>(b, "source")?;
     let at = col::<Int64Array>(b, "created_at_ms")?;
     let transcript = col::<StringArray>(b, "transcript_id")?;
+    let recorded = col::<Int64Array>(b, "recorded_at_ms")?;
     (0..b.num_rows())
         .map(|i| {
             Ok(VideoRecord {
@@ -994,6 +996,7 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
                 source: source.value(i).to_string(),
                 created_at_ms: at.value(i),
                 transcript_id: (!transcript.is_null(i)).then(|| transcript.value(i).to_string()),
+                recorded_at_ms: (!recorded.is_null(i)).then(|| recorded.value(i)),
             })
         })
         .collect()

@@ -9,6 +9,7 @@ pub mod listen;
 mod pipeline;
 mod plan;
 pub mod platform;
+pub mod recorded;
 mod sampler;
 pub mod ssrf;
 pub mod thumbnail;

@@ -406,6 +406,7 @@ impl Ingestor {
             source: label.to_string(),
             created_at_ms: timestamp_now_ms(),
             transcript_id: None,
+            recorded_at_ms: sample.info.recorded_at_ms,
         };
         let audio_secs = transcript.as_ref().map_or(0.0, |l| l.audio_secs);
         let transcript = transcript.map(|l| l.transcript);

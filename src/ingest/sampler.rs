@@ -97,6 +97,8 @@ pub struct VideoInfo {
     pub rotation: u32,
     /// The container also holds an audio stream.
     pub has_audio: bool,
+    /// When it was recorded, from the container's (or the video stream's) tags.
+    pub recorded_at_ms: Option<i64>,
 }
 
 /// One kept frame: its time and its `3 x size x size` normalised pixels.
@@ -199,7 +201,10 @@ pub(super) fn stream_info(
         .map(|sd| rotation_from_matrix(sd.data()))
         .unwrap_or(0);
     let has_audio = ictx.streams().best(ffmpeg::media::Type::Audio).is_some();
-    VideoInfo { duration_s, width, height, source_fps, rotation, has_audio }
+    let (container_tags, stream_tags) = (ictx.metadata(), stream.metadata());
+    let tags: Vec<(&str, &str)> = container_tags.iter().chain(stream_tags.iter()).collect();
+    let recorded_at_ms = super::recorded::recorded_at_ms(tags.iter().copied(), crate::clock::now_ms() as i64);
+    VideoInfo { duration_s, width, height, source_fps, rotation, has_audio, recorded_at_ms }
 }
 
 /// The best video stream of an opened file, ready to decode: what the sampler and thumbnails

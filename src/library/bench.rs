@@ -416,6 +416,7 @@ pub async fn library_bench(
             source: format!("bench://video-{v}"),
             created_at_ms: crate::clock::now_ms() as i64,
             transcript_id: None,
+            recorded_at_ms: None,
         };
         batch.push((record, m));
         if batch.len() == 100 || v + 1 == opts.videos {

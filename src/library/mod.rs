@@ -20,6 +20,7 @@ pub mod copies;
 mod index;
 mod layout;
 pub mod names;
+pub mod period;
 pub mod playlist;
 pub mod probe;
 pub mod reel;

@@ -349,6 +349,7 @@ mod tests {
                 source: format!("v{v}"),
                 created_at_ms: 1,
                 transcript_id: Some(format!("t{v}")),
+                recorded_at_ms: None,
             };
             let segment = SpokenSegment { start_ms: 0, end_ms: 1000, text: format!("video {v}"), embedding: vec![1.0] };
             let transcript = Transcript {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::copies::{self, CopyOf, CopyPairs};
 use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
+use super::period::RecordedRange;
 use super::probe::Probe;
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::counters::Counters;
@@ -72,11 +73,20 @@ pub struct LibraryQuery {
     pub videos: Vec<Fingerprint>,
     pub candidates: Candidates,
     pub copies: Copies,
+    /// Only videos recorded in this range (open: every video, dated or not).
+    pub recorded: RecordedRange,
 }
 
 impl LibraryQuery {
     pub fn new(probe: impl Into<Probe>, top_k: LibraryTopK) -> Self {
-        Self { probe: probe.into(), top_k, videos: Vec::new(), candidates: Candidates::Ann, copies: Copies::Fold }
+        Self {
+            probe: probe.into(),
+            top_k,
+            videos: Vec::new(),
+            candidates: Candidates::Ann,
+            copies: Copies::Fold,
+            recorded: RecordedRange::default(),
+        }
     }
 }
 
@@ -93,6 +103,13 @@ pub struct LibraryHit {
     /// (comparable across videos).
     pub score: f32,
     pub duration_s: f64,
+    /// When the video was recorded (RFC 3339, UTC, in JSON), when its container says.
+    #[serde(
+        rename = "recorded_at",
+        serialize_with = "super::period::serialize_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recorded_at_ms: Option<i64>,
     /// What was said during the moment, for videos that were listened to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub said: Option<String>,
@@ -276,10 +293,15 @@ impl Library {
         let mut exact: Vec<&VideoRecord> = Vec::new();
         if !q.videos.is_empty() {
             for fp in &q.videos {
-                exact.push(by_fp.get(fp).copied().ok_or(LibraryError::UnknownVideo(*fp))?);
+                let r = by_fp.get(fp).copied().ok_or(LibraryError::UnknownVideo(*fp))?;
+                if q.recorded.contains(r.recorded_at_ms) {
+                    exact.push(r);
+                }
             }
-        } else if q.candidates == Candidates::Exact {
-            exact.extend(records.iter());
+        } else if q.candidates == Candidates::Exact || !q.recorded.is_open() {
+            // A date range is a restriction like --video: the videos in it are scored exactly
+            // (the graph would propose videos outside it and leave too few inside).
+            exact.extend(records.iter().filter(|r| q.recorded.contains(r.recorded_at_ms)));
         } else {
             let k = (q.top_k.get() * 20).clamp(64, 1000);
             let found = self.ann_candidates(&query, k, &records).await?;
@@ -335,6 +357,7 @@ impl Library {
                     end: round_ms(s.end.max(s.start).max(0.0)),
                     score,
                     duration_s: r.duration_s,
+                    recorded_at_ms: r.recorded_at_ms,
                     said: cached.said_during(s.start, s.end),
                     said_marks: Vec::new(),
                     speech: cached.has_speech(),
@@ -389,6 +412,9 @@ impl Library {
         stats.videos_with_speech = Some(held.len());
         for t in held.iter().filter(|t| q.videos.is_empty() || q.videos.contains(&t.text.fingerprint)) {
             let r = by_fp[&t.text.fingerprint];
+            if !q.recorded.contains(r.recorded_at_ms) {
+                continue;
+            }
             for m in super::said::matches(t, &wanted) {
                 let start = round_ms((m.start_ms as f64 / 1000.0).max(0.0));
                 let said = shorten_said(m.text.clone());
@@ -403,6 +429,7 @@ impl Library {
                     end: round_ms((m.end_ms as f64 / 1000.0).max(start)),
                     score: m.score,
                     duration_s: r.duration_s,
+                    recorded_at_ms: r.recorded_at_ms,
                     said: Some(said),
                     said_marks,
                     speech: true,

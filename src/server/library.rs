@@ -33,6 +33,7 @@ use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
+use crate::library::period::{Period, PeriodError, RecordedRange, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
 use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
@@ -181,6 +182,18 @@ fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
     }
 }
 
+/// `from` and `until`: a year, month or day each (empty: not given).
+#[allow(clippy::result_large_err)]
+fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpError> {
+    let period = |name: &str| -> Result<Option<Period>, HttpError> {
+        match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|e: PeriodError| bad(format!("{name}: {e}"))),
+        }
+    };
+    RecordedRange::new(period("from")?, period("until")?).map_err(|e| bad(e.to_string()))
+}
+
 #[allow(clippy::result_large_err)]
 fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
     s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
@@ -205,17 +218,30 @@ struct CardVideo<'a> {
     duration_s: f64,
     /// Something was heard in it: the player offers its transcript as captions.
     speech: bool,
+    recorded_at_ms: Option<i64>,
 }
 
 impl<'a> CardVideo<'a> {
     fn of_record(r: &'a VideoRecord, speech: bool) -> Self {
-        Self { fingerprint: r.fingerprint, source: &r.source, duration_s: r.duration_s, speech }
+        Self {
+            fingerprint: r.fingerprint,
+            source: &r.source,
+            duration_s: r.duration_s,
+            speech,
+            recorded_at_ms: r.recorded_at_ms,
+        }
     }
 }
 
 impl<'a> From<&'a LibraryHit> for CardVideo<'a> {
     fn from(h: &'a LibraryHit) -> Self {
-        Self { fingerprint: h.fingerprint, source: &h.source, duration_s: h.duration_s, speech: h.speech }
+        Self {
+            fingerprint: h.fingerprint,
+            source: &h.source,
+            duration_s: h.duration_s,
+            speech: h.speech,
+            recorded_at_ms: h.recorded_at_ms,
+        }
     }
 }
 
@@ -271,6 +297,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json:
         parts
     });
     json!({
+        "recorded_at": video.recorded_at_ms.map(rfc3339),
         "said_parts": said_parts,
         "copies": copies,
         "said": said,
@@ -298,7 +325,7 @@ async fn videos(State(app): State<Arc<LibraryApp>>) -> Result<Response, HttpErro
             let path = local.get(&r.fingerprint)?;
             Some(json!({"fingerprint": r.fingerprint.to_hex(), "name": display_name(&CardVideo::of_record(r, false), Some(path)),
                 "source": path.display().to_string(), "duration": r.duration_s, "frames": r.frame_count,
-                "media": format!("/media/{}", r.fingerprint)}))
+                "media": format!("/media/{}", r.fingerprint), "recorded_at": r.recorded_at_ms.map(rfc3339)}))
         })
         .collect();
     Ok(axum::Json(json!({"videos": list})).into_response())
@@ -313,9 +340,11 @@ async fn library_search(
 ) -> Result<Response, HttpError> {
     let started = Instant::now();
     let post = req.method() == axum::http::Method::POST;
-    let known: &[&str] = if post { &["top_k"] } else { &["q", "said", "like", "at", "top_k"] };
+    let known: &[&str] =
+        if post { &["top_k", "from", "until"] } else { &["q", "said", "like", "at", "top_k", "from", "until"] };
     let p = params(raw, known)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
+    let recorded = recorded_range(&p)?;
     let (probe, described) = if post {
         let body = read_body(req.into_body(), MAX_PICTURE_BYTES, PICTURE_BODY_TIMEOUT).await?;
         let picture = tokio::task::spawn_blocking(move || Picture::decode(&body)).await.map_err(internal)??;
@@ -344,7 +373,9 @@ async fn library_search(
             }
         }
     };
-    let answer = app.library.search(&LibraryQuery::new(probe, k)).await?;
+    let mut query = LibraryQuery::new(probe, k);
+    query.recorded = recorded;
+    let answer = app.library.search(&query).await?;
     let local = local_files_of(&app, &answer.hits.iter().map(|h| h.fingerprint).collect::<Vec<_>>()).await?;
     let results: Vec<serde_json::Value> = answer
         .hits
@@ -580,7 +611,13 @@ mod tests {
             end: 9.0,
         };
         let local = PathBuf::from("/videos/VID_1.mp4");
-        let video = |speech| CardVideo { fingerprint: fp, source: "/videos/VID_1.mp4", duration_s: 30.0, speech };
+        let video = |speech| CardVideo {
+            fingerprint: fp,
+            source: "/videos/VID_1.mp4",
+            duration_s: 30.0,
+            speech,
+            recorded_at_ms: Some(1_720_971_012_000),
+        };
         let moment =
             |copies| CardMoment { rank: 1, start: 0.0, end: 9.5, score: 0.6, said: None, said_marks: &[], copies };
         let c = card(video(true), Some(&local), moment(std::slice::from_ref(&copy)));
@@ -590,6 +627,7 @@ mod tests {
             "start": 1.0, "end": 9.0}])
         );
         assert_eq!(c["subtitles"], format!("/subtitles/{fp}"));
+        assert_eq!(c["recorded_at"], "2024-07-14T15:30:12Z");
         let c = card(video(false), Some(&local), moment(&[]));
         assert_eq!((c["copies"].as_array().map(Vec::len), &c["subtitles"]), (Some(0), &serde_json::Value::Null));
         let c = card(video(true), None, moment(&[]));
@@ -603,6 +641,7 @@ mod tests {
             source: "a.mp4",
             duration_s: 30.0,
             speech: true,
+            recorded_at_ms: None,
         };
         let said = "Ça va, the café is open";
         let marks = [8..11, 12..17];

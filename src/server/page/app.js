@@ -15,6 +15,8 @@
     searchForm: $("search-form"),
     q: $("q"),
     saidOnly: $("said-only"),
+    from: $("from"),
+    until: $("until"),
     topK: $("top-k"),
     picture: $("picture"),
     pictureButton: $("picture-button"),
@@ -241,6 +243,15 @@
     if (push && search !== window.location.search) window.history.pushState(null, "", search);
   }
 
+  // "Recorded from … until …": months the server takes as `from` and `until`.
+  function dated(params) {
+    for (const key of ["from", "until"]) {
+      const value = els[key].value.trim();
+      if (value) params.set(key, value);
+    }
+    return params;
+  }
+
   // Words in the library: what is seen (`q`), or, with `said`, where they are said (the
   // transcripts).
   function searchWords(q, topK, push, said = false) {
@@ -248,7 +259,7 @@
     els.q.value = q;
     els.saidOnly.checked = said;
     els.topK.value = String(topK);
-    const params = new URLSearchParams({ [said ? "said" : "q"]: q, top_k: String(topK) });
+    const params = dated(new URLSearchParams({ [said ? "said" : "q"]: q, top_k: String(topK) }));
     remember(params, push);
     runSearch(`/api/library/search?${params}`, {}, said ? `where someone says “${q}”` : "");
   }
@@ -269,7 +280,7 @@
 
   function searchLike(fingerprint, at, topK, push) {
     selectTab(0);
-    const params = new URLSearchParams({ like: fingerprint, at: at.toFixed(3), top_k: String(topK) });
+    const params = dated(new URLSearchParams({ like: fingerprint, at: at.toFixed(3), top_k: String(topK) }));
     remember(params, push);
     const name = videoNames.get(fingerprint) || fingerprint.slice(0, 12);
     runSearch(`/api/library/search?${params}`, {}, `like ${name} at ${formatMoment(at)}`);
@@ -283,6 +294,8 @@
     const q = (p.get("q") || "").trim();
     const said = (p.get("said") || "").trim();
     const at = Number(p.get("at"));
+    els.from.value = p.get("from") || "";
+    els.until.value = p.get("until") || "";
     if (said) {
       searchWords(said, topK, false, true);
     } else if (p.get("like") && p.has("at") && Number.isFinite(at)) {
@@ -319,7 +332,7 @@
   els.picture.addEventListener("change", () => {
     const file = els.picture.files && els.picture.files[0];
     if (!file) return;
-    const params = new URLSearchParams({ top_k: String(readTopK(els.topK)) });
+    const params = dated(new URLSearchParams({ top_k: String(readTopK(els.topK)) }));
     const init = {
       method: "POST",
       body: file,
@@ -571,6 +584,14 @@
     scoreEl.className = "score";
     scoreEl.textContent = score;
     meta.append(when, scoreEl);
+    // When the video was recorded, if its file says.
+    if (typeof result.recorded_at === "string" && result.recorded_at) {
+      const recorded = document.createElement("time");
+      recorded.className = "card-recorded";
+      recorded.dateTime = result.recorded_at;
+      recorded.textContent = result.recorded_at.slice(0, 10);
+      meta.append(recorded);
+    }
 
     const rank = document.createElement("div");
     rank.className = "card-rank";
