@@ -1335,4 +1335,30 @@ fn recording_dates_are_listed_and_bound_a_search() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("ends before it starts"), "{out:?}");
+
+    // A video stored before dates were read (its record says nothing): `store dates` reads the
+    // date from its file, and only writes with no --dry-run.
+    let recorded_at = |name: &str| {
+        let listed = json_lines(&with_store(&store).args(["--json", "store", "list"]).output().unwrap());
+        listed.iter().find(|v| v["source"].as_str().unwrap().ends_with(name)).unwrap()["recorded_at"].clone()
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = chronoseek::index::Store::open(store.to_str().unwrap()).await.unwrap();
+        let old = s.list_videos().await.unwrap().into_iter().find(|v| v.source.ends_with("camera.mp4")).unwrap();
+        s.set_recorded_at(&old, None).await.unwrap();
+    });
+    assert_eq!(recorded_at("camera.mp4"), serde_json::Value::Null);
+    let dry = json_lines(&with_store(&store).args(["--json", "store", "dates", "--dry-run"]).output().unwrap());
+    assert_eq!(
+        (&dry[0]["undated"], &dry[0]["dated"], &dry[0]["no_date_in_file"]),
+        (&2.into(), &1.into(), &1.into()),
+        "{dry:?}"
+    );
+    assert_eq!(recorded_at("camera.mp4"), serde_json::Value::Null, "a dry run writes nothing");
+    let done = with_store(&store).args(["store", "dates"]).output().unwrap();
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success() && text.contains("dated 1; 1 say nothing"), "{done:?}");
+    assert_eq!(recorded_at("camera.mp4"), "2024-07-14T15:30:12Z");
+    let summer = search(&["--from", "2024-07", "--until", "2024-07"]);
+    assert!(!summer.is_empty(), "the dated record is searched, its frames untouched");
 }

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::global::GlobalOpts;
-use chronoseek::index::Store;
+use chronoseek::index::{Store, VideoRecord};
 
 use super::{CliError, output::Output};
 
@@ -28,6 +28,17 @@ pub enum StoreCommand {
     /// deleted included), or `--missing`. The library index is brought up to date. Deleted rows
     /// stay in the tables' older versions until `--purge` (or a week's `optimize`).
     Remove(RemoveArgs),
+    /// Read the recording date of stored videos that have none from their files (videos
+    /// stored before dates were read; their frames and transcripts are kept as they are).
+    /// Videos without a local file that still holds their bytes are skipped.
+    Dates(DatesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DatesArgs {
+    /// Only report what would be dated; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,12 +139,69 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
         }
         StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
         StoreCommand::Remove(a) => remove(&store, g, a, out).await?,
+        StoreCommand::Dates(a) => dates(&store, a, out).await?,
         StoreCommand::Optimize => {
             store.optimize().await?;
             out.say("optimized");
             out.json_line(&json!({"optimized": true}));
         }
     }
+    Ok(())
+}
+
+/// `chronoseek store dates`: recording dates for stored videos that have none.
+async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliError> {
+    use chronoseek::library::period::rfc3339;
+    let undated: Vec<VideoRecord> =
+        store.list_videos().await?.into_iter().filter(|r| r.recorded_at_ms.is_none()).collect();
+    let mut fingerprints: Vec<_> = undated.iter().map(|r| r.fingerprint).collect();
+    fingerprints.sort();
+    fingerprints.dedup();
+    let local = chronoseek::library::names::local_files_of(store, &fingerprints).await?;
+    let bar = out.items_bar(fingerprints.len() as u64, "videos");
+    let (mut dated, mut no_date, mut no_file, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
+    for fp in &fingerprints {
+        bar.inc(1);
+        let Some(path) = local.get(fp).cloned() else {
+            no_file += 1;
+            continue;
+        };
+        let probed = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || chronoseek::ingest::probe(&path)
+        })
+        .await
+        .map_err(|e| CliError::new(chronoseek::protocol::ErrorCode::InternalError, e.to_string()))?;
+        let at = match probed {
+            Ok(info) => info.recorded_at_ms,
+            Err(e) => {
+                tracing::warn!(video = %path.display(), error = %e, "cannot read the file's header");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let Some(at) = at else {
+            no_date += 1;
+            continue;
+        };
+        dated += 1;
+        if !args.dry_run {
+            // Every model's record of these bytes.
+            for r in undated.iter().filter(|r| r.fingerprint == *fp) {
+                store.set_recorded_at(r, Some(at)).await?;
+            }
+        }
+        out.say(format!("{fp}  {}  {}", rfc3339(at), path.display()));
+    }
+    bar.finish_and_clear();
+    let verb = if args.dry_run { "would date" } else { "dated" };
+    out.say(format!(
+        "{} videos without a date: {verb} {dated}; {no_date} say nothing in their files, {no_file} have no local file, \
+         {unreadable} could not be read",
+        fingerprints.len()
+    ));
+    out.json_line(&json!({"undated": fingerprints.len(), "dated": dated, "no_date_in_file": no_date,
+        "no_local_file": no_file, "unreadable": unreadable, "dry_run": args.dry_run}));
     Ok(())
 }
 

@@ -469,6 +469,23 @@ impl Store {
         Ok(updated)
     }
 
+    /// Sets when a complete video was recorded without touching its frames or transcript (for
+    /// videos stored before dates were read): a new marker with the date (the newest marker
+    /// wins), then the superseded one is removed. A crash between the steps leaves the old
+    /// record or the new one, each whole. Returns the new record.
+    pub async fn set_recorded_at(
+        &self,
+        record: &VideoRecord,
+        recorded_at_ms: Option<i64>,
+    ) -> Result<VideoRecord, StoreError> {
+        let updated =
+            VideoRecord { recorded_at_ms, created_at_ms: now_ms().max(record.created_at_ms + 1), ..record.clone() };
+        let marker = video_batch(&[&updated])?;
+        retrying("write marker", || self.videos.add(marker.clone()).execute()).await?;
+        self.remove_superseded(&[&updated]).await?;
+        Ok(updated)
+    }
+
     /// The transcript a record names (`None` when it names none, or when a racing writer has
     /// just replaced it).
     pub async fn transcript(&self, record: &VideoRecord) -> Result<Option<Transcript>, StoreError> {
