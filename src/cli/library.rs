@@ -430,6 +430,8 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
             h.source
         ));
         if let Some(said) = &h.said {
+            // The words a search of what is said found, in bold on a terminal.
+            let said = if out.styled { emphasise(said, &h.said_marks) } else { said.clone() };
             out.say(format!("{:>32}“{said}”", ""));
         }
         for c in &h.copies {
@@ -768,9 +770,34 @@ pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), 
     Ok(())
 }
 
+/// `text` with the byte ranges `marks` (ascending, on character boundaries) in bold (ANSI).
+fn emphasise(text: &str, marks: &[std::ops::Range<usize>]) -> String {
+    let mut out = String::with_capacity(text.len() + marks.len() * 9);
+    let mut at = 0;
+    for r in marks {
+        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+            continue;
+        }
+        out.push_str(&text[at..r.start]);
+        out.push_str("\x1b[1m");
+        out.push_str(&text[r.clone()]);
+        out.push_str("\x1b[22m");
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{format_clock, parse_clock};
+    use super::{emphasise, format_clock, parse_clock};
+
+    #[test]
+    fn found_words_are_bold() {
+        assert_eq!(emphasise("the café is open", &[4..9, 10..12]), "the \x1b[1mcafé\x1b[22m \x1b[1mis\x1b[22m open");
+        assert_eq!(emphasise("abc", &[]), "abc");
+        assert_eq!(emphasise("café", &[0..4, 9..12]), "café", "ranges off a character or the text are left alone");
+    }
 
     #[test]
     fn times_read_back_as_they_were_printed() {

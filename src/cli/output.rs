@@ -15,6 +15,8 @@ pub struct Output {
     multi: MultiProgress,
     pub json: bool,
     pub quiet: bool,
+    /// Standard output is a terminal that takes colour and bold (`NO_COLOR` unset).
+    pub styled: bool,
 }
 
 /// Writes log lines above the progress bars instead of through them.
@@ -108,7 +110,8 @@ impl Output {
             .with_ansi(colour)
             .with_target(false)
             .try_init();
-        Ok(Self { multi, json: g.json, quiet: g.quiet })
+        let styled = use_colour(std::io::IsTerminal::is_terminal(&std::io::stdout()), env("NO_COLOR").as_deref());
+        Ok(Self { multi, json: g.json, quiet: g.quiet, styled })
     }
 
     /// A bar for one video's frames (length set once the duration is known).
