@@ -57,7 +57,17 @@ async fn start_with(access: Option<AccessToken>) -> App {
         }
     };
     let mp4 = ingest(&common::fixture("scenes.mp4")).await;
-    let webm = ingest(&common::fixture("scenes.webm")).await;
+    // scenes.webm as a camera writes it: the same streams, recorded on 14 July 2024.
+    let dated_webm = dir.path().join("scenes.webm");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(common::fixture("scenes.webm"))
+        .args(["-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12Z"])
+        .arg(&dated_webm)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+    let webm = ingest(&dated_webm).await;
     // What is said in scenes.mp4, as a listened video's transcript: one sentence over 12-14 s.
     let record = engine.store().video(&mp4.parse().unwrap(), engine.model().key()).await.unwrap().unwrap();
     let transcript = Transcript {
@@ -291,12 +301,22 @@ async fn api_media_and_refusals() {
     let c = app.engine.counters().since(&c0);
     assert_eq!((c.library_searches, c.text_embeddings, c.frame_loads), (6, 0, 0), "{c:?}");
     assert_eq!(c.said_transcript_scans, 1, "the transcripts are read once, then held: {c:?}");
-    // A recording-date range: none of these fixtures carries a date, so a dated search finds
-    // nothing; an open one (empty values, as the page's empty inputs send) finds as before.
+    // A recording-date range: scenes.webm alone carries a date (14 July 2024), so a search
+    // of the summer finds only its moments; one of another year finds nothing; an open one
+    // (empty values, as the page's empty inputs send) finds as before.
     let dated = get_json(&http, format!("{}/api/library/search?q=red&from=2024-06&until=2024-08", app.base)).await;
-    assert!(dated["results"].as_array().unwrap().is_empty(), "{dated}");
+    let cards = dated["results"].as_array().unwrap();
+    assert!(!cards.is_empty(), "{dated}");
+    for c in cards {
+        assert_eq!((&c["fingerprint"], &c["recorded_at"]), (&app.webm.as_str().into(), &"2024-07-14T15:30:12Z".into()));
+    }
+    let other = get_json(&http, format!("{}/api/library/search?q=red&from=2023&until=2023", app.base)).await;
+    assert!(other["results"].as_array().unwrap().is_empty(), "{other}");
     let open = get_json(&http, format!("{}/api/library/search?q=red&from=&until=", app.base)).await;
-    assert!(!open["results"].as_array().unwrap().is_empty(), "{open}");
+    assert!(open["results"].as_array().unwrap().len() > cards.len(), "{open}");
+    let listed = get_json(&http, format!("{}/api/videos", app.base)).await;
+    let webm_listed = listed["videos"].as_array().unwrap().iter().find(|v| v["fingerprint"] == app.webm.as_str());
+    assert_eq!(webm_listed.unwrap()["recorded_at"], "2024-07-14T15:30:12Z", "{listed}");
     for (path, code, needle) in [
         ("/api/library/search?q=red&from=June", "INVALID_REQUEST", "from: 'June' is not a date"),
         ("/api/library/search?q=red&from=2025&until=2024", "INVALID_REQUEST", "ends before it starts"),
@@ -728,8 +748,14 @@ async fn the_page_in_a_real_browser() {
     // Back returns to the undated search with the input empty again.
     let dated = &history["dated"];
     assert_eq!(dated["search"], "?q=a+red+screen&top_k=10&from=2024-06", "{report}");
-    assert_eq!(dated["cards"], 0, "{report}");
+    let cards = dated["cards"].as_array().unwrap();
+    assert!(!cards.is_empty(), "{report}");
+    for c in cards {
+        assert_eq!((&c[0], &c[1]), (&app.webm.as_str().into(), &"2024-07-14".into()), "{report}");
+    }
     assert_eq!(dated["back"]["from"], "", "{report}");
+    // ...and "Find a video" takes the date too.
+    assert_eq!(filter["dated"], serde_json::json!(["scenes.webm (0:12, 2024-07-14)"]), "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

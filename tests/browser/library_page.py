@@ -307,6 +307,9 @@ def run(args, browser):
         browser.call("Input.insertText", {"text": "webm"}, t)
         lists = {"webm": browser.eval("""Array.from(document.querySelectorAll('#video-select option'), o => o.textContent)""", t),
                  "count": browser.eval("document.getElementById('video-count').textContent", t)}
+        browser.eval("document.getElementById('video-filter').value = ''", t)
+        browser.call("Input.insertText", {"text": "2024-07"}, t)
+        lists["dated"] = browser.eval("""Array.from(document.querySelectorAll('#video-select option'), o => o.textContent)""", t)
         browser.call("Input.insertText", {"text": " nothing-is-called-this"}, t)
         lists["none"] = browser.eval("""({options: document.querySelectorAll('#video-select option').length,
             disabled: document.querySelector('#video-form button[type=submit]').disabled})""", t)
@@ -360,16 +363,18 @@ def run(args, browser):
         check_page_errors(browser)
 
         step = "recorded from"
-        # "Recorded from June 2024": none of the test videos carries a date, so nothing is found,
-        # and the range is part of the address; a reload of that address fills the inputs again.
+        # "Recorded from June 2024": only scenes.webm carries a date (July 2024), so only its
+        # moments are found, with their date on the card; the range is part of the address.
         browser.eval("""document.getElementById('said-only').checked = false;
             document.getElementById('from').value = '2024-06';
             document.getElementById('q').value = 'a red screen'""", t)
         browser.click("#search-form button[type=submit]", t)
         history["dated"] = wait_for(browser, step, f"""(() => {{ const s = {STATUS};
-            if (location.search.indexOf('from=2024-06') < 0 || !/^0 moments/.test(s)) return null;
+            const cards = document.querySelectorAll('#results .card');
+            if (location.search.indexOf('from=2024-06') < 0 || !/moments? in/.test(s) || !cards.length) return null;
             return {{status: s, search: location.search,
-                     cards: document.querySelectorAll('#results .card').length}}; }})()""", t,
+                     cards: Array.from(cards, c => [c.dataset.fingerprint,
+                        (c.querySelector('.card-recorded') || {{}}).textContent || null])}}; }})()""", t,
             diagnose=STATUS, fail_if=STATUS_ERROR)
         browser.eval("history.back()", t)
         history["dated"]["back"] = wait_for(browser, step, """(() => {

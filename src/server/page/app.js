@@ -140,14 +140,16 @@
     const words = els.videoFilter.value.toLowerCase().split(/\s+/).filter(Boolean);
     const chosen = els.videoSelect.value;
     const matching = allVideos.filter((v) => {
-      const text = `${v.name} ${v.source || ""}`.toLowerCase();
+      // A recording date can be typed too ("2024-07": the videos of July 2024).
+      const text = `${v.name} ${v.source || ""} ${v.recorded_at || ""}`.toLowerCase();
       return words.every((w) => text.includes(w));
     });
     els.videoSelect.replaceChildren(
       ...matching.map((video) => {
         const option = document.createElement("option");
         option.value = String(video.fingerprint);
-        option.textContent = `${video.name} (${formatDuration(video.duration)})`;
+        const recorded = typeof video.recorded_at === "string" ? `, ${video.recorded_at.slice(0, 10)}` : "";
+        option.textContent = `${video.name} (${formatDuration(video.duration)}${recorded})`;
         if (video.source) option.title = String(video.source);
         return option;
       }),
@@ -584,20 +586,21 @@
     scoreEl.className = "score";
     scoreEl.textContent = score;
     meta.append(when, scoreEl);
-    // When the video was recorded, if its file says.
-    if (typeof result.recorded_at === "string" && result.recorded_at) {
-      const recorded = document.createElement("time");
-      recorded.className = "card-recorded";
-      recorded.dateTime = result.recorded_at;
-      recorded.textContent = result.recorded_at.slice(0, 10);
-      meta.append(recorded);
-    }
 
     const rank = document.createElement("div");
     rank.className = "card-rank";
     rank.textContent = `#${result.rank ?? index + 1}`;
 
     body.append(name, meta);
+    // When the video was recorded, if its file says.
+    if (typeof result.recorded_at === "string" && result.recorded_at) {
+      const recorded = document.createElement("time");
+      recorded.className = "card-recorded";
+      recorded.dateTime = result.recorded_at;
+      recorded.title = `Recorded ${result.recorded_at}`;
+      recorded.textContent = result.recorded_at.slice(0, 10);
+      body.append(recorded);
+    }
     // What was said during the moment (videos that were listened to).
     if (typeof result.said === "string" && result.said) {
       const said = document.createElement("p");
