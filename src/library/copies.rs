@@ -80,27 +80,38 @@ pub struct CopyOf {
     pub end: f64,
 }
 
-/// Which pairs of videos are copies of each other (an unordered pair, asked once).
+/// Which videos are copies of each other: each video's known copies.
 #[derive(Debug, Default)]
-pub struct CopyPairs(HashMap<(Fingerprint, Fingerprint), bool>);
+pub struct CopyPairs(HashMap<Fingerprint, Vec<Fingerprint>>);
 
 impl CopyPairs {
-    fn key(a: Fingerprint, b: Fingerprint) -> (Fingerprint, Fingerprint) {
-        if a <= b { (a, b) } else { (b, a) }
+    /// `a` and `b` are copies (of each other; a video is not a copy of itself).
+    pub fn add(&mut self, a: Fingerprint, b: Fingerprint) {
+        if a != b && !self.copies(a, b) {
+            self.0.entry(a).or_default().push(b);
+            self.0.entry(b).or_default().push(a);
+        }
     }
 
-    pub fn insert(&mut self, a: Fingerprint, b: Fingerprint, copies: bool) {
-        self.0.insert(Self::key(a, b), copies);
+    /// The known copies of `video`.
+    pub fn of(&self, video: Fingerprint) -> &[Fingerprint] {
+        self.0.get(&video).map_or(&[], Vec::as_slice)
     }
 
-    pub fn contains(&self, a: Fingerprint, b: Fingerprint) -> bool {
-        self.0.contains_key(&Self::key(a, b))
-    }
-
-    /// Whether `a` and `b` are copies (a video is not a copy of itself; an unknown pair is not).
+    /// Whether `a` and `b` are known to be copies.
     pub fn copies(&self, a: Fingerprint, b: Fingerprint) -> bool {
-        a != b && self.0.get(&Self::key(a, b)).copied().unwrap_or(false)
+        self.of(a).contains(&b)
     }
+}
+
+/// Whether two stored videos are copies ([`same_footage`]), reading their frames through the
+/// engine's cache only when they are as long.
+pub async fn are_copies(engine: &Engine, a: &VideoRecord, b: &VideoRecord) -> Result<bool, SearchError> {
+    if a.fingerprint == b.fingerprint || !same_length(a.duration_s, b.duration_s) {
+        return Ok(false);
+    }
+    let (fa, fb) = (engine.frames(a).await?, engine.frames(b).await?);
+    Ok(same_footage(&fa, a.duration_s, &fb, b.duration_s))
 }
 
 /// The copies among a set of stored videos (`chronoseek library copies`).
@@ -148,8 +159,7 @@ pub async fn find_copies(
         let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
         if ri != rj {
             compared += 1;
-            let (fa, fb) = (engine.frames(a).await?, engine.frames(b).await?);
-            if same_footage(&fa, a.duration_s, &fb, b.duration_s) {
+            if are_copies(engine, a, b).await? {
                 parent[rj] = ri;
             }
         }
@@ -214,9 +224,11 @@ mod tests {
     fn pairs_are_unordered_and_intervals_overlap_by_iou() {
         let (a, b) = (Fingerprint::from_bytes([1; 32]), Fingerprint::from_bytes([2; 32]));
         let mut pairs = CopyPairs::default();
-        pairs.insert(b, a, true);
+        pairs.add(b, a);
+        pairs.add(a, b);
+        pairs.add(a, a);
         assert!(pairs.copies(a, b) && pairs.copies(b, a) && !pairs.copies(a, a));
-        assert!(pairs.contains(a, b));
+        assert_eq!((pairs.of(a), pairs.of(b)), (&[b][..], &[a][..]), "each pair once");
         assert_eq!(iou((0.0, 10.0), (5.0, 15.0)), 5.0 / 15.0);
         assert_eq!(iou((0.0, 10.0), (0.0, 10.0)), 1.0);
         assert_eq!(iou((0.0, 1.0), (2.0, 3.0)), 0.0);

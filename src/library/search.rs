@@ -376,7 +376,7 @@ impl Library {
             if let Probe::Moment { video, at_s } = q.probe {
                 hits.retain(|h| !(pairs.copies(video, h.fingerprint) && (h.start..=h.end).contains(&at_s)));
             }
-            hits = fold(hits, |a, b| pairs.copies(a.fingerprint, b.fingerprint));
+            hits = fold(hits, &pairs, |_, _| true);
         }
         hits.truncate(q.top_k.get());
         for (i, h) in hits.iter_mut().enumerate() {
@@ -447,10 +447,17 @@ impl Library {
                     && a.said == b.said
                     && (a.start - b.start).abs() <= 1.0
             };
-            let suspects: Vec<Fingerprint> =
-                hits.iter().filter(|a| hits.iter().any(|b| same_words(a, b))).map(|h| h.fingerprint).collect();
+            // Grouped by what was said, so thousands of matches cost no quadratic scan.
+            let mut by_text: HashMap<Option<&str>, Vec<&LibraryHit>> = HashMap::new();
+            for h in &hits {
+                by_text.entry(h.said.as_deref()).or_default().push(h);
+            }
+            let suspects: Vec<Fingerprint> = by_text
+                .values()
+                .flat_map(|g| g.iter().filter(|a| g.iter().any(|b| same_words(a, b))).map(|h| h.fingerprint))
+                .collect();
             let pairs = self.copy_pairs(&suspects, &by_fp).await?;
-            hits = fold(hits, |a, b| same_words(a, b) && pairs.copies(a.fingerprint, b.fingerprint));
+            hits = fold(hits, &pairs, same_words);
         }
         hits.truncate(q.top_k.get());
         for (i, h) in hits.iter_mut().enumerate() {
@@ -475,10 +482,8 @@ impl Library {
         let mut pairs = CopyPairs::default();
         for (i, a) in distinct.iter().enumerate() {
             for b in &distinct[i + 1..] {
-                if copies::same_length(a.duration_s, b.duration_s) {
-                    let (fa, fb) = (self.engine.frames(a).await?, self.engine.frames(b).await?);
-                    let same = copies::same_footage(&fa, a.duration_s, &fb, b.duration_s);
-                    pairs.insert(a.fingerprint, b.fingerprint, same);
+                if copies::are_copies(&self.engine, a, b).await? {
+                    pairs.add(a.fingerprint, b.fingerprint);
                 }
             }
         }
@@ -511,7 +516,6 @@ impl Library {
     }
 }
 
-/// The index of the time nearest `t` (None: no times).
 /// Best first; ties by video, then time (a stable order for equal scores).
 fn sort_hits(hits: &mut [LibraryHit]) {
     hits.sort_by(|a, b| {
@@ -520,23 +524,38 @@ fn sort_hits(hits: &mut [LibraryHit]) {
 }
 
 /// `hits` (best first) with each moment that repeats a better-ranked one in a copy of its video
-/// (`copies`, intervals overlapping by [`copies::SAME_MOMENT_IOU`]) listed under it instead.
-fn fold(hits: Vec<LibraryHit>, copies: impl Fn(&LibraryHit, &LibraryHit) -> bool) -> Vec<LibraryHit> {
+/// (`pairs`, the two moments `also` alike, intervals overlapping by
+/// [`copies::SAME_MOMENT_IOU`]) listed under it instead. Only the kept moments of a hit's copies
+/// are looked at, so a library without copies costs one pass.
+fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &LibraryHit) -> bool) -> Vec<LibraryHit> {
     let mut kept: Vec<LibraryHit> = Vec::with_capacity(hits.len());
+    let mut kept_of: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
     for h in hits {
-        let repeated = kept
-            .iter_mut()
-            .find(|k| copies(k, &h) && copies::iou((k.start, k.end), (h.start, h.end)) >= copies::SAME_MOMENT_IOU);
+        let repeated = pairs
+            .of(h.fingerprint)
+            .iter()
+            .filter_map(|copy| kept_of.get(copy))
+            .flatten()
+            .copied()
+            .filter(|i| {
+                let k = &kept[*i];
+                also(k, &h) && copies::iou((k.start, k.end), (h.start, h.end)) >= copies::SAME_MOMENT_IOU
+            })
+            .min();
         match repeated {
-            Some(k) => {
-                k.copies.push(CopyOf { fingerprint: h.fingerprint, source: h.source, start: h.start, end: h.end })
+            Some(i) => {
+                kept[i].copies.push(CopyOf { fingerprint: h.fingerprint, source: h.source, start: h.start, end: h.end })
             }
-            None => kept.push(h),
+            None => {
+                kept_of.entry(h.fingerprint).or_default().push(kept.len());
+                kept.push(h);
+            }
         }
     }
     kept
 }
 
+/// The index of the time nearest `t` (None: no times).
 fn nearest_index(times: &[f64], t: f64) -> Option<usize> {
     (0..times.len()).min_by(|&a, &b| (times[a] - t).abs().total_cmp(&(times[b] - t).abs()))
 }
