@@ -770,22 +770,12 @@ pub async fn serve(g: &GlobalOpts, args: ServeArgs, out: &Output) -> Result<(), 
     Ok(())
 }
 
-/// `text` with the byte ranges `marks` (ascending, on character boundaries) in bold (ANSI).
+/// `text` with the byte ranges `marks` in bold (ANSI).
 fn emphasise(text: &str, marks: &[std::ops::Range<usize>]) -> String {
-    let mut out = String::with_capacity(text.len() + marks.len() * 9);
-    let mut at = 0;
-    for r in marks {
-        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
-            continue;
-        }
-        out.push_str(&text[at..r.start]);
-        out.push_str("\x1b[1m");
-        out.push_str(&text[r.clone()]);
-        out.push_str("\x1b[22m");
-        at = r.end;
-    }
-    out.push_str(&text[at..]);
-    out
+    chronoseek::library::said::marked_parts(text, marks)
+        .into_iter()
+        .map(|(part, mark)| if mark { format!("\x1b[1m{part}\x1b[22m") } else { part.to_string() })
+        .collect()
 }
 
 #[cfg(test)]

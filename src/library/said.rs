@@ -119,6 +119,28 @@ impl SaidQuery {
     }
 }
 
+/// `text` cut into plain and marked parts (`true`: inside one of `marks`, byte ranges in order);
+/// ranges that overlap an earlier one, leave the text or split a character are ignored. The
+/// parts together are `text`.
+pub fn marked_parts<'t>(text: &'t str, marks: &[Range<usize>]) -> Vec<(&'t str, bool)> {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for r in marks {
+        if r.start < at || r.end > text.len() || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+            continue;
+        }
+        if r.start > at {
+            parts.push((&text[at..r.start], false));
+        }
+        parts.push((&text[r.clone()], true));
+        at = r.end;
+    }
+    if at < text.len() {
+        parts.push((&text[at..], false));
+    }
+    parts
+}
+
 /// One place where the words were said.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SaidMatch {

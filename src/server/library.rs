@@ -35,6 +35,7 @@ use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
 use crate::library::period::{Period, PeriodError, RecordedRange, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
+use crate::library::said::marked_parts;
 use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
@@ -279,22 +280,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json:
         .collect();
     // What was said, cut into plain and marked parts (the words a search of what is said found).
     let said_parts: Option<Vec<serde_json::Value>> = said.filter(|_| !said_marks.is_empty()).map(|text| {
-        let mut parts = Vec::new();
-        let mut at = 0;
-        for r in said_marks.iter().filter(|r| r.end <= text.len() && text.is_char_boundary(r.start)) {
-            if r.start < at || !text.is_char_boundary(r.end) {
-                continue;
-            }
-            if r.start > at {
-                parts.push(json!({"text": &text[at..r.start], "mark": false}));
-            }
-            parts.push(json!({"text": &text[r.start..r.end], "mark": true}));
-            at = r.end;
-        }
-        if at < text.len() {
-            parts.push(json!({"text": &text[at..], "mark": false}));
-        }
-        parts
+        marked_parts(text, said_marks).into_iter().map(|(text, mark)| json!({"text": text, "mark": mark})).collect()
     });
     json!({
         "recorded_at": video.recorded_at_ms.map(rfc3339),
