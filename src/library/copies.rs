@@ -134,16 +134,15 @@ pub async fn find_copies(
 ) -> Result<CopyGroups, SearchError> {
     let mut order: Vec<&VideoRecord> = videos.iter().collect();
     order.sort_by(|a, b| a.duration_s.total_cmp(&b.duration_s).then(a.fingerprint.cmp(&b.fingerprint)));
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
-    for i in 0..order.len() {
-        for j in i + 1..order.len() {
-            if !same_length(order[i].duration_s, order[j].duration_s) {
-                break;
-            }
-            pairs.push((i, j));
-        }
-    }
-    progress.set_length(pairs.len() as u64);
+    // The videos as long as each one: the ones after it in `order`, up to `ends[i]`.
+    let ends: Vec<usize> = (0..order.len())
+        .map(|i| {
+            (i + 1..order.len())
+                .find(|j| !same_length(order[i].duration_s, order[*j].duration_s))
+                .unwrap_or(order.len())
+        })
+        .collect();
+    progress.set_length(ends.iter().enumerate().map(|(i, end)| (end - i - 1) as u64).sum());
     // Union-find over the videos: a copy of a copy is in the same group.
     let mut parent: Vec<usize> = (0..order.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -154,16 +153,17 @@ pub async fn find_copies(
         i
     }
     let mut compared = 0;
-    for &(i, j) in &pairs {
-        let (a, b) = (order[i], order[j]);
-        let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
-        if ri != rj {
-            compared += 1;
-            if are_copies(engine, a, b).await? {
-                parent[rj] = ri;
+    for (i, end) in ends.iter().enumerate() {
+        for j in i + 1..*end {
+            let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+            if ri != rj {
+                compared += 1;
+                if are_copies(engine, order[i], order[j]).await? {
+                    parent[rj] = ri;
+                }
             }
+            progress.inc(1);
         }
-        progress.inc(1);
     }
     let mut by_root: std::collections::BTreeMap<usize, Vec<Fingerprint>> = Default::default();
     for (i, r) in order.iter().enumerate() {
