@@ -1297,6 +1297,9 @@ fn recording_dates_are_listed_and_bound_a_search() {
     let out =
         with_store(&store).args(["--json", "ingest"]).arg(&dated).arg(common::fixture("odd.mkv")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ingested = json_lines(&out);
+    assert_eq!(ingested[0]["recorded_at"], "2024-07-14T15:30:12Z", "{ingested:?}");
+    assert_eq!(ingested[1]["recorded_at"], serde_json::Value::Null, "{ingested:?}");
     let listed = json_lines(&with_store(&store).args(["--json", "store", "list"]).output().unwrap());
     let recorded: std::collections::BTreeMap<String, serde_json::Value> = listed
         .iter()

@@ -163,9 +163,11 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output,
                 None if listening => ", audio not transcribed (see the warning)".to_string(),
                 None => String::new(),
             };
+            let recorded = r.recorded_at_ms.map(chronoseek::library::period::rfc3339);
+            let when = recorded.as_deref().map(|t| format!(", recorded {}", &t[..10])).unwrap_or_default();
             out.say(format!(
-                "{video}: ingested as {} — {} frames of {:.1} s ({} embedded, {} near-duplicates reused) in {:.2} s \
-                 (decode {:.2} s, embed {:.2} s{audio})",
+                "{video}: ingested as {} — {} frames of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
+                 {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
                 r.fingerprint,
                 r.frame_count,
                 r.duration_s,
@@ -176,7 +178,7 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output,
                 s.embed_secs
             ));
             out.json_line(&json!({"video": video, "status": "ingested", "fingerprint": r.fingerprint.to_hex(),
-                "frames": r.frame_count, "duration_s": r.duration_s, "stats": s}));
+                "frames": r.frame_count, "duration_s": r.duration_s, "recorded_at": recorded, "stats": s}));
         }
         Err(e) => {
             tally.failed += 1;
