@@ -1286,14 +1286,7 @@ fn recording_dates_are_listed_and_bound_a_search() {
     let store = dir.path().join("store");
     // scenes.mp4 with the recording date a camera writes, beside odd.mkv (none).
     let dated = dir.path().join("camera.mp4");
-    let ok = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(common::fixture("scenes.mp4"))
-        .args(["-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12.000000Z"])
-        .arg(&dated)
-        .status()
-        .expect("the ffmpeg tool is installed");
-    assert!(ok.success());
+    common::with_recording_date(&common::fixture("scenes.mp4"), "2024-07-14T15:30:12.000000Z", &dated);
     let out =
         with_store(&store).args(["--json", "ingest"]).arg(&dated).arg(common::fixture("odd.mkv")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -376,11 +376,7 @@ async fn a_date_range_keeps_to_videos_recorded_in_it() {
     // scenes.mp4 as a camera would have written it (the same streams, a recording date), and
     // scenes.webm, which says nothing about when it was recorded.
     let dated_path = dir.path().join("camera.mp4");
-    let fixture = common::fixture("scenes.mp4");
-    ffmpeg(
-        &["-i", fixture.to_str().unwrap(), "-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12Z"],
-        &dated_path,
-    );
+    common::with_recording_date(&common::fixture("scenes.mp4"), "2024-07-14T15:30:12Z", &dated_path);
     let dated = ingest_path(&engine, &dated_path).await;
     let undated = ingest(&engine, "scenes.webm").await;
     assert_eq!((dated.recorded_at_ms, undated.recorded_at_ms), (Some(1_720_971_012_000), None));

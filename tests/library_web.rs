@@ -59,14 +59,7 @@ async fn start_with(access: Option<AccessToken>) -> App {
     let mp4 = ingest(&common::fixture("scenes.mp4")).await;
     // scenes.webm as a camera writes it: the same streams, recorded on 14 July 2024.
     let dated_webm = dir.path().join("scenes.webm");
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(common::fixture("scenes.webm"))
-        .args(["-c", "copy", "-metadata", "creation_time=2024-07-14T15:30:12Z"])
-        .arg(&dated_webm)
-        .status()
-        .expect("the ffmpeg tool is installed");
-    assert!(ok.success());
+    common::with_recording_date(&common::fixture("scenes.webm"), "2024-07-14T15:30:12Z", &dated_webm);
     let webm = ingest(&dated_webm).await;
     // What is said in scenes.mp4, as a listened video's transcript: one sentence over 12-14 s.
     let record = engine.store().video(&mp4.parse().unwrap(), engine.model().key()).await.unwrap().unwrap();
@@ -317,6 +310,8 @@ async fn api_media_and_refusals() {
     let listed = get_json(&http, format!("{}/api/videos", app.base)).await;
     let webm_listed = listed["videos"].as_array().unwrap().iter().find(|v| v["fingerprint"] == app.webm.as_str());
     assert_eq!(webm_listed.unwrap()["recorded_at"], "2024-07-14T15:30:12Z", "{listed}");
+    // Refused at the edge: no search runs, nothing is embedded, no frame or transcript read.
+    let c0 = app.engine.counters();
     for (path, code, needle) in [
         ("/api/library/search?q=red&from=June", "INVALID_REQUEST", "from: 'June' is not a date"),
         ("/api/library/search?q=red&from=2025&until=2024", "INVALID_REQUEST", "ends before it starts"),
@@ -331,10 +326,17 @@ async fn api_media_and_refusals() {
         assert_eq!(error_code(&body), code, "{path}: {body}");
         assert!(body.contains(needle), "{path}: {body}");
     }
+    let c = app.engine.counters().since(&c0);
+    assert_eq!(
+        (c.library_searches, c.text_embeddings, c.frame_loads, c.said_transcript_scans),
+        (0, 0, 0, 0),
+        "refusals cost nothing: {c:?}"
+    );
     // What was said, as WebVTT for the player: only for a video someone listened to.
     let r = http.get(format!("{}/subtitles/{}", app.base, app.mp4)).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "text/vtt; charset=utf-8"));
     assert_eq!(r.text().await.unwrap(), format!("WEBVTT\n\n00:00:12.000 --> 00:00:14.000\n{SAID}\n\n"));
+    let c0 = app.engine.counters();
     for (path, status, needle) in [
         (format!("/subtitles/{}", app.webm), 404, "nobody has listened"),
         (format!("/subtitles/{}", "ab".repeat(32)), 404, "no video"),
@@ -346,6 +348,8 @@ async fn api_media_and_refusals() {
         assert_eq!(error_code(&body), "INVALID_REQUEST", "{path}: {body}");
         assert!(body.contains(needle), "{path}: {body}");
     }
+    let c = app.engine.counters().since(&c0);
+    assert_eq!((c.frame_loads, c.videos_decoded), (0, 0), "subtitles read the transcript alone: {c:?}");
     assert!(found["stats"].get("videos_with_speech").is_none(), "only said searches count them: {found}");
     // Cards say where the captions are: scenes.mp4's, never scenes.webm's (nobody listened).
     let videos: std::collections::BTreeSet<&str> =

@@ -168,6 +168,20 @@ pub fn assert_valid(validator: &jsonschema::Validator, instance: &serde_json::Va
     assert!(errors.is_empty(), "schema violations {errors:?} in {instance}");
 }
 
+/// `src` as a camera writes it: the same streams (copied, not re-encoded) with a recording date
+/// (`creation_time`, RFC 3339), written to `out` by the ffmpeg tool.
+pub fn with_recording_date(src: &Path, date: &str, out: &Path) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(src)
+        .args(["-c", "copy", "-metadata"])
+        .arg(format!("creation_time={date}"))
+        .arg(out)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+}
+
 /// One hour of small MPEG-4 video at `path`, made by the ffmpeg tool: its ingest takes seconds,
 /// long enough to interrupt or to hold an ingest slot.
 pub fn long_video(path: &Path) {
