@@ -1206,6 +1206,16 @@ fn clip_writes_the_moment_as_an_mp4() {
 
 #[test]
 fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
+    // The bundled model: the random one sees every frame alike, so it cannot tell where a clip
+    // was cut (and rightly finds none).
+    let with_store = |store: &std::path::Path| {
+        let mut c = bin();
+        c.arg("--store")
+            .arg(store)
+            .arg("--model-dir")
+            .arg(common::root().join("data/fixtures/models/chronoseek-tiny-clip"));
+        c
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let folder = dir.path().join("videos");
@@ -1221,6 +1231,15 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
         .status()
         .expect("the ffmpeg tool is installed");
     assert!(ok.success());
+    // And a 7 s clip cut from it at 2 s (yellow, magenta, cyan), re-encoded.
+    let ok = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-ss", "2", "-t", "7", "-i"])
+        .arg(common::fixture("scenes.webm"))
+        .args(["-c:v", "libx264"])
+        .arg(folder.join("a-clip.mp4"))
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
     let out = with_store(&store).args(["--json", "ingest"]).arg(&folder).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let fp_of = |name: &str| -> String {
@@ -1233,13 +1252,22 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
             .unwrap()
             .to_string()
     };
-    let (a, small) = (fp_of("a.webm"), fp_of("a-small.mkv"));
+    let (a, small, clip) = (fp_of("a.webm"), fp_of("a-small.mkv"), fp_of("a-clip.mp4"));
 
     let out = with_store(&store).args(["--json", "library", "copies"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let groups = found["groups"].as_array().unwrap();
-    assert_eq!((groups.len(), found["videos"].as_u64()), (1, Some(3)), "{found}");
+    assert_eq!((groups.len(), found["videos"].as_u64()), (1, Some(4)), "{found}");
+    // The clip: cut from the original or its copy (either is right), at 2 s, 7 s long.
+    let clips = found["clips"].as_array().unwrap();
+    assert!(!clips.is_empty() && clips.len() <= 2, "{found}");
+    for c in clips {
+        assert_eq!(c["clip"]["fingerprint"], clip.as_str(), "{found}");
+        assert!([a.as_str(), small.as_str()].contains(&c["of"]["fingerprint"].as_str().unwrap()), "{found}");
+        let (from, to) = (c["from_s"].as_f64().unwrap(), c["to_s"].as_f64().unwrap());
+        assert!((from - 2.0).abs() <= 1.0 && (to - from - 7.0).abs() <= 0.5, "cut at 2 s for 7 s: {c}");
+    }
     let mut members: Vec<&str> =
         groups[0].as_array().unwrap().iter().map(|v| v["fingerprint"].as_str().unwrap()).collect();
     members.sort();
@@ -1249,6 +1277,10 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
     let text = with_store(&store).args(["library", "copies"]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("1 group(s) of copies, 1 video(s) stored again") && text.contains("store remove"), "{text}");
+    assert!(text.contains("clip(s) cut from longer videos") && text.contains(" of ") && text.contains(&clip), "{text}");
+    let out = with_store(&store).args(["--json", "library", "copies", "--no-clips"]).output().unwrap();
+    let no_clips: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(no_clips.get("clips").is_none() && no_clips["groups"] == found["groups"], "{no_clips}");
     // Only among named videos: b.mkv alone has no copy.
     let out = with_store(&store).args(["--json", "library", "copies", "--video"]).arg(folder.join("b.mkv")).output();
     let alone: serde_json::Value = serde_json::from_slice(&out.unwrap().stdout).unwrap();
@@ -1265,15 +1297,29 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
         answer
     };
     let folded = search(&[]);
-    let of_pair: Vec<&serde_json::Value> = folded["results"]
+    let yellow = |r: &&serde_json::Value| r["start"].as_f64().unwrap() < 3.0;
+    let of_three: Vec<&serde_json::Value> = folded["results"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["fingerprint"] == a.as_str() || r["fingerprint"] == small.as_str())
+        .filter(|r| [a.as_str(), small.as_str(), clip.as_str()].contains(&r["fingerprint"].as_str().unwrap()))
+        .filter(yellow)
         .collect();
-    assert_eq!(of_pair.len(), 1, "one of the pair, the other under it: {folded}");
-    let other = if of_pair[0]["fingerprint"] == a.as_str() { &small } else { &a };
-    assert_eq!(of_pair[0]["copies"][0]["fingerprint"], other.as_str(), "{folded}");
+    assert_eq!(of_three.len(), 1, "one of the three, the others under it: {folded}");
+    let mut under: Vec<(&str, &str)> = of_three[0]["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["fingerprint"].as_str().unwrap(), c["relation"].as_str().unwrap()))
+        .collect();
+    under.sort();
+    let mut expected: Vec<(&str, &str)> = match of_three[0]["fingerprint"].as_str().unwrap() {
+        f if f == a => vec![(&small, "copy"), (&clip, "clip")],
+        f if f == small => vec![(&a, "copy"), (&clip, "clip")],
+        _ => vec![(&a, "original"), (&small, "original")],
+    };
+    expected.sort();
+    assert_eq!(under, expected, "{folded}");
     let kept = search(&["--keep-copies"]);
     let results = kept["results"].as_array().unwrap();
     assert!(results.iter().all(|r| r.get("copies").is_none()), "{kept}");

@@ -212,8 +212,15 @@ async fn moments_like_a_picture_or_like_a_stored_moment() {
     let png = chronoseek::ingest::thumbnail::thumbnail_png(&common::fixture("scenes.mp4"), 15.0, 320).unwrap();
     let path = dir.path().join("still.png");
     std::fs::write(&path, png).unwrap();
+    // The cut-out green scene is a clip of scenes.mp4, by default folded into it (below); kept
+    // apart here to compare the two.
+    let kept = |probe: Probe| {
+        let mut q = LibraryQuery::new(probe, k);
+        q.copies = Copies::Keep;
+        q
+    };
     let c0 = engine.counters();
-    let seen = lib.search(&LibraryQuery::new(Probe::Picture(Picture::open(&path).unwrap()), k)).await.unwrap();
+    let seen = lib.search(&kept(Probe::Picture(Picture::open(&path).unwrap()))).await.unwrap();
     let c = engine.counters().since(&c0);
     assert_eq!((c.picture_embeddings, c.text_embeddings, c.image_embeddings, c.videos_decoded), (1, 0, 0, 0));
     assert_eq!(seen.stats.videos_scanned_exact, 0, "candidates came from the index");
@@ -223,11 +230,15 @@ async fn moments_like_a_picture_or_like_a_stored_moment() {
     let in_mp4 = seen.hits.iter().find(|h| h.fingerprint == mp4.fingerprint).unwrap();
     assert!(in_mp4.start >= 9.0 && in_mp4.end <= 21.0 && in_mp4.start < 15.0 && in_mp4.end > 15.0, "{in_mp4:?}");
     assert!(seen.hits[1].score > seen.hits[2].score + 0.05, "{:#?}", seen.hits);
+    let folded = lib.search(&LibraryQuery::new(Probe::Picture(Picture::open(&path).unwrap()), k)).await.unwrap();
+    let under: Vec<_> = folded.hits[0].copies.iter().map(|c| c.fingerprint).collect();
+    assert!(leaders.contains(&folded.hits[0].fingerprint) && under.len() == 1, "{:#?}", folded.hits);
+    assert!(leaders.contains(&under[0]) && under[0] != folded.hits[0].fingerprint, "{:#?}", folded.hits);
 
     // A stored moment: scenes.mp4 at 15 s. No tower runs (its frame is in the store), the
     // moment itself is left out, and the green copy comes first.
     let c0 = engine.counters();
-    let like = lib.search(&LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 15.0 }, k)).await.unwrap();
+    let like = lib.search(&kept(Probe::Moment { video: mp4.fingerprint, at_s: 15.0 })).await.unwrap();
     let c = engine.counters().since(&c0);
     assert_eq!((c.picture_embeddings, c.text_embeddings, c.image_embeddings, c.videos_decoded), (0, 0, 0, 0));
     assert_eq!(like.hits[0].fingerprint, copy.fingerprint, "{:#?}", like.hits);
@@ -366,6 +377,102 @@ async fn copies_of_a_video_are_one_result() {
     let mut q = LibraryQuery::new(Probe::Said("all red".into()), k);
     q.copies = Copies::Keep;
     assert_eq!(lib.search(&q).await.unwrap().hits.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_cut_from_a_video_is_folded_into_it_and_found_where_it_was_cut() {
+    use chronoseek::library::copies::Relation;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // scenes.mp4 (red 0-10 s, green, blue) and 10 s cut from it at 6 s, smaller and
+    // re-encoded (red 4 s, then green); beside it 10 s of the same colours the other way round
+    // (green 4 s, then red): a clip of nothing.
+    let mp4 = ingest(&engine, "scenes.mp4").await;
+    let fixture = common::fixture("scenes.mp4");
+    let clip_path = dir.path().join("cut.mp4");
+    ffmpeg(&["-ss", "6", "-t", "10", "-i", fixture.to_str().unwrap(), "-vf", "scale=160:120", "-an"], &clip_path);
+    let clip = ingest_path(&engine, &clip_path).await;
+    let other_path = dir.path().join("green-red.mp4");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=green:s=320x240:r=10:d=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=320x240:r=10:d=6",
+            "-filter_complex",
+            "concat=n=2:v=1:a=0",
+            "-c:v",
+            "libx264",
+        ],
+        &other_path,
+    );
+    let other = ingest_path(&engine, &other_path).await;
+    assert!((clip.duration_s - 10.0).abs() < 0.5, "{}", clip.duration_s);
+    let lib = Library::new(engine.clone(), &dir.path().join("library"));
+    lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+
+    // Where the clip was cut, proposed by the graph; and the same without an index.
+    let videos = chronoseek::library::current_videos(engine.store(), engine.model().key()).await.unwrap();
+    let found = lib.find_clips(&videos, &silent()).await.unwrap();
+    assert!(found.indexed, "the graph proposed the pairs");
+    assert_eq!(found.clips.len(), 1, "{found:#?}");
+    let c = &found.clips[0];
+    assert_eq!((c.clip, c.of), (clip.fingerprint, mp4.fingerprint));
+    assert!((c.from_s - 6.0).abs() <= 1.0 && (c.to_s - 16.0).abs() <= 1.0, "cut at 6 s: {c:?}");
+    assert!(found.pairs_compared <= 2, "only videos the graph proposed: {found:#?}");
+    let bare = Library::new(engine.clone(), &dir.path().join("no-index"));
+    let exact = bare.find_clips(&videos, &silent()).await.unwrap();
+    assert_eq!((exact.clips, exact.indexed), (found.clips.clone(), false));
+
+    // A search lists the green moment once: the clip's (4-10 s there) under the original's.
+    let green = |start: f64, end: f64| end - start > 3.0 && start < 16.0 && end > 10.0;
+    let answer = lib.search(&query("a green screen", 10)).await.unwrap();
+    let of_two: Vec<_> = answer
+        .hits
+        .iter()
+        .filter(|h| {
+            (h.fingerprint == mp4.fingerprint && green(h.start, h.end))
+                || (h.fingerprint == clip.fingerprint && green(h.start + 6.0, h.end + 6.0))
+        })
+        .collect();
+    assert_eq!(of_two.len(), 1, "{:#?}", answer.hits);
+    let (kept, under) = (of_two[0], &of_two[0].copies);
+    let expected = if kept.fingerprint == mp4.fingerprint {
+        (clip.fingerprint, Relation::Clip)
+    } else {
+        (mp4.fingerprint, Relation::Original)
+    };
+    assert_eq!(under.iter().map(|c| (c.fingerprint, c.relation)).collect::<Vec<_>>(), [expected], "{kept:#?}");
+    assert!(
+        answer.hits.iter().filter(|h| h.fingerprint == other.fingerprint).all(|h| h.copies.is_empty()),
+        "the colours the other way round are not the clip: {:#?}",
+        answer.hits
+    );
+    let mut q = query("a green screen", 10);
+    q.copies = Copies::Keep;
+    let kept = lib.search(&q).await.unwrap();
+    let clip_green = |h: &&chronoseek::library::LibraryHit| h.fingerprint == clip.fingerprint && h.end > 5.0;
+    assert!(kept.hits.iter().any(|h| clip_green(&h)), "kept apart on request: {:#?}", kept.hits);
+
+    // "Moments like this one" at 12 s of the original leaves out the clip's moment at 6 s.
+    let k = LibraryTopK::new(10).unwrap();
+    let like = lib.search(&LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 12.0 }, k)).await;
+    let like = like.unwrap();
+    assert!(
+        !like.hits.iter().any(|h| h.fingerprint == clip.fingerprint && (h.start..=h.end).contains(&6.0)),
+        "{like:#?}"
+    );
+    let mut q = LibraryQuery::new(Probe::Moment { video: mp4.fingerprint, at_s: 12.0 }, k);
+    q.copies = Copies::Keep;
+    let like = lib.search(&q).await.unwrap();
+    assert!(
+        like.hits.iter().any(|h| h.fingerprint == clip.fingerprint && (h.start..=h.end).contains(&6.0)),
+        "{like:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

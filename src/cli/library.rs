@@ -14,6 +14,7 @@ use chronoseek::fingerprint::Fingerprint;
 use chronoseek::index::VideoRecord;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
+use chronoseek::library::copies::Relation;
 use chronoseek::library::period::{Period, RecordedRange, rfc3339};
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
 use chronoseek::library::reel::{self, ReelError, ReelSize, Wanted};
@@ -41,8 +42,9 @@ pub enum LibraryCommand {
     /// Build the library index, or bring it up to date with the store (ingest does this too).
     Index(LibraryIndexArgs),
     /// Videos stored more than once as other bytes (re-encodes, other sizes or containers of
-    /// the same footage): the groups searches fold into one result. Keep one of each group and
-    /// `store remove` the others to reclaim the space.
+    /// the same footage), and clips cut from longer stored videos (with where they were cut):
+    /// what searches fold into one result. Keep one of each group and `store remove` the
+    /// others to reclaim the space.
     Copies(LibraryCopiesArgs),
     /// Measure the ANN stage alone on synthetic vectors: recall@k against an exact scan, query
     /// latency, build time, size; with LanceDB's IVF_PQ index side by side.
@@ -55,6 +57,11 @@ pub struct LibraryCopiesArgs {
     /// for `library search --video`. Default: every stored video.
     #[arg(long = "video", value_name = "VIDEO")]
     pub videos: Vec<String>,
+    /// Only copies of the same length: do not look for clips cut from longer videos.
+    #[arg(long)]
+    pub no_clips: bool,
+    #[command(flatten)]
+    pub index: IndexFlags,
 }
 
 /// Where the index lives and how it is shaped (shared by `library index` and `ingest`).
@@ -114,7 +121,8 @@ pub struct LibrarySearchArgs {
     #[arg(long, value_name = "DATE")]
     pub until: Option<Period>,
     /// List moments of copies of a video (the same footage stored twice: a re-encode, another
-    /// size or container) as results of their own, instead of under the best-ranked copy.
+    /// size or container) and of clips cut from it as results of their own, instead of under
+    /// the best-ranked one.
     #[arg(long)]
     pub keep_copies: bool,
     /// Also write the moments as a playlist: FILE.m3u or .m3u8 (VLC and most players: each
@@ -261,9 +269,10 @@ async fn named_videos(engine: &Engine, here: &[VideoRecord], names: &[String]) -
     Ok(out)
 }
 
-/// `chronoseek library copies`: groups of stored videos that are the same footage.
+/// `chronoseek library copies`: groups of stored videos that are the same footage, and clips
+/// cut from longer stored videos.
 async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result<(), CliError> {
-    let engine = build_engine(g, None).await?;
+    let engine = Arc::new(build_engine(g, None).await?);
     let mut videos = chronoseek::library::current_videos(engine.store(), engine.model().key()).await?;
     if !args.videos.is_empty() {
         let named = named_videos(&engine, &videos, &args.videos).await?;
@@ -273,22 +282,30 @@ async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result
     let found = chronoseek::library::copies::find_copies(&engine, &videos, &super::output::progress(&bar)).await;
     bar.finish_and_clear();
     let found = found?;
+    let clips = if args.no_clips {
+        None
+    } else {
+        let library = Library::new(engine.clone(), &args.index.root(g));
+        let bar = out.items_bar(0, "videos looked for in longer ones");
+        let clips = library.find_clips(&videos, &super::output::progress(&bar)).await;
+        bar.finish_and_clear();
+        Some(clips?)
+    };
     let by_fp: std::collections::HashMap<Fingerprint, &VideoRecord> =
         videos.iter().map(|r| (r.fingerprint, r)).collect();
+    let video = |fp: &Fingerprint| json!({"fingerprint": fp.to_hex(), "source": by_fp[fp].source, "duration_s": by_fp[fp].duration_s});
     if out.json {
-        let groups: Vec<Vec<serde_json::Value>> = found
-            .groups
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .map(|fp| {
-                        json!({"fingerprint": fp.to_hex(), "source": by_fp[fp].source,
-                        "duration_s": by_fp[fp].duration_s})
-                    })
-                    .collect()
-            })
-            .collect();
-        out.json_line(&json!({"groups": groups, "videos": found.videos, "pairs_compared": found.pairs_compared}));
+        let groups: Vec<Vec<serde_json::Value>> = found.groups.iter().map(|g| g.iter().map(video).collect()).collect();
+        let mut line = json!({"groups": groups, "videos": found.videos, "pairs_compared": found.pairs_compared});
+        if let Some(c) = &clips {
+            line["clips"] = c
+                .clips
+                .iter()
+                .map(|c| json!({"clip": video(&c.clip), "of": video(&c.of), "from_s": c.from_s, "to_s": c.to_s}))
+                .collect();
+            line["clip_pairs_compared"] = json!(c.pairs_compared);
+        }
+        out.json_line(&line);
         return Ok(());
     }
     let copies: usize = found.groups.iter().map(|g| g.len() - 1).sum();
@@ -306,6 +323,25 @@ async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result
     }
     if copies > 0 {
         out.say("keep one of each group; `chronoseek store remove FINGERPRINT` takes the others out of the store");
+    }
+    if let Some(c) = &clips {
+        let how = if c.indexed { "proposed by the library index" } else { "no library index: every longer video" };
+        out.say(format!(
+            "{} clip(s) cut from longer videos ({} pairs compared, {how})",
+            c.clips.len(),
+            c.pairs_compared
+        ));
+        for clip in &c.clips {
+            out.say(format!(
+                "  {}  {}\n    is {}–{} of {}  {}",
+                clip.clip.to_hex(),
+                by_fp[&clip.clip].source,
+                format_clock(clip.from_s.max(0.0)),
+                format_clock(clip.to_s),
+                &clip.of.to_hex()[..12],
+                by_fp[&clip.of].source
+            ));
+        }
     }
     Ok(())
 }
@@ -435,7 +471,14 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
             out.say(format!("{:>32}“{said}”", ""));
         }
         for c in &h.copies {
-            out.say(format!("{:>32}also in a copy: {}  {}", "", &c.fingerprint.to_hex()[..12], c.source));
+            let (what, at) = match c.relation {
+                Relation::Copy => ("a copy", String::new()),
+                Relation::Clip => ("a clip", format!(" at {}–{}", format_clock(c.start), format_clock(c.end))),
+                Relation::Original => {
+                    ("the video it was cut from", format!(" at {}–{}", format_clock(c.start), format_clock(c.end)))
+                }
+            };
+            out.say(format!("{:>32}also in {what}: {}  {}{at}", "", &c.fingerprint.to_hex()[..12], c.source));
         }
     }
     if let (Some(w), Some((path, _))) = (&written, &playlist) {

@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod clip;
+pub mod clips;
 pub mod copies;
 mod index;
 mod layout;

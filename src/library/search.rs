@@ -9,7 +9,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::copies::{self, CopyOf, CopyPairs};
+use super::copies::{self, CopyOf, CopyPairs, nearest_index};
 use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
 use super::period::RecordedRange;
@@ -21,6 +21,10 @@ use crate::index::VideoRecord;
 use crate::progress::ProgressHandle;
 use crate::query::frame_cache::shorten_said;
 use crate::query::{CURVE_BINS, Curve, Engine, SearchError, Speech};
+
+/// A search of what is said looks for clips among its first `k` x this many matches (copies
+/// as long are found among all of them).
+const CLIP_WINDOW: usize = 4;
 
 /// Most results one library search returns.
 pub const MAX_LIBRARY_TOP_K: usize = 100;
@@ -374,7 +378,11 @@ impl Library {
             let pairs = self.copy_pairs(&videos, &by_fp).await?;
             // "Moments like this one" leaves this one out of its copies too.
             if let Probe::Moment { video, at_s } = q.probe {
-                hits.retain(|h| !(pairs.copies(video, h.fingerprint) && (h.start..=h.end).contains(&at_s)));
+                hits.retain(|h| {
+                    !pairs
+                        .between(video, h.fingerprint)
+                        .is_some_and(|s| (h.start..=h.end).contains(&(at_s + s.shift_s)))
+                });
             }
             hits = fold(hits, &pairs, |_, _| true);
         }
@@ -439,22 +447,28 @@ impl Library {
         }
         sort_hits(&mut hits);
         if q.copies == Copies::Fold {
-            // A copy's moment is the same words at the same time in a video as long; only the
+            // A copy's moment is the same words at the same time in a video as long; a clip's,
+            // the same words in a shorter or longer video among the first matches. Only the
             // videos of such moments have their frames compared (most searches read none).
-            let same_words = |a: &LibraryHit, b: &LibraryHit| {
-                a.fingerprint != b.fingerprint
-                    && copies::same_length(a.duration_s, b.duration_s)
-                    && a.said == b.said
-                    && (a.start - b.start).abs() <= 1.0
+            let window = q.top_k.get() * CLIP_WINDOW;
+            let same_words = |a: &LibraryHit, b: &LibraryHit| a.fingerprint != b.fingerprint && a.said == b.said;
+            let copy_suspects = |a: &LibraryHit, b: &LibraryHit| {
+                same_words(a, b)
+                    && ((copies::same_length(a.duration_s, b.duration_s) && (a.start - b.start).abs() <= 1.0)
+                        || (a.rank < window && b.rank < window))
             };
-            // Grouped by what was said, so thousands of matches cost no quadratic scan.
+            // Ranked by position for the window, grouped by what was said, so thousands of
+            // matches cost no quadratic scan.
+            for (i, h) in hits.iter_mut().enumerate() {
+                h.rank = i;
+            }
             let mut by_text: HashMap<Option<&str>, Vec<&LibraryHit>> = HashMap::new();
             for h in &hits {
                 by_text.entry(h.said.as_deref()).or_default().push(h);
             }
             let suspects: Vec<Fingerprint> = by_text
                 .values()
-                .flat_map(|g| g.iter().filter(|a| g.iter().any(|b| same_words(a, b))).map(|h| h.fingerprint))
+                .flat_map(|g| g.iter().filter(|a| g.iter().any(|b| copy_suspects(a, b))).map(|h| h.fingerprint))
                 .collect();
             let pairs = self.copy_pairs(&suspects, &by_fp).await?;
             hits = fold(hits, &pairs, same_words);
@@ -469,8 +483,8 @@ impl Library {
         Ok(LibraryAnswer { hits, stats, curves: BTreeMap::new() })
     }
 
-    /// Which of `videos` are copies of one another: only pairs of the same length are compared,
-    /// on frames a search has just cached.
+    /// Which of `videos` hold the same footage as which (copies and clips,
+    /// [`copies::same_footage_of`]), on frames a search has just cached.
     async fn copy_pairs(
         &self,
         videos: &[Fingerprint],
@@ -482,8 +496,8 @@ impl Library {
         let mut pairs = CopyPairs::default();
         for (i, a) in distinct.iter().enumerate() {
             for b in &distinct[i + 1..] {
-                if copies::are_copies(&self.engine, a, b).await? {
-                    pairs.add(a.fingerprint, b.fingerprint);
+                if let Some(same) = copies::same_footage_of(&self.engine, a, b).await? {
+                    pairs.add(a.fingerprint, b.fingerprint, same.shift_s, same.relation);
                 }
             }
         }
@@ -523,10 +537,11 @@ fn sort_hits(hits: &mut [LibraryHit]) {
     });
 }
 
-/// `hits` (best first) with each moment that repeats a better-ranked one in a copy of its video
-/// (`pairs`, the two moments `also` alike, intervals overlapping by
-/// [`copies::SAME_MOMENT_IOU`]) listed under it instead. Only the kept moments of a hit's copies
-/// are looked at, so a library without copies costs one pass.
+/// `hits` (best first) with each moment that repeats a better-ranked one in a copy or clip of
+/// its video (`pairs`, the two moments `also` alike and [`copies::same_moment`]) listed under
+/// it instead. Only
+/// the kept moments of a hit's copies are looked at, so a library without copies costs one
+/// pass.
 fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &LibraryHit) -> bool) -> Vec<LibraryHit> {
     let mut kept: Vec<LibraryHit> = Vec::with_capacity(hits.len());
     let mut kept_of: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
@@ -534,18 +549,23 @@ fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &Li
         let repeated = pairs
             .of(h.fingerprint)
             .iter()
-            .filter_map(|copy| kept_of.get(copy))
-            .flatten()
-            .copied()
-            .filter(|i| {
+            .filter_map(|same| Some((same, kept_of.get(&same.other)?)))
+            .flat_map(|(same, ks)| ks.iter().map(move |i| (same, *i)))
+            .filter(|(same, i)| {
                 let k = &kept[*i];
-                also(k, &h) && copies::iou((k.start, k.end), (h.start, h.end)) >= copies::SAME_MOMENT_IOU
+                also(k, &h)
+                    && copies::same_moment((k.start, k.end), k.duration_s, (h.start, h.end), h.duration_s, same.shift_s)
             })
-            .min();
+            .min_by_key(|(_, i)| *i);
         match repeated {
-            Some(i) => {
-                kept[i].copies.push(CopyOf { fingerprint: h.fingerprint, source: h.source, start: h.start, end: h.end })
-            }
+            Some((same, i)) => kept[i].copies.push(CopyOf {
+                fingerprint: h.fingerprint,
+                source: h.source,
+                start: h.start,
+                end: h.end,
+                // What the folded video is to the kept one.
+                relation: same.relation.reverse(),
+            }),
             None => {
                 kept_of.entry(h.fingerprint).or_default().push(kept.len());
                 kept.push(h);
@@ -553,11 +573,6 @@ fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &Li
         }
     }
     kept
-}
-
-/// The index of the time nearest `t` (None: no times).
-fn nearest_index(times: &[f64], t: f64) -> Option<usize> {
-    (0..times.len()).min_by(|&a, &b| (times[a] - t).abs().total_cmp(&(times[b] - t).abs()))
 }
 
 fn nearest(times: &[f64], cosine: &[f32], t: f64) -> f32 {

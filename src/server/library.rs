@@ -259,7 +259,7 @@ fn last_part(source: &str) -> Option<&str> {
 }
 
 /// One moment, as the page draws it; `said` is what was said during it (listened videos),
-/// `copies` the same moment in copies of the video.
+/// `copies` the same moment in copies and clips of the video (or the video it was cut from).
 struct CardMoment<'a> {
     rank: usize,
     start: f64,
@@ -276,7 +276,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json:
     let fp = video.fingerprint.to_hex();
     let copies: Vec<serde_json::Value> = copies
         .iter()
-        .map(|c| json!({"fingerprint": c.fingerprint.to_hex(), "name": last_part(&c.source).unwrap_or(&c.source), "start": c.start, "end": c.end}))
+        .map(|c| json!({"fingerprint": c.fingerprint.to_hex(), "name": last_part(&c.source).unwrap_or(&c.source), "start": c.start, "end": c.end, "relation": c.relation}))
         .collect();
     // What was said, cut into plain and marked parts (the words a search of what is said found).
     let said_parts: Option<Vec<serde_json::Value>> = said.filter(|_| !said_marks.is_empty()).map(|text| {
@@ -595,6 +595,7 @@ mod tests {
             source: "/videos/phone/VID_1 (copy).mp4".into(),
             start: 1.0,
             end: 9.0,
+            relation: crate::library::copies::Relation::Copy,
         };
         let local = PathBuf::from("/videos/VID_1.mp4");
         let video = |speech| CardVideo {
@@ -610,7 +611,7 @@ mod tests {
         assert_eq!(
             c["copies"],
             json!([{"fingerprint": copy.fingerprint.to_hex(), "name": "VID_1 (copy).mp4",
-            "start": 1.0, "end": 9.0}])
+            "start": 1.0, "end": 9.0, "relation": "copy"}])
         );
         assert_eq!(c["subtitles"], format!("/subtitles/{fp}"));
         assert_eq!(c["recorded_at"], "2024-07-14T15:30:12Z");

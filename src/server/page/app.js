@@ -621,12 +621,18 @@
       said.title = result.said;
       body.append(said);
     }
-    // The same moment in copies of this video (the same footage stored again), folded here.
+    // The same moment in copies of this video (the same footage stored again), in clips cut
+    // from it, or in the longer video it was cut from, folded here.
     const copies = Array.isArray(result.copies) ? result.copies : [];
     if (copies.length) {
       const also = document.createElement("p");
       also.className = "card-copies";
-      const names = copies.map((c) => String(c.name));
+      const names = copies.map((c) => {
+        const at = formatInterval(c.start, c.end);
+        if (c.relation === "clip") return `${c.name} (a clip of it, ${at})`;
+        if (c.relation === "original") return `${c.name} (cut from it, ${at})`;
+        return String(c.name);
+      });
       also.textContent = `Also in ${names.join(", ")}`;
       also.title = `The same footage is stored ${plural(copies.length, "more time")}: ${names.join(", ")}`;
       body.append(also);
