@@ -539,9 +539,8 @@ fn sort_hits(hits: &mut [LibraryHit]) {
 
 /// `hits` (best first) with each moment that repeats a better-ranked one in a copy or clip of
 /// its video (`pairs`, the two moments `also` alike and [`copies::same_moment`]) listed under
-/// it instead. Only
-/// the kept moments of a hit's copies are looked at, so a library without copies costs one
-/// pass.
+/// it instead. Only the kept moments of a hit's copies are looked at, so a library without
+/// copies costs one pass.
 fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &LibraryHit) -> bool) -> Vec<LibraryHit> {
     let mut kept: Vec<LibraryHit> = Vec::with_capacity(hits.len());
     let mut kept_of: HashMap<Fingerprint, Vec<usize>> = HashMap::new();
