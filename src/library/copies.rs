@@ -13,7 +13,9 @@
 //! middle frame meets a frame of the longer video (cosine ≥ [`MIN_COSINE`]), each refined to
 //! half the denser sampling step; the times compared are the frames of the sparser of the two
 //! (so a frame is never compared with one further away than half a step of the denser one),
-//! at least [`MIN_CLIP_SAMPLES`] of them.
+//! at least [`MIN_CLIP_SAMPLES`] of them. The place must stand out: its frames must agree
+//! [`MIN_CONTRAST`] better than the clip meets the longer video at large, and
+//! [`MIN_LEAD`] better than at any other place (footage that repeats leaves a clip unplaced).
 //! It reads only the embeddings the store already holds (a search has them cached), so it
 //! costs a few thousand multiply-adds a pair.
 //!
@@ -51,6 +53,9 @@ pub const MIN_CLIP_S: f64 = 5.0;
 /// How much better a clip's frames must meet their places in the longer video than they meet
 /// it on average (its frames spread over the whole of it).
 pub const MIN_CONTRAST: f32 = 0.05;
+/// How much better the place a clip was cut from must agree than any other place in the
+/// longer video: footage that repeats leaves the clip unplaced rather than placed at random.
+pub const MIN_LEAD: f32 = 0.01;
 /// Fewest frames of the sparser video inside a clip that can show it is one (a 5 s clip of a
 /// video sampled every 4 s holds one or two: too few to tell).
 pub const MIN_CLIP_SAMPLES: usize = 3;
@@ -130,6 +135,21 @@ pub fn clip_shift(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_
         .sum::<f32>()
         / clip_times.len() as f32;
     if best < MEAN_COSINE || best - baseline < MIN_CONTRAST {
+        return None;
+    }
+    // Footage that repeats (a loop, a scene shot twice) offers two places: a shift that agrees
+    // nearly as well but is not joined to the best by shifts that all agree is another place,
+    // and then nothing tells which one the clip was cut from.
+    let joined = |i: usize, j: usize| tried[j].0 == tried[i].0 + 1 && tried[i].1.is_some() && tried[j].1.is_some();
+    let (mut first, mut last) = (at, at);
+    while first > 0 && joined(first - 1, first) {
+        first -= 1;
+    }
+    while last + 1 < tried.len() && joined(last, last + 1) {
+        last += 1;
+    }
+    let elsewhere = tried.iter().enumerate().filter(|(i, _)| !(first..=last).contains(i));
+    if elsewhere.filter_map(|(_, (_, m))| *m).any(|m| m >= best - MIN_LEAD) {
         return None;
     }
     // Shifts next to the best that agree as well (a still scene at the cut) cannot be told
@@ -465,6 +485,21 @@ mod tests {
         assert_eq!(clip_shift(&footage(|_| 3, 14.0, 1.0), 14.0, &still, 48.0), None, "no place stands out");
         // The whole is not a clip of its clip.
         assert_eq!(clip_shift(&whole, 48.0, &clip, 14.0), None);
+    }
+
+    #[test]
+    fn a_clip_of_footage_that_repeats_is_not_placed_at_one_repeat() {
+        // The same 12 s loop four times: a clip of it is cut from every loop alike.
+        let looped = |t: f64| scene_at(t % 12.0);
+        let whole = footage(looped, 48.0, 1.0);
+        let clip = footage(|t| looped(13.3 + t), 10.0, 1.0);
+        assert_eq!(clip_shift(&clip, 10.0, &whole, 48.0), None, "four places agree alike");
+        // One loop changed (scene 7 from 20 s to 22 s): the clip holding it has one place.
+        let changed = |t: f64| if (20.0..22.0).contains(&t) { 7 } else { looped(t) };
+        let whole = footage(changed, 48.0, 1.0);
+        let clip = footage(|t| changed(13.3 + t), 10.0, 1.0);
+        let shift = clip_shift(&clip, 10.0, &whole, 48.0).expect("one place holds the changed loop");
+        assert!((shift - 13.3).abs() <= 0.5, "cut at 13.3 s, found at {shift}");
     }
 
     #[test]

@@ -452,23 +452,20 @@ impl Library {
             // videos of such moments have their frames compared (most searches read none).
             let window = q.top_k.get() * CLIP_WINDOW;
             let same_words = |a: &LibraryHit, b: &LibraryHit| a.fingerprint != b.fingerprint && a.said == b.said;
-            let copy_suspects = |a: &LibraryHit, b: &LibraryHit| {
+            // Each match with its position (for the window), grouped by what was said, so
+            // thousands of matches cost no quadratic scan.
+            let copy_suspects = |(i, a): (usize, &LibraryHit), (j, b): (usize, &LibraryHit)| {
                 same_words(a, b)
                     && ((copies::same_length(a.duration_s, b.duration_s) && (a.start - b.start).abs() <= 1.0)
-                        || (a.rank < window && b.rank < window))
+                        || (i < window && j < window))
             };
-            // Ranked by position for the window, grouped by what was said, so thousands of
-            // matches cost no quadratic scan.
-            for (i, h) in hits.iter_mut().enumerate() {
-                h.rank = i;
-            }
-            let mut by_text: HashMap<Option<&str>, Vec<&LibraryHit>> = HashMap::new();
-            for h in &hits {
-                by_text.entry(h.said.as_deref()).or_default().push(h);
+            let mut by_text: HashMap<Option<&str>, Vec<(usize, &LibraryHit)>> = HashMap::new();
+            for (i, h) in hits.iter().enumerate() {
+                by_text.entry(h.said.as_deref()).or_default().push((i, h));
             }
             let suspects: Vec<Fingerprint> = by_text
                 .values()
-                .flat_map(|g| g.iter().filter(|a| g.iter().any(|b| copy_suspects(a, b))).map(|h| h.fingerprint))
+                .flat_map(|g| g.iter().filter(|a| g.iter().any(|b| copy_suspects(**a, *b))).map(|(_, h)| h.fingerprint))
                 .collect();
             let pairs = self.copy_pairs(&suspects, &by_fp).await?;
             hits = fold(hits, &pairs, same_words);
