@@ -1267,6 +1267,7 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
         assert!([a.as_str(), small.as_str()].contains(&c["of"]["fingerprint"].as_str().unwrap()), "{found}");
         let (from, to) = (c["from_s"].as_f64().unwrap(), c["to_s"].as_f64().unwrap());
         assert!((from - 2.0).abs() <= 1.0 && (to - from - 7.0).abs() <= 0.5, "cut at 2 s for 7 s: {c}");
+        assert_eq!(c["also_from_s"], serde_json::json!([]), "one place: {c}");
     }
     let mut members: Vec<&str> =
         groups[0].as_array().unwrap().iter().map(|v| v["fingerprint"].as_str().unwrap()).collect();

@@ -423,6 +423,7 @@ async fn a_clip_cut_from_a_video_is_folded_into_it_and_found_where_it_was_cut() 
     let c = &found.clips[0];
     assert_eq!((c.clip, c.of), (clip.fingerprint, mp4.fingerprint));
     assert!((c.from_s - 6.0).abs() <= 1.0 && (c.to_s - 16.0).abs() <= 1.0, "cut at 6 s: {c:?}");
+    assert!(c.also_from_s.is_empty(), "the footage does not repeat: one place: {c:?}");
     assert!(found.pairs_compared <= 2, "only videos the graph proposed: {found:#?}");
     let bare = Library::new(engine.clone(), &dir.path().join("no-index"));
     let exact = bare.find_clips(&videos, &silent()).await.unwrap();
@@ -473,6 +474,39 @@ async fn a_clip_cut_from_a_video_is_folded_into_it_and_found_where_it_was_cut() 
         like.hits.iter().any(|h| h.fingerprint == clip.fingerprint && (h.start..=h.end).contains(&6.0)),
         "{like:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_of_footage_that_repeats_is_listed_with_every_place_and_folded_under_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // scenes.mp4 played twice (red, green, blue, red, green, blue: 60 s) and 10 s cut from it
+    // at 6 s (red 4 s, then green): the same footage is at 6 s and at 36 s.
+    let fixture = common::fixture("scenes.mp4");
+    let twice_path = dir.path().join("twice.mp4");
+    ffmpeg(&["-stream_loop", "1", "-i", fixture.to_str().unwrap(), "-an", "-c:v", "libx264"], &twice_path);
+    let twice = ingest_path(&engine, &twice_path).await;
+    assert!((twice.duration_s - 60.0).abs() < 1.0, "{}", twice.duration_s);
+    let clip_path = dir.path().join("cut.mp4");
+    ffmpeg(&["-ss", "6", "-t", "10", "-i", fixture.to_str().unwrap(), "-vf", "scale=160:120", "-an"], &clip_path);
+    let clip = ingest_path(&engine, &clip_path).await;
+    let lib = Library::new(engine.clone(), &dir.path().join("library"));
+    lib.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+
+    let videos = chronoseek::library::current_videos(engine.store(), engine.model().key()).await.unwrap();
+    let found = lib.find_clips(&videos, &silent()).await.unwrap();
+    assert_eq!(found.clips.len(), 1, "{found:#?}");
+    let c = &found.clips[0];
+    assert_eq!((c.clip, c.of), (clip.fingerprint, twice.fingerprint));
+    let mut places: Vec<f64> = c.also_from_s.iter().copied().chain([c.from_s]).collect();
+    places.sort_by(f64::total_cmp);
+    assert_eq!(places.len(), 2, "one place per repeat: {c:?}");
+    assert!((places[0] - 6.0).abs() <= 1.0 && (places[1] - 36.0).abs() <= 1.0, "cut at 6 s or 36 s: {c:?}");
+
+    // Nothing tells which repeat it was cut from: a search folds neither into the other.
+    let answer = lib.search(&query("a green screen", 10)).await.unwrap();
+    assert!(answer.hits.iter().all(|h| h.copies.is_empty()), "{:#?}", answer.hits);
+    assert!(answer.hits.iter().any(|h| h.fingerprint == clip.fingerprint), "{:#?}", answer.hits);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,7 +301,10 @@ async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result
             line["clips"] = c
                 .clips
                 .iter()
-                .map(|c| json!({"clip": video(&c.clip), "of": video(&c.of), "from_s": c.from_s, "to_s": c.to_s}))
+                .map(|c| {
+                    json!({"clip": video(&c.clip), "of": video(&c.of), "from_s": c.from_s, "to_s": c.to_s,
+                        "also_from_s": c.also_from_s})
+                })
                 .collect();
             line["clip_pairs_compared"] = json!(c.pairs_compared);
         }
@@ -341,6 +344,13 @@ async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result
                 &clip.of.to_hex()[..12],
                 by_fp[&clip.of].source
             ));
+            if !clip.also_from_s.is_empty() {
+                let also: Vec<String> = clip.also_from_s.iter().map(|s| format_clock(s.max(0.0))).collect();
+                out.say(format!(
+                    "    or starting at {} (the footage repeats: which one it was cut from is not known)",
+                    also.join(", ")
+                ));
+            }
         }
     }
     Ok(())

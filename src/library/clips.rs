@@ -1,5 +1,6 @@
 //! Clips among the stored videos (`chronoseek library copies`): which shorter videos were cut
-//! from which longer ones, and where ([`copies::clip_shift`]).
+//! from which longer ones, and where ([`copies::clip_place`]). A clip of footage that repeats
+//! (a loop, a scene shot twice) is listed with every place it may come from.
 //!
 //! Comparing every shorter video with every longer one would read every video's frames once
 //! per video. Instead, the graph proposes where each candidate clip could come from: the videos
@@ -12,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use super::LibraryError;
-use super::copies::{self, Relation};
+use super::copies;
 use super::search::Library;
 use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
@@ -30,6 +31,9 @@ pub struct ClipOf {
     /// Where in that video the clip starts and ends (seconds).
     pub from_s: f64,
     pub to_s: f64,
+    /// Other places it may start at in that video, when the footage repeats there (best
+    /// first): nothing tells which one it was cut from. Empty when the place is known.
+    pub also_from_s: Vec<f64>,
 }
 
 /// What [`Library::find_clips`] found and how much it compared.
@@ -82,15 +86,14 @@ impl Library {
             proposed.extend(unindexed);
             for long in proposed.iter().filter_map(|fp| among.get(fp)).filter(|r| longer(r)) {
                 found.pairs_compared += 1;
-                if let Some(same) = copies::same_footage_of(engine, short, long).await?
-                    && same.relation == Relation::Original
-                {
-                    let from_s = same.shift_s;
+                let whole = engine.frames(long).await?;
+                if let Some(place) = copies::clip_place(&frames, short.duration_s, &whole, long.duration_s) {
                     found.clips.push(ClipOf {
                         clip: short.fingerprint,
                         of: long.fingerprint,
-                        from_s,
-                        to_s: from_s + short.duration_s,
+                        from_s: place.shift_s,
+                        to_s: place.shift_s + short.duration_s,
+                        also_from_s: place.also_s,
                     });
                 }
             }

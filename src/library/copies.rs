@@ -71,10 +71,34 @@ pub fn same_footage(a: &CachedFrames, a_s: f64, b: &CachedFrames, b_s: f64) -> b
     agreement(a, b, 0.0, times).is_some_and(|mean| mean >= MEAN_COSINE)
 }
 
+/// Where a clip lies inside the longer video it was cut from ([`clip_place`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipPlace {
+    /// The shift that takes the clip's times to the longer video's (`t` in the clip is
+    /// `t + shift_s` there) at the place that agrees best.
+    pub shift_s: f64,
+    /// Other places that agree within [`MIN_LEAD`] of it (footage that repeats: a loop, a
+    /// scene shot twice), best first. Empty when the place is known.
+    pub also_s: Vec<f64>,
+}
+
+impl ClipPlace {
+    /// The shift when the clip has one place, None when the footage repeats.
+    pub fn unique(&self) -> Option<f64> {
+        self.also_s.is_empty().then_some(self.shift_s)
+    }
+}
+
 /// Where `clip` lies inside the longer video `whole`: the shift that takes the clip's times to
 /// `whole`'s (`t` in the clip is `t + shift` there), or None when it is not cut from it (or
-/// too short to tell, or as long: then it may be a copy, [`same_footage`]).
+/// too short to tell, or as long: then it may be a copy, [`same_footage`]), or when the
+/// footage repeats and nothing tells which repeat it was cut from ([`clip_place`] lists them).
 pub fn clip_shift(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_s: f64) -> Option<f64> {
+    clip_place(clip, clip_s, whole, whole_s)?.unique()
+}
+
+/// Every place `clip` may have been cut from in `whole`, or None when it is not a clip of it.
+pub fn clip_place(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_s: f64) -> Option<ClipPlace> {
     if clip_s < MIN_CLIP_S || clip_s >= whole_s || same_length(clip_s, whole_s) || !comparable(clip, whole) {
         return None;
     }
@@ -116,11 +140,7 @@ pub fn clip_shift(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_
             (k, agreement(clip, whole, shift, times.into_iter()).filter(|_| enough))
         })
         .collect();
-    let (at, best) = tried
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, m))| Some((i, (*m)?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
+    let best = tried.iter().filter_map(|(_, m)| *m).max_by(f32::total_cmp)?;
     // Where it was cut must stand out: the clip's frames must meet their places far better
     // than they meet the longer video at large (a model that sees every frame alike, or a
     // video of one unchanging view, cannot tell where a clip comes from).
@@ -137,33 +157,45 @@ pub fn clip_shift(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_
     if best < MEAN_COSINE || best - baseline < MIN_CONTRAST {
         return None;
     }
-    // Footage that repeats (a loop, a scene shot twice) offers two places: a shift that agrees
-    // nearly as well but is not joined to the best by shifts that all agree is another place,
-    // and then nothing tells which one the clip was cut from.
-    let joined = |i: usize, j: usize| tried[j].0 == tried[i].0 + 1 && tried[i].1.is_some() && tried[j].1.is_some();
-    let (mut first, mut last) = (at, at);
-    while first > 0 && joined(first - 1, first) {
-        first -= 1;
+    // A place is a run of neighbouring shifts that all agree; footage that repeats (a loop, a
+    // scene shot twice) has several, and any whose best agrees within MIN_LEAD of the best is
+    // as likely to be where the clip was cut.
+    let mut places: Vec<(f32, f64)> = Vec::new();
+    let mut i = 0;
+    while i < tried.len() {
+        let Some(first) = tried[i].1 else {
+            i += 1;
+            continue;
+        };
+        let mut end = i + 1;
+        while end < tried.len() && tried[end].0 == tried[end - 1].0 + 1 && tried[end].1.is_some() {
+            end += 1;
+        }
+        let run = &tried[i..end];
+        let (top_at, top) = run.iter().enumerate().fold((0, first), |(a, m), (j, (_, x))| {
+            let x = x.unwrap_or(f32::MIN);
+            if x > m { (j, x) } else { (a, m) }
+        });
+        if top >= best - MIN_LEAD {
+            // Shifts next to the top that agree as well (a still scene at the cut) cannot be
+            // told apart: the middle of their run is the best guess.
+            let alike = |j: usize| run[j].1.is_some_and(|m| m >= top - 1e-4);
+            let (mut lo, mut hi) = (top_at, top_at);
+            while lo > 0 && alike(lo - 1) {
+                lo -= 1;
+            }
+            while hi + 1 < run.len() && alike(hi + 1) {
+                hi += 1;
+            }
+            let shift = (run[lo].0 + run[hi].0) as f64 / 2.0 * fine;
+            places.push((top, (shift * 1000.0).round() / 1000.0));
+        }
+        i = end;
     }
-    while last + 1 < tried.len() && joined(last, last + 1) {
-        last += 1;
-    }
-    let elsewhere = tried.iter().enumerate().filter(|(i, _)| !(first..=last).contains(i));
-    if elsewhere.filter_map(|(_, (_, m))| *m).any(|m| m >= best - MIN_LEAD) {
-        return None;
-    }
-    // Shifts next to the best that agree as well (a still scene at the cut) cannot be told
-    // apart: the middle of their run is the best guess.
-    let alike = |i: usize| tried[i].1.is_some_and(|m| m >= best - 1e-4);
-    let (mut lo, mut hi) = (at, at);
-    while lo > 0 && tried[lo - 1].0 == tried[lo].0 - 1 && alike(lo - 1) {
-        lo -= 1;
-    }
-    while hi + 1 < tried.len() && tried[hi + 1].0 == tried[hi].0 + 1 && alike(hi + 1) {
-        hi += 1;
-    }
-    let shift = (tried[lo].0 + tried[hi].0) as f64 / 2.0 * fine;
-    Some((shift * 1000.0).round() / 1000.0)
+    places.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.total_cmp(&b.1)));
+    let mut shifts = places.into_iter().map(|(_, shift)| shift);
+    let shift_s = shifts.next()?;
+    Some(ClipPlace { shift_s, also_s: shifts.collect() })
 }
 
 /// The mean cosine of `a`'s frames nearest `times` and `b`'s nearest the same times shifted
@@ -488,16 +520,25 @@ mod tests {
     }
 
     #[test]
-    fn a_clip_of_footage_that_repeats_is_not_placed_at_one_repeat() {
+    fn a_clip_of_footage_that_repeats_has_every_repeat_for_a_place() {
         // The same 12 s loop four times: a clip of it is cut from every loop alike.
         let looped = |t: f64| scene_at(t % 12.0);
         let whole = footage(looped, 48.0, 1.0);
         let clip = footage(|t| looped(13.3 + t), 10.0, 1.0);
         assert_eq!(clip_shift(&clip, 10.0, &whole, 48.0), None, "four places agree alike");
+        let place = clip_place(&clip, 10.0, &whole, 48.0).expect("a clip of the loop");
+        let mut all: Vec<f64> = place.also_s.iter().copied().chain([place.shift_s]).collect();
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all.len(), 4, "one place per loop: {place:?}");
+        for (k, shift) in all.iter().enumerate() {
+            assert!((shift - (1.3 + 12.0 * k as f64)).abs() <= 0.5, "loop {k} at {shift}: {place:?}");
+        }
         // One loop changed (scene 7 from 20 s to 22 s): the clip holding it has one place.
         let changed = |t: f64| if (20.0..22.0).contains(&t) { 7 } else { looped(t) };
         let whole = footage(changed, 48.0, 1.0);
         let clip = footage(|t| changed(13.3 + t), 10.0, 1.0);
+        let place = clip_place(&clip, 10.0, &whole, 48.0).expect("one place holds the changed loop");
+        assert_eq!(place.also_s, Vec::<f64>::new(), "no other place agrees as well");
         let shift = clip_shift(&clip, 10.0, &whole, 48.0).expect("one place holds the changed loop");
         assert!((shift - 13.3).abs() <= 0.5, "cut at 13.3 s, found at {shift}");
     }
