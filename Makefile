@@ -9,11 +9,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build-time: FFmpeg headers (ffmpeg-next), libclang (bindgen), protoc and its well-known
 # types (LanceDB). Run-time and tests: the FFmpeg libraries and command-line tool; Python
-# venvs for the timelock golden test (bittensor-drand from PyPI decrypts our commits).
+# venvs for the timelock golden test (bittensor-drand from PyPI decrypts our commits); the
+# time zone database (`--tz`, the page's zone for recording dates).
 # `make test` also needs headless Chromium (the library page's browser test) and a font.
 DEB_PACKAGES := build-essential pkg-config clang libclang-dev protobuf-compiler libprotobuf-dev \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
-	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl python3 python3-venv
+	libavfilter-dev libavdevice-dev ffmpeg ca-certificates curl python3 python3-venv tzdata
 
 .PHONY: deps rust demo test build release bench fixtures fmt lint cuda cuda-miner gpu-check
 

@@ -1363,8 +1363,20 @@ fn recording_dates_are_listed_and_bound_a_search() {
     assert!(all.contains(&serde_json::Value::Null) && all.contains(&"2024-07-14T15:30:12Z".into()), "{all:?}");
     let summer = search(&["--from", "2024-06", "--until", "2024-08"]);
     assert!(!summer.is_empty() && summer.iter().all(|r| r == "2024-07-14T15:30:12Z"), "{summer:?}");
-    assert!(search(&["--until", "2024-07-13"]).is_empty());
+    assert!(search(&["--until", "2024-07-13", "--tz", "UTC"]).is_empty());
+    // Days are the zone's: 15:30 UTC on 14 July was 01:30 on the 15th in Sydney.
+    let day = ["--from", "2024-07-15", "--until", "2024-07-15", "--tz"];
+    assert!(!search(&[&day[..], &["Australia/Sydney"]].concat()).is_empty());
+    assert!(search(&[&day[..], &["UTC"]].concat()).is_empty());
+    let out = with_store(&store)
+        .env("CHRONOSEEK_TZ", "Australia/Sydney")
+        .args(["library", "search", "a red screen", "--from", "2024-07-15"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("  2024-07-15  ") && !text.contains("2024-07-14"), "{out:?}");
     for (args, needle) in [
+        (["--tz", "Mars/Base"], "unknown time zone 'Mars/Base'"),
         (["--from", "2024-13"], "not a date"),
         (["--from", "14.07.2024"], "not a date"),
         (["--until", "2024-07-1"], "not a date"),

@@ -531,6 +531,7 @@ async fn a_date_range_keeps_to_videos_recorded_in_it() {
         q.recorded = RecordedRange::new(
             (!from.is_empty()).then(|| from.parse().unwrap()),
             (!until.is_empty()).then(|| until.parse().unwrap()),
+            &chronoseek::library::period::Zone::utc(),
         )
         .unwrap();
         q

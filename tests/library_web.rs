@@ -303,6 +303,11 @@ async fn api_media_and_refusals() {
     for c in cards {
         assert_eq!((&c["fingerprint"], &c["recorded_at"]), (&app.webm.as_str().into(), &"2024-07-14T15:30:12Z".into()));
     }
+    // Days are the asker's (`tz`): 15:30 UTC on 14 July was the 15th in UTC+14, not in UTC.
+    let day = |tz: &str| format!("{}/api/library/search?q=red&from=2024-07-15&until=2024-07-15&tz={tz}", app.base);
+    let far = get_json(&http, day("Pacific/Kiritimati")).await;
+    assert!(far["results"].as_array().unwrap().iter().any(|c| c["fingerprint"] == app.webm.as_str()), "{far}");
+    assert!(get_json(&http, day("UTC")).await["results"].as_array().unwrap().is_empty());
     let other = get_json(&http, format!("{}/api/library/search?q=red&from=2023&until=2023", app.base)).await;
     assert!(other["results"].as_array().unwrap().is_empty(), "{other}");
     let open = get_json(&http, format!("{}/api/library/search?q=red&from=&until=", app.base)).await;
@@ -315,6 +320,7 @@ async fn api_media_and_refusals() {
     for (path, code, needle) in [
         ("/api/library/search?q=red&from=June", "INVALID_REQUEST", "from: 'June' is not a date"),
         ("/api/library/search?q=red&from=2025&until=2024", "INVALID_REQUEST", "ends before it starts"),
+        ("/api/library/search?q=red&from=2024&tz=Mars/Base", "INVALID_REQUEST", "tz: unknown time zone 'Mars/Base'"),
         ("/api/library/search?said=", "QUERY_INVALID", "empty"),
         ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),
         ("/api/library/search?said=dog&q=dog", "INVALID_REQUEST", "one of q"),
@@ -752,14 +758,18 @@ async fn the_page_in_a_real_browser() {
     // Back returns to the undated search with the input empty again.
     let dated = &history["dated"];
     assert_eq!(dated["search"], "?q=a+red+screen&top_k=10&from=2024-06", "{report}");
+    // The browser is in UTC+14: the months it asked for are its own (the API request names
+    // its zone, the address does not), and 15:30 UTC on 14 July was the 15th there.
+    let api = dated["api"].as_str().unwrap_or_default();
+    assert!(api.ends_with("&from=2024-06&tz=Pacific%2FKiritimati"), "{report}");
     let cards = dated["cards"].as_array().unwrap();
     assert!(!cards.is_empty(), "{report}");
     for c in cards {
-        assert_eq!((&c[0], &c[1]), (&app.webm.as_str().into(), &"2024-07-14".into()), "{report}");
+        assert_eq!((&c[0], &c[1]), (&app.webm.as_str().into(), &"2024-07-15".into()), "{report}");
     }
     assert_eq!(dated["back"]["from"], "", "{report}");
     // ...and "Find a video" takes the date too.
-    assert_eq!(filter["dated"], serde_json::json!(["scenes.webm (0:12, 2024-07-14)"]), "{report}");
+    assert_eq!(filter["dated"], serde_json::json!(["scenes.webm (0:12, 2024-07-15)"]), "{report}");
     // The picture (the blue scene) finds the blue scene.
     let pic = &report["picture"];
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");

@@ -15,7 +15,7 @@ use chronoseek::index::VideoRecord;
 use chronoseek::ingest::VideoInput;
 use chronoseek::library::bench::{AnnBenchOptions, ann_bench};
 use chronoseek::library::copies::Relation;
-use chronoseek::library::period::{Period, RecordedRange, rfc3339};
+use chronoseek::library::period::{Period, RecordedRange, Zone};
 use chronoseek::library::playlist::{Moment, PlaylistFormat, render};
 use chronoseek::library::reel::{self, ReelError, ReelSize, Wanted};
 use chronoseek::library::{
@@ -113,13 +113,19 @@ pub struct LibrarySearchArgs {
     #[arg(long)]
     pub exact: bool,
     /// Only videos recorded from the start of this year, month or day (2024, 2024-06,
-    /// 2024-06-21; UTC), by the date their container holds; videos without one are left out.
+    /// 2024-06-21; days in --tz), by the date their container holds; videos without one are
+    /// left out.
     #[arg(long, value_name = "DATE")]
     pub from: Option<Period>,
     /// Only videos recorded until the end of this year, month or day (`--from 2024-06 --until
     /// 2024-08`: June through August).
     #[arg(long, value_name = "DATE")]
     pub until: Option<Period>,
+    /// The time zone whose days --from and --until mean, and the recording dates shown are in:
+    /// an IANA name (Europe/Berlin, America/New_York) or UTC. Default: the machine's (TZ,
+    /// else /etc/localtime, else UTC).
+    #[arg(long, env = "CHRONOSEEK_TZ", value_name = "ZONE")]
+    pub tz: Option<Zone>,
     /// List moments of copies of a video (the same footage stored twice: a re-encode, another
     /// size or container) and of clips cut from it as results of their own, instead of under
     /// the best-ranked one.
@@ -411,7 +417,8 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if args.keep_copies {
         q.copies = Copies::Keep;
     }
-    q.recorded = RecordedRange::new(args.from, args.until).map_err(|e| invalid(e.to_string()))?;
+    let zone = args.tz.clone().unwrap_or_else(Zone::system);
+    q.recorded = RecordedRange::new(args.from, args.until, &zone).map_err(|e| invalid(e.to_string()))?;
     let answer = library.search(&q).await;
     engine.flush(super::FLUSH_LIMIT).await;
     let answer = answer?;
@@ -467,7 +474,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     for h in &answer.hits {
         // Times as `clip` and `--at` take them: copy a line's interval into `chronoseek clip`.
         let interval = format!("{} – {}", format_clock(h.start), format_clock(h.end));
-        let recorded = h.recorded_at_ms.map(|ms| format!("{}  ", &rfc3339(ms)[..10])).unwrap_or_default();
+        let recorded = h.recorded_at_ms.map(|ms| format!("{}  ", zone.day(ms))).unwrap_or_default();
         out.say(format!(
             "{:>3}  {:.4}  {interval:>21}  {}  {recorded}{}",
             h.rank,

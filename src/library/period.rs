@@ -2,18 +2,24 @@
 //!
 //! A period is written as a year (`2024`), a month (`2024-07`) or a day (`2024-07-14`) and
 //! stands for all of it; `--from` takes the start of its period, `--until` the end of its
-//! period, so `--from 2024-06 --until 2024-08` is June through August, both included. Dates are
-//! UTC (what most containers store).
+//! period, so `--from 2024-06 --until 2024-08` is June through August, both included.
+//!
+//! Days are the user's days: a video recorded at 22:30 UTC on 13 July was recorded on the
+//! 14th in Sydney. Containers store the moment in UTC, so a period is a span of calendar days
+//! that becomes a span of time only in a [`Zone`] (`--tz`, the page's browser zone, or the
+//! machine's own), with its daylight-saving changes (a day may last 23 or 25 hours).
 
 use std::str::FromStr;
 
-use chrono::{Datelike, NaiveDate};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 
-/// The span of a year, a month or a day: `[start_ms, end_ms)` since the Unix epoch, UTC.
+/// The days of a year, a month or a day: from `first` up to (not including) `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
-    pub start_ms: i64,
-    pub end_ms: i64,
+    pub first: Date,
+    pub end: Date,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -22,10 +28,8 @@ pub enum PeriodError {
     Unreadable(String),
     #[error("the period ends before it starts (--from is after --until)")]
     Empty,
-}
-
-fn ms(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(i64::MAX)
+    #[error("{0} has no start in time zone {1}")]
+    OutOfRange(Date, String),
 }
 
 impl FromStr for Period {
@@ -34,27 +38,76 @@ impl FromStr for Period {
         let unreadable = || PeriodError::Unreadable(s.to_string());
         let parts: Vec<&str> = s.trim().split('-').collect();
         let number = |p: &str, digits: usize| {
-            (p.len() == digits && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u32>().ok()).flatten()
+            (p.len() == digits && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i16>().ok()).flatten()
         };
-        let year = parts.first().and_then(|p| number(p, 4)).ok_or_else(unreadable)? as i32;
-        let (start, end) = match parts[1..] {
-            [] => (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year + 1, 1, 1)),
-            [m] => {
-                let m = number(m, 2).ok_or_else(unreadable)?;
-                let start = NaiveDate::from_ymd_opt(year, m, 1);
-                (start, start.and_then(|d| d.checked_add_months(chrono::Months::new(1))))
-            }
+        let year = parts.first().and_then(|p| number(p, 4)).filter(|y| *y >= 1).ok_or_else(unreadable)?;
+        let (first, length) = match parts[1..] {
+            [] => (Date::new(year, 1, 1), 1.year()),
+            [m] => (Date::new(year, number(m, 2).ok_or_else(unreadable)? as i8, 1), 1.month()),
             [m, d] => {
                 let (m, d) = (number(m, 2).ok_or_else(unreadable)?, number(d, 2).ok_or_else(unreadable)?);
-                let start = NaiveDate::from_ymd_opt(year, m, d);
-                (start, start.and_then(|d| d.succ_opt()))
+                (Date::new(year, m as i8, d as i8), 1.day())
             }
             _ => return Err(unreadable()),
         };
-        match (start, end) {
-            (Some(s), Some(e)) if s.year() >= 1 => Ok(Period { start_ms: ms(s), end_ms: ms(e) }),
-            _ => Err(unreadable()),
+        let first = first.map_err(|_| unreadable())?;
+        let end = first.checked_add(length).map_err(|_| unreadable())?;
+        Ok(Period { first, end })
+    }
+}
+
+/// The time zone whose days a period means: an IANA name (`Europe/Berlin`), `UTC`, or the
+/// machine's own ([`Zone::system`]: `TZ`, else `/etc/localtime`, else UTC).
+#[derive(Debug, Clone)]
+pub struct Zone(TimeZone);
+
+/// A time zone name the time zone database does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown time zone '{name}': give an IANA name (Europe/Berlin, America/New_York) or UTC")]
+pub struct UnknownZone {
+    name: String,
+    #[source]
+    source: jiff::Error,
+}
+
+impl Zone {
+    pub fn utc() -> Self {
+        Zone(TimeZone::UTC)
+    }
+
+    /// The machine's zone (`TZ`, else `/etc/localtime`); UTC when neither names one.
+    pub fn system() -> Self {
+        Zone(TimeZone::try_system().unwrap_or(TimeZone::UTC))
+    }
+
+    /// Its IANA name where it has one (`UTC` for UTC), else its current offset.
+    pub fn name(&self) -> String {
+        match self.0.iana_name() {
+            Some(name) => name.to_string(),
+            None => self.0.to_offset(jiff::Timestamp::now()).to_string(),
         }
+    }
+
+    /// When `day` starts there, in ms since the Unix epoch (the first moment that exists: a
+    /// day that starts in a daylight-saving gap starts when the gap ends).
+    fn start_ms(&self, day: Date) -> Result<i64, PeriodError> {
+        let start = day.to_zoned(self.0.clone()).map_err(|_| PeriodError::OutOfRange(day, self.name()))?;
+        Ok(start.timestamp().as_millisecond())
+    }
+
+    /// The day (`2024-07-14`) it is there at `ms` since the Unix epoch.
+    pub fn day(&self, ms: i64) -> String {
+        match jiff::Timestamp::from_millisecond(ms) {
+            Ok(t) => t.to_zoned(self.0.clone()).date().to_string(),
+            Err(_) => rfc3339(ms),
+        }
+    }
+}
+
+impl FromStr for Zone {
+    type Err = UnknownZone;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TimeZone::get(s.trim()).map(Zone).map_err(|source| UnknownZone { name: s.to_string(), source })
     }
 }
 
@@ -66,8 +119,12 @@ pub struct RecordedRange {
 }
 
 impl RecordedRange {
-    pub fn new(from: Option<Period>, until: Option<Period>) -> Result<Self, PeriodError> {
-        let range = Self { from_ms: from.map(|p| p.start_ms), until_ms: until.map(|p| p.end_ms) };
+    /// From the first day of `from` until the end of `until`'s last day, days in `zone`.
+    pub fn new(from: Option<Period>, until: Option<Period>, zone: &Zone) -> Result<Self, PeriodError> {
+        let range = Self {
+            from_ms: from.map(|p| zone.start_ms(p.first)).transpose()?,
+            until_ms: until.map(|p| zone.start_ms(p.end)).transpose()?,
+        };
         match (range.from_ms, range.until_ms) {
             (Some(f), Some(u)) if f >= u => Err(PeriodError::Empty),
             _ => Ok(range),
@@ -112,36 +169,70 @@ mod tests {
         chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
     }
 
+    fn day(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    fn range(from: &str, until: &str, zone: &str) -> Result<RecordedRange, PeriodError> {
+        let period = |s: &str| (!s.is_empty()).then(|| s.parse::<Period>().unwrap());
+        RecordedRange::new(period(from), period(until), &zone.parse().unwrap())
+    }
+
     #[test]
     fn years_months_and_days() {
         let p = |s: &str| s.parse::<Period>();
-        assert_eq!(p("2024"), Ok(Period { start_ms: at("2024-01-01T00:00:00Z"), end_ms: at("2025-01-01T00:00:00Z") }));
-        assert_eq!(
-            p("2024-12"),
-            Ok(Period { start_ms: at("2024-12-01T00:00:00Z"), end_ms: at("2025-01-01T00:00:00Z") })
-        );
-        assert_eq!(
-            p("2024-02-29"),
-            Ok(Period { start_ms: at("2024-02-29T00:00:00Z"), end_ms: at("2024-03-01T00:00:00Z") })
-        );
-        for bad in ["24", "2024-7", "2023-02-29", "2024-13", "2024-07-14-01", "July", "", "2024-07-1x"] {
+        assert_eq!(p("2024"), Ok(Period { first: day("2024-01-01"), end: day("2025-01-01") }));
+        assert_eq!(p("2024-12"), Ok(Period { first: day("2024-12-01"), end: day("2025-01-01") }));
+        assert_eq!(p("2024-02-29"), Ok(Period { first: day("2024-02-29"), end: day("2024-03-01") }));
+        for bad in ["24", "0000", "2024-7", "2023-02-29", "2024-13", "2024-07-14-01", "July", "", "2024-07-1x"] {
             assert_eq!(p(bad), Err(PeriodError::Unreadable(bad.to_string())), "{bad}");
         }
     }
 
     #[test]
     fn ranges_include_both_periods_and_leave_undated_videos_out() {
-        let summer = RecordedRange::new(Some("2024-06".parse().unwrap()), Some("2024-08".parse().unwrap())).unwrap();
+        let summer = range("2024-06", "2024-08", "UTC").unwrap();
         assert!(summer.contains(Some(at("2024-06-01T00:00:00Z"))));
         assert!(summer.contains(Some(at("2024-08-31T23:59:59Z"))));
         assert!(!summer.contains(Some(at("2024-09-01T00:00:00Z"))));
         assert!(!summer.contains(Some(at("2024-05-31T23:59:59Z"))));
         assert!(!summer.contains(None), "no date, not in summer");
-        let since = RecordedRange::new(Some("2024".parse().unwrap()), None).unwrap();
+        let since = range("2024", "", "UTC").unwrap();
         assert!(since.contains(Some(at("2030-01-01T00:00:00Z"))) && !since.contains(None));
         assert!(RecordedRange::default().contains(None), "no range asked for: every video");
-        let backwards = RecordedRange::new(Some("2025".parse().unwrap()), Some("2024".parse().unwrap()));
-        assert_eq!(backwards, Err(PeriodError::Empty));
-        assert!(RecordedRange::new(Some("2024".parse().unwrap()), Some("2024".parse().unwrap())).is_ok());
+        assert_eq!(range("2025", "2024", "UTC"), Err(PeriodError::Empty));
+        assert!(range("2024", "2024", "UTC").is_ok());
+    }
+
+    #[test]
+    fn days_are_the_days_of_the_zone_asked_for() {
+        // 22:30 UTC on 13 July is the 14th in Sydney (UTC+10 in July) and still the 13th in
+        // New York (UTC-4 in summer).
+        let late = Some(at("2024-07-13T22:30:00Z"));
+        assert!(range("2024-07-14", "2024-07-14", "Australia/Sydney").unwrap().contains(late));
+        assert!(!range("2024-07-13", "2024-07-13", "Australia/Sydney").unwrap().contains(late));
+        assert!(range("2024-07-13", "2024-07-13", "America/New_York").unwrap().contains(late));
+        assert!(!range("2024-07-14", "2024-07-14", "UTC").unwrap().contains(late));
+        // The day daylight saving starts in Berlin lasts 23 hours: 31 March 2024 is 23:00 UTC
+        // on the 30th until 22:00 UTC on the 31st.
+        let spring = range("2024-03-31", "2024-03-31", "Europe/Berlin").unwrap();
+        assert!(spring.contains(Some(at("2024-03-30T23:00:00Z"))));
+        assert!(!spring.contains(Some(at("2024-03-30T22:59:59Z"))));
+        assert!(spring.contains(Some(at("2024-03-31T21:59:59Z"))));
+        assert!(!spring.contains(Some(at("2024-03-31T22:00:00Z"))));
+        // What a day is there, for showing a recording date.
+        let sydney: Zone = "Australia/Sydney".parse().unwrap();
+        assert_eq!(
+            (sydney.day(at("2024-07-13T22:30:00Z")), sydney.name()),
+            ("2024-07-14".into(), "Australia/Sydney".into())
+        );
+        assert_eq!(Zone::utc().day(at("2024-07-13T22:30:00Z")), "2024-07-13");
+    }
+
+    #[test]
+    fn an_unknown_zone_says_what_is_expected() {
+        let err = "Mars/Olympus_Mons".parse::<Zone>().unwrap_err();
+        assert!(err.to_string().contains("unknown time zone 'Mars/Olympus_Mons'"), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "keeps the database's reason");
     }
 }

@@ -33,7 +33,7 @@ use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
-use crate::library::period::{Period, PeriodError, RecordedRange, rfc3339};
+use crate::library::period::{Period, PeriodError, RecordedRange, Zone, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
 use crate::library::said::marked_parts;
 use crate::library::subtitles::{self, SubtitleFormat};
@@ -183,16 +183,21 @@ fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
     }
 }
 
-/// `from` and `until`: a year, month or day each (empty: not given).
+/// `from` and `until`: a year, month or day each (empty: not given), days in `tz` (an IANA
+/// name: the page sends the browser's; default the server machine's zone).
 #[allow(clippy::result_large_err)]
 fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpError> {
+    let zone = match p.get("tz").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Zone::system(),
+        Some(name) => name.parse().map_err(|e: crate::library::period::UnknownZone| bad(format!("tz: {e}")))?,
+    };
     let period = |name: &str| -> Result<Option<Period>, HttpError> {
         match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(s) => s.parse().map(Some).map_err(|e: PeriodError| bad(format!("{name}: {e}"))),
         }
     };
-    RecordedRange::new(period("from")?, period("until")?).map_err(|e| bad(e.to_string()))
+    RecordedRange::new(period("from")?, period("until")?, &zone).map_err(|e| bad(e.to_string()))
 }
 
 #[allow(clippy::result_large_err)]
@@ -326,8 +331,11 @@ async fn library_search(
 ) -> Result<Response, HttpError> {
     let started = Instant::now();
     let post = req.method() == axum::http::Method::POST;
-    let known: &[&str] =
-        if post { &["top_k", "from", "until"] } else { &["q", "said", "like", "at", "top_k", "from", "until"] };
+    let known: &[&str] = if post {
+        &["top_k", "from", "until", "tz"]
+    } else {
+        &["q", "said", "like", "at", "top_k", "from", "until", "tz"]
+    };
     let p = params(raw, known)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
     let recorded = recorded_range(&p)?;

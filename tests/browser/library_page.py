@@ -167,6 +167,9 @@ def run(args, browser):
         browser.call("Page.enable", timeout=t)
 
         step = "load page"
+        # The browser is where the user is: far from UTC (UTC+14), so a recording at 15:30 UTC
+        # is the next day there, and the page must say so and search that day.
+        browser.call("Emulation.setTimezoneOverride", {"timezoneId": args.timezone}, t)
         nav = browser.call("Page.navigate", {"url": args.url}, t)
         if nav.get("errorText"):
             raise Failure(step, f"{args.url}: {nav['errorText']}")
@@ -373,6 +376,8 @@ def run(args, browser):
             const cards = document.querySelectorAll('#results .card');
             if (location.search.indexOf('from=2024-06') < 0 || !/moments? in/.test(s) || !cards.length) return null;
             return {{status: s, search: location.search,
+                     api: performance.getEntriesByType('resource').map(e => e.name)
+                        .filter(n => n.indexOf('/api/library/search?') >= 0 && n.indexOf('from=') >= 0).pop() || null,
                      cards: Array.from(cards, c => [c.dataset.fingerprint,
                         (c.querySelector('.card-recorded') || {{}}).textContent || null])}}; }})()""", t,
             diagnose=STATUS, fail_if=STATUS_ERROR)
@@ -442,6 +447,7 @@ def main():
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--picture", help="a picture file to search with (the page's picture button)")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--timezone", default="Pacific/Kiritimati", help="the browser's time zone (IANA name)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds allowed per step")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="chronoseek-browser-")

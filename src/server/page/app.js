@@ -141,14 +141,15 @@
     const chosen = els.videoSelect.value;
     const matching = allVideos.filter((v) => {
       // A recording date can be typed too ("2024-07": the videos of July 2024).
-      const text = `${v.name} ${v.source || ""} ${v.recorded_at || ""}`.toLowerCase();
+      const day = typeof v.recorded_at === "string" ? `${v.recorded_at} ${localDay(v.recorded_at)}` : "";
+      const text = `${v.name} ${v.source || ""} ${day}`.toLowerCase();
       return words.every((w) => text.includes(w));
     });
     els.videoSelect.replaceChildren(
       ...matching.map((video) => {
         const option = document.createElement("option");
         option.value = String(video.fingerprint);
-        const recorded = typeof video.recorded_at === "string" ? `, ${video.recorded_at.slice(0, 10)}` : "";
+        const recorded = typeof video.recorded_at === "string" ? `, ${localDay(video.recorded_at)}` : "";
         option.textContent = `${video.name} (${formatDuration(video.duration)}${recorded})`;
         if (video.source) option.title = String(video.source);
         return option;
@@ -254,6 +255,29 @@
     return params;
   }
 
+  // The browser's time zone, whose months `from` and `until` mean. Sent to the API only, not
+  // kept in the page's address: a shared link means the months of whoever opens it.
+  const zone = (() => {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (_) {
+      return "";
+    }
+  })();
+  function searchUrl(params) {
+    const sent = new URLSearchParams(params);
+    if (zone && (sent.has("from") || sent.has("until"))) sent.set("tz", zone);
+    return `/api/library/search?${sent}`;
+  }
+
+  // The day a video was recorded where the browser is (`recorded_at` is RFC 3339 in UTC).
+  function localDay(recordedAt) {
+    const t = new Date(recordedAt);
+    if (Number.isNaN(t.getTime())) return recordedAt.slice(0, 10);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
+  }
+
   // Words in the library: what is seen (`q`), or, with `said`, where they are said (the
   // transcripts).
   function searchWords(q, topK, push, said = false) {
@@ -263,7 +287,7 @@
     els.topK.value = String(topK);
     const params = dated(new URLSearchParams({ [said ? "said" : "q"]: q, top_k: String(topK) }));
     remember(params, push);
-    runSearch(`/api/library/search?${params}`, {}, said ? `where someone says “${q}”` : "");
+    runSearch(searchUrl(params), {}, said ? `where someone says “${q}”` : "");
   }
 
   function searchInVideo(fingerprint, q, topK, push) {
@@ -285,7 +309,7 @@
     const params = dated(new URLSearchParams({ like: fingerprint, at: at.toFixed(3), top_k: String(topK) }));
     remember(params, push);
     const name = videoNames.get(fingerprint) || fingerprint.slice(0, 12);
-    runSearch(`/api/library/search?${params}`, {}, `like ${name} at ${formatMoment(at)}`);
+    runSearch(searchUrl(params), {}, `like ${name} at ${formatMoment(at)}`);
   }
 
   // The search the address names, if any (on load, and on Back/Forward).
@@ -340,7 +364,7 @@
       body: file,
       headers: { "Content-Type": file.type || "application/octet-stream" },
     };
-    runSearch(`/api/library/search?${params}`, init, `like ${file.name}`);
+    runSearch(searchUrl(params), init, `like ${file.name}`);
     els.picture.value = ""; // choosing the same file again searches again
   });
 
@@ -598,7 +622,7 @@
       recorded.className = "card-recorded";
       recorded.dateTime = result.recorded_at;
       recorded.title = `Recorded ${result.recorded_at}`;
-      recorded.textContent = result.recorded_at.slice(0, 10);
+      recorded.textContent = localDay(result.recorded_at);
       body.append(recorded);
     }
     // What was said during the moment (videos that were listened to).
