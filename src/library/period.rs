@@ -18,8 +18,8 @@ use jiff::tz::TimeZone;
 /// The days of a year, a month or a day: from `first` up to (not including) `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
-    pub first: Date,
-    pub end: Date,
+    first: Date,
+    end: Date,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
