@@ -11,8 +11,8 @@
 //! so a phrase in a language written without spaces is found as its characters in order),
 //! split again at apostrophes, compared without case and without accents (`Café` = `cafe`,
 //! `Straße` = `strasse`). A segment matches when it holds every word asked for; the phrase
-//! itself, in order, scores 1, the words in any order 0.5. A phrase that Whisper split over two
-//! consecutive segments is found in the pair (0.9), with the interval of both. Failing the words
+//! itself, in order, scores 1, the words in any order 0.5. A phrase that Whisper split over
+//! consecutive segments is found in the fewest that hold it (0.9), with the interval of all. Failing the words
 //! as written, their stems in the transcript's language (Snowball, for the 18 languages it has:
 //! `birthdays` finds `birthday`, `gesungen` finds `singen`... where the stemmer says so) match
 //! at 0.8 of those scores, so the forms asked for rank first.
@@ -146,9 +146,9 @@ pub fn marked_parts<'t>(text: &'t str, marks: &[Range<usize>]) -> Vec<(&'t str, 
 pub struct SaidMatch {
     pub start_ms: i64,
     pub end_ms: i64,
-    /// The segment's (or pair's) text, as transcribed.
+    /// The segment's text (or the consecutive segments', joined by a space), as transcribed.
     pub text: String,
-    /// 1 for the phrase in order, 0.9 for the phrase across two segments, 0.5 for every word in
+    /// 1 for the phrase in order, 0.9 for the phrase across segments, 0.5 for every word in
     /// another order; times [`STEM_WEIGHT`] when only the stems match.
     pub score: f32,
     /// Where in `text` the words asked for are (bytes, in order): the phrase wherever it
@@ -307,26 +307,47 @@ pub fn matches(said: &SaidWords, query: &SaidQuery) -> Vec<SaidMatch> {
             out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score, marks });
         }
     }
-    // The phrase across a segment boundary (neither half has it alone).
-    for i in 1..transcript.segments.len() {
-        let best = ways
-            .iter()
-            .filter_map(|Way { segments: segs, query: q, weight }| {
-                let (a, b) = (&segs[i - 1], &segs[i]);
-                let joined: Vec<String> = a.iter().chain(b).cloned().collect();
-                let at = phrase_at(&joined, q);
-                let whole = at.is_empty() || !phrase_at(a, q).is_empty() || !phrase_at(b, q).is_empty();
-                (!whole).then(|| (0.9 * weight, at, a.len()))
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((score, at, split)) = best {
-            let ((s, _, a), (_, e, b)) = (&transcript.segments[i - 1], &transcript.segments[i]);
-            let (first, second): (Vec<usize>, Vec<usize>) = at.iter().partition(|k| **k < split);
-            let second: Vec<usize> = second.iter().map(|k| k - split).collect();
-            let mut m = marks(&said.spans[i - 1], &first, -lead(a));
-            m.extend(marks(&said.spans[i], &second, (a.trim().len() + 1) as isize - lead(b)));
-            let text = format!("{} {}", a.trim(), b.trim());
-            out.push(SaidMatch { start_ms: *s, end_ms: *e, text, score, marks: m });
+    // The phrase across consecutive segments, where no fewer of them hold it: Whisper cuts
+    // where the speaker pauses, not where a phrase ends, and a phrase of n words can be cut
+    // over as many as n segments (a word each).
+    let segments = &transcript.segments;
+    let longest = ways.iter().map(|way| way.query.len()).max().unwrap_or(0);
+    for i in 0..segments.len() {
+        for j in i + 1..segments.len().min(i + longest) {
+            let best = ways
+                .iter()
+                .filter_map(|Way { segments: segs, query: q, weight }| {
+                    // Only a window that starts and ends inside the phrase can be the fewest.
+                    let ends_in =
+                        segs[i].last().is_some_and(|w| q.contains(w)) && segs[j].first().is_some_and(|w| q.contains(w));
+                    if !ends_in {
+                        return None;
+                    }
+                    let at = phrase_at(&segs[i..=j].concat(), q);
+                    let fewer = !phrase_at(&segs[i..j].concat(), q).is_empty()
+                        || !phrase_at(&segs[i + 1..=j].concat(), q).is_empty();
+                    let counts: Vec<usize> = segs[i..=j].iter().map(Vec::len).collect();
+                    (!at.is_empty() && !fewer).then(|| (0.9 * weight, at, counts))
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let Some((score, at, counts)) = best else { continue };
+            // The texts joined by a space; each word's mark moved to its segment's place.
+            let (mut text, mut m, mut first_word) = (String::new(), Vec::new(), 0);
+            for (k, count) in (i..=j).zip(counts) {
+                let t = &segments[k].2;
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                let here: Vec<usize> = at
+                    .iter()
+                    .filter(|w| (first_word..first_word + count).contains(*w))
+                    .map(|w| w - first_word)
+                    .collect();
+                m.extend(marks(&said.spans[k], &here, text.len() as isize - lead(t)));
+                text.push_str(t.trim());
+                first_word += count;
+            }
+            out.push(SaidMatch { start_ms: segments[i].0, end_ms: segments[j].1, text, score, marks: m });
         }
     }
     out
@@ -474,6 +495,20 @@ mod tests {
         assert_eq!(marked(&m[1]), ["birthday", "happy"]);
         assert_eq!(marked(&m[2]), ["happy", "Birthday"], "across the two segments");
         assert!(matches(&t, &SaidQuery::new("happy cake")).is_empty(), "every word is needed");
+        // A phrase Whisper cut over three segments (a pause after each word) is found in the
+        // three, and in no pair of them.
+        let t = SaidWords::from(transcript(&[
+            (0, 1000, "and now"),
+            (1000, 2000, " a very "),
+            (2000, 3000, "happy"),
+            (3000, 4000, "BIRTHDAY to you"),
+            (4000, 5000, "very happy birthday"),
+        ]));
+        let m = matches(&t, &SaidQuery::new("a very happy birthday"));
+        let got: Vec<(i64, i64, f32)> = m.iter().map(|m| (m.start_ms, m.end_ms, m.score)).collect();
+        assert_eq!(got, [(1000, 4000, 0.9)], "{m:?}");
+        assert_eq!(m[0].text, "a very happy BIRTHDAY to you");
+        assert_eq!(marked(&m[0]), ["a", "very", "happy", "BIRTHDAY"]);
         assert!(matches(&t, &SaidQuery::new("!?")).is_empty());
     }
 }
