@@ -12,7 +12,8 @@
 //! split again at apostrophes, compared without case and without accents (`Café` = `cafe`,
 //! `Straße` = `strasse`). A segment matches when it holds every word asked for; the phrase
 //! itself, in order, scores 1, the words in any order 0.5. A phrase that Whisper split over
-//! consecutive segments is found in the fewest that hold it (0.9), with the interval of all. Failing the words
+//! consecutive segments (starting in one, ending in a later one) is found in those (0.9), with
+//! the interval of all. Failing the words
 //! as written, their stems in the transcript's language (Snowball, for the 18 languages it has:
 //! `birthdays` finds `birthday`, `gesungen` finds `singen`... where the stemmer says so) match
 //! at 0.8 of those scores, so the forms asked for rank first.
@@ -21,7 +22,7 @@
 //! read, already split into words and stems ([`SaidWords`]), and reads the store's transcripts
 //! again only when a video's record names one it does not hold.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -273,6 +274,40 @@ fn held(words: &[String], query: &[String]) -> Option<(f32, Vec<usize>)> {
         .then(|| (0.5, (0..words.len()).filter(|i| query.contains(&words[*i])).collect()))
 }
 
+/// Each occurrence of `phrase` that starts in segment `i` and runs on into later segments:
+/// the segment it ends in, and its words' indices counted from segment `i`'s first word over
+/// the segments in order. One pass over the words, nothing joined.
+fn across(segments: &[Vec<String>], i: usize, phrase: &[String]) -> Vec<(usize, Vec<usize>)> {
+    let first = &segments[i];
+    let mut found = Vec::new();
+    if phrase.len() < 2 {
+        return found;
+    }
+    // A tail of segment `i` shorter than the phrase that is its beginning...
+    for p in first.len().saturating_sub(phrase.len() - 1)..first.len() {
+        if phrase[..first.len() - p] != first[p..] {
+            continue;
+        }
+        // ...then whole segments that are its middle, and one that begins with its end.
+        let (mut matched, mut offset) = (first.len() - p, first.len());
+        for (j, segment) in segments.iter().enumerate().skip(i + 1) {
+            let rest = &phrase[matched..];
+            if segment.len() >= rest.len() {
+                if segment[..rest.len()] == *rest {
+                    found.push((j, (p..offset + rest.len()).collect()));
+                }
+                break;
+            }
+            if *segment != rest[..segment.len()] {
+                break;
+            }
+            matched += segment.len();
+            offset += segment.len();
+        }
+    }
+    found
+}
+
 /// The byte ranges of the words at `indices` in a text, shifted by `by`.
 fn marks(spans: &[Range<usize>], indices: &[usize], by: isize) -> Vec<Range<usize>> {
     indices
@@ -307,48 +342,47 @@ pub fn matches(said: &SaidWords, query: &SaidQuery) -> Vec<SaidMatch> {
             out.push(SaidMatch { start_ms: *start, end_ms: *end, text: text.trim().to_string(), score, marks });
         }
     }
-    // The phrase across consecutive segments, where no fewer of them hold it: Whisper cuts
-    // where the speaker pauses, not where a phrase ends, and a phrase of n words can be cut
-    // over as many as n segments (a word each).
+    // The phrase across consecutive segments: Whisper cuts where the speaker pauses, not where
+    // a phrase ends. Each occurrence that starts in one segment and ends in a later one (and
+    // neither end segment holds the phrase alone) is a moment spanning those segments; of the
+    // ways it is found, the best counts.
     let segments = &transcript.segments;
-    let longest = ways.iter().map(|way| way.query.len()).max().unwrap_or(0);
-    for i in 0..segments.len() {
-        for j in i + 1..segments.len().min(i + longest) {
-            let best = ways
-                .iter()
-                .filter_map(|Way { segments: segs, query: q, weight }| {
-                    // Only a window that starts and ends inside the phrase can be the fewest.
-                    let ends_in =
-                        segs[i].last().is_some_and(|w| q.contains(w)) && segs[j].first().is_some_and(|w| q.contains(w));
-                    if !ends_in {
-                        return None;
-                    }
-                    let at = phrase_at(&segs[i..=j].concat(), q);
-                    let fewer = !phrase_at(&segs[i..j].concat(), q).is_empty()
-                        || !phrase_at(&segs[i + 1..=j].concat(), q).is_empty();
-                    let counts: Vec<usize> = segs[i..=j].iter().map(Vec::len).collect();
-                    (!at.is_empty() && !fewer).then(|| (0.9 * weight, at, counts))
-                })
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            let Some((score, at, counts)) = best else { continue };
-            // The texts joined by a space; each word's mark moved to its segment's place.
-            let (mut text, mut m, mut first_word) = (String::new(), Vec::new(), 0);
-            for (k, count) in (i..=j).zip(counts) {
-                let t = &segments[k].2;
-                if !text.is_empty() {
-                    text.push(' ');
+    let mut windows: BTreeMap<(usize, usize), (f32, Vec<usize>)> = BTreeMap::new();
+    for way in &ways {
+        let score = 0.9 * way.weight;
+        for i in 0..segments.len() {
+            for (j, at) in across(way.segments, i, &way.query) {
+                let alone = |k: usize| !phrase_at(&way.segments[k], &way.query).is_empty();
+                if alone(i) || alone(j) {
+                    continue;
                 }
-                let here: Vec<usize> = at
-                    .iter()
-                    .filter(|w| (first_word..first_word + count).contains(*w))
-                    .map(|w| w - first_word)
-                    .collect();
-                m.extend(marks(&said.spans[k], &here, text.len() as isize - lead(t)));
-                text.push_str(t.trim());
-                first_word += count;
+                let found = windows.entry((i, j)).or_insert((score, Vec::new()));
+                if score > found.0 {
+                    *found = (score, Vec::new());
+                }
+                if score == found.0 {
+                    found.1.extend(at);
+                }
             }
-            out.push(SaidMatch { start_ms: segments[i].0, end_ms: segments[j].1, text, score, marks: m });
         }
+    }
+    for ((i, j), (score, mut at)) in windows {
+        at.sort_unstable();
+        at.dedup();
+        // The texts joined by a space; each word's mark moved to its segment's place.
+        let (mut text, mut m, mut first_word) = (String::new(), Vec::new(), 0);
+        for ((_, _, t), spans) in segments[i..=j].iter().zip(&said.spans[i..=j]) {
+            let count = spans.len();
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            let here: Vec<usize> =
+                at.iter().filter(|w| (first_word..first_word + count).contains(*w)).map(|w| w - first_word).collect();
+            m.extend(marks(spans, &here, text.len() as isize - lead(t)));
+            text.push_str(t.trim());
+            first_word += count;
+        }
+        out.push(SaidMatch { start_ms: segments[i].0, end_ms: segments[j].1, text, score, marks: m });
     }
     out
 }
