@@ -543,6 +543,14 @@ mod tests {
         assert_eq!(got, [(1000, 4000, 0.9)], "{m:?}");
         assert_eq!(m[0].text, "a very happy BIRTHDAY to you");
         assert_eq!(marked(&m[0]), ["a", "very", "happy", "BIRTHDAY"]);
+        // A segment with no words ("...") between the halves is part of the moment.
+        let t = SaidWords::from(transcript(&[(0, 1000, "so happy"), (1000, 1500, "..."), (1500, 3000, "birthday!")]));
+        let m = matches(&t, &SaidQuery::new("happy birthday"));
+        assert_eq!(m.iter().map(|m| (m.start_ms, m.end_ms)).collect::<Vec<_>>(), [(0, 3000)], "{m:?}");
+        assert_eq!(
+            (m[0].text.as_str(), marked(&m[0])),
+            ("so happy ... birthday!", vec!["happy".into(), "birthday".into()])
+        );
         assert!(matches(&t, &SaidQuery::new("!?")).is_empty());
     }
 }
