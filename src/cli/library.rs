@@ -341,8 +341,10 @@ async fn copies(g: &GlobalOpts, args: LibraryCopiesArgs, out: &Output) -> Result
             c.pairs_compared
         ));
         for clip in &c.clips {
+            // With other places that agree as well, the best is a guess.
+            let is = if clip.also_from_s.is_empty() { "is" } else { "may be" };
             out.say(format!(
-                "  {}  {}\n    is {}–{} of {}  {}",
+                "  {}  {}\n    {is} {}–{} of {}  {}",
                 clip.clip.to_hex(),
                 by_fp[&clip.clip].source,
                 format_clock(clip.from_s.max(0.0)),
