@@ -200,9 +200,11 @@ fn doctor_checks_what_this_machine_can_do() {
     let status = |checks: &std::collections::HashMap<String, serde_json::Value>, name: &str| {
         checks[name]["status"].as_str().unwrap().to_string()
     };
-    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk"] {
+    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk", "time zones"] {
         assert_eq!(status(&checks, name), "ok", "{name}: {:?}", checks[name]);
     }
+    let zones = checks["time zones"]["detail"].as_str().unwrap();
+    assert!(zones.contains(" known; this machine's: "), "{zones}");
     let name = common::tiny_model_dir().file_name().unwrap().to_string_lossy().into_owned();
     let model = checks["CLIP model"]["detail"].as_str().unwrap();
     assert!(model.starts_with(&format!("{name}:")) && model.contains(" on cpu: "), "{checks:?}");

@@ -79,6 +79,8 @@ pub async fn run(g: &GlobalOpts, args: DoctorArgs, out: &Output) -> Result<(), C
         }
     }
 
+    checks.push(time_zones());
+
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     if out.json {
         out.json_line(&json!({"ok": failed == 0, "checks": checks}));
@@ -223,6 +225,22 @@ async fn library_index(store: &Store, root: &Path) -> Check {
             }
         }
         Err(e) => check("library index", Status::Warn, e.to_string(), Some("chronoseek library index --rebuild")),
+    }
+}
+
+/// The time zone database: whose days `library search --from/--until` and the page's months
+/// mean (`--tz`, the browser's zone).
+fn time_zones() -> Check {
+    use chronoseek::library::period::{Zone, zones_known};
+    let here = Zone::system().name();
+    match zones_known() {
+        0 => check(
+            "time zones",
+            Status::Warn,
+            format!("no time zone database: only UTC and this machine's zone ({here}) can be named"),
+            Some("install tzdata (or set TZDIR) for --tz and the page's dated searches"),
+        ),
+        n => check("time zones", Status::Ok, format!("{n} known; this machine's: {here}"), None),
     }
 }
 

@@ -61,13 +61,24 @@ impl FromStr for Period {
 #[derive(Debug, Clone)]
 pub struct Zone(TimeZone);
 
-/// A time zone name the time zone database does not know.
+/// Why a time zone name names no zone.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown time zone '{name}': give an IANA name (Europe/Berlin, America/New_York) or UTC")]
-pub struct UnknownZone {
-    name: String,
-    #[source]
-    source: jiff::Error,
+pub enum ZoneError {
+    #[error("unknown time zone '{name}': give an IANA name (Europe/Berlin, America/New_York) or UTC")]
+    Unknown {
+        name: String,
+        #[source]
+        source: jiff::Error,
+    },
+    #[error(
+        "time zone '{name}' cannot be looked up: this machine has no time zone database (install \
+         Debian's tzdata, or set TZDIR to one)"
+    )]
+    NoDatabase {
+        name: String,
+        #[source]
+        source: jiff::Error,
+    },
 }
 
 impl Zone {
@@ -105,10 +116,27 @@ impl Zone {
 }
 
 impl FromStr for Zone {
-    type Err = UnknownZone;
+    type Err = ZoneError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TimeZone::get(s.trim()).map(Zone).map_err(|source| UnknownZone { name: s.to_string(), source })
+        // UTC needs no database (a machine without tzdata can still name it).
+        if ["utc", "etc/utc", "z"].contains(&s.trim().to_ascii_lowercase().as_str()) {
+            return Ok(Zone::utc());
+        }
+        TimeZone::get(s.trim()).map(Zone).map_err(|source| {
+            let name = s.to_string();
+            if zones_known() == 0 {
+                ZoneError::NoDatabase { name, source }
+            } else {
+                ZoneError::Unknown { name, source }
+            }
+        })
     }
+}
+
+/// How many zones the machine's time zone database names (0: none found, so only `UTC` and
+/// the machine's own zone from `TZ` or `/etc/localtime` can be used).
+pub fn zones_known() -> usize {
+    if jiff::tz::db().is_definitively_empty() { 0 } else { jiff::tz::db().available().count() }
 }
 
 /// Recorded from the start of one period until the end of another (either open).
@@ -227,11 +255,15 @@ mod tests {
             ("2024-07-14".into(), "Australia/Sydney".into())
         );
         assert_eq!(Zone::utc().day(at("2024-07-13T22:30:00Z")), "2024-07-13");
+        let utc: Zone = "utc".parse().unwrap();
+        assert_eq!((utc.name(), utc.day(at("2024-07-13T22:30:00Z"))), ("UTC".into(), "2024-07-13".into()));
     }
 
     #[test]
     fn an_unknown_zone_says_what_is_expected() {
+        assert!(zones_known() > 400, "the tests need the system's tzdata: {}", zones_known());
         let err = "Mars/Olympus_Mons".parse::<Zone>().unwrap_err();
+        assert!(matches!(err, ZoneError::Unknown { .. }), "{err:?}");
         assert!(err.to_string().contains("unknown time zone 'Mars/Olympus_Mons'"), "{err}");
         assert!(std::error::Error::source(&err).is_some(), "keeps the database's reason");
     }

@@ -189,7 +189,7 @@ fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
 fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpError> {
     let zone = match p.get("tz").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Zone::system(),
-        Some(name) => name.parse().map_err(|e: crate::library::period::UnknownZone| bad(format!("tz: {e}")))?,
+        Some(name) => name.parse().map_err(|e: crate::library::period::ZoneError| bad(format!("tz: {e}")))?,
     };
     let period = |name: &str| -> Result<Option<Period>, HttpError> {
         match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
