@@ -4,9 +4,11 @@
 //!
 //! Comparing every shorter video with every longer one would read every video's frames once
 //! per video. Instead, the graph proposes where each candidate clip could come from: the videos
-//! holding the frames nearest three of its own (at a quarter, half and three quarters of it).
-//! Only those, and the videos the graph does not hold yet, are compared frame by frame; with no
-//! index at all every longer video is (the answer is the same, only slower).
+//! holding frames among the nearest to at least two of three of its own (at a quarter, half and
+//! three quarters of it): the video a clip was cut from holds all three, while a video that only
+//! shares one look (a dark scene, a title card) is proposed by one at most. Only those, and the
+//! videos the graph does not hold yet, are compared frame by frame; with no index at all every
+//! longer video is (the answer is the same, only slower).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -70,19 +72,25 @@ impl Library {
                 continue;
             }
             let frames = engine.frames(short).await?;
-            // Where its frames at a quarter, half and three quarters of it are found.
-            let mut proposed: BTreeSet<Fingerprint> = BTreeSet::new();
+            // Where its frames at a quarter, half and three quarters of it are found: videos
+            // found by two of them are proposed.
+            let mut votes: HashMap<Fingerprint, usize> = HashMap::new();
             let mut unindexed: Option<HashSet<Fingerprint>> = None;
             for at in [0.25, 0.5, 0.75] {
                 let Some(i) = copies::nearest_index(&frames.times_s, at * short.duration_s) else { break };
                 let ann = self.ann_candidates(frames.frames.row(i), NEIGHBOURS, &records).await?;
-                proposed.extend(ann.hits.iter().map(|h| h.fingerprint));
+                let here: HashSet<Fingerprint> = ann.hits.iter().map(|h| h.fingerprint).collect();
+                for fp in here {
+                    *votes.entry(fp).or_default() += 1;
+                }
                 unindexed.get_or_insert_with(|| {
                     videos.iter().map(|r| r.fingerprint).filter(|fp| !ann.indexed.contains(fp)).collect()
                 });
             }
             let unindexed = unindexed.unwrap_or_default();
             found.indexed |= unindexed.len() < videos.len();
+            let mut proposed: BTreeSet<Fingerprint> =
+                votes.into_iter().filter(|(_, n)| *n >= 2).map(|(fp, _)| fp).collect();
             proposed.extend(unindexed);
             for long in proposed.iter().filter_map(|fp| among.get(fp)).filter(|r| longer(r)) {
                 found.pairs_compared += 1;
