@@ -13,10 +13,10 @@
 //! `Straße` = `strasse`). A segment matches when it holds every word asked for; the phrase
 //! itself, in order, scores 1, the words in any order 0.5. A phrase that Whisper split over
 //! consecutive segments (starting in one, ending in a later one) is found in those (0.9), with
-//! the interval of all. Failing the words
-//! as written, their stems in the transcript's language (Snowball, for the 18 languages it has:
-//! `birthdays` finds `birthday`, `gesungen` finds `singen`... where the stemmer says so) match
-//! at 0.8 of those scores, so the forms asked for rank first.
+//! the interval of all. Failing the words as written, their stems in the transcript's language
+//! (Snowball, for the 18 languages it has: `birthdays` finds `birthday`, `gesungen` finds
+//! `singen`... where the stemmer says so) match at 0.8 of those scores, so the forms asked for
+//! rank first.
 //!
 //! Transcripts are immutable (a new one gets a new id), so the library keeps each one it has
 //! read, already split into words and stems ([`SaidWords`]), and reads the store's transcripts
