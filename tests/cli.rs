@@ -1259,6 +1259,8 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
     let out = with_store(&store).args(["--json", "library", "copies"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema = common::repo_schema("library-copies.schema.json");
+    common::assert_valid(&schema, &found);
     let groups = found["groups"].as_array().unwrap();
     assert_eq!((groups.len(), found["videos"].as_u64()), (1, Some(4)), "{found}");
     // The clip: cut from the original or its copy (either is right), at 2 s, 7 s long.
@@ -1283,6 +1285,7 @@ fn library_copies_lists_the_same_footage_stored_twice_and_search_folds_it() {
     assert!(text.contains("clip(s) cut from longer videos") && text.contains(" of ") && text.contains(&clip), "{text}");
     let out = with_store(&store).args(["--json", "library", "copies", "--no-clips"]).output().unwrap();
     let no_clips: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &no_clips);
     assert!(no_clips.get("clips").is_none() && no_clips["groups"] == found["groups"], "{no_clips}");
     // Only among named videos: b.mkv alone has no copy.
     let out = with_store(&store).args(["--json", "library", "copies", "--video"]).arg(folder.join("b.mkv")).output();
