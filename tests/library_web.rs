@@ -321,6 +321,11 @@ async fn api_media_and_refusals() {
         ("/api/library/search?q=red&from=June", "INVALID_REQUEST", "from: 'June' is not a date"),
         ("/api/library/search?q=red&from=2025&until=2024", "INVALID_REQUEST", "ends before it starts"),
         ("/api/library/search?q=red&from=2024&tz=Mars/Base", "INVALID_REQUEST", "tz: unknown time zone 'Mars/Base'"),
+        (
+            "/api/library/search?q=red&from=2024&tz=..%2F..%2F..%2Fetc%2Fpasswd",
+            "INVALID_REQUEST",
+            "unknown time zone '../../",
+        ),
         ("/api/library/search?said=", "QUERY_INVALID", "empty"),
         ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),
         ("/api/library/search?said=dog&q=dog", "INVALID_REQUEST", "one of q"),
