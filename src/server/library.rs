@@ -33,7 +33,7 @@ use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
-use crate::library::period::{Period, PeriodError, RecordedRange, Zone, rfc3339};
+use crate::library::period::{Period, PeriodError, RecordedRange, Zone, ZoneError, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
 use crate::library::said::marked_parts;
 use crate::library::subtitles::{self, SubtitleFormat};
@@ -189,7 +189,7 @@ fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
 fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpError> {
     let zone = match p.get("tz").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Zone::system(),
-        Some(name) => name.parse().map_err(|e: crate::library::period::ZoneError| bad(format!("tz: {e}")))?,
+        Some(name) => name.parse().map_err(|e: ZoneError| bad(format!("tz: {e}")))?,
     };
     let period = |name: &str| -> Result<Option<Period>, HttpError> {
         match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
