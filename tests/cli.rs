@@ -1373,6 +1373,17 @@ fn recording_dates_are_listed_and_bound_a_search() {
     let day = ["--from", "2024-07-15", "--until", "2024-07-15", "--tz"];
     assert!(!search(&[&day[..], &["Australia/Sydney"]].concat()).is_empty());
     assert!(search(&[&day[..], &["UTC"]].concat()).is_empty());
+    // The answer says which instants those days were (10 hours ahead of UTC in July).
+    let out = with_store(&store)
+        .args(["--json", "library", "search", "a red screen", "--from", "2024-07-15", "--tz", "Australia/Sydney"])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&schema, &answer);
+    assert_eq!(answer["recorded"], serde_json::json!({"from": "2024-07-14T14:00:00Z", "tz": "Australia/Sydney"}));
+    let out = with_store(&store).args(["--json", "library", "search", "a red screen"]).output().unwrap();
+    let open: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(open.get("recorded").is_none(), "no range asked for: {open}");
     let out = with_store(&store)
         .env("CHRONOSEEK_TZ", "Australia/Sydney")
         .args(["library", "search", "a red screen", "--from", "2024-07-15"])

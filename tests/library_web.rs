@@ -307,6 +307,8 @@ async fn api_media_and_refusals() {
     let day = |tz: &str| format!("{}/api/library/search?q=red&from=2024-07-15&until=2024-07-15&tz={tz}", app.base);
     let far = get_json(&http, day("Pacific/Kiritimati")).await;
     assert!(far["results"].as_array().unwrap().iter().any(|c| c["fingerprint"] == app.webm.as_str()), "{far}");
+    let span = serde_json::json!({"from": "2024-07-14T10:00:00Z", "until": "2024-07-15T10:00:00Z", "tz": "Pacific/Kiritimati"});
+    assert_eq!(far["recorded"], span, "the instants those days were there");
     assert!(get_json(&http, day("UTC")).await["results"].as_array().unwrap().is_empty());
     let other = get_json(&http, format!("{}/api/library/search?q=red&from=2023&until=2023", app.base)).await;
     assert!(other["results"].as_array().unwrap().is_empty(), "{other}");

@@ -441,6 +441,9 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         if let Some(text) = probe.get("text") {
             line["query"] = text.clone();
         }
+        if let Some(asked) = q.recorded.asked(&zone) {
+            line["recorded"] = json!(asked);
+        }
         if let (Some(w), Some((path, _))) = (&written, &playlist) {
             line["playlist"] =
                 json!({"path": path.display().to_string(), "moments": w.moments, "left_out": w.left_out});

@@ -159,6 +159,11 @@ impl RecordedRange {
         }
     }
 
+    /// What was asked for, to say with an answer (`--json`, the API): None for the open range.
+    pub fn asked(&self, zone: &Zone) -> Option<RangeAsked> {
+        (!self.is_open()).then(|| RangeAsked { from: self.from_ms, until: self.until_ms, tz: zone.name() })
+    }
+
     /// Whether anything is asked for (a range with neither end holds every video, dated or not).
     pub fn is_open(&self) -> bool {
         self.from_ms.is_none() && self.until_ms.is_none()
@@ -172,6 +177,17 @@ impl RecordedRange {
         }
         recorded_ms.is_some_and(|t| self.from_ms.is_none_or(|f| t >= f) && self.until_ms.is_none_or(|u| t < u))
     }
+}
+
+/// A dated search's span as instants (RFC 3339, UTC): from (included) until (left out), and
+/// the zone whose days they are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RangeAsked {
+    #[serde(serialize_with = "serialize_ms", skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    #[serde(serialize_with = "serialize_ms", skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    pub tz: String,
 }
 
 /// `ms` since the Unix epoch as RFC 3339 in UTC, to the second (`2024-07-14T15:30:12Z`).

@@ -186,7 +186,7 @@ fn seconds(name: &str, s: &str) -> Result<f64, HttpError> {
 /// `from` and `until`: a year, month or day each (empty: not given), days in `tz` (an IANA
 /// name: the page sends the browser's; default the server machine's zone).
 #[allow(clippy::result_large_err)]
-fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpError> {
+fn recorded_range(p: &HashMap<String, String>) -> Result<(RecordedRange, Zone), HttpError> {
     let zone = match p.get("tz").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Zone::system(),
         Some(name) => name.parse().map_err(|e: ZoneError| bad(format!("tz: {e}")))?,
@@ -197,7 +197,8 @@ fn recorded_range(p: &HashMap<String, String>) -> Result<RecordedRange, HttpErro
             Some(s) => s.parse().map(Some).map_err(|e: PeriodError| bad(format!("{name}: {e}"))),
         }
     };
-    RecordedRange::new(period("from")?, period("until")?, &zone).map_err(|e| bad(e.to_string()))
+    let range = RecordedRange::new(period("from")?, period("until")?, &zone).map_err(|e| bad(e.to_string()))?;
+    Ok((range, zone))
 }
 
 #[allow(clippy::result_large_err)]
@@ -338,7 +339,7 @@ async fn library_search(
     };
     let p = params(raw, known)?;
     let k = LibraryTopK::new(top_k(&p, 10, MAX_LIBRARY_TOP_K)?).unwrap_or_default();
-    let recorded = recorded_range(&p)?;
+    let (recorded, zone) = recorded_range(&p)?;
     let (probe, described) = if post {
         let body = read_body(req.into_body(), MAX_PICTURE_BYTES, PICTURE_BODY_TIMEOUT).await?;
         let picture = tokio::task::spawn_blocking(move || Picture::decode(&body)).await.map_err(internal)??;
@@ -393,6 +394,9 @@ async fn library_search(
         "curves": curves});
     if let Some(text) = body["probe"].get("text").cloned() {
         body["query"] = text;
+    }
+    if let Some(asked) = recorded.asked(&zone) {
+        body["recorded"] = json!(asked);
     }
     Ok(axum::Json(body).into_response())
 }
