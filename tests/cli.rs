@@ -205,6 +205,10 @@ fn doctor_checks_what_this_machine_can_do() {
     }
     let zones = checks["time zones"]["detail"].as_str().unwrap();
     assert!(zones.contains(" known; this machine's: "), "{zones}");
+    // A TZ that names no zone (a typo) is said, not silently taken for UTC.
+    let (code, typo) = run(with_store(&store).env("TZ", "Europe/Berln").args(["--json", "doctor"]));
+    assert_eq!((code, status(&typo, "time zones")), (Some(0), "warn".to_string()), "{typo:?}");
+    assert!(typo["time zones"]["detail"].as_str().unwrap().contains("TZ=Europe/Berln names none"), "{typo:?}");
     let name = common::tiny_model_dir().file_name().unwrap().to_string_lossy().into_owned();
     let model = checks["CLIP model"]["detail"].as_str().unwrap();
     assert!(model.starts_with(&format!("{name}:")) && model.contains(" on cpu: "), "{checks:?}");
@@ -1391,6 +1395,14 @@ fn recording_dates_are_listed_and_bound_a_search() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("  2024-07-15  ") && !text.contains("2024-07-14"), "{out:?}");
+    // A TZ that names no zone: days are UTC's, and a warning says so.
+    let out = with_store(&store)
+        .env("TZ", "Europe/Berln")
+        .args(["library", "search", "a red screen", "--from", "2024-07-14"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("TZ names no time zone"), "{out:?}");
     for (args, needle) in [
         (["--tz", "Mars/Base"], "unknown time zone 'Mars/Base'"),
         (["--from", "2024-13"], "not a date"),

@@ -240,7 +240,15 @@ fn time_zones() -> Check {
             format!("no time zone database: only UTC and this machine's zone ({here}) can be named"),
             Some("install tzdata (or set TZDIR) for --tz and the page's dated searches"),
         ),
-        n => check("time zones", Status::Ok, format!("{n} known; this machine's: {here}"), None),
+        n => match Zone::unreadable_tz() {
+            Some(tz) => check(
+                "time zones",
+                Status::Warn,
+                format!("{n} known, but TZ={tz} names none: days are UTC's"),
+                Some("set TZ to an IANA name (Europe/Berlin), or unset it to use /etc/localtime"),
+            ),
+            None => check("time zones", Status::Ok, format!("{n} known; this machine's: {here}"), None),
+        },
     }
 }
 

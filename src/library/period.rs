@@ -86,9 +86,21 @@ impl Zone {
         Zone(TimeZone::UTC)
     }
 
-    /// The machine's zone (`TZ`, else `/etc/localtime`); UTC when neither names one.
+    /// The machine's zone (`TZ`, else `/etc/localtime`); UTC when neither names one, with a
+    /// warning when `TZ` is set to something that is not a zone (a typo would otherwise move
+    /// every day boundary without a word).
     pub fn system() -> Self {
-        Zone(TimeZone::try_system().unwrap_or(TimeZone::UTC))
+        Zone(TimeZone::try_system().unwrap_or_else(|e| {
+            if let Some(tz) = std::env::var_os("TZ").filter(|v| !v.is_empty()) {
+                tracing::warn!(TZ = %tz.to_string_lossy(), error = %e, "TZ names no time zone: days are UTC's");
+            }
+            TimeZone::UTC
+        }))
+    }
+
+    /// `TZ`'s value when it is set but names no zone (the machine's zone is then UTC).
+    pub fn unreadable_tz() -> Option<String> {
+        std::env::var("TZ").ok().filter(|tz| !tz.is_empty() && TimeZone::try_system().is_err())
     }
 
     /// Its IANA name where it has one (`UTC` for UTC), else its current offset.
