@@ -1388,19 +1388,14 @@ fn recording_dates_are_listed_and_bound_a_search() {
     let out = with_store(&store).args(["--json", "library", "search", "a red screen"]).output().unwrap();
     let open: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(open.get("recorded").is_none(), "no range asked for: {open}");
-    let out = with_store(&store)
-        .env("CHRONOSEEK_TZ", "Australia/Sydney")
-        .args(["library", "search", "a red screen", "--from", "2024-07-15"])
-        .output()
-        .unwrap();
+    let from_in = |var: &str, zone: &str, from: &str| {
+        with_store(&store).env(var, zone).args(["library", "search", "a red screen", "--from", from]).output().unwrap()
+    };
+    let out = from_in("CHRONOSEEK_TZ", "Australia/Sydney", "2024-07-15");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("  2024-07-15  ") && !text.contains("2024-07-14"), "{out:?}");
     // A TZ that names no zone: days are UTC's, and a warning says so.
-    let out = with_store(&store)
-        .env("TZ", "Europe/Berln")
-        .args(["library", "search", "a red screen", "--from", "2024-07-14"])
-        .output()
-        .unwrap();
+    let out = from_in("TZ", "Europe/Berln", "2024-07-14");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.contains("TZ names no time zone"), "{out:?}");
     for (args, needle) in [
