@@ -91,8 +91,8 @@ impl Zone {
     /// every day boundary without a word).
     pub fn system() -> Self {
         Zone(TimeZone::try_system().unwrap_or_else(|e| {
-            if let Some(tz) = std::env::var_os("TZ").filter(|v| !v.is_empty()) {
-                tracing::warn!(TZ = %tz.to_string_lossy(), error = %e, "TZ names no time zone: days are UTC's");
+            if let Some(tz) = tz_set() {
+                tracing::warn!(TZ = %tz, error = %e, "TZ names no time zone: days are UTC's");
             }
             TimeZone::UTC
         }))
@@ -100,7 +100,7 @@ impl Zone {
 
     /// `TZ`'s value when it is set but names no zone (the machine's zone is then UTC).
     pub fn unreadable_tz() -> Option<String> {
-        std::env::var("TZ").ok().filter(|tz| !tz.is_empty() && TimeZone::try_system().is_err())
+        tz_set().filter(|_| TimeZone::try_system().is_err())
     }
 
     /// Its IANA name where it has one (`UTC` for UTC), else its current offset.
@@ -136,19 +136,25 @@ impl FromStr for Zone {
         }
         TimeZone::get(s.trim()).map(Zone).map_err(|source| {
             let name = s.to_string();
-            if zones_known() == 0 {
-                ZoneError::NoDatabase { name, source }
-            } else {
-                ZoneError::Unknown { name, source }
-            }
+            if no_database() { ZoneError::NoDatabase { name, source } } else { ZoneError::Unknown { name, source } }
         })
     }
+}
+
+/// `TZ`, when it is set to something.
+fn tz_set() -> Option<String> {
+    std::env::var("TZ").ok().filter(|tz| !tz.is_empty())
+}
+
+/// Whether the machine has no time zone database at all (then only UTC can be named).
+fn no_database() -> bool {
+    jiff::tz::db().is_definitively_empty()
 }
 
 /// How many zones the machine's time zone database names (0: none found, so only `UTC` and
 /// the machine's own zone from `TZ` or `/etc/localtime` can be used).
 pub fn zones_known() -> usize {
-    if jiff::tz::db().is_definitively_empty() { 0 } else { jiff::tz::db().available().count() }
+    if no_database() { 0 } else { jiff::tz::db().available().count() }
 }
 
 /// Recorded from the start of one period until the end of another (either open).
