@@ -1356,8 +1356,27 @@ fn recording_dates_are_listed_and_bound_a_search() {
         .collect();
     assert_eq!(recorded["camera.mp4"], "2024-07-14T15:30:12Z", "{listed:?}");
     assert_eq!(recorded["odd.mkv"], serde_json::Value::Null, "{listed:?}");
-    let text = String::from_utf8(with_store(&store).args(["store", "list"]).output().unwrap().stdout).unwrap();
-    assert!(text.lines().any(|l| l.contains("2024-07-14") && l.ends_with("camera.mp4")), "{text}");
+    // Days are shown in --tz, as `library search --from` counts them: 15:30 UTC on 14 July was
+    // already the 15th in Sydney.
+    let list_in = |zone: &str| {
+        String::from_utf8(with_store(&store).args(["store", "list", "--tz", zone]).output().unwrap().stdout).unwrap()
+    };
+    let (utc, sydney) = (list_in("UTC"), list_in("Australia/Sydney"));
+    assert!(utc.lines().any(|l| l.contains("  2024-07-14  ") && l.ends_with("camera.mp4")), "{utc}");
+    assert!(sydney.lines().any(|l| l.contains("  2024-07-15  ") && l.ends_with("camera.mp4")), "{sydney}");
+    let listed = json_lines(
+        &with_store(&store)
+            .env("CHRONOSEEK_TZ", "Australia/Sydney")
+            .args(["--json", "store", "list"])
+            .output()
+            .unwrap(),
+    );
+    let camera = listed.iter().find(|v| v["source"].as_str().unwrap().ends_with("camera.mp4")).unwrap();
+    assert_eq!(
+        (&camera["recorded_at"], &camera["recorded_day"], &camera["tz"]),
+        (&"2024-07-14T15:30:12Z".into(), &"2024-07-15".into(), &"Australia/Sydney".into()),
+        "{camera}"
+    );
 
     let schema = common::repo_schema("library-search-response.schema.json");
     let search = |extra: &[&str]| {
@@ -1433,9 +1452,10 @@ fn recording_dates_are_listed_and_bound_a_search() {
         "{dry:?}"
     );
     assert_eq!(recorded_at("camera.mp4"), serde_json::Value::Null, "a dry run writes nothing");
-    let done = with_store(&store).args(["store", "dates"]).output().unwrap();
+    let done = with_store(&store).args(["store", "dates", "--tz", "America/New_York"]).output().unwrap();
     let text = String::from_utf8_lossy(&done.stdout);
     assert!(done.status.success() && text.contains("dated 1; 1 say nothing"), "{done:?}");
+    assert!(text.contains("  2024-07-14 11:30:12 -04:00  "), "the time in --tz, with its offset: {text}");
     assert_eq!(recorded_at("camera.mp4"), "2024-07-14T15:30:12Z");
     let summer = search(&["--from", "2024-07", "--until", "2024-07"]);
     assert!(!summer.is_empty(), "the dated record is searched, its frames untouched");

@@ -38,29 +38,58 @@ async fn start() -> App {
     start_with(None).await
 }
 
-async fn start_with(access: Option<AccessToken>) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store").display().to_string()).await.unwrap();
-    let engine = Arc::new(Engine::new(
+async fn engine_in(dir: &Path) -> Arc<Engine> {
+    let store = Store::open(&dir.join("store").display().to_string()).await.unwrap();
+    Arc::new(Engine::new(
         store,
         common::bundled_model(),
         Fetcher::new(FetchOptions::default()).unwrap(),
         EngineOptions::default(),
+    ))
+}
+
+/// Ingests a file; its fingerprint in hex.
+async fn ingest(engine: &Engine, p: &Path) -> String {
+    let src = VideoSource::parse(&p.display().to_string()).unwrap();
+    match engine.ingest(&src, &silent()).await.unwrap() {
+        IngestOutcome::Ingested(r, _) | IngestOutcome::AlreadyIngested(r) => r.fingerprint.to_hex(),
+    }
+}
+
+/// The library's index built and the app served on 127.0.0.1; dropping the sender stops it.
+async fn serve(
+    library: Arc<Library>,
+    access: Option<AccessToken>,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    library.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut app = LibraryApp::new(library);
+    if let Some(token) = access {
+        app = app.with_access(token);
+    }
+    let app = router(Arc::new(app));
+    tokio::spawn(serve_with_grace(
+        app,
+        listener,
+        async {
+            let _ = rx.await;
+        },
+        Duration::from_secs(1),
+        ServeLimits::default(),
     ));
-    let ingest = |p: &Path| {
-        let engine = engine.clone();
-        let src = VideoSource::parse(&p.display().to_string()).unwrap();
-        async move {
-            match engine.ingest(&src, &silent()).await.unwrap() {
-                IngestOutcome::Ingested(r, _) | IngestOutcome::AlreadyIngested(r) => r.fingerprint.to_hex(),
-            }
-        }
-    };
-    let mp4 = ingest(&common::fixture("scenes.mp4")).await;
+    (addr, tx)
+}
+
+async fn start_with(access: Option<AccessToken>) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_in(dir.path()).await;
+    let mp4 = ingest(&engine, &common::fixture("scenes.mp4")).await;
     // scenes.webm as a camera writes it: the same streams, recorded on 14 July 2024.
     let dated_webm = dir.path().join("scenes.webm");
     common::with_recording_date(&common::fixture("scenes.webm"), "2024-07-14T15:30:12Z", &dated_webm);
-    let webm = ingest(&dated_webm).await;
+    let webm = ingest(&engine, &dated_webm).await;
     // What is said in scenes.mp4, as a listened video's transcript: one sentence over 12-14 s.
     let record = engine.store().video(&mp4.parse().unwrap(), engine.model().key()).await.unwrap().unwrap();
     let transcript = Transcript {
@@ -83,27 +112,10 @@ async fn start_with(access: Option<AccessToken>) -> App {
     // A copy that changes after ingest: its bytes are no longer the stored video's.
     let copy = dir.path().join("changed.mkv");
     std::fs::copy(common::fixture("odd.mkv"), &copy).unwrap();
-    let copy_fp = ingest(&copy).await;
+    let copy_fp = ingest(&engine, &copy).await;
     std::fs::OpenOptions::new().append(true).open(&copy).unwrap().write_all_sync(b"more");
     let library = Arc::new(Library::new(engine.clone(), &dir.path().join("library")));
-    library.refresh(&RefreshOptions::default(), &silent()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let mut app = LibraryApp::new(library);
-    if let Some(token) = access {
-        app = app.with_access(token);
-    }
-    let app = router(Arc::new(app));
-    tokio::spawn(serve_with_grace(
-        app,
-        listener,
-        async {
-            let _ = rx.await;
-        },
-        Duration::from_secs(1),
-        ServeLimits::default(),
-    ));
+    let (addr, tx) = serve(library, access).await;
     App { base: format!("http://{addr}"), addr, mp4, webm, copy_fp, engine, _dir: dir, _stop: tx }
 }
 
@@ -632,12 +644,16 @@ async fn moments_download_as_one_reel() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_in_a_real_browser() {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+fn chromium() -> &'static str {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| Path::new(p).exists())
-        .expect("Debian's chromium is needed for this test (`make test` installs it)");
+        .expect("Debian's chromium is needed for this test (`make test` installs it)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_a_real_browser() {
+    let chromium = chromium();
     let app = start().await;
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-page.png");
     let script = common::root().join("tests/browser/library_page.py");
@@ -782,4 +798,79 @@ async fn the_page_in_a_real_browser() {
     assert_eq!(pic["fingerprint"], app.mp4.as_str(), "{report}");
     assert!(pic["start"].as_f64().unwrap() <= 25.0 && pic["end"].as_f64().unwrap() >= 25.0, "{report}");
     println!("screenshot: {}", report["screenshot"]);
+}
+
+/// `75.25` as the page writes a moment (`1:15.3`: tenths, rounded first).
+fn moment(seconds: f64) -> String {
+    let tenths = (seconds * 10.0).round().max(0.0) as u64;
+    format!("{}:{:04.1}", tenths / 600, (tenths % 600) as f64 / 10.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_names_the_clip_cut_from_its_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_in(dir.path()).await;
+    // scenes.mp4 (red 0-10 s, green, blue) and 10 s cut from it at 6 s, smaller and re-encoded
+    // (red 4 s, then green).
+    let mp4 = ingest(&engine, &common::fixture("scenes.mp4")).await;
+    let cut = dir.path().join("cut.mp4");
+    let fixture = common::fixture("scenes.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-ss", "6", "-t", "10", "-i"])
+        .arg(&fixture)
+        .args(["-vf", "scale=160:120", "-an"])
+        .arg(&cut)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(made.success());
+    let clip = ingest(&engine, &cut).await;
+    let library = Arc::new(Library::new(engine.clone(), &dir.path().join("library")));
+    let (addr, _stop) = serve(library, None).await;
+    let base = format!("http://{addr}");
+    let api =
+        get_json(&reqwest::Client::new(), format!("{base}/api/library/search?q=a%20green%20screen&top_k=10")).await;
+
+    let (script, url) = (common::root().join("tests/browser/library_page.py"), format!("{base}/"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args(["--url", &url, "--query", "a green screen", "--timeout", "60", "--chromium", chromium()])
+            .arg("--cards-only")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "browser check failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let cards = report["cards"].as_array().unwrap();
+    let results = api["results"].as_array().unwrap();
+    assert_eq!(cards.len(), results.len(), "one card per result: {report}\n{api}");
+    // Each card says where else its moment is, in that video's own time: the clip's moment
+    // under the original's ("a clip of it"), or the original's under the clip's ("cut from it").
+    let mut folded = 0;
+    for (card, result) in cards.iter().zip(results) {
+        assert_eq!(card["fingerprint"], result["fingerprint"], "{report}\n{api}");
+        let copies = result["copies"].as_array().unwrap();
+        if copies.is_empty() {
+            assert!(card["copies"].is_null(), "nothing folded, nothing said: {card}");
+            continue;
+        }
+        let said: Vec<String> = copies
+            .iter()
+            .map(|c| {
+                let at = format!("{}–{}", moment(c["start"].as_f64().unwrap()), moment(c["end"].as_f64().unwrap()));
+                match (c["fingerprint"].as_str().unwrap(), c["relation"].as_str().unwrap()) {
+                    (fp, "clip") if fp == clip => format!("cut.mp4 (a clip of it, {at})"),
+                    (fp, "original") if fp == mp4 => format!("scenes.mp4 (cut from it, {at})"),
+                    other => panic!("only the clip and its original are stored: {other:?} in {api}"),
+                }
+            })
+            .collect();
+        assert_eq!(card["copies"], format!("Also in {}", said.join(", ")), "{report}\n{api}");
+        folded += 1;
+    }
+    assert!(folded >= 1, "the green moment is in both videos, shown once: {report}\n{api}");
+    println!("cards: {}", report["cards"]);
 }

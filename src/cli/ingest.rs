@@ -12,6 +12,7 @@ use super::global::GlobalOpts;
 use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource, discover};
 
 use super::{CliError, build_engine_with, output::Output};
+use chronoseek::library::period::Zone;
 use chronoseek::library::{names, remove};
 use chronoseek::query::Engine;
 
@@ -30,6 +31,8 @@ pub struct IngestArgs {
     pub index: super::library::IndexFlags,
     #[command(flatten)]
     pub audio: super::audio::AudioOpts,
+    #[command(flatten)]
+    pub zone: super::library::ZoneFlag,
     /// Keep watching the folders given: rescan them every --interval and ingest video files
     /// that are new or changed (the library index follows). Runs until Ctrl-C or SIGTERM.
     #[arg(long)]
@@ -118,7 +121,8 @@ impl Tally {
 }
 
 /// Ingests one video and reports it.
-async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output, tally: &mut Tally) {
+/// Recording dates are said as days in `zone` (those `library search --from` counts).
+async fn ingest_one(engine: &Engine, video: &str, listening: bool, zone: &Zone, out: &Output, tally: &mut Tally) {
     let bar = out.frames_bar(video);
     let progress = super::output::progress(&bar);
     let result = match VideoSource::parse(video) {
@@ -164,7 +168,7 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, out: &Output,
                 None => String::new(),
             };
             let recorded = r.recorded_at_ms.map(chronoseek::library::period::rfc3339);
-            let when = recorded.as_deref().map(|t| format!(", recorded {}", &t[..10])).unwrap_or_default();
+            let when = r.recorded_at_ms.map(|ms| format!(", recorded {}", zone.day(ms))).unwrap_or_default();
             out.say(format!(
                 "{video}: ingested as {} — {} frames of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
                  {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
@@ -226,6 +230,7 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
     let videos = expand(&args.videos, &mut HashSet::new());
     let listener = args.audio.listener(g.device).await?;
     let listening = listener.is_some();
+    let zone = args.zone.zone();
     let engine = Arc::new(build_engine_with(g, None, listener).await?);
     let started = Instant::now();
     let mut tally = Tally::default();
@@ -236,7 +241,7 @@ pub async fn run(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), C
         if let Some(bar) = &batch {
             bar.set_message(format!("video {} of {}", i + 1, videos.len()));
         }
-        ingest_one(&engine, video, listening, out, &mut tally).await;
+        ingest_one(&engine, video, listening, &zone, out, &mut tally).await;
         if let Some(bar) = &batch {
             bar.inc(size(video));
         }
@@ -310,6 +315,7 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
     }
     let listener = args.audio.listener(g.device).await?;
     let listening = listener.is_some();
+    let zone = args.zone.zone();
     let engine = Arc::new(build_engine_with(g, None, listener).await?);
     let (interval, settle) = (Duration::from_secs_f64(args.interval), Duration::from_secs_f64(args.settle));
     out.say(format!(
@@ -354,7 +360,7 @@ async fn watch(g: &GlobalOpts, args: IngestArgs, out: &Output) -> Result<(), Cli
                 Some(state)
             };
             tokio::select! {
-                _ = ingest_one(&engine, &video, listening, out, &mut total) => {}
+                _ = ingest_one(&engine, &video, listening, &zone, out, &mut total) => {}
                 _ = &mut shutdown => break 'scans,
             }
             if let Some(state) = state {

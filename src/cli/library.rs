@@ -64,6 +64,25 @@ pub struct LibraryCopiesArgs {
     pub index: IndexFlags,
 }
 
+/// `--tz`: the zone whose calendar days dates mean and are shown in, one flag for every
+/// command that reads or shows recording dates (so `store list` and `library search --from`
+/// agree on which day a video was recorded).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ZoneFlag {
+    /// The time zone whose calendar days recording dates are shown in (and --from and --until
+    /// of `library search` mean): an IANA name (Europe/Berlin, America/New_York) or UTC.
+    /// Default: the machine's (TZ, else /etc/localtime, else UTC).
+    #[arg(long, env = "CHRONOSEEK_TZ", value_name = "ZONE")]
+    pub tz: Option<Zone>,
+}
+
+impl ZoneFlag {
+    /// The zone asked for, else the machine's.
+    pub fn zone(&self) -> Zone {
+        self.tz.clone().unwrap_or_else(Zone::system)
+    }
+}
+
 /// Where the index lives and how it is shaped (shared by `library index` and `ingest`).
 #[derive(Debug, Clone, Args)]
 pub struct IndexFlags {
@@ -121,11 +140,8 @@ pub struct LibrarySearchArgs {
     /// 2024-08`: June through August).
     #[arg(long, value_name = "DATE")]
     pub until: Option<Period>,
-    /// The time zone whose days --from and --until mean, and the recording dates shown are in:
-    /// an IANA name (Europe/Berlin, America/New_York) or UTC. Default: the machine's (TZ,
-    /// else /etc/localtime, else UTC).
-    #[arg(long, env = "CHRONOSEEK_TZ", value_name = "ZONE")]
-    pub tz: Option<Zone>,
+    #[command(flatten)]
+    pub zone: ZoneFlag,
     /// List moments of copies of a video (the same footage stored twice: a re-encode, another
     /// size or container) and of clips cut from it as results of their own, instead of under
     /// the best-ranked one.
@@ -419,7 +435,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
     if args.keep_copies {
         q.copies = Copies::Keep;
     }
-    let zone = args.tz.clone().unwrap_or_else(Zone::system);
+    let zone = args.zone.zone();
     q.recorded = RecordedRange::new(args.from, args.until, &zone).map_err(|e| invalid(e.to_string()))?;
     let answer = library.search(&q).await;
     engine.flush(super::FLUSH_LIMIT).await;

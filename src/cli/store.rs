@@ -4,6 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::global::GlobalOpts;
+use super::library::ZoneFlag;
 use chronoseek::index::{Store, VideoRecord};
 
 use super::{CliError, output::Output};
@@ -13,8 +14,8 @@ pub enum StoreCommand {
     /// Row counts, schema version and location; library indexes with their size and how far
     /// they are behind the store.
     Stats(StatsArgs),
-    /// List stored videos (complete ones only).
-    List,
+    /// List stored videos (complete ones only), with the day each was recorded (in --tz).
+    List(ListArgs),
     /// Compact files, fold new rows into indices and remove versions older than a week (safe
     /// while miners read: they read the newest version, and a reader holding an older one is
     /// never that old).
@@ -39,6 +40,14 @@ pub struct DatesArgs {
     /// Only report what would be dated; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub zone: ZoneFlag,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub zone: ZoneFlag,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,22 +128,26 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
             out.json_line(&json!({"uri": store.uri(), "schema_version": store.schema_version(), "rows": map,
                 "library_indexes": indexes}));
         }
-        StoreCommand::List => {
+        StoreCommand::List(args) => {
             use chronoseek::library::period::rfc3339;
+            let zone = args.zone.zone();
             for v in store.list_videos().await? {
-                let recorded = v.recorded_at_ms.map(rfc3339);
+                // The day in the zone asked for (what `library search --from` counts), and in
+                // JSON also the instant itself.
+                let day = v.recorded_at_ms.map(|ms| zone.day(ms));
                 out.say(format!(
                     "{}  {:>8.1} s  {:>6} frames  {:<24}  {:<10}  {}",
                     v.fingerprint,
                     v.duration_s,
                     v.frame_count,
                     v.model_key,
-                    recorded.as_deref().map_or("-", |r| &r[..10]),
+                    day.as_deref().unwrap_or("-"),
                     v.source
                 ));
                 out.json_line(&json!({"fingerprint": v.fingerprint.to_hex(), "model_key": v.model_key,
                     "duration_s": v.duration_s, "frames": v.frame_count, "width": v.width, "height": v.height,
-                    "sampling": v.sampling, "source": v.source, "recorded_at": recorded}));
+                    "sampling": v.sampling, "source": v.source, "recorded_at": v.recorded_at_ms.map(rfc3339),
+                    "recorded_day": day, "tz": zone.name()}));
             }
         }
         StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
@@ -151,7 +164,7 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
 
 /// `chronoseek store dates`: recording dates for stored videos that have none.
 async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliError> {
-    use chronoseek::library::period::rfc3339;
+    let zone = args.zone.zone();
     let undated: Vec<VideoRecord> =
         store.list_videos().await?.into_iter().filter(|r| r.recorded_at_ms.is_none()).collect();
     let mut fingerprints: Vec<_> = undated.iter().map(|r| r.fingerprint).collect();
@@ -191,7 +204,7 @@ async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliEr
                 store.set_recorded_at(r, Some(at)).await?;
             }
         }
-        out.say(format!("{fp}  {}  {}", rfc3339(at), path.display()));
+        out.say(format!("{fp}  {}  {}", zone.time(at), path.display()));
     }
     bar.finish_and_clear();
     let verb = if args.dry_run { "would date" } else { "dated" };

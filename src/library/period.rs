@@ -125,6 +125,15 @@ impl Zone {
             Err(_) => rfc3339(ms),
         }
     }
+
+    /// The time it is there at `ms` since the Unix epoch, to the second, with its offset from
+    /// UTC (`2024-07-14 08:30:00 +10:00`): one instant, read as a clock on that wall shows it.
+    pub fn time(&self, ms: i64) -> String {
+        match jiff::Timestamp::from_millisecond(ms) {
+            Ok(t) => t.to_zoned(self.0.clone()).strftime("%Y-%m-%d %H:%M:%S %:z").to_string(),
+            Err(_) => rfc3339(ms),
+        }
+    }
 }
 
 impl FromStr for Zone {
@@ -289,6 +298,9 @@ mod tests {
             ("2024-07-14".into(), "Australia/Sydney".into())
         );
         assert_eq!(Zone::utc().day(at("2024-07-13T22:30:00Z")), "2024-07-13");
+        assert_eq!(sydney.time(at("2024-07-13T22:30:05Z")), "2024-07-14 08:30:05 +10:00");
+        let new_york: Zone = "America/New_York".parse().unwrap();
+        assert_eq!(new_york.time(at("2024-01-13T22:30:05Z")), "2024-01-13 17:30:05 -05:00", "winter: EST");
         let utc: Zone = "utc".parse().unwrap();
         assert_eq!((utc.name(), utc.day(at("2024-07-13T22:30:00Z"))), ("UTC".into(), "2024-07-13".into()));
     }

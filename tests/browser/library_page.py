@@ -19,6 +19,7 @@ fd 4) so that it needs nothing beyond the Python standard library and the
 Usage:
   python3 tests/browser/library_page.py --url http://127.0.0.1:PORT/ \
       --query "a dog" --screenshot out.png [--picture still.png] [--chromium /usr/bin/chromium] [--timeout 60]
+  python3 tests/browser/library_page.py --url ... --query "a dog" --cards-only   # the result cards' text only
 Exit 0 with one JSON line on stdout, or exit 1 with `FAIL: <step>: <detail>`
 on stderr. `--timeout` is the limit, in seconds, for each step.
 """
@@ -197,6 +198,14 @@ def run(args, browser):
                  diagnose=f"""'cards: ' + document.querySelectorAll('#results .card').length + '; status: ' + {STATUS}
                     + '; first thumb: ' + (document.querySelector('#results .card img.thumb') || {{}}).src""",
                  fail_if=STATUS_ERROR)
+        if args.cards_only:
+            # What each card says, copies folded under it included; nothing clicked.
+            listed = browser.eval("""Array.from(document.querySelectorAll('#results .card'), c => ({
+                fingerprint: c.dataset.fingerprint, start: Number(c.dataset.start), end: Number(c.dataset.end),
+                copies: (c.querySelector('.card-copies') || {}).textContent || null,
+                copies_title: (c.querySelector('.card-copies') || {}).title || null}))""", t)
+            check_page_errors(browser)
+            return {"cards": listed}
         cards = browser.eval("document.querySelectorAll('#results .card').length", t)
         thumb_width = browser.eval("document.querySelector('#results .card img.thumb').naturalWidth", t)
         save_href = browser.eval("(document.querySelector('#results .card .card-save') || {}).href || null", t)
@@ -444,12 +453,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--url", required=True)
     ap.add_argument("--query", required=True)
-    ap.add_argument("--screenshot", required=True)
+    ap.add_argument("--screenshot", help="where the screenshot goes (needed unless --cards-only)")
+    ap.add_argument("--cards-only", action="store_true",
+                    help="stop at the first results: print each card's fingerprint, moment and copies line")
     ap.add_argument("--picture", help="a picture file to search with (the page's picture button)")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--timezone", default="Pacific/Kiritimati", help="the browser's time zone (IANA name)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds allowed per step")
     args = ap.parse_args()
+    if not args.cards_only and not args.screenshot:
+        ap.error("--screenshot is needed (unless --cards-only)")
     workdir = tempfile.mkdtemp(prefix="chronoseek-browser-")
     browser = None
     try:
