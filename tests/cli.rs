@@ -1343,12 +1343,21 @@ fn recording_dates_are_listed_and_bound_a_search() {
     // scenes.mp4 with the recording date a camera writes, beside odd.mkv (none).
     let dated = dir.path().join("camera.mp4");
     common::with_recording_date(&common::fixture("scenes.mp4"), "2024-07-14T15:30:12.000000Z", &dated);
-    let out =
-        with_store(&store).args(["--json", "ingest"]).arg(&dated).arg(common::fixture("odd.mkv")).output().unwrap();
+    let out = with_store(&store)
+        .args(["--json", "ingest", "--tz", "Australia/Sydney"])
+        .arg(&dated)
+        .arg(common::fixture("odd.mkv"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ingested = json_lines(&out);
-    assert_eq!(ingested[0]["recorded_at"], "2024-07-14T15:30:12Z", "{ingested:?}");
+    assert_eq!(
+        (&ingested[0]["recorded_at"], &ingested[0]["recorded_day"], &ingested[0]["tz"]),
+        (&"2024-07-14T15:30:12Z".into(), &"2024-07-15".into(), &"Australia/Sydney".into()),
+        "{ingested:?}"
+    );
     assert_eq!(ingested[1]["recorded_at"], serde_json::Value::Null, "{ingested:?}");
+    assert_eq!(ingested[1]["recorded_day"], serde_json::Value::Null, "{ingested:?}");
     let listed = json_lines(&with_store(&store).args(["--json", "store", "list"]).output().unwrap());
     let recorded: std::collections::BTreeMap<String, serde_json::Value> = listed
         .iter()

@@ -168,7 +168,8 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, zone: &Zone, 
                 None => String::new(),
             };
             let recorded = r.recorded_at_ms.map(chronoseek::library::period::rfc3339);
-            let when = r.recorded_at_ms.map(|ms| format!(", recorded {}", zone.day(ms))).unwrap_or_default();
+            let day = r.recorded_at_ms.map(|ms| zone.day(ms));
+            let when = day.as_ref().map(|d| format!(", recorded {d}")).unwrap_or_default();
             out.say(format!(
                 "{video}: ingested as {} — {} frames of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
                  {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
@@ -182,7 +183,7 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, zone: &Zone, 
                 s.embed_secs
             ));
             out.json_line(&json!({"video": video, "status": "ingested", "fingerprint": r.fingerprint.to_hex(),
-                "frames": r.frame_count, "duration_s": r.duration_s, "recorded_at": recorded, "stats": s}));
+                "frames": r.frame_count, "duration_s": r.duration_s, "recorded_at": recorded, "recorded_day": day, "tz": zone.name(), "stats": s}));
         }
         Err(e) => {
             tally.failed += 1;
