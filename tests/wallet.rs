@@ -162,7 +162,20 @@ fn refuses_loose_permissions_mismatches_and_unknown_encryption() {
 
     let path = write_hotkey(dir.path(), [7u8; 32], Some(Signer::from_uri("//Bob").unwrap().hotkey()), 0o600);
     let e = load_hotkey(&path, false).unwrap_err();
+    let bob = Signer::from_uri("//Bob").unwrap().hotkey();
+    assert!(matches!(&e, WalletError::AddressMismatch { stated, .. } if *stated == bob), "{e}");
     assert!(e.to_string().contains("ss58Address"), "{e}");
+    // A secret that is not one: the field is named, nothing is loaded.
+    for (file, field) in [
+        (serde_json::json!({"privateKey": "0x1234"}), "privateKey"),
+        (serde_json::json!({"privateKey": "zz"}), "privateKey"),
+        (serde_json::json!({"secretSeed": "0x12"}), "secretSeed"),
+    ] {
+        let e = parse_keyfile(Path::new("x"), file.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(&e, WalletError::Field { field: f, .. } if *f == field), "{file}: {e}");
+    }
+    let e = parse_keyfile(Path::new("x"), b"not json").unwrap_err();
+    assert!(matches!(&e, WalletError::NotKeyFile { .. }) && std::error::Error::source(&e).is_some(), "{e}");
 
     std::fs::write(&path, b"$ANSIBLE_VAULT;1.1;AES256\n6162").unwrap();
     assert!(matches!(load_hotkey(&path, false), Err(WalletError::UnsupportedEncryption { .. })));

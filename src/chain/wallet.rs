@@ -19,7 +19,7 @@ use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
 use serde::Deserialize;
 
-use crate::protocol::keys::{Sr25519Key, ss58};
+use crate::protocol::keys::{KeyError, Sr25519Key, ss58};
 
 const NACL_PREFIX: &[u8] = b"$NACL";
 const NACL_SALT: [u8; 16] = *b"\x13q\x83\xdf\xf1Z\t\xbc\x9c\x90\xb5Q\x879\xe9\xb1";
@@ -31,8 +31,39 @@ pub const PASSWORD_ENV: &str = "WALLET_PASSWORD";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a key file: {source}")]
+    NotKeyFile {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: cryptoType {crypto_type}: only sr25519 (1) keys can sign for Bittensor")]
+    CryptoType { path: String, crypto_type: String },
+    /// The secret in the file (or given as a URI) does not make a key.
+    #[error("{path}: {source}")]
+    Key {
+        path: String,
+        #[source]
+        source: KeyError,
+    },
+    #[error("{path}: {field} is not {expected}")]
+    Field { path: String, field: &'static str, expected: &'static str },
+    #[error("{path}: the secret gives {derived}, but the file says ss58Address {stated}")]
+    AddressMismatch { path: String, derived: String, stated: String },
+    #[error("{path}: {source}")]
+    Nacl {
+        path: String,
+        #[source]
+        source: NaclError,
+    },
+    #[error("{0}: no such wallet")]
+    NoSuchWallet(String),
     #[error("{0}: permissions are wider than 0600; fix them (chmod 600) or pass --insecure-permissions")]
     Permissions(String),
     #[error("{0}: the key file is encrypted and no password was given (set {PASSWORD_ENV} or run in a terminal)")]
@@ -103,8 +134,16 @@ pub fn hotkey_path(wallet_path: &Path, wallet_name: &str, hotkey_name: &str) -> 
     WalletFiles::new(wallet_path, wallet_name, hotkey_name).hotkey()
 }
 
-fn file_err(path: &Path, message: impl std::fmt::Display) -> WalletError {
-    WalletError::File { path: path.display().to_string(), message: message.to_string() }
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WalletError + '_ {
+    move |source| WalletError::Io { path: path.display().to_string(), source }
+}
+
+fn key_err(path: &Path) -> impl FnOnce(KeyError) -> WalletError + '_ {
+    move |source| WalletError::Key { path: path.display().to_string(), source }
+}
+
+fn nacl_err(path: &Path) -> impl FnOnce(NaclError) -> WalletError + '_ {
+    move |source| WalletError::Nacl { path: path.display().to_string(), source }
 }
 
 /// The fields the package writes; non-string values count as absent, as there.
@@ -135,25 +174,31 @@ fn hex_bytes(s: &str) -> Option<Vec<u8>> {
 
 /// Parses a plaintext key file into a key, following the package's priority.
 pub fn parse_keyfile(path: &Path, bytes: &[u8]) -> Result<Sr25519Key, WalletError> {
-    let file: KeyFile = serde_json::from_slice(bytes).map_err(|e| file_err(path, format!("not a key file: {e}")))?;
+    let p = || path.display().to_string();
+    let file: KeyFile =
+        serde_json::from_slice(bytes).map_err(|source| WalletError::NotKeyFile { path: p(), source })?;
     if let Some(t) = &file.crypto_type
         && t.as_u64() != Some(1)
     {
-        return Err(file_err(path, format!("cryptoType {t}: only sr25519 (1) keys can sign for Bittensor")));
+        return Err(WalletError::CryptoType { path: p(), crypto_type: t.to_string() });
     }
     let key = if let Some(phrase) = &file.secret_phrase {
-        Sr25519Key::from_phrase(phrase, "").map_err(|e| file_err(path, e))?
+        Sr25519Key::from_phrase(phrase, "").map_err(key_err(path))?
     } else if let Some(seed) = &file.secret_seed {
-        let seed: [u8; 32] = hex_bytes(seed)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| file_err(path, "secretSeed is not 32 hex bytes"))?;
-        Sr25519Key::from_seed(seed).map_err(|e| file_err(path, e))?
+        let seed: [u8; 32] = hex_bytes(seed).and_then(|b| b.try_into().ok()).ok_or_else(|| WalletError::Field {
+            path: p(),
+            field: "secretSeed",
+            expected: "32 hex bytes",
+        })?;
+        Sr25519Key::from_seed(seed).map_err(key_err(path))?
     } else if let Some(private) = &file.private_key {
-        let bytes = hex_bytes(private).ok_or_else(|| file_err(path, "privateKey is not hex"))?;
+        let bytes =
+            hex_bytes(private).ok_or_else(|| WalletError::Field { path: p(), field: "privateKey", expected: "hex" })?;
+        let not_a_key = || WalletError::Field { path: p(), field: "privateKey", expected: "64 or 32 bytes" };
         match bytes.len() {
-            64 => Sr25519Key::from_secret_bytes(&bytes).map_err(|e| file_err(path, e))?,
-            32 => Sr25519Key::from_seed(bytes.try_into().unwrap_or([0; 32])).map_err(|e| file_err(path, e))?,
-            n => return Err(file_err(path, format!("privateKey has {n} bytes, expected 64 or 32"))),
+            64 => Sr25519Key::from_secret_bytes(&bytes).map_err(key_err(path))?,
+            32 => Sr25519Key::from_seed(bytes.try_into().map_err(|_| not_a_key())?).map_err(key_err(path))?,
+            _ => return Err(not_a_key()),
         }
     } else {
         return Err(WalletError::NoSecret(path.display().to_string()));
@@ -161,7 +206,7 @@ pub fn parse_keyfile(path: &Path, bytes: &[u8]) -> Result<Sr25519Key, WalletErro
     if let Some(addr) = &file.ss58_address
         && *addr != key.ss58()
     {
-        return Err(file_err(path, format!("the secret gives {}, but the file says ss58Address {addr}", key.ss58())));
+        return Err(WalletError::AddressMismatch { path: p(), derived: key.ss58(), stated: addr.clone() });
     }
     Ok(key)
 }
@@ -241,12 +286,12 @@ pub fn load_key(path: &Path, password: &Password, insecure_permissions: bool) ->
     #[cfg(unix)]
     if !insecure_permissions {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(|e| file_err(path, e))?.permissions().mode();
+        let mode = std::fs::metadata(path).map_err(io_err(path))?.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(WalletError::Permissions(path.display().to_string()));
         }
     }
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, e))?;
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
     let p = path.display().to_string();
     let unsupported = |format| Err(WalletError::UnsupportedEncryption { path: p.clone(), format });
     if bytes.starts_with(b"$ANSIBLE_VAULT") {
@@ -257,7 +302,7 @@ pub fn load_key(path: &Path, password: &Password, insecure_permissions: bool) ->
     }
     if bytes.starts_with(NACL_PREFIX) {
         let pw = resolve_password(path, password)?;
-        let plain = decrypt_nacl(&bytes, &pw).map_err(|e| file_err(path, e))?.ok_or(WalletError::WrongPassword(p))?;
+        let plain = decrypt_nacl(&bytes, &pw).map_err(nacl_err(path))?.ok_or(WalletError::WrongPassword(p))?;
         return parse_keyfile(path, &plain);
     }
     parse_keyfile(path, &bytes)
@@ -300,8 +345,8 @@ fn write_key_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Wall
     if !overwrite && path.exists() {
         return Err(WalletError::Exists(path.display().to_string()));
     }
-    let dir = path.parent().ok_or_else(|| file_err(path, "no parent folder"))?;
-    std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -310,9 +355,9 @@ fn write_key_file(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Wall
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(&tmp).map_err(|e| file_err(&tmp, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| file_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))
+    let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
 /// What `wallet new` made. The phrases are the only copy of the secrets the user can keep.
@@ -332,17 +377,17 @@ pub fn create_wallet(
     let coldkey = if files.coldkeypub().exists() && !overwrite {
         None
     } else {
-        let (key, phrase) = Sr25519Key::generate().map_err(|e| file_err(&files.coldkey(), e))?;
+        let (key, phrase) = Sr25519Key::generate().map_err(key_err(&files.coldkey()))?;
         let plain = keyfile_json(&key, Some(&phrase));
         let data = match coldkey_password {
-            Some(pw) => encrypt_nacl(plain.as_bytes(), pw).map_err(|e| file_err(&files.coldkey(), e))?,
+            Some(pw) => encrypt_nacl(plain.as_bytes(), pw).map_err(nacl_err(&files.coldkey()))?,
             None => plain.into_bytes(),
         };
         write_key_file(&files.coldkey(), &data, overwrite)?;
         write_key_file(&files.coldkeypub(), pub_json(&key).as_bytes(), overwrite)?;
         Some((key, phrase))
     };
-    let (key, phrase) = Sr25519Key::generate().map_err(|e| file_err(&files.hotkey(), e))?;
+    let (key, phrase) = Sr25519Key::generate().map_err(key_err(&files.hotkey()))?;
     write_key_file(&files.hotkey(), keyfile_json(&key, Some(&phrase)).as_bytes(), overwrite)?;
     write_key_file(&files.hotkeypub(), pub_json(&key).as_bytes(), overwrite)?;
     Ok(NewWallet { coldkey, hotkey: (key, phrase) })
@@ -377,7 +422,7 @@ fn address_of(path: &Path) -> Option<String> {
 pub fn wallet_info(wallet_path: &Path, name: &str) -> Result<WalletInfo, WalletError> {
     let dir = wallet_path.join(name);
     if !dir.is_dir() {
-        return Err(file_err(&dir, "no such wallet"));
+        return Err(WalletError::NoSuchWallet(dir.display().to_string()));
     }
     let mut hotkeys = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir.join("hotkeys")) {

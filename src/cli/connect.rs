@@ -69,7 +69,7 @@ impl WalletOpts {
     pub fn hotkey(&self) -> Result<Sr25519Key, WalletError> {
         if let Some(uri) = &self.hotkey_uri {
             return Sr25519Key::from_uri(uri)
-                .map_err(|e| WalletError::File { path: "--hotkey-uri".into(), message: e.to_string() });
+                .map_err(|source| WalletError::Key { path: "--hotkey-uri".into(), source });
         }
         load_key(
             &self.files().hotkey(),

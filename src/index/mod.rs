@@ -29,6 +29,10 @@ pub enum StoreError {
     /// record was read (re-read the record), or the store was damaged.
     #[error("video {0} has no frames row")]
     MissingFrames(crate::fingerprint::Fingerprint),
-    #[error("store: {0}")]
-    Io(String),
+    #[error("store: cannot create {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -207,7 +207,7 @@ impl Store {
         storage_options: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
     ) -> Result<Self, StoreError> {
         if !uri.contains("://") {
-            std::fs::create_dir_all(uri).map_err(|e| StoreError::Io(format!("{uri}: {e}")))?;
+            std::fs::create_dir_all(uri).map_err(|source| StoreError::CreateDir { path: uri.to_string(), source })?;
         }
         // Several miners may share one store (e.g. on object storage): reads look for other
         // processes' writes at most this stale (`READ_CONSISTENCY`), which keeps the

@@ -34,10 +34,6 @@ impl DecodedAudio {
     }
 }
 
-fn codec(e: impl std::fmt::Display) -> DecodeError {
-    DecodeError::Codec(e.to_string())
-}
-
 /// Decodes the best audio stream of `path` to 16 kHz mono; `None` when it has none.
 pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudio>, DecodeError> {
     let mut samples = Vec::new();
@@ -71,8 +67,9 @@ pub fn stream_audio(
         return Ok(None);
     };
     let index = stream.index();
-    let context = ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(codec)?;
-    let mut decoder = context.decoder().audio().map_err(codec)?;
+    let context =
+        ffmpeg::codec::context::Context::from_parameters(stream.parameters()).map_err(DecodeError::audio_codec)?;
+    let mut decoder = context.decoder().audio().map_err(DecodeError::audio_codec)?;
     let mut out = Output { resampler: None, samples: Vec::new(), source_rate: 0, source_channels: 0 };
     let mut handed = 0u64;
     let mut hand = |out: &mut Output| {
@@ -140,7 +137,7 @@ impl Output {
                     ChannelLayout::MONO,
                     AUDIO_RATE,
                 )
-                .map_err(codec)?,
+                .map_err(DecodeError::Resample)?,
             );
         }
         let Some(resampler) = self.resampler.as_mut() else { return Ok(()) };
@@ -168,7 +165,7 @@ fn convert(
 ) -> Result<(), DecodeError> {
     // SAFETY: the pointer is used only while `resampler` is borrowed here.
     let ctx = unsafe { resampler.as_mut_ptr() };
-    let in_count = i32::try_from(in_count).map_err(|_| codec("audio frame too large"))?;
+    let in_count = i32::try_from(in_count).map_err(|_| DecodeError::AudioFrameTooLarge(in_count))?;
     loop {
         // SAFETY: `ctx` is a configured resampler; the output buffer holds `room` mono f32
         // samples, the most swr_get_out_samples says this call can write.
@@ -181,7 +178,7 @@ fn convert(
         let written = unsafe { ffmpeg::ffi::swr_convert(ctx, &mut out, room, input_now, in_count) };
         if written < 0 {
             samples.truncate(start);
-            return Err(codec(ffmpeg::Error::from(written)));
+            return Err(DecodeError::Resample(ffmpeg::Error::from(written)));
         }
         samples.truncate(start + written as usize);
         // Converting: one call takes the frame. Flushing: until nothing comes out.

@@ -82,23 +82,22 @@ impl VideoSource {
     pub fn parse(s: &str) -> Result<Self, FetchError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(FetchError::InvalidUrl("empty video location".into()));
+            return Err(InvalidUrl::Empty.into());
         }
-        if let Some(rest) = s.strip_prefix("file://") {
-            let url = url::Url::parse(s).map_err(|e| FetchError::InvalidUrl(format!("{s}: {e}")))?;
-            return url
-                .to_file_path()
-                .map(Self::File)
-                .map_err(|_| FetchError::InvalidUrl(format!("{s}: not a local file URL ({rest})")));
+        let parse =
+            |s: &str| url::Url::parse(s).map_err(|source| InvalidUrl::Unparsable { url: s.to_string(), source });
+        if s.starts_with("file://") {
+            let url = parse(s)?;
+            return url.to_file_path().map(Self::File).map_err(|()| InvalidUrl::NotLocalFile(s.to_string()).into());
         }
         if s.contains("://") {
-            let url = url::Url::parse(s).map_err(|e| FetchError::InvalidUrl(format!("{s}: {e}")))?;
+            let url = parse(s)?;
             return match url.scheme() {
                 "http" | "https" if url.host().is_some() => {
                     Ok(PlatformVideo::from_url(&url).map(Self::Platform).unwrap_or(Self::Http(url)))
                 }
-                "http" | "https" => Err(FetchError::InvalidUrl(format!("{s}: no host"))),
-                other => Err(FetchError::InvalidUrl(format!("unsupported URL scheme '{other}'"))),
+                "http" | "https" => Err(InvalidUrl::NoHost(s.to_string()).into()),
+                other => Err(InvalidUrl::Scheme(other.to_string()).into()),
             };
         }
         Ok(Self::File(PathBuf::from(s)))
@@ -128,11 +127,30 @@ impl std::fmt::Display for VideoSource {
     }
 }
 
+/// What is wrong with a video location given on the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidUrl {
+    #[error("empty video location")]
+    Empty,
+    #[error("{url}: {source}")]
+    Unparsable {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("{0}: not a local file URL")]
+    NotLocalFile(String),
+    #[error("{0}: no host")]
+    NoHost(String),
+    #[error("unsupported URL scheme '{0}'")]
+    Scheme(String),
+}
+
 /// Why a video's bytes could not be had. Every variant is the protocol's `VIDEO_FETCH_FAILED`.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("invalid video URL: {0}")]
-    InvalidUrl(String),
+    InvalidUrl(#[from] InvalidUrl),
     #[error("{0}: no such file")]
     NotFound(String),
     #[error("{url}: HTTP status {status}")]
@@ -477,9 +495,14 @@ mod tests {
         assert_eq!(VideoSource::parse("a/b.mp4").unwrap(), VideoSource::File("a/b.mp4".into()));
         assert_eq!(VideoSource::parse("file:///tmp/x.mp4").unwrap(), VideoSource::File("/tmp/x.mp4".into()));
         assert!(matches!(VideoSource::parse("https://e.com/v.mp4").unwrap(), VideoSource::Http(_)));
-        assert!(VideoSource::parse("ftp://e.com/v.mp4").is_err());
-        assert!(VideoSource::parse("http://").is_err());
-        assert!(VideoSource::parse("   ").is_err());
+        let invalid = |s: &str| match VideoSource::parse(s) {
+            Err(FetchError::InvalidUrl(why)) => why,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert!(matches!(invalid("ftp://e.com/v.mp4"), InvalidUrl::Scheme(s) if s == "ftp"));
+        assert!(matches!(invalid("http://"), InvalidUrl::Unparsable { .. }));
+        assert!(matches!(invalid("file://remote.host/v.mp4"), InvalidUrl::NotLocalFile(_)));
+        assert!(matches!(invalid("   "), InvalidUrl::Empty));
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl Listener {
             drop(rx);
             (decoder.join(), transcribed)
         });
-        let decoded = decoded.map_err(|_| DecodeError::Cancelled("the audio decoder thread panicked".into()))??;
+        let decoded = decoded.map_err(|_| DecodeError::DecoderPanicked)??;
         let (segments, language) = transcribed?;
         let audio_secs = decoded.map_or(0.0, |i| i.samples as f64 / f64::from(super::audio::AUDIO_RATE));
         let heard = match decoded {

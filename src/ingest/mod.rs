@@ -18,12 +18,12 @@ pub use crate::fingerprint::{Fingerprint, HashingWriter};
 pub use dedup::{DedupSetting, NearDuplicate};
 pub(crate) use fetch::hash_file;
 pub use fetch::{
-    FetchError, FetchOptions, Fetcher, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
+    FetchError, FetchOptions, Fetcher, InvalidUrl, LocalVideo, NetworkFailure, VideoInput, VideoSource, file_validator,
 };
 pub use listen::{ListenError, Listened, Listener};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, TranscriptOutcome, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{
-    DecodeError, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe, probe_as,
-    sample_frames,
+    DecodeError, Media, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo, probe,
+    probe_as, sample_frames,
 };

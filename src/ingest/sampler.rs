@@ -15,25 +15,85 @@ use ffmpeg_next as ffmpeg;
 use super::plan::SamplingPlan;
 use crate::model::preprocess::{RgbImage, normalize_center_crop};
 
-/// Why a file cannot be turned into frames. Every variant is the protocol's `VIDEO_UNREADABLE`.
+/// Why a file cannot be turned into frames (or samples, or a thumbnail). Every variant is the
+/// protocol's `VIDEO_UNREADABLE`; where FFmpeg (or the PNG encoder) said why, its error is kept
+/// as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    #[error("FFmpeg's libraries could not start: {0}")]
+    Init(#[source] ffmpeg::Error),
     #[error("not a readable media file: {0}")]
-    Open(String),
+    Open(#[source] ffmpeg::Error),
+    #[error("not a readable media file: {0} (network media must be a single-file container)")]
+    OpenFromNetwork(#[source] ffmpeg::Error),
+    #[error("not a readable media file: container format '{0}' is not accepted from the network")]
+    RefusedFormat(String),
+    #[error("not a readable media file: the video stream has no frame size")]
+    NoFrameSize,
     #[error("the file has no video stream")]
     NoVideoStream,
-    #[error("unsupported video codec: {0}")]
-    Codec(String),
+    #[error("unsupported {media} codec: {source}")]
+    Codec {
+        media: Media,
+        #[source]
+        source: ffmpeg::Error,
+    },
+    #[error("no conversion from pixel format {from:?}: {source}")]
+    PixelFormat {
+        from: Pixel,
+        #[source]
+        source: ffmpeg::Error,
+    },
+    #[error("scaling a frame failed: {0}")]
+    Scale(#[source] ffmpeg::Error),
+    #[error("resampling audio failed: {0}")]
+    Resample(#[source] ffmpeg::Error),
+    #[error("an audio frame of {0} samples is too large to resample")]
+    AudioFrameTooLarge(usize),
+    #[error("the thumbnail cannot be encoded as PNG: {0}")]
+    Png(#[source] png::EncodingError),
     #[error("video resolution {width}x{height} exceeds the limit of {max_pixels} pixels")]
     TooLarge { width: u32, height: u32, max_pixels: u64 },
     #[error("video duration {duration_s:.0} s exceeds the limit of {max_s:.0} s")]
     TooLong { duration_s: f64, max_s: f64 },
-    #[error("video is truncated or corrupt: {0}")]
-    Truncated(String),
+    #[error("video is truncated or corrupt: too many corrupt packets")]
+    CorruptPackets,
+    #[error("video is truncated or corrupt: read error: {0}")]
+    Read(#[source] ffmpeg::Error),
+    #[error("video is truncated or corrupt: header says {header_s:.1} s but frames end at {frames_end_s:.1} s")]
+    EndsEarly { header_s: f64, frames_end_s: f64 },
     #[error("no frame could be decoded")]
     NoFrames,
-    #[error("decoding stopped: {0}")]
-    Cancelled(String),
+    #[error("decoding stopped by the consumer")]
+    Cancelled,
+    #[error("decoding stopped: the audio decoder thread panicked")]
+    DecoderPanicked,
+}
+
+/// Which kind of stream a codec was wanted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Video,
+    Audio,
+}
+
+impl DecodeError {
+    pub(super) fn video_codec(source: ffmpeg::Error) -> Self {
+        DecodeError::Codec { media: Media::Video, source }
+    }
+
+    pub(super) fn audio_codec(source: ffmpeg::Error) -> Self {
+        DecodeError::Codec { media: Media::Audio, source }
+    }
+}
+
+impl std::fmt::Display for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Media::Video => "video",
+            Media::Audio => "audio",
+        })
+    }
 }
 
 /// Limits and output shape of a sampling pass.
@@ -121,14 +181,13 @@ pub struct SampleStats {
 }
 
 fn init() -> Result<(), DecodeError> {
-    static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    INIT.get_or_init(|| {
-        ffmpeg::init().map_err(|e| e.to_string())?;
+    static INIT: std::sync::OnceLock<Result<(), ffmpeg::Error>> = std::sync::OnceLock::new();
+    let started = *INIT.get_or_init(|| {
+        ffmpeg::init()?;
         ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
         Ok(())
-    })
-    .clone()
-    .map_err(DecodeError::Open)
+    });
+    started.map_err(DecodeError::Init)
 }
 
 pub(super) fn seconds(ts: i64, tb: Rational) -> f64 {
@@ -157,17 +216,16 @@ fn rotation_from_matrix(data: &[u8]) -> u32 {
 pub(super) fn open(path: &Path, trust: MediaTrust) -> Result<ffmpeg::format::context::Input, DecodeError> {
     init()?;
     match trust {
-        MediaTrust::Local => ffmpeg::format::input(path).map_err(|e| DecodeError::Open(e.to_string())),
+        MediaTrust::Local => ffmpeg::format::input(path).map_err(DecodeError::Open),
         MediaTrust::Network => {
             let mut options = ffmpeg::Dictionary::new();
             options.set("format_whitelist", NETWORK_DEMUXERS);
             options.set("protocol_whitelist", "file");
-            let ictx = ffmpeg::format::input_with_dictionary(&path, options)
-                .map_err(|e| DecodeError::Open(format!("{e} (network media must be a single-file container)")))?;
+            let ictx = ffmpeg::format::input_with_dictionary(&path, options).map_err(DecodeError::OpenFromNetwork)?;
             // FFmpeg enforces the list when it picks the demuxer; check the pick as well.
             let name = ictx.format().name().to_string();
             if !name.split(',').any(|n| NETWORK_DEMUXERS.split(',').any(|a| a == n)) {
-                return Err(DecodeError::Open(format!("container format '{name}' is not accepted from the network")));
+                return Err(DecodeError::RefusedFormat(name));
             }
             Ok(ictx)
         }
@@ -224,8 +282,7 @@ pub(super) fn video_stream(ictx: &ffmpeg::format::context::Input) -> Result<Vide
     let start_ts = if stream.start_time() == ffmpeg::ffi::AV_NOPTS_VALUE { 0 } else { stream.start_time() };
     let params = stream.parameters();
     let info = stream_info(ictx, &stream, &params);
-    let codec =
-        ffmpeg::codec::context::Context::from_parameters(params).map_err(|e| DecodeError::Codec(e.to_string()))?;
+    let codec = ffmpeg::codec::context::Context::from_parameters(params).map_err(DecodeError::video_codec)?;
     Ok(VideoStream { index: stream.index(), time_base: stream.time_base(), start_ts, info, codec })
 }
 
@@ -282,17 +339,18 @@ impl Converter {
     fn convert(&mut self, frame: &VideoFrame) -> Result<Vec<f32>, DecodeError> {
         let (fw, fh, fmt) = (frame.width(), frame.height(), frame.format());
         let (tw, th) = crate::model::preprocess::shortest_edge_size(fw as usize, fh as usize, self.size);
-        let rebuild = !matches!(&self.scaler, Some((_, f, w, h)) if *f == fmt && *w == fw && *h == fh);
-        if rebuild {
-            let ctx = scaling::Context::get(fmt, fw, fh, Pixel::RGB24, tw as u32, th as u32, scaling::Flags::BICUBIC)
-                .map_err(|e| DecodeError::Codec(format!("no conversion from {fmt:?}: {e}")))?;
-            self.scaler = Some((ctx, fmt, fw, fh));
-        }
-        let Some((scaler, ..)) = self.scaler.as_mut() else {
-            return Err(DecodeError::Codec("scaler missing".into()));
+        // One scaler per frame format and size (they change mid-stream in some files).
+        let scaler = match &mut self.scaler {
+            Some((scaler, f, w, h)) if *f == fmt && *w == fw && *h == fh => scaler,
+            slot => {
+                let ctx =
+                    scaling::Context::get(fmt, fw, fh, Pixel::RGB24, tw as u32, th as u32, scaling::Flags::BICUBIC)
+                        .map_err(|source| DecodeError::PixelFormat { from: fmt, source })?;
+                &mut slot.insert((ctx, fmt, fw, fh)).0
+            }
         };
         let mut rgb = VideoFrame::empty();
-        scaler.run(frame, &mut rgb).map_err(|e| DecodeError::Codec(format!("scaling: {e}")))?;
+        scaler.run(frame, &mut rgb).map_err(DecodeError::Scale)?;
         let stride = rgb.stride(0);
         let plane = rgb.data(0);
         let mut data = Vec::with_capacity(tw * th * 3);
@@ -315,7 +373,7 @@ pub fn sample_frames(
     let mut ictx = open(path, opts.trust)?;
     let VideoStream { index, time_base: tb, start_ts, info, codec: mut ctx } = video_stream(&ictx)?;
     if info.width == 0 || info.height == 0 {
-        return Err(DecodeError::Open("video stream has no frame size".into()));
+        return Err(DecodeError::NoFrameSize);
     }
     let check_size = |w: u32, h: u32| {
         if u64::from(w) * u64::from(h) > opts.max_pixels {
@@ -336,7 +394,7 @@ pub fn sample_frames(
     // Frame threads as the ffmpeg tool sets them for "auto": one per core, plus one.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1;
     ctx.set_threading(threading::Config { count: threads, ..threading::Config::kind(threading::Type::Frame) });
-    let mut decoder = ctx.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
+    let mut decoder = ctx.decoder().video().map_err(DecodeError::video_codec)?;
 
     let mut conv = Converter { scaler: None, size: opts.size, rotation: info.rotation };
     let mut next_target = 0.0f64;
@@ -368,7 +426,7 @@ pub fn sample_frames(
             let pixels = conv.convert(frame)?;
             *frames_kept += 1;
             if !on_frame(SampledFrame { t_ms: (t * 1000.0).round() as i64, pixels }) {
-                return Err(DecodeError::Cancelled("stopped by the consumer".into()));
+                return Err(DecodeError::Cancelled);
             }
             while *next_target <= t + 0.001 {
                 *next_target += step;
@@ -385,11 +443,11 @@ pub fn sample_frames(
             Err(ffmpeg::Error::InvalidData) => {
                 bad_packets += 1;
                 if bad_packets > 100 {
-                    return Err(DecodeError::Truncated("too many corrupt packets".into()));
+                    return Err(DecodeError::CorruptPackets);
                 }
                 continue;
             }
-            Err(e) => return Err(DecodeError::Truncated(format!("read error: {e}"))),
+            Err(e) => return Err(DecodeError::Read(e)),
         }
         if packet.stream() != index {
             continue;
@@ -416,7 +474,7 @@ pub fn sample_frames(
     if let Some(d) = info.duration_s {
         // The header promised more than the data holds: the file was cut short.
         if decoded_end + (0.1 * d).max(2.0) < d {
-            return Err(DecodeError::Truncated(format!("header says {d:.1} s but frames end at {decoded_end:.1} s")));
+            return Err(DecodeError::EndsEarly { header_s: d, frames_end_s: decoded_end });
         }
     }
     Ok(SampleStats {

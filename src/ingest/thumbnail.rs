@@ -15,7 +15,7 @@ use crate::model::preprocess::RgbImage;
 pub fn thumbnail_png(path: &Path, t: f64, max_width: u32) -> Result<Vec<u8>, DecodeError> {
     let mut ictx = open(path, MediaTrust::Local)?;
     let VideoStream { index, time_base: tb, start_ts, info, codec } = video_stream(&ictx)?;
-    let mut decoder = codec.decoder().video().map_err(|e| DecodeError::Codec(e.to_string()))?;
+    let mut decoder = codec.decoder().video().map_err(DecodeError::video_codec)?;
     let t = t.max(0.0);
     if t > 0.0 {
         // Container-level seek in AV_TIME_BASE units to the key frame at or before t; a file
@@ -33,7 +33,7 @@ pub fn thumbnail_png(path: &Path, t: f64, max_width: u32) -> Result<Vec<u8>, Dec
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,
             Err(ffmpeg::Error::InvalidData) => continue,
-            Err(e) => return Err(DecodeError::Truncated(format!("read error: {e}"))),
+            Err(e) => return Err(DecodeError::Read(e)),
         }
         if packet.stream() != index || decoder.send_packet(&packet).is_err() {
             continue;
@@ -63,9 +63,9 @@ pub fn thumbnail_png(path: &Path, t: f64, max_width: u32) -> Result<Vec<u8>, Dec
     // The scale is chosen on the displayed width; swscale works before rotation.
     let (tw, th) = (((f64::from(fw) * scale) as u32).max(2), ((f64::from(fh) * scale) as u32).max(2));
     let mut scaler = scaling::Context::get(frame.format(), fw, fh, Pixel::RGB24, tw, th, scaling::Flags::BILINEAR)
-        .map_err(|e| DecodeError::Codec(format!("no conversion from {:?}: {e}", frame.format())))?;
+        .map_err(|source| DecodeError::PixelFormat { from: frame.format(), source })?;
     let mut rgb = VideoFrame::empty();
-    scaler.run(&frame, &mut rgb).map_err(|e| DecodeError::Codec(format!("scaling: {e}")))?;
+    scaler.run(&frame, &mut rgb).map_err(DecodeError::Scale)?;
     let stride = rgb.stride(0);
     let plane = rgb.data(0);
     let mut data = Vec::with_capacity((tw * th * 3) as usize);
@@ -81,8 +81,8 @@ fn encode_png(img: &RgbImage) -> Result<Vec<u8>, DecodeError> {
     let mut enc = png::Encoder::new(&mut out, img.width as u32, img.height as u32);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc.write_header().map_err(|e| DecodeError::Codec(format!("png: {e}")))?;
-    w.write_image_data(&img.data).map_err(|e| DecodeError::Codec(format!("png: {e}")))?;
-    w.finish().map_err(|e| DecodeError::Codec(format!("png: {e}")))?;
+    let mut w = enc.write_header().map_err(DecodeError::Png)?;
+    w.write_image_data(&img.data).map_err(DecodeError::Png)?;
+    w.finish().map_err(DecodeError::Png)?;
     Ok(out)
 }

@@ -16,14 +16,18 @@ use subxt_signer::{DeriveJunction, ExposeSecret, SecretUri, bip39};
 
 const SIGNING_CONTEXT: &[u8] = b"substrate";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a key could not be made; the parser's or the curve library's own error is kept.
+#[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("bad secret URI: {0}")]
-    Uri(String),
+    Uri(#[source] subxt_signer::SecretUriError),
+    #[error("bad secret URI: the seed after 0x is not 32 bytes of hex: {0}")]
+    SeedHex(#[source] hex::FromHexError),
     #[error("bad mnemonic: {0}")]
-    Phrase(String),
+    Phrase(#[source] bip39::Error),
+    /// (schnorrkel's error is kept, but is not a `std::error::Error` without its `std` feature.)
     #[error("bad secret key bytes: {0}")]
-    Secret(String),
+    Secret(schnorrkel::SignatureError),
 }
 
 /// An sr25519 key pair (hotkey or coldkey).
@@ -44,7 +48,7 @@ impl std::fmt::Debug for Sr25519Key {
 /// The substrate-bip39 mini secret of a phrase: PBKDF2-HMAC-SHA512 over the phrase's entropy,
 /// salt `"mnemonic" + password`, 2048 rounds, first 32 bytes.
 pub fn seed_from_phrase(phrase: &str, password: &str) -> Result<[u8; 32], KeyError> {
-    let mnemonic = bip39::Mnemonic::parse_normalized(phrase.trim()).map_err(|e| KeyError::Phrase(e.to_string()))?;
+    let mnemonic = bip39::Mnemonic::parse_normalized(phrase.trim()).map_err(KeyError::Phrase)?;
     let (entropy, len) = mnemonic.to_entropy_array();
     let mut out = [0u8; 64];
     pbkdf2::pbkdf2_hmac::<Sha512>(&entropy[..len], format!("mnemonic{password}").as_bytes(), 2048, &mut out);
@@ -55,7 +59,7 @@ pub fn seed_from_phrase(phrase: &str, password: &str) -> Result<[u8; 32], KeyErr
 
 impl Sr25519Key {
     pub fn from_seed(seed: [u8; 32]) -> Result<Self, KeyError> {
-        let mini = MiniSecretKey::from_bytes(&seed).map_err(|e| KeyError::Secret(e.to_string()))?;
+        let mini = MiniSecretKey::from_bytes(&seed).map_err(KeyError::Secret)?;
         Ok(Self { pair: mini.expand_to_keypair(ExpansionMode::Ed25519), seed: Some(seed) })
     }
 
@@ -66,17 +70,17 @@ impl Sr25519Key {
     /// The 64 bytes of schnorrkel's `SecretKey::to_bytes` (key then nonce), the wallet's
     /// `privateKey`.
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
-        let secret = SecretKey::from_bytes(bytes).map_err(|e| KeyError::Secret(e.to_string()))?;
+        let secret = SecretKey::from_bytes(bytes).map_err(KeyError::Secret)?;
         Ok(Self { pair: secret.to_keypair(), seed: None })
     }
 
     /// `//Alice`, `<phrase>//hard/soft///password`, `0x<seed hex>//path`.
     pub fn from_uri(uri: &str) -> Result<Self, KeyError> {
-        let uri: SecretUri = uri.parse().map_err(|e| KeyError::Uri(format!("{e}")))?;
+        let uri: SecretUri = uri.parse().map_err(KeyError::Uri)?;
         let phrase = uri.phrase.expose_secret();
         let root = if let Some(hex_seed) = phrase.strip_prefix("0x") {
             let mut seed = [0u8; 32];
-            hex::decode_to_slice(hex_seed, &mut seed).map_err(|e| KeyError::Uri(format!("seed: {e}")))?;
+            hex::decode_to_slice(hex_seed, &mut seed).map_err(KeyError::SeedHex)?;
             Self::from_seed(seed)?
         } else {
             Self::from_phrase(phrase, uri.password.as_ref().map(|p| p.expose_secret()).unwrap_or(""))?
@@ -97,7 +101,7 @@ impl Sr25519Key {
     /// A fresh key from a fresh 12-word phrase (returned so the user can write it down).
     pub fn generate() -> Result<(Self, String), KeyError> {
         let entropy: [u8; 16] = rand::random();
-        let mnemonic = bip39::Mnemonic::from_entropy(&entropy).map_err(|e| KeyError::Phrase(e.to_string()))?;
+        let mnemonic = bip39::Mnemonic::from_entropy(&entropy).map_err(KeyError::Phrase)?;
         let phrase = mnemonic.to_string();
         Ok((Self::from_phrase(&phrase, "")?, phrase))
     }
