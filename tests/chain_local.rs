@@ -151,3 +151,20 @@ async fn weights_commit_by_hand_then_the_dev_chain_reveals_it() {
     assert!(log[0].block >= sent["commit"]["reveal_block"].as_u64().unwrap());
     assert!(cli(&["chain", "show"], &file)["pending_commits"].as_array().unwrap().is_empty());
 }
+
+/// A dev chain file that is not there says how to make one; one that is not JSON keeps the
+/// parser's error as its source.
+#[tokio::test]
+async fn a_missing_or_broken_chain_file_is_said_as_such() {
+    use chronoseek::chain::Network;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.json");
+    let err = chronoseek::chain::open(&Network::File(missing.clone()), 7).await.err().unwrap();
+    assert!(matches!(&err, ChainError::NoChainFile { path } if path.ends_with("none.json")), "{err}");
+    assert!(err.to_string().contains("chain init-local"), "{err}");
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{ not json").unwrap();
+    let err = chronoseek::chain::open(&Network::File(broken), 7).await.err().unwrap();
+    let source = std::error::Error::source(&err).expect("the parser's error is kept");
+    assert!(matches!(err, ChainError::File { .. }) && source.is::<serde_json::Error>(), "{err}");
+}

@@ -397,8 +397,8 @@ impl LocalChain {
         self.path.with_extension("weights.jsonl")
     }
 
-    fn err(&self, message: impl std::fmt::Display) -> ChainError {
-        ChainError::File { path: self.path.display().to_string(), message: message.to_string() }
+    fn err(&self, source: impl Into<super::BoxError>) -> ChainError {
+        ChainError::File { path: self.path.display().to_string(), source: source.into() }
     }
 
     /// Creates or replaces a chain file (used by `chain init-local` and tests).

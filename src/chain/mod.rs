@@ -26,14 +26,35 @@ use std::net::IpAddr;
 use crate::protocol::Sr25519Key;
 use futures::future::BoxFuture;
 
+/// Any error a lower library reported (subxt's several error types, I/O, JSON), kept as the
+/// source of a [`ChainError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
-    #[error("local chain file {path}: {message}")]
-    File { path: String, message: String },
-    #[error("cannot reach the chain at {url}: {message}")]
-    Connect { url: String, message: String },
+    #[error("local chain file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("local chain file {path} does not exist (create it with `chronoseek chain init-local`)")]
+    NoChainFile { path: String },
+    #[error("cannot reach the chain at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("chain RPC: {0}")]
-    Rpc(String),
+    Rpc(#[source] BoxError),
+    #[error("could not submit the transaction: {0}")]
+    Submit(#[source] BoxError),
+    /// The node's transaction pool said no (`Invalid`, `Dropped` or `Error`, with its message).
+    #[error("transaction rejected by the pool: {0}")]
+    Rejected(String),
+    #[error("transaction status stream ended before inclusion")]
+    StreamEnded,
     /// The node's runtime has a storage item, call or type this build cannot read or encode.
     #[error("{item}: {message}")]
     Shape { item: String, message: String },
@@ -76,7 +97,7 @@ impl ChainError {
 
     /// The chain could not be reached or answered with a transport error.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Connect { .. } | Self::Rpc(_))
+        matches!(self, Self::Connect { .. } | Self::Rpc(_) | Self::Submit(_) | Self::Rejected(_) | Self::StreamEnded)
     }
 }
 
@@ -87,10 +108,13 @@ pub async fn open(network: &Network, netuid: u16) -> Result<std::sync::Arc<dyn C
         Network::File(path) => {
             let chain = LocalChain::new(path);
             let file = chain.load().map_err(|e| match e {
-                ChainError::File { path, message } => ChainError::File {
-                    path,
-                    message: format!("{message} (create it with `chronoseek chain init-local`)"),
-                },
+                ChainError::File { path, source }
+                    if source
+                        .downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+                {
+                    ChainError::NoChainFile { path }
+                }
                 other => other,
             })?;
             if file.metagraph.netuid != netuid {

@@ -252,7 +252,7 @@ impl From<ChainError> for CliError {
             Self::unavailable(e)
         } else if e.needs_operator() {
             Self::needs_operator(e)
-        } else if matches!(e, ChainError::File { .. } | ChainError::BadNetwork(_)) {
+        } else if matches!(e, ChainError::File { .. } | ChainError::NoChainFile { .. } | ChainError::BadNetwork(_)) {
             Self::new(ErrorCode::InvalidRequest, e.to_string())
         } else {
             Self::internal(e)

@@ -30,7 +30,9 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("ingest task failed: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
+    #[error("ingest task failed: the decoder thread panicked")]
+    DecoderPanicked,
     #[error("too many videos are being ingested; try again shortly")]
     Busy,
     #[error(transparent)]
@@ -376,7 +378,7 @@ impl Ingestor {
             run_decode_embed(&path, &sampler, Batching { size: batch_size, dedup }, &model, &counters, &progress)
         })
         .await
-        .map_err(|e| IngestError::Task(e.to_string()))??;
+        .map_err(IngestError::Task)??;
         let frames = thin(frames, &self.opts.sampler.plan, sample.fps, sample.duration_s);
         let listened = Instant::now();
         let transcript = match &self.opts.audio {
@@ -448,7 +450,7 @@ impl Ingestor {
             listener.listen(&path, media, fingerprint, &model, &counters)
         })
         .await
-        .map_err(|e| IngestError::Task(e.to_string()))?
+        .map_err(IngestError::Task)?
         .map_err(IngestError::from)
     }
 
@@ -658,7 +660,7 @@ fn run_decode_embed(
         }
         // Dropping the receiver makes the decoder stop at its next frame.
         drop(rx);
-        let decoded = decoder.join().map_err(|_| IngestError::Task("decoder thread panicked".into()))?;
+        let decoded = decoder.join().map_err(|_| IngestError::DecoderPanicked)?;
         if let Some(e) = failure {
             return Err(e);
         }

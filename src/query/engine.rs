@@ -60,7 +60,11 @@ impl SearchError {
             Self::Ingest(IngestError::Listen(_)) => ErrorCode::InferenceFailed,
             Self::Ingest(IngestError::Model(_)) | Self::Model(_) => ErrorCode::InferenceFailed,
             Self::Ingest(
-                IngestError::Store(_) | IngestError::Task(_) | IngestError::Busy | IngestError::NoSpeechModel,
+                IngestError::Store(_)
+                | IngestError::Task(_)
+                | IngestError::DecoderPanicked
+                | IngestError::Busy
+                | IngestError::NoSpeechModel,
             )
             | Self::Store(_) => ErrorCode::InternalError,
         }

@@ -111,8 +111,8 @@ pub enum ValidatorError {
     Chain(#[from] ChainError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("{0}")]
-    Setup(String),
+    #[error("no tasks to evaluate miners with")]
+    NoTasks,
 }
 
 /// One miner's part of a step.
@@ -184,7 +184,7 @@ impl Validator {
         config: ValidatorConfig,
     ) -> Result<Arc<Self>, ValidatorError> {
         if config.synthetic && tasks.is_empty() {
-            return Err(ValidatorError::Setup("no tasks to evaluate miners with".into()));
+            return Err(ValidatorError::NoTasks);
         }
         let metagraph = chain.metagraph().await?;
         let netuid = chain.netuid();

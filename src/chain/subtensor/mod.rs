@@ -24,7 +24,7 @@ use super::commit_reveal::{
     self, Beacon, COMMIT_REVEAL_VERSION, CommitError, CommitRequest, EpochScheduleState, MAX_PENDING_COMMITS,
     PendingCommit, PreparedCommit, RevealSchedule,
 };
-use super::{Axon, Chain, ChainError, Metagraph, Neuron, ServeOutcome, WeightsOutcome, to_u16_weights};
+use super::{Axon, BoxError, Chain, ChainError, Metagraph, Neuron, ServeOutcome, WeightsOutcome, to_u16_weights};
 use crate::protocol::Sr25519Key;
 use calls::storage;
 
@@ -51,8 +51,8 @@ pub struct Subtensor {
     netuid: u16,
 }
 
-fn rpc(e: impl std::fmt::Display) -> ChainError {
-    ChainError::Rpc(e.to_string())
+fn rpc(e: impl Into<BoxError>) -> ChainError {
+    ChainError::Rpc(e.into())
 }
 
 impl Subtensor {
@@ -60,12 +60,12 @@ impl Subtensor {
     /// that the runtime has every item and call this build uses.
     pub async fn connect(url: &str, netuid: u16) -> Result<Self, ChainError> {
         let connect_err =
-            |e: &dyn std::fmt::Display| ChainError::Connect { url: url.to_string(), message: e.to_string() };
+            |e: subxt::error::OnlineClientError| ChainError::Connect { url: url.to_string(), source: e.into() };
         let api = if url.starts_with("ws://") {
             // Plain WebSocket: a local node or a private network the operator chose.
-            OnlineClient::<SubstrateConfig>::from_insecure_url(url).await.map_err(|e| connect_err(&e))?
+            OnlineClient::<SubstrateConfig>::from_insecure_url(url).await.map_err(connect_err)?
         } else {
-            OnlineClient::<SubstrateConfig>::from_url(url).await.map_err(|e| connect_err(&e))?
+            OnlineClient::<SubstrateConfig>::from_url(url).await.map_err(connect_err)?
         };
         let chain = Self { api, url: url.to_string(), netuid };
         let at = chain.at().await?;
@@ -134,7 +134,8 @@ impl Subtensor {
     ) -> Result<u64, ChainError> {
         let mut tx = self.at().await?.tx();
         let signer = ExtrinsicSigner(key);
-        let mut progress = tx.sign_and_submit_then_watch_default(payload, &signer).await.map_err(|e| refused(&e))?;
+        let mut progress =
+            tx.sign_and_submit_then_watch_default(payload, &signer).await.map_err(|e| ChainError::Submit(e.into()))?;
         // Wait for inclusion (not finalization), as the Python SDK's set_weights does by default.
         let in_block = loop {
             match progress.next().await {
@@ -143,14 +144,14 @@ impl Subtensor {
                     TransactionStatus::Invalid { message }
                     | TransactionStatus::Dropped { message }
                     | TransactionStatus::Error { message },
-                )) => return Err(ChainError::Rpc(format!("transaction rejected by the pool: {message}"))),
+                )) => return Err(ChainError::Rejected(message)),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(rpc(e)),
-                None => return Err(ChainError::Rpc("transaction status stream ended before inclusion".into())),
+                None => return Err(ChainError::StreamEnded),
             }
         };
         if let Err(e) = in_block.wait_for_success().await {
-            return Err(dispatch_error(&e));
+            return Err(dispatch_error(e));
         }
         let block = self.api.at_block(in_block.block_hash()).await.map_err(rpc)?.block_number();
         Ok(block)
@@ -279,13 +280,9 @@ where
     }
 }
 
-fn refused(e: &dyn std::fmt::Display) -> ChainError {
-    ChainError::Rpc(format!("could not submit the transaction: {e}"))
-}
-
 /// The runtime error's pallet and name (e.g. `SubtensorModule::SettingWeightsTooFast`).
-fn dispatch_error(e: &TransactionEventsError) -> ChainError {
-    if let TransactionEventsError::ExtrinsicFailed(DispatchError::Module(me)) = e
+fn dispatch_error(e: TransactionEventsError) -> ChainError {
+    if let TransactionEventsError::ExtrinsicFailed(DispatchError::Module(me)) = &e
         && let Ok(d) = me.details()
     {
         return ChainError::Dispatch {
@@ -294,7 +291,7 @@ fn dispatch_error(e: &TransactionEventsError) -> ChainError {
             docs: d.variant.docs.join(" ").trim().to_string(),
         };
     }
-    ChainError::Rpc(e.to_string())
+    ChainError::Rpc(e.into())
 }
 
 /// `None` for an axon that was never served (ip 0).
