@@ -216,10 +216,7 @@ pub async fn migrate(conn: &Connection) -> Result<u32, StoreError> {
     ensure_table(conn, META_TABLE, meta_schema()).await?;
     let current = current_version(conn).await?;
     if current > latest_version() {
-        return Err(StoreError::Migration(format!(
-            "store schema version {current} is newer than this build supports ({}); upgrade chronoseek",
-            latest_version()
-        )));
+        return Err(StoreError::SchemaTooNew { found: current, supported: latest_version() });
     }
     for text in MIGRATIONS {
         let m: Migration = serde_json::from_str(text).map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -301,5 +298,20 @@ mod tests {
         // A real failure is still one: a non-nullable column is refused.
         let strict = vec![("strict".to_string(), "utf8".to_string(), false)];
         assert!(matches!(ensure_columns(&first, "t", &strict).await, Err(StoreError::Migration(_))));
+    }
+
+    #[tokio::test]
+    async fn a_store_from_a_newer_build_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = lancedb::connect(dir.path().to_str().unwrap()).execute().await.unwrap();
+        assert_eq!(migrate(&conn).await.unwrap(), latest_version());
+        let newer = latest_version() + 1;
+        record_version(&conn, newer).await.unwrap();
+        let err = migrate(&conn).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, supported } if found == newer && supported == latest_version()),
+            "{err}"
+        );
+        assert_eq!(current_version(&conn).await.unwrap(), newer, "the record is left as the newer build wrote it");
     }
 }

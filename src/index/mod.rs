@@ -23,6 +23,9 @@ pub enum StoreError {
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("store migration: {0}")]
     Migration(String),
+    /// A newer chronoseek wrote this store; this build would misread it, so it refuses.
+    #[error("store schema version {found} is newer than this build supports ({supported}); upgrade chronoseek")]
+    SchemaTooNew { found: u32, supported: u32 },
     #[error("store is corrupt: {0}")]
     Corrupt(String),
     /// The record's frames row is gone: a newer write of the same video replaced it after the
