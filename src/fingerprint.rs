@@ -34,15 +34,24 @@ impl std::fmt::Debug for Fingerprint {
     }
 }
 
+/// Why a string is not a fingerprint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FingerprintError {
+    #[error("a fingerprint has 64 hex digits, got {0} characters")]
+    Length(usize),
+    #[error("bad fingerprint: {0}")]
+    Hex(#[source] hex::FromHexError),
+}
+
 impl FromStr for Fingerprint {
-    type Err = String;
+    type Err = FingerprintError;
     /// Exactly 64 hex digits (either case).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.len() != 64 {
-            return Err(format!("a fingerprint has 64 hex digits, got {}", s.len()));
+            return Err(FingerprintError::Length(s.len()));
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|e| format!("bad fingerprint: {e}"))?;
+        hex::decode_to_slice(s, &mut out).map_err(FingerprintError::Hex)?;
         Ok(Self(out))
     }
 }
@@ -116,7 +125,7 @@ mod tests {
     fn hex_round_trip_and_rejects() {
         let fp = Fingerprint::of(b"x");
         assert_eq!(fp.to_hex().parse::<Fingerprint>().unwrap(), fp);
-        assert!("abc".parse::<Fingerprint>().is_err());
-        assert!("z".repeat(64).parse::<Fingerprint>().is_err());
+        assert_eq!("abc".parse::<Fingerprint>(), Err(FingerprintError::Length(3)));
+        assert!(matches!("z".repeat(64).parse::<Fingerprint>(), Err(FingerprintError::Hex(_))));
     }
 }

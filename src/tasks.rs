@@ -100,15 +100,19 @@ impl TaskFormat {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task format '{0}' (reference, activitynet, qvhighlights, charades)")]
+pub struct UnknownTaskFormat(pub String);
+
 impl std::str::FromStr for TaskFormat {
-    type Err = String;
+    type Err = UnknownTaskFormat;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "reference" | "tasks" => Ok(Self::Reference),
             "activitynet" => Ok(Self::ActivityNet),
             "qvhighlights" => Ok(Self::QvHighlights),
             "charades" | "charades-sta" => Ok(Self::CharadesSta),
-            other => Err(format!("unknown task format '{other}' (reference, activitynet, qvhighlights, charades)")),
+            other => Err(UnknownTaskFormat(other.to_string())),
         }
     }
 }

@@ -524,10 +524,9 @@ impl Store {
                     return Err(StoreError::Corrupt(format!("transcript {}: columns of unequal lengths", id.value(i))));
                 }
                 out.push(SpokenText {
-                    fingerprint: fp
-                        .value(i)
-                        .parse()
-                        .map_err(|e: String| StoreError::Corrupt(format!("transcripts.fingerprint: {e}")))?,
+                    fingerprint: fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
+                        StoreError::Corrupt(format!("transcripts.fingerprint: {e}"))
+                    })?,
                     transcript_id: id.value(i).to_string(),
                     language: (!language.is_null(i)).then(|| language.value(i).to_string()),
                     segments: (0..s.len()).map(|k| (s[k], e[k], t.value(k).to_string())).collect(),
@@ -941,8 +940,9 @@ fn transcripts_of(b: &RecordBatch) -> Result<Vec<Transcript>, StoreError> {
     let (starts, ends, texts, embeddings) = (list("starts_ms")?, list("ends_ms")?, list("texts")?, list("embeddings")?);
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
-        let fingerprint =
-            fp.value(i).parse().map_err(|e: String| StoreError::Corrupt(format!("transcripts.fingerprint: {e}")))?;
+        let fingerprint = fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
+            StoreError::Corrupt(format!("transcripts.fingerprint: {e}"))
+        })?;
         let heard = match outcome.value(i) {
             "no_audio_stream" => Heard::NoAudioStream,
             "speech" => {
@@ -998,10 +998,9 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
     (0..b.num_rows())
         .map(|i| {
             Ok(VideoRecord {
-                fingerprint: fp
-                    .value(i)
-                    .parse()
-                    .map_err(|e: String| StoreError::Corrupt(format!("videos.fingerprint: {e}")))?,
+                fingerprint: fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
+                    StoreError::Corrupt(format!("videos.fingerprint: {e}"))
+                })?,
                 model_key: mk.value(i).to_string(),
                 ingest_id: id.value(i).to_string(),
                 duration_s: dur.value(i),

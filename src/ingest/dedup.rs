@@ -56,8 +56,12 @@ impl NearDuplicate {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DedupSetting(pub Option<NearDuplicate>);
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad duplicate threshold '{0}': use 'off' or a number in (0, 1]")]
+pub struct BadDedupThreshold(pub String);
+
 impl FromStr for DedupSetting {
-    type Err = String;
+    type Err = BadDedupThreshold;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("off") || s == "0" {
@@ -67,7 +71,7 @@ impl FromStr for DedupSetting {
             .ok()
             .and_then(NearDuplicate::new)
             .map(|d| Self(Some(d)))
-            .ok_or_else(|| format!("bad duplicate threshold '{s}': use 'off' or a number in (0, 1]"))
+            .ok_or_else(|| BadDedupThreshold(s.to_string()))
     }
 }
 

@@ -45,8 +45,12 @@ impl SamplingPlan {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad sampling plan '{0}': use 'adaptive' or a rate in (0, 60] fps")]
+pub struct BadSamplingPlan(pub String);
+
 impl FromStr for SamplingPlan {
-    type Err = String;
+    type Err = BadSamplingPlan;
     /// `adaptive`, a number of frames per second (`1`, `0.5`), or `fixed:N`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
@@ -56,7 +60,7 @@ impl FromStr for SamplingPlan {
         let n = s.strip_prefix("fixed:").unwrap_or(s);
         match n.parse::<f64>() {
             Ok(fps) if fps.is_finite() && fps > 0.0 && fps <= 60.0 => Ok(Self::Fixed { fps }),
-            _ => Err(format!("bad sampling plan '{s}': use 'adaptive' or a rate in (0, 60] fps")),
+            _ => Err(BadSamplingPlan(s.to_string())),
         }
     }
 }

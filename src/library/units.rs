@@ -31,13 +31,17 @@ impl IndexUnit {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown index unit '{0}' (available: frame, shot)")]
+pub struct UnknownIndexUnit(pub String);
+
 impl FromStr for IndexUnit {
-    type Err = String;
+    type Err = UnknownIndexUnit;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "frame" => Ok(Self::Frame),
             "shot" => Ok(Self::Shot),
-            other => Err(format!("unknown index unit '{other}' (available: frame, shot)")),
+            other => Err(UnknownIndexUnit(other.to_string())),
         }
     }
 }

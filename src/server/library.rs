@@ -28,7 +28,7 @@ use tower::ServiceExt;
 
 use super::access::AccessToken;
 use super::{HttpError, read_body};
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::index::VideoRecord;
 use crate::ingest::{VideoInput, thumbnail::thumbnail_png};
 use crate::library::clip::{ClipSpan, cut};
@@ -203,7 +203,7 @@ fn recorded_range(p: &HashMap<String, String>) -> Result<(RecordedRange, Zone), 
 
 #[allow(clippy::result_large_err)]
 fn fingerprint(s: &str) -> Result<Fingerprint, HttpError> {
-    s.parse().map_err(|e: String| bad(format!("not a video fingerprint: {e}")))
+    s.parse().map_err(|e: FingerprintError| bad(format!("not a video fingerprint: {e}")))
 }
 
 /// The still-valid local files of every stored video (the video list).

@@ -10,18 +10,24 @@ pub enum DeviceSpec {
     Cuda(usize),
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    #[error("bad CUDA ordinal in '{0}' (expected cuda:N)")]
+    BadOrdinal(String),
+    #[error("unknown device '{0}' (expected cpu or cuda:N)")]
+    Unknown(String),
+}
+
 impl FromStr for DeviceSpec {
-    type Err = String;
+    type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().to_ascii_lowercase();
         match s.as_str() {
             "cpu" => Ok(Self::Cpu),
             "cuda" | "gpu" => Ok(Self::Cuda(0)),
             _ => match s.strip_prefix("cuda:") {
-                Some(n) => {
-                    n.parse().map(Self::Cuda).map_err(|_| format!("bad CUDA ordinal in '{s}' (expected cuda:N)"))
-                }
-                None => Err(format!("unknown device '{s}' (expected cpu or cuda:N)")),
+                Some(n) => n.parse().map(Self::Cuda).map_err(|_| DeviceError::BadOrdinal(s.clone())),
+                None => Err(DeviceError::Unknown(s)),
             },
         }
     }

@@ -18,8 +18,8 @@ pub mod whisper;
 
 pub use clip::ClipEmbedder;
 pub use config::{hf_config_json, parse_clip_config};
-pub use device::DeviceSpec;
-pub use precision::{ModelOptions, Precision};
+pub use device::{DeviceError, DeviceSpec};
+pub use precision::{ModelOptions, Precision, UnknownPrecision};
 pub use source::{DEFAULT_MODEL_ID, Download, ModelFiles, ModelSource};
 pub use tokenizer::{CONTEXT_LENGTH, ClipTokenizer, END_OF_TEXT, START_OF_TEXT, preprocess_query};
 

@@ -51,15 +51,19 @@ impl Precision {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown precision '{0}' (expected f32, f16, bf16 or q8)")]
+pub struct UnknownPrecision(pub String);
+
 impl FromStr for Precision {
-    type Err = String;
+    type Err = UnknownPrecision;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "f32" | "fp32" => Ok(Self::F32),
             "f16" | "fp16" | "half" => Ok(Self::F16),
             "bf16" | "bfloat16" => Ok(Self::BF16),
             "q8" | "int8" | "q8_0" => Ok(Self::Q8),
-            other => Err(format!("unknown precision '{other}' (expected f32, f16, bf16 or q8)")),
+            other => Err(UnknownPrecision(other.to_string())),
         }
     }
 }

@@ -65,14 +65,18 @@ impl SegmenterKind {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown segmenter '{0}' (available: baseline, contrast, snap)")]
+pub struct UnknownSegmenter(pub String);
+
 impl FromStr for SegmenterKind {
-    type Err = String;
+    type Err = UnknownSegmenter;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "baseline" => Ok(Self::Baseline),
             "contrast" => Ok(Self::Contrast),
             "snap" => Ok(Self::Snap),
-            other => Err(format!("unknown segmenter '{other}' (available: baseline, contrast, snap)")),
+            other => Err(UnknownSegmenter(other.to_string())),
         }
     }
 }
