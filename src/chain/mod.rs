@@ -55,9 +55,14 @@ pub enum ChainError {
     Rejected(String),
     #[error("transaction status stream ended before inclusion")]
     StreamEnded,
-    /// The node's runtime has a storage item, call or type this build cannot read or encode.
-    #[error("{item}: {message}")]
-    Shape { item: String, message: String },
+    /// The node's runtime has a storage item, call or type this build cannot read or encode:
+    /// the source is what the metadata check found, or the SCALE codec's own error.
+    #[error("{item}: {source}")]
+    Shape {
+        item: String,
+        #[source]
+        source: BoxError,
+    },
     /// The runtime refused an extrinsic; `error` is the pallet error's name.
     #[error("the chain refused the extrinsic: {pallet}::{error}{}", if .docs.is_empty() { String::new() } else { format!(" ({})", .docs) })]
     Dispatch { pallet: String, error: String, docs: String },

@@ -222,7 +222,7 @@ pub mod storage {
 fn subtensor_pallet(
     md: &subxt::Metadata,
 ) -> Result<(subxt::metadata::PalletMetadata<'_>, &subxt::metadata::StorageMetadata), crate::chain::ChainError> {
-    let shape = |message: &str| crate::chain::ChainError::Shape { item: PALLET.into(), message: message.into() };
+    let shape = |message: &str| crate::chain::ChainError::Shape { item: PALLET.into(), source: message.into() };
     let pallet = md.pallet_by_name(PALLET).ok_or_else(|| shape("pallet not in the chain's metadata"))?;
     let entries = pallet.storage().ok_or_else(|| shape("pallet has no storage"))?;
     Ok((pallet, entries))
@@ -233,7 +233,7 @@ fn subtensor_pallet(
 /// error names the first missing item or call.
 pub fn check_commit_reveal(md: &subxt::Metadata) -> Result<bool, crate::chain::ChainError> {
     use crate::chain::ChainError;
-    let shape = |item: String, message: String| ChainError::Shape { item, message };
+    let shape = |item: String, message: String| ChainError::Shape { item, source: message.into() };
     let (pallet, entries) = subtensor_pallet(md)?;
     for (item, keys) in storage::COMMIT_REVEAL_ITEMS {
         let name = format!("{PALLET}::{item}");
@@ -261,7 +261,7 @@ pub fn check_commit_reveal(md: &subxt::Metadata) -> Result<bool, crate::chain::C
 /// passes) and call this project uses, naming the first that is missing or shaped otherwise.
 pub fn check_metadata(md: &subxt::Metadata) -> Result<(), crate::chain::ChainError> {
     use crate::chain::ChainError;
-    let shape = |item: String, message: String| ChainError::Shape { item, message };
+    let shape = |item: String, message: String| ChainError::Shape { item, source: message.into() };
     let (pallet, entries) = subtensor_pallet(md)?;
     for (item, keys) in storage::ITEMS {
         let name = format!("{PALLET}::{item}");

@@ -94,8 +94,8 @@ impl Subtensor {
         let mut it = at.storage().iter(storage::keys(), (netuid,)).await.map_err(rpc)?;
         while let Some(kv) = it.next().await {
             let kv = kv.map_err(rpc)?;
-            let (_, uid): (u16, u16) = kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("Keys", &e))?;
-            let hotkey: AccountId32 = kv.value().decode().map_err(|e| shape_err("Keys", &e))?;
+            let (_, uid): (u16, u16) = kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("Keys", e))?;
+            let hotkey: AccountId32 = kv.value().decode().map_err(|e| shape_err("Keys", e))?;
             hotkeys.push((uid, hotkey));
         }
         let incentive = get(&at, storage::incentive(), (netuid,)).await?;
@@ -175,9 +175,9 @@ impl Subtensor {
         while let Some(kv) = it.next().await {
             let kv = kv.map_err(rpc)?;
             let (_, epoch): (u16, u64) =
-                kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
+                kv.key().and_then(|k| k.decode()).map_err(|e| shape_err("TimelockedWeightCommits", e))?;
             let commits: Vec<storage::TimelockedCommit> =
-                kv.value().decode().map_err(|e| shape_err("TimelockedWeightCommits", &e))?;
+                kv.value().decode().map_err(|e| shape_err("TimelockedWeightCommits", e))?;
             out.extend(commits.into_iter().map(|(who, commit_block, commit, reveal_round)| PendingCommit {
                 hotkey: who.to_string(),
                 commit_block,
@@ -252,8 +252,8 @@ impl Subtensor {
     }
 }
 
-fn shape_err(item: &str, e: &dyn std::fmt::Display) -> ChainError {
-    ChainError::Shape { item: format!("{}::{item}", calls::PALLET), message: e.to_string() }
+fn shape_err(item: &str, e: impl Into<BoxError>) -> ChainError {
+    ChainError::Shape { item: format!("{}::{item}", calls::PALLET), source: e.into() }
 }
 
 /// Reads one storage value (the metadata's default when absent), naming the item when it does
@@ -264,7 +264,7 @@ where
     V: DecodeAsType,
 {
     let item = addr.entry_name().to_string();
-    at.storage().fetch(addr, keys).await.map_err(rpc)?.decode().map_err(|e| shape_err(&item, &e))
+    at.storage().fetch(addr, keys).await.map_err(rpc)?.decode().map_err(|e| shape_err(&item, e))
 }
 
 /// Reads one optional storage value: `None` when the chain holds nothing there.
@@ -275,7 +275,7 @@ where
 {
     let item = addr.entry_name().to_string();
     match at.storage().try_fetch(addr, keys).await.map_err(rpc)? {
-        Some(v) => v.decode().map(Some).map_err(|e| shape_err(&item, &e)),
+        Some(v) => v.decode().map(Some).map_err(|e| shape_err(&item, e)),
         None => Ok(None),
     }
 }
@@ -391,7 +391,7 @@ impl Chain for Subtensor {
                 commit.reveal_round,
                 COMMIT_REVEAL_VERSION,
             );
-            at.tx().call_data(&payload).map(Some).map_err(|e| shape_err("commit_timelocked_weights", &e))
+            at.tx().call_data(&payload).map(Some).map_err(|e| shape_err("commit_timelocked_weights", e))
         })
     }
 

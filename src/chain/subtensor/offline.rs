@@ -7,13 +7,13 @@ use std::sync::Arc;
 use subxt::config::substrate::{H256, SpecVersionForRange};
 use subxt::{Metadata, OfflineClient, OfflineClientAtBlock, SubstrateConfig};
 
-use crate::chain::ChainError;
+use crate::chain::{BoxError, ChainError};
 
 /// An offline client at block 0 of a chain whose runtime has this metadata (SCALE-encoded
 /// `RuntimeMetadataPrefixed`, V14 to V16) and spec version.
 pub fn offline_client(metadata: &[u8], spec_version: u32) -> Result<OfflineClientAtBlock<SubstrateConfig>, ChainError> {
-    let shape = |m: String| ChainError::Shape { item: "runtime metadata".into(), message: m };
-    let md = Metadata::decode_from(metadata).map_err(|e| shape(e.to_string()))?;
+    let shape = |e: BoxError| ChainError::Shape { item: "runtime metadata".into(), source: e };
+    let md = Metadata::decode_from(metadata).map_err(|e| shape(e.into()))?;
     let config = SubstrateConfig::builder()
         .set_genesis_hash(H256::repeat_byte(0x11))
         .set_metadata_for_spec_versions([(spec_version, Arc::new(md))])
@@ -23,5 +23,5 @@ pub fn offline_client(metadata: &[u8], spec_version: u32) -> Result<OfflineClien
             transaction_version: 1,
         }])
         .build();
-    OfflineClient::new_with_config(config).at_block(0u64).map_err(|e| shape(e.to_string()))
+    OfflineClient::new_with_config(config).at_block(0u64).map_err(|e| shape(e.into()))
 }
