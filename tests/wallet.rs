@@ -166,8 +166,9 @@ fn refuses_loose_permissions_mismatches_and_unknown_encryption() {
     assert!(matches!(&e, WalletError::AddressMismatch { stated, .. } if *stated == bob), "{e}");
     assert!(e.to_string().contains("ss58Address"), "{e}");
     // A secret that is not one: the field is named, nothing is loaded.
+    let short = parse_keyfile(Path::new("x"), br#"{"privateKey": "0x1234"}"#).unwrap_err();
+    assert!(matches!(short, WalletError::PrivateKeyLength { len: 2, .. }), "{short}");
     for (file, field) in [
-        (serde_json::json!({"privateKey": "0x1234"}), "privateKey"),
         (serde_json::json!({"privateKey": "zz"}), "privateKey"),
         (serde_json::json!({"secretSeed": "0x12"}), "secretSeed"),
     ] {

@@ -54,6 +54,8 @@ pub enum WalletError {
     },
     #[error("{path}: {field} is not {expected}")]
     Field { path: String, field: &'static str, expected: &'static str },
+    #[error("{path}: privateKey has {len} bytes, expected 64 or 32")]
+    PrivateKeyLength { path: String, len: usize },
     #[error("{path}: the secret gives {derived}, but the file says ss58Address {stated}")]
     AddressMismatch { path: String, derived: String, stated: String },
     #[error("{path}: {source}")]
@@ -194,7 +196,8 @@ pub fn parse_keyfile(path: &Path, bytes: &[u8]) -> Result<Sr25519Key, WalletErro
     } else if let Some(private) = &file.private_key {
         let bytes =
             hex_bytes(private).ok_or_else(|| WalletError::Field { path: p(), field: "privateKey", expected: "hex" })?;
-        let not_a_key = || WalletError::Field { path: p(), field: "privateKey", expected: "64 or 32 bytes" };
+        let len = bytes.len();
+        let not_a_key = || WalletError::PrivateKeyLength { path: p(), len };
         match bytes.len() {
             64 => Sr25519Key::from_secret_bytes(&bytes).map_err(key_err(path))?,
             32 => Sr25519Key::from_seed(bytes.try_into().map_err(|_| not_a_key())?).map_err(key_err(path))?,
