@@ -651,25 +651,16 @@ fn chromium() -> &'static str {
         .expect("Debian's chromium is needed for this test (`make test` installs it)")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_in_a_real_browser() {
-    let chromium = chromium();
-    let app = start().await;
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-page.png");
-    let script = common::root().join("tests/browser/library_page.py");
-    let url = format!("{}/", app.base);
-    // The picture the page uploads: scenes.mp4 at 25 s (its blue scene).
-    let picture = app._dir.path().join("blue-still.png");
-    let png = chronoseek::ingest::thumbnail::thumbnail_png(&common::fixture("scenes.mp4"), 25.0, 320).unwrap();
-    std::fs::write(&picture, png).unwrap();
+/// Runs `tests/browser/library_page.py` in headless Chromium against the page at `base`:
+/// types `query`, then does what `extra` asks; its report is the last line it prints.
+async fn drive_page(base: &str, query: &str, extra: Vec<std::path::PathBuf>) -> serde_json::Value {
+    let (script, url, query) =
+        (common::root().join("tests/browser/library_page.py"), format!("{base}/"), query.to_string());
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
             .arg(script)
-            .args(["--url", &url, "--query", "a red screen", "--timeout", "60", "--chromium", chromium])
-            .arg("--screenshot")
-            .arg(&shot)
-            .arg("--picture")
-            .arg(&picture)
+            .args(["--url", &url, "--query", &query, "--timeout", "60", "--chromium", chromium()])
+            .args(extra)
             .output()
             .unwrap()
     })
@@ -677,7 +668,19 @@ async fn the_page_in_a_real_browser() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "browser check failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_a_real_browser() {
+    let app = start().await;
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-page.png");
+    // The picture the page uploads: scenes.mp4 at 25 s (its blue scene).
+    let picture = app._dir.path().join("blue-still.png");
+    let png = chronoseek::ingest::thumbnail::thumbnail_png(&common::fixture("scenes.mp4"), 25.0, 320).unwrap();
+    std::fs::write(&picture, png).unwrap();
+    let report =
+        drive_page(&app.base, "a red screen", vec!["--screenshot".into(), shot, "--picture".into(), picture]).await;
     assert!(report["cards"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(report["first"]["fingerprint"], app.mp4.as_str(), "{report}");
     assert!(report["thumbnail_width"].as_u64().unwrap() > 0);
@@ -830,20 +833,7 @@ async fn a_card_names_the_clip_cut_from_its_video() {
     let api =
         get_json(&reqwest::Client::new(), format!("{base}/api/library/search?q=a%20green%20screen&top_k=10")).await;
 
-    let (script, url) = (common::root().join("tests/browser/library_page.py"), format!("{base}/"));
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .arg(script)
-            .args(["--url", &url, "--query", "a green screen", "--timeout", "60", "--chromium", chromium()])
-            .arg("--cards-only")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser check failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let report = drive_page(&base, "a green screen", vec!["--cards-only".into()]).await;
     let cards = report["cards"].as_array().unwrap();
     let results = api["results"].as_array().unwrap();
     assert_eq!(cards.len(), results.len(), "one card per result: {report}\n{api}");
