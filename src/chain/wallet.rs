@@ -198,7 +198,7 @@ pub fn parse_keyfile(path: &Path, bytes: &[u8]) -> Result<Sr25519Key, WalletErro
             hex_bytes(private).ok_or_else(|| WalletError::Field { path: p(), field: "privateKey", expected: "hex" })?;
         let len = bytes.len();
         let not_a_key = || WalletError::PrivateKeyLength { path: p(), len };
-        match bytes.len() {
+        match len {
             64 => Sr25519Key::from_secret_bytes(&bytes).map_err(key_err(path))?,
             32 => Sr25519Key::from_seed(bytes.try_into().map_err(|_| not_a_key())?).map_err(key_err(path))?,
             _ => return Err(not_a_key()),

@@ -524,9 +524,7 @@ impl Store {
                     return Err(StoreError::Corrupt(format!("transcript {}: columns of unequal lengths", id.value(i))));
                 }
                 out.push(SpokenText {
-                    fingerprint: fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
-                        StoreError::Corrupt(format!("transcripts.fingerprint: {e}"))
-                    })?,
+                    fingerprint: stored_fingerprint("transcripts.fingerprint", fp.value(i))?,
                     transcript_id: id.value(i).to_string(),
                     language: (!language.is_null(i)).then(|| language.value(i).to_string()),
                     segments: (0..s.len()).map(|k| (s[k], e[k], t.value(k).to_string())).collect(),
@@ -923,6 +921,11 @@ fn transcript_batch(ts: &[Transcript]) -> Result<RecordBatch, StoreError> {
     )
 }
 
+/// A fingerprint read back from `column`: one that does not parse means the store is damaged.
+fn stored_fingerprint(column: &str, value: &str) -> Result<Fingerprint, StoreError> {
+    value.parse().map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
 fn transcripts_of(b: &RecordBatch) -> Result<Vec<Transcript>, StoreError> {
     let fp = col::<StringArray>(b, "fingerprint")?;
     let mk = col::<StringArray>(b, "model_key")?;
@@ -940,9 +943,7 @@ fn transcripts_of(b: &RecordBatch) -> Result<Vec<Transcript>, StoreError> {
     let (starts, ends, texts, embeddings) = (list("starts_ms")?, list("ends_ms")?, list("texts")?, list("embeddings")?);
     let mut out = Vec::with_capacity(b.num_rows());
     for i in 0..b.num_rows() {
-        let fingerprint = fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
-            StoreError::Corrupt(format!("transcripts.fingerprint: {e}"))
-        })?;
+        let fingerprint = stored_fingerprint("transcripts.fingerprint", fp.value(i))?;
         let heard = match outcome.value(i) {
             "no_audio_stream" => Heard::NoAudioStream,
             "speech" => {
@@ -998,9 +999,7 @@ fn video_records(b: &RecordBatch) -> Result<Vec<VideoRecord>, StoreError> {
     (0..b.num_rows())
         .map(|i| {
             Ok(VideoRecord {
-                fingerprint: fp.value(i).parse().map_err(|e: crate::fingerprint::FingerprintError| {
-                    StoreError::Corrupt(format!("videos.fingerprint: {e}"))
-                })?,
+                fingerprint: stored_fingerprint("videos.fingerprint", fp.value(i))?,
                 model_key: mk.value(i).to_string(),
                 ingest_id: id.value(i).to_string(),
                 duration_s: dur.value(i),
