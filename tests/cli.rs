@@ -337,6 +337,30 @@ fn ingest_reports_already_stored_content() {
     assert_eq!((index["rebuilt"].as_bool(), index["added_videos"].as_u64()), (Some(false), Some(0)));
 }
 
+/// `make demo` is the first thing a user runs: with the bundled model every fixture scene must
+/// be the top result of its sentence (IoU >= 0.5), across the library too, and repeats must be
+/// answered from the store.
+#[test]
+fn the_demo_finds_every_scene_with_the_bundled_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().arg("--json").arg("--store").arg(dir.path().join("store")).arg("demo").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["model"].as_str().unwrap().starts_with("chronoseek-tiny-clip:"), "{}", report["model"]);
+    let searches = report["searches"].as_array().unwrap();
+    assert_eq!(searches.len(), 10, "one search per fixture scene");
+    for s in searches {
+        assert!(s["top_iou"].as_f64().unwrap() >= 0.5, "missed: {s}");
+        assert_eq!(s["repeat_counters"]["videos_decoded"], 0, "{s}");
+        assert_eq!(s["repeat_counters"]["image_embeddings"], 0, "{s}");
+    }
+    for l in report["library"].as_array().unwrap() {
+        assert!(l["top_iou"].as_f64().unwrap() >= 0.5, "library missed: {l}");
+    }
+    assert_eq!(report["found"]["scenes"], 10, "{}", report["found"]);
+    assert_eq!(report["found"]["library"], report["found"]["of_library"], "{}", report["found"]);
+}
+
 #[test]
 fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::global::GlobalOpts;
+use chronoseek::eval::metrics::iou;
 use chronoseek::index::Store;
 use chronoseek::ingest::Fetcher;
 use chronoseek::library::{Library, LibraryQuery, LibraryTopK, RefreshOptions};
@@ -21,6 +22,14 @@ use super::{CliError, output::Output};
 
 /// Where the project's bundled model lives once trained (data/fixtures/models/).
 const BUNDLED_MODEL: &str = "data/fixtures/models/chronoseek-tiny-clip";
+
+/// A top result counts as finding its scene at this IoU with the truth (R1@0.5's bar).
+const FOUND_IOU: f64 = 0.5;
+
+/// What a line's top result did: found the scene or missed it.
+fn mark(iou: f64) -> &'static str {
+    if iou >= FOUND_IOU { "found" } else { "MISSED" }
+}
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -99,6 +108,7 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
 
     let top_k = TopK::new(3).unwrap_or_default();
     let mut rows = Vec::new();
+    let mut found = 0usize;
     for (name, info) in videos.iter().filter(|(_, i)| i.broken.is_none() && !i.scenes.is_empty()) {
         let path = chronoseek::ingest::VideoInput::Source(chronoseek::ingest::VideoSource::File(fixtures.join(name)));
         for (i, scene) in info.scenes.iter().enumerate() {
@@ -113,11 +123,14 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
             let again = engine.search(&path, &query, top_k, &super::output::progress(&bar)).await?;
             let again_ms = t.elapsed().as_secs_f64() * 1000.0;
             let top = first.results.first().copied();
+            let top_iou = top.map(|r| iou([r.start, r.end], [scene.start, scene.end])).unwrap_or(0.0);
+            found += usize::from(top_iou >= FOUND_IOU);
             out.say(format!(
                 "{name:<12} \"{query}\" (truth {:.0}-{:.0} s): top {} | {} {:.1} ms, repeat {:.1} ms (decodes {}, image embeddings {})",
                 scene.start,
                 scene.end,
-                top.map(|r| format!("{:.1}-{:.1} s ({:.2})", r.start, r.end, r.confidence)).unwrap_or_else(|| "-".into()),
+                top.map(|r| format!("{:.1}-{:.1} s ({:.2}) IoU {top_iou:.2} {}", r.start, r.end, r.confidence, mark(top_iou)))
+                    .unwrap_or_else(|| "-".into()),
                 if i == 0 { "cold (ingest)" } else { "cached video" },
                 first_ms,
                 again_ms,
@@ -125,7 +138,7 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
                 again.counters.image_embeddings,
             ));
             rows.push(json!({"video": name, "query": query, "truth": [scene.start, scene.end],
-                "results": first.results, "first_ms": first_ms, "first_was_cold": i == 0, "repeat_ms": again_ms,
+                "results": first.results, "top_iou": top_iou, "first_ms": first_ms, "first_was_cold": i == 0, "repeat_ms": again_ms,
                 "repeat_counters": again.counters}));
         }
     }
@@ -134,17 +147,15 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
     let library = Library::new(engine.clone(), &temp.path().join("library"));
     library.refresh(&RefreshOptions::default(), &chronoseek::progress::silent()).await?;
     let mut across = Vec::new();
+    let mut found_across = 0usize;
     for colour in ["red", "purple", "yellow"] {
         let query = format!("a {colour} screen");
-        let truth: Vec<String> = videos
+        let scenes: Vec<(&String, &Scene)> = videos
             .iter()
-            .flat_map(|(name, info)| {
-                info.scenes
-                    .iter()
-                    .filter(|s| s.colour == colour)
-                    .map(move |s| format!("{name} {:.0}-{:.0} s", s.start, s.end))
-            })
+            .flat_map(|(name, info)| info.scenes.iter().filter(|s| s.colour == colour).map(move |s| (name, s)))
             .collect();
+        let truth: Vec<String> =
+            scenes.iter().map(|(name, s)| format!("{name} {:.0}-{:.0} s", s.start, s.end)).collect();
         let answer =
             library.search(&LibraryQuery::new(query.as_str(), LibraryTopK::new(3).unwrap_or_default())).await?;
         let hits: Vec<String> = answer
@@ -156,22 +167,43 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
                 format!("{name} {}–{} ({:.2})", format_clock(h.start), format_clock(h.end), h.score)
             })
             .collect();
+        // Rank 1 is right when it is in a video holding the scene and overlaps it enough.
+        let top_iou = answer
+            .hits
+            .first()
+            .map(|h| {
+                let name = Path::new(&h.source).file_name().map(|n| n.to_string_lossy().into_owned());
+                scenes
+                    .iter()
+                    .filter(|(v, _)| name.as_deref() == Some(v.as_str()))
+                    .map(|(_, s)| iou([h.start, h.end], [s.start, s.end]))
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(0.0);
+        found_across += usize::from(top_iou >= FOUND_IOU);
         out.say(format!(
-            "library      \"{query}\" (truth {}): {} | {:.1} ms",
+            "library      \"{query}\" (truth {}): {} {} | {:.1} ms",
             truth.join(", "),
             hits.join(", "),
+            mark(top_iou),
             answer.stats.total_ms
         ));
-        across.push(json!({"query": query, "truth": truth, "results": answer.hits}));
+        across.push(json!({"query": query, "truth": truth, "results": answer.hits, "top_iou": top_iou}));
     }
     engine.flush(super::FLUSH_LIMIT).await;
     let c = engine.counters();
     out.say(format!(
+        "found at rank 1 (IoU >= {FOUND_IOU}): {found} of {} scenes, {found_across} of {} library searches",
+        rows.len(),
+        across.len()
+    ));
+    out.say(format!(
         "totals: {} videos decoded, {} frames embedded, {} query embeddings, {} result-cache hits",
         c.videos_decoded, c.image_embeddings, c.text_embeddings, c.result_cache_hits
     ));
-    out.json_line(
-        &json!({"model": model.key(), "store": store_uri, "searches": rows, "library": across, "counters": c}),
-    );
+    out.json_line(&json!({"model": model.key(), "store": store_uri, "searches": rows, "library": across,
+        "found": {"iou": FOUND_IOU, "scenes": found, "of_scenes": rows.len(), "library": found_across,
+                  "of_library": across.len()},
+        "counters": c}));
     Ok(())
 }

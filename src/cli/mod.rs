@@ -93,7 +93,8 @@ pub enum Command {
     /// Generated videos with known scene intervals (the synthetic benchmark).
     #[command(subcommand)]
     Synth(synth::SynthCommand),
-    /// Train the bundled tiny CLIP on generated scenes (deterministic for a seed).
+    /// Train the bundled tiny CLIP on generated scenes and plain colour screens (deterministic for a
+    /// seed).
     TrainTiny(synth::TrainArgs),
     /// Search the whole library (every stored video) and manage its index.
     #[command(subcommand)]

@@ -9,9 +9,12 @@ use serde_json::json;
 
 use super::global::GlobalOpts;
 use chronoseek::ingest::{SamplerOptions, SamplingPlan, sample_frames};
+use chronoseek::model::preprocess::normalize_center_crop;
+use chronoseek::model::rng::Rng;
 use chronoseek::model::train::{Example, TrainOptions, train};
 use chronoseek::model::{ClipEmbedder, DeviceSpec, ModelFiles};
 use chronoseek::synth::dataset::{GeneratedVideo, SetSpec, generate, tasks_json};
+use chronoseek::synth::screens::Screen;
 
 use super::{CliError, output::Output};
 
@@ -108,6 +111,26 @@ fn examples(
     Ok(out)
 }
 
+/// `per_screen` frames of every plain or split screen, each with its caption (added to
+/// `captions` where new): the frames the scene grammar never makes.
+fn screen_examples(rng: &mut Rng, per_screen: usize, size: usize, captions: &mut Vec<String>) -> Vec<Example> {
+    let mut out = Vec::new();
+    for screen in Screen::all() {
+        let text = screen.caption();
+        let caption = match captions.iter().position(|c| *c == text) {
+            Some(i) => i,
+            None => {
+                captions.push(text);
+                captions.len() - 1
+            }
+        };
+        for _ in 0..per_screen {
+            out.push(Example { pixels: normalize_center_crop(&screen.frame(rng, size), size), caption });
+        }
+    }
+    out
+}
+
 /// Top-1 accuracy of matching each frame to its caption among `candidates`.
 fn caption_accuracy(
     model: &ClipEmbedder,
@@ -152,12 +175,18 @@ pub async fn run_train(_g: &GlobalOpts, a: TrainArgs, out: &Output) -> Result<()
     let heldout_videos = generate(&work.join("heldout"), &heldout_spec, |_| {}).map_err(CliError::internal)?;
 
     let mut captions = Vec::new();
-    let train_examples = examples(&work.join("train"), &train_videos, size, &mut captions)?;
+    let mut train_examples = examples(&work.join("train"), &train_videos, size, &mut captions)?;
+    let n_scene_captions = captions.len();
+    let screens_from = train_examples.len();
+    train_examples.extend(screen_examples(&mut Rng::new(a.seed.wrapping_add(2000)), 8, size, &mut captions));
+    let n_screen_frames = train_examples.len() - screens_from;
     let n_train_captions = captions.len();
     let heldout = examples(&work.join("heldout"), &heldout_videos, size, &mut captions)?;
+    let heldout_screens = screen_examples(&mut Rng::new(a.seed.wrapping_add(3000)), 2, size, &mut captions);
     out.say(format!(
-        "{} training frames of {n_train_captions} captions; {} held-out frames",
+        "{} training frames of {n_train_captions} captions ({n_screen_frames} frames of {} screen captions); {} held-out frames",
         train_examples.len(),
+        n_train_captions - n_scene_captions,
         heldout.len()
     ));
 
@@ -189,21 +218,25 @@ pub async fn run_train(_g: &GlobalOpts, a: TrainArgs, out: &Output) -> Result<()
     let unseen_examples: Vec<Example> = heldout.iter().filter(|e| e.caption >= n_train_captions).cloned().collect();
     let acc_unseen =
         if unseen.len() >= 2 { caption_accuracy(&model, &unseen_examples, &captions, &unseen)? } else { f64::NAN };
+    let screen_caps: Vec<usize> = (n_scene_captions..n_train_captions).collect();
+    let acc_screens = caption_accuracy(&model, &heldout_screens, &captions, &screen_caps)?;
     // The whole recipe, so anyone can re-run exactly this training.
     let report = json!({
         "seed": a.seed, "steps": trained.steps, "steps_requested": a.steps, "cut_by_time_limit": trained.steps < a.steps,
         "videos": a.videos, "command": format!("chronoseek train-tiny --seed {} --steps {} --videos {}", a.seed, a.steps, a.videos),
         "seconds": trained.seconds, "final_loss": trained.final_loss,
         "train_frames": train_examples.len(), "train_captions": n_train_captions,
+        "train_screen_frames": n_screen_frames, "train_screen_captions": screen_caps.len(),
         "heldout_frames": heldout.len(), "heldout_captions": heldout_caps.len(),
         "heldout_top1": acc, "heldout_unseen_captions": unseen.len(), "heldout_unseen_top1": acc_unseen,
+        "heldout_screen_frames": heldout_screens.len(), "heldout_screen_top1": acc_screens,
         "model_key": model.key(),
     });
     std::fs::write(a.out.join("training.json"), serde_json::to_string_pretty(&report).map_err(CliError::internal)?)
         .map_err(CliError::internal)?;
     out.say(format!(
-        "trained {} steps in {:.0} s (loss {:.3}); held-out caption top-1 {:.1}% over {} captions ({:.1}% on {} captions never seen in training) -> {}",
-        trained.steps, trained.seconds, trained.final_loss, acc * 100.0, heldout_caps.len(), acc_unseen * 100.0, unseen.len(), a.out.display()
+        "trained {} steps in {:.0} s (loss {:.3}); held-out caption top-1 {:.1}% over {} captions ({:.1}% on {} captions never seen in training); held-out screens top-1 {:.1}% over {} captions -> {}",
+        trained.steps, trained.seconds, trained.final_loss, acc * 100.0, heldout_caps.len(), acc_unseen * 100.0, unseen.len(), acc_screens * 100.0, screen_caps.len(), a.out.display()
     ));
     out.json_line(&report);
     Ok(())

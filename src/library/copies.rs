@@ -31,6 +31,7 @@ use crate::fingerprint::Fingerprint;
 use crate::index::VideoRecord;
 use crate::progress::ProgressHandle;
 use crate::query::frame_cache::CachedFrames;
+use crate::query::segment::stats::iou;
 use crate::query::{Engine, SearchError};
 
 /// Times compared per pair of videos.
@@ -425,13 +426,6 @@ pub fn same_moment(kept: (f64, f64), kept_s: f64, other: (f64, f64), other_s: f6
     iou(cut(kept), cut((other.0 + shift_s, other.1 + shift_s))) >= SAME_MOMENT_IOU
 }
 
-/// Intersection over union of two intervals (0 when either is empty).
-pub fn iou(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let inter = (a.1.min(b.1) - a.0.max(b.0)).max(0.0);
-    let union = (a.1 - a.0) + (b.1 - b.0) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,9 +562,6 @@ mod tests {
             same_moment((1.0, 9.0), 30.0, (2.0, 9.5), 30.0, 0.0)
                 && !same_moment((1.0, 9.0), 30.0, (6.0, 14.0), 30.0, 0.0)
         );
-        assert_eq!(iou((0.0, 10.0), (5.0, 15.0)), 5.0 / 15.0);
-        assert_eq!(iou((0.0, 10.0), (0.0, 10.0)), 1.0);
-        assert_eq!(iou((0.0, 1.0), (2.0, 3.0)), 0.0);
         assert_eq!(nearest(&[0.0, 1.0, 2.0], 1.4), 1);
         assert_eq!(nearest(&[0.0, 1.0, 2.0], 1.6), 2);
         assert_eq!(nearest(&[0.0, 1.0, 2.0], 9.0), 2);

@@ -4,4 +4,5 @@
 pub mod dataset;
 pub mod render;
 pub mod scene;
+pub mod screens;
 pub mod video;
