@@ -158,24 +158,26 @@ pub async fn run(g: &GlobalOpts, args: DemoArgs, out: &Output) -> Result<(), Cli
             scenes.iter().map(|(name, s)| format!("{name} {:.0}-{:.0} s", s.start, s.end)).collect();
         let answer =
             library.search(&LibraryQuery::new(query.as_str(), LibraryTopK::new(3).unwrap_or_default())).await?;
+        let names: Vec<String> = answer
+            .hits
+            .iter()
+            .map(|h| Path::new(&h.source).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .collect();
         let hits: Vec<String> = answer
             .hits
             .iter()
-            .map(|h| {
-                let name =
-                    Path::new(&h.source).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                format!("{name} {}–{} ({:.2})", format_clock(h.start), format_clock(h.end), h.score)
-            })
+            .zip(&names)
+            .map(|(h, name)| format!("{name} {}–{} ({:.2})", format_clock(h.start), format_clock(h.end), h.score))
             .collect();
         // Rank 1 is right when it is in a video holding the scene and overlaps it enough.
         let top_iou = answer
             .hits
             .first()
-            .map(|h| {
-                let name = Path::new(&h.source).file_name().map(|n| n.to_string_lossy().into_owned());
+            .zip(names.first())
+            .map(|(h, name)| {
                 scenes
                     .iter()
-                    .filter(|(v, _)| name.as_deref() == Some(v.as_str()))
+                    .filter(|(v, _)| *v == name)
                     .map(|(_, s)| iou([h.start, h.end], [s.start, s.end]))
                     .fold(0.0, f64::max)
             })

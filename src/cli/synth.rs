@@ -81,6 +81,14 @@ pub async fn run_synth(_g: &GlobalOpts, cmd: SynthCommand, out: &Output) -> Resu
     }
 }
 
+/// The index of `text` in `captions`, appended if it is new.
+fn caption_index(captions: &mut Vec<String>, text: &str) -> usize {
+    captions.iter().position(|c| c == text).unwrap_or_else(|| {
+        captions.push(text.to_owned());
+        captions.len() - 1
+    })
+}
+
 /// Frames of generated videos decoded at the model's size, paired with their scene captions.
 /// Frames within half a second of a boundary (cuts and fades) are left out.
 fn examples(
@@ -95,14 +103,7 @@ fn examples(
         sample_frames(&dir.join(&v.file), &opts, |f| {
             let t = f.t_ms as f64 / 1000.0;
             if let Some(s) = v.scenes.iter().find(|s| t >= s.start + 0.5 && t < s.end - 0.5) {
-                let caption = match captions.iter().position(|c| *c == s.caption) {
-                    Some(i) => i,
-                    None => {
-                        captions.push(s.caption.clone());
-                        captions.len() - 1
-                    }
-                };
-                out.push(Example { pixels: f.pixels, caption });
+                out.push(Example { pixels: f.pixels, caption: caption_index(captions, &s.caption) });
             }
             true
         })
@@ -116,14 +117,7 @@ fn examples(
 fn screen_examples(rng: &mut Rng, per_screen: usize, size: usize, captions: &mut Vec<String>) -> Vec<Example> {
     let mut out = Vec::new();
     for screen in Screen::all() {
-        let text = screen.caption();
-        let caption = match captions.iter().position(|c| *c == text) {
-            Some(i) => i,
-            None => {
-                captions.push(text);
-                captions.len() - 1
-            }
-        };
+        let caption = caption_index(captions, &screen.caption());
         for _ in 0..per_screen {
             out.push(Example { pixels: normalize_center_crop(&screen.frame(rng, size), size), caption });
         }
