@@ -361,6 +361,49 @@ fn the_demo_finds_every_scene_with_the_bundled_model() {
     assert_eq!(report["found"]["library"], report["found"]["of_library"], "{}", report["found"]);
 }
 
+/// `train-tiny` end to end on a tiny budget: generated videos and plain screens in, a model the
+/// normal loader reads and the recipe that made it out.
+#[test]
+fn train_tiny_writes_a_model_and_its_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let out = bin()
+        .arg("--json")
+        .args(["train-tiny", "--steps", "3", "--videos", "2", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("training.json")).unwrap()).unwrap();
+    assert_eq!(report["command"], "chronoseek train-tiny --seed 1 --steps 3 --videos 2", "{report}");
+    assert_eq!(report["steps"], 3, "{report}");
+    // 13 colours alone and 13 x 12 ordered pairs, 8 frames each; 2 held out of each.
+    assert_eq!(report["train_screen_captions"], 169, "{report}");
+    assert_eq!(report["train_screen_frames"], 169 * 8, "{report}");
+    assert_eq!(report["heldout_screen_frames"], 169 * 2, "{report}");
+    assert!(report["train_captions"].as_u64().unwrap() > 169, "scene captions too: {report}");
+    let top1 = report["heldout_screen_top1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&top1), "{report}");
+    // The stdout line is the same report, and the model searches a video through --model-dir.
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["model_key"], report["model_key"]);
+    let search = bin()
+        .arg("--model-dir")
+        .arg(&model)
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg("--json")
+        .arg("search")
+        .arg(common::root().join("data/fixtures/videos/scenes.webm"))
+        .arg("a red screen")
+        .output()
+        .unwrap();
+    assert!(search.status.success(), "{}", String::from_utf8_lossy(&search.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert!(!answer["results"].as_array().unwrap().is_empty(), "{answer}");
+}
+
 #[test]
 fn kill_minus_nine_mid_ingest_leaves_a_consistent_store() {
     let dir = tempfile::tempdir().unwrap();
