@@ -171,9 +171,9 @@ pub async fn run_train(_g: &GlobalOpts, a: TrainArgs, out: &Output) -> Result<()
     let mut captions = Vec::new();
     let mut train_examples = examples(&work.join("train"), &train_videos, size, &mut captions)?;
     let n_scene_captions = captions.len();
-    let screens_from = train_examples.len();
-    train_examples.extend(screen_examples(&mut Rng::new(a.seed.wrapping_add(2000)), 8, size, &mut captions));
-    let n_screen_frames = train_examples.len() - screens_from;
+    let screens = screen_examples(&mut Rng::new(a.seed.wrapping_add(2000)), 8, size, &mut captions);
+    let n_screen_frames = screens.len();
+    train_examples.extend(screens);
     let n_train_captions = captions.len();
     let heldout = examples(&work.join("heldout"), &heldout_videos, size, &mut captions)?;
     let heldout_screens = screen_examples(&mut Rng::new(a.seed.wrapping_add(3000)), 2, size, &mut captions);
