@@ -1536,3 +1536,52 @@ fn recording_dates_are_listed_and_bound_a_search() {
     let summer = search(&["--from", "2024-07", "--until", "2024-07"]);
     assert!(!summer.is_empty(), "the dated record is searched, its frames untouched");
 }
+
+#[test]
+fn a_still_video_is_answered_whole() {
+    // Four seconds of one colour: every frame scores the same, so nothing in the curve says
+    // where the sentence is, and the default segmenter answers the whole video.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let still = dir.path().join("still.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=yellow:s=64x48:r=10:d=4"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&still)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = with_store(&store).arg("ingest").arg(&still).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains(" — 4 frames of 4.0 s") && said.contains(": 1 video, 1 vector, "), "{said}");
+    let first = |segmenter: &str| {
+        let out = with_store(&store)
+            .args(["--json", "search", "--segmenter", segmenter])
+            .arg(&still)
+            .arg("a yellow screen")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &answer["results"][0];
+        (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
+    };
+    assert_eq!(first("snap"), (0.0, 4.0));
+    // The reference's heuristics trim an arbitrary stretch off the ends.
+    let (start, end) = first("baseline");
+    assert!(end - start < 4.0, "{start}..{end}");
+
+    // One frame is said as one.
+    let one = dir.path().join("one.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=green:s=64x48:r=10:d=0.1"])
+        .args(["-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&one)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = with_store(&store).arg("ingest").arg(&one).output().unwrap();
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains(" — 1 frame of ") && said.contains("extended by 1 video (1 vector)"), "{said}");
+}

@@ -11,7 +11,10 @@ use serde_json::json;
 use super::global::GlobalOpts;
 use chronoseek::ingest::{IngestOutcome, TranscriptOutcome, VideoSource, discover};
 
-use super::{CliError, build_engine_with, output::Output};
+use super::{
+    CliError, build_engine_with,
+    output::{Output, count},
+};
 use chronoseek::library::period::Zone;
 use chronoseek::library::{names, remove};
 use chronoseek::query::Engine;
@@ -106,11 +109,11 @@ struct Tally {
 impl Tally {
     fn say(&self, out: &Output, secs: f64, listening: bool) {
         out.say(format!(
-            "{} ingested, {} already stored, {} failed; {} frames in {secs:.1} s ({:.1} frames/s){}",
+            "{} ingested, {} already stored, {} failed; {} in {secs:.1} s ({:.1} frames/s){}",
             self.done,
             self.skipped,
             self.failed,
-            self.frames,
+            count(self.frames, "frame"),
             self.frames as f64 / secs.max(1e-9),
             if listening { format!("; {} transcripts written", self.transcribed) } else { "; audio off".to_string() }
         ));
@@ -171,10 +174,10 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, zone: &Zone, 
             let day = r.recorded_at_ms.map(|ms| zone.day(ms));
             let when = day.as_ref().map(|d| format!(", recorded {d}")).unwrap_or_default();
             out.say(format!(
-                "{video}: ingested as {} — {} frames of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
+                "{video}: ingested as {} — {} of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
                  {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
                 r.fingerprint,
-                r.frame_count,
+                count(r.frame_count, "frame"),
                 r.duration_s,
                 s.frames_embedded,
                 s.frames_reused,

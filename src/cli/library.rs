@@ -27,7 +27,10 @@ use chronoseek::query::Engine;
 use chronoseek::server::ServeLimits;
 use chronoseek::server::library::{LibraryApp, router};
 
-use super::{CliError, build_engine, output::Output};
+use super::{
+    CliError, build_engine,
+    output::{Output, count},
+};
 
 impl From<LibraryError> for CliError {
     fn from(e: LibraryError) -> Self {
@@ -497,7 +500,8 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         let interval = format!("{} – {}", format_clock(h.start), format_clock(h.end));
         let recorded = h.recorded_at_ms.map(|ms| format!("{}  ", zone.day(ms))).unwrap_or_default();
         out.say(format!(
-            "{:>3}  {:.4}  {interval:>21}  {}  {recorded}{}",
+            // Width 7: a negative cosine (a moment unlike the sentence) keeps the columns.
+            "{:>3}  {:>7.4}  {interval:>21}  {}  {recorded}{}",
             h.rank,
             h.score,
             &h.fingerprint.to_hex()[..12],
@@ -506,7 +510,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
         if let Some(said) = &h.said {
             // The words a search of what is said found, in bold on a terminal.
             let said = if out.styled { emphasise(said, &h.said_marks) } else { said.clone() };
-            out.say(format!("{:>32}“{said}”", ""));
+            out.say(format!("{:>33}“{said}”", ""));
         }
         for c in &h.copies {
             let (what, at) = match c.relation {
@@ -516,7 +520,7 @@ async fn search(g: &GlobalOpts, args: LibrarySearchArgs, out: &Output) -> Result
                     ("the video it was cut from", format!(" at {}–{}", format_clock(c.start), format_clock(c.end)))
                 }
             };
-            out.say(format!("{:>32}also in {what}: {}  {}{at}", "", &c.fingerprint.to_hex()[..12], c.source));
+            out.say(format!("{:>33}also in {what}: {}  {}{at}", "", &c.fingerprint.to_hex()[..12], c.source));
         }
     }
     if let (Some(w), Some((path, _))) = (&written, &playlist) {
@@ -658,13 +662,16 @@ pub fn report_refresh(r: &RefreshReport, out: &Output) {
     let what = if r.rebuilt {
         "built".to_string()
     } else if r.added_videos > 0 {
-        format!("extended by {} videos ({} vectors)", r.added_videos, r.added_vectors)
+        format!("extended by {} ({})", count(r.added_videos, "video"), count(r.added_vectors, "vector"))
     } else {
         "already up to date".to_string()
     };
     out.say(format!(
-        "library index {generation} {what}: {} videos, {} vectors, {} dead, {:.2} s",
-        r.videos, r.vectors, r.dead_vectors, r.seconds
+        "library index {generation} {what}: {}, {}, {} dead, {:.2} s",
+        count(r.videos, "video"),
+        count(r.vectors, "vector"),
+        r.dead_vectors,
+        r.seconds
     ));
     out.json_line(&json!({"library_index": r}));
 }

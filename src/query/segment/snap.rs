@@ -4,6 +4,11 @@
 //! answer, and other shots it reaches join when their mean score is close to that shot's, so a
 //! window that caught only part of a scene grows to the whole scene and one that spilled over
 //! a cut into a different scene shrinks back.
+//!
+//! A curve with no shape at all — every sample scoring the same, as in a video of one still
+//! picture or one that is a single frame — says nothing about where in the video the sentence
+//! is: the reference heuristics then trim an arbitrary stretch off its ends (the 4-s still
+//! answered 0–2 s), while the one answer the curve supports is the whole video.
 
 use super::baseline::nms;
 use super::contrast::shot_cuts;
@@ -28,6 +33,9 @@ struct Shot {
 pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     let proposals = super::baseline::propose(tl, top_k);
     let n = tl.scores.len();
+    if let Some(whole) = whole_video_when_flat(tl, &proposals) {
+        return vec![whole];
+    }
     let Some(change) = tl.change.as_deref() else { return proposals };
     if n < 2 {
         return proposals;
@@ -74,6 +82,19 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     nms(snapped, top_k)
 }
 
+/// The whole video, with the reference's confidence, when every sample scores the same (the
+/// min-max normalised curve is then 0.5 throughout) and the video's length is known.
+fn whole_video_when_flat(tl: &Timeline, proposals: &[Segment]) -> Option<Segment> {
+    let first = *tl.scores.first()?;
+    let end = if tl.duration > 0.0 { tl.duration } else { *tl.times.last()? };
+    let flat = tl.scores.iter().all(|&s| s == first);
+    (flat && end > 0.0).then(|| Segment {
+        start: 0.0,
+        end,
+        confidence: proposals.first().map_or(first, |p| p.confidence),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +138,27 @@ mod tests {
         assert!(proposed[0].start < 150.0 && proposed[0].end > 170.0, "the premise: {proposed:?}");
         let out = propose(&tl, 1);
         assert_eq!((out[0].start, out[0].end), (160.0, 180.0), "{out:?}");
+    }
+
+    #[test]
+    fn a_flat_curve_answers_the_whole_video() {
+        // A still picture: every frame the same, so every sample scores the same (0.5 after
+        // min-max) and no cut is found. The reference heuristics trim the ends off.
+        let tl = Timeline {
+            times: (0..12).map(|i| i as f64 + 0.5).collect(),
+            scores: vec![0.5; 12],
+            duration: 12.0,
+            change: Some(vec![0.0; 11]),
+        };
+        let baseline = super::super::baseline::propose(&tl, 3);
+        assert!(baseline[0].end - baseline[0].start < 12.0, "the premise: {baseline:?}");
+        let out = propose(&tl, 3);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].start, out[0].end, out[0].confidence), (0.0, 12.0, baseline[0].confidence));
+        // One frame is flat too; a curve with any shape is left to the heuristics.
+        let one = Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]) };
+        assert_eq!(propose(&one, 1).iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(0.0, 0.5)]);
+        let shaped = Timeline { scores: (0..12).map(|i| if i < 4 { 1.0 } else { 0.0 }).collect(), ..tl };
+        assert!(propose(&shaped, 1)[0].end <= 6.0, "{:?}", propose(&shaped, 1));
     }
 }
