@@ -353,6 +353,10 @@ async fn api_media_and_refusals() {
         ("/api/library/search?said=...%20!", "QUERY_INVALID", "no words"),
         ("/api/library/search?said=dog&q=dog", "INVALID_REQUEST", "one of q"),
         ("/api/library/search?said=dog&at=3", "INVALID_REQUEST", "one of q"),
+        // Not UTF-8 once decoded: refused, not searched for as U+FFFD.
+        ("/api/library/search?q=red%FF", "INVALID_REQUEST", "q: not UTF-8 text once percent-decoded: 'red%FF'"),
+        ("/api/library/search?q%C3=red", "INVALID_REQUEST", "a parameter name is not UTF-8 text"),
+        ("/reel?m=%E2%82", "INVALID_REQUEST", "m: not UTF-8"),
     ] {
         let r = http.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), 400, "{path}");

@@ -140,16 +140,36 @@ impl From<LibraryError> for HttpError {
 // The edge helpers below return the refusal the handler sends: the protocol envelope, as big
 // as it is, once per request.
 
+/// The query string's `name=value` pairs in order, decoded as a form is (`+` a space, `%XX` a
+/// byte). Text that is not UTF-8 once decoded (`q=%FF`) is refused: `url::form_urlencoded`
+/// would put U+FFFD in its place and search for that.
+#[allow(clippy::result_large_err)]
+fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>, HttpError> {
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " ")).decode_utf8().map(|s| s.into_owned())
+    };
+    let raw = raw.unwrap_or_default();
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = decode(k).map_err(|_| bad(format!("a parameter name is not UTF-8 text: '{k}'")))?;
+            let v = decode(v).map_err(|_| bad(format!("{k}: not UTF-8 text once percent-decoded: '{v}'")))?;
+            Ok((k, v))
+        })
+        .collect()
+}
+
 /// The query string's parameters (the last of a repeated name wins), with a clear refusal for
 /// names the endpoint does not know.
 #[allow(clippy::result_large_err)]
 fn params(raw: Option<String>, known: &[&str]) -> Result<HashMap<String, String>, HttpError> {
     let mut out = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-        if !known.contains(&k.as_ref()) {
+    for (k, v) in query_pairs(raw)? {
+        if !known.contains(&k.as_str()) {
             return Err(bad(format!("unknown parameter '{k}' (known: {})", known.join(", "))));
         }
-        out.insert(k.into_owned(), v.into_owned());
+        out.insert(k, v);
     }
     Ok(out)
 }
@@ -520,7 +540,7 @@ async fn mp4_download(file: &std::path::Path, name: &str) -> Result<Response, Ht
 /// `GET /reel?m=FP:START:END&m=…`: the moments, in order, joined into one MP4 download.
 async fn reel(State(app): State<Arc<LibraryApp>>, RawQuery(raw): RawQuery) -> Result<Response, HttpError> {
     let mut wanted = Vec::new();
-    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+    for (k, v) in query_pairs(raw)? {
         if k != "m" {
             return Err(bad(format!("unknown parameter '{k}' (known: m)")));
         }
