@@ -169,7 +169,7 @@ async fn api_media_and_refusals() {
     assert_eq!(first["name"], "scenes.mp4");
     assert_eq!(first["media"], format!("/media/{}", app.mp4));
 
-    // A thumbnail at the moment's start: a PNG, 320 wide (the fixture is 320x240).
+    // A thumbnail of the moment: a PNG, 320 wide (the fixture is 320x240).
     let thumb = http.get(format!("{}{}", app.base, first["thumbnail"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(thumb.status(), 200);
     assert_eq!(thumb.headers()["content-type"], "image/png");
@@ -241,14 +241,16 @@ async fn api_media_and_refusals() {
     assert!(!results.is_empty() && results.len() <= 3);
     assert!(results.iter().all(|r| r["fingerprint"] == app.mp4.as_str() && r["thumbnail"].is_string()));
     // ...and how well the words match along the whole video: 30 one-second bins in [0, 1],
-    // one level per ten-second scene, the highest where the first result is.
+    // one level per ten-second scene (to within the encoder's noise: the frames of a still
+    // scene are not all bit-identical after H.264, and one the dedup does not reuse can score
+    // a few thousandths apart), the highest where the first result is.
     let curve = &inside["curves"][app.mp4.as_str()];
     assert_eq!(curve["bin_s"], 1.0, "{inside}");
     let values: Vec<f64> = curve["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(values.len(), 30);
     assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{values:?}");
     for scene in values.chunks(10) {
-        assert!(scene.iter().all(|v| *v == scene[0]), "one level per scene: {values:?}");
+        assert!(scene.iter().all(|v| (v - scene[0]).abs() < 0.01), "one level per scene: {values:?}");
     }
     let peak = values.iter().cloned().fold(f64::MIN, f64::max);
     let (start, end) = (results[0]["start"].as_f64().unwrap(), results[0]["end"].as_f64().unwrap());
@@ -259,12 +261,21 @@ async fn api_media_and_refusals() {
         let (lo, hi) = (i as f64, (i + 1) as f64);
         if lo >= start && hi <= end {
             inside_bins += 1;
-            assert_eq!(*v, peak, "bin {i}, first result {start}-{end}: {values:?}");
+            assert!(peak - v < 0.01, "bin {i}, first result {start}-{end}: {values:?}");
         } else if hi <= start || lo >= end {
-            assert!(*v < peak, "bin {i}, first result {start}-{end}: {values:?}");
+            assert!(*v < peak - 0.01, "bin {i}, first result {start}-{end}: {values:?}");
         }
     }
     assert!(inside_bins >= 5, "first result {start}-{end}: {values:?}");
+    // The card's picture is where the moment matches best, not its first frame: the moment
+    // starts half a frame before the cut, where the picture is still the green scene.
+    let thumb = results[0]["thumbnail"].as_str().unwrap();
+    let at: f64 = thumb.rsplit_once("?t=").unwrap().1.parse().unwrap();
+    assert!(at > start && at < end && at >= 20.0, "{thumb} for {start}-{end}");
+    let png = http.get(format!("{}{thumb}", app.base)).send().await.unwrap().bytes().await.unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    let [r, g, b] = img.get_pixel(img.width() / 2, img.height() / 2).0;
+    assert!(b > 200 && r < 60 && g < 60, "the picture of a blue moment is blue: {:?}", [r, g, b]);
     // What was said during a moment comes with it, and only with moments it overlaps.
     let words =
         get_json(&http, format!("{}/api/videos/{}/search?q=a%20green%20screen&top_k=5", app.base, app.mp4)).await;

@@ -47,6 +47,20 @@ impl Curve {
         Self { bin_s, values }
     }
 
+    /// Where in `[start, end]` the curve is highest: the middle of the highest bin whose middle
+    /// lies in the interval (the first of equals); `None` when no bin's middle does (an interval
+    /// shorter than a bin).
+    pub fn peak_within(&self, start: f64, end: f64) -> Option<f64> {
+        let mut best: Option<(f64, f32)> = None;
+        for (i, &v) in self.values.iter().enumerate() {
+            let middle = (i as f64 + 0.5) * self.bin_s;
+            if (start..=end).contains(&middle) && best.is_none_or(|(_, b)| v > b) {
+                best = Some((middle, v));
+            }
+        }
+        best.map(|(t, _)| t)
+    }
+
     /// The curve as block characters, one per bin (`▁` lowest to `█` highest).
     pub fn sparkline(&self) -> String {
         const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -91,5 +105,15 @@ mod tests {
         let c = Curve::pool(&timeline(&[], &[], 5.0), 10);
         assert_eq!(c.values, vec![0.0]);
         assert_eq!(c.sparkline(), "▁");
+    }
+
+    #[test]
+    fn the_peak_within_an_interval_is_the_middle_of_its_best_bin() {
+        let c = Curve { bin_s: 1.0, values: vec![0.9, 0.2, 0.7, 0.8, 0.8, 0.1] };
+        // Bin 0 is higher but outside; of the two 0.8 bins the first counts.
+        assert_eq!(c.peak_within(1.5, 6.0), Some(3.5));
+        assert_eq!(c.peak_within(0.0, 6.0), Some(0.5));
+        // An interval no bin's middle falls in.
+        assert_eq!(c.peak_within(1.6, 2.4), None);
     }
 }

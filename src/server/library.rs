@@ -41,7 +41,7 @@ use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
 use crate::protocol::{ErrorCode, ProtocolError, TopK};
-use crate::query::{CURVE_BINS, SearchError};
+use crate::query::{CURVE_BINS, Curve, SearchError};
 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
@@ -295,10 +295,20 @@ struct CardMoment<'a> {
     /// Where in `said` the words asked for are (bytes).
     said_marks: &'a [std::ops::Range<usize>],
     copies: &'a [CopyOf],
+    /// Seconds: where the card's picture is taken ([`thumbnail_at`]).
+    thumbnail_at: f64,
+}
+
+/// Where a card's picture is taken: where the video's curve is highest inside the moment, else
+/// its middle. Never its start: `snap` puts a moment's start midway between the last frame of
+/// the shot before and the first of its own, so the frame there is the shot before.
+fn thumbnail_at(curve: Option<&Curve>, start: f64, end: f64) -> f64 {
+    let t = curve.and_then(|c| c.peak_within(start, end)).unwrap_or((start + end) / 2.0);
+    (t * 1000.0).round() / 1000.0
 }
 
 fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json::Value {
-    let CardMoment { rank, start, end, score, said, said_marks, copies } = m;
+    let CardMoment { rank, start, end, score, said, said_marks, copies, thumbnail_at } = m;
     let fp = video.fingerprint.to_hex();
     let copies: Vec<serde_json::Value> = copies
         .iter()
@@ -321,7 +331,7 @@ fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json:
         "end": end,
         "score": score,
         "duration": video.duration_s,
-        "thumbnail": local.map(|_| format!("/thumb/{fp}?t={start}")),
+        "thumbnail": local.map(|_| format!("/thumb/{fp}?t={thumbnail_at}")),
         "media": local.map(|_| format!("/media/{fp}")),
         "clip": local.map(|_| format!("/clip/{fp}?start={start}&end={end}")),
         "subtitles": local.filter(|_| video.speech).map(|_| format!("/subtitles/{fp}")),
@@ -404,6 +414,7 @@ async fn library_search(
                 said: h.said.as_deref(),
                 said_marks: &h.said_marks,
                 copies: &h.copies,
+                thumbnail_at: thumbnail_at(answer.curves.get(&h.fingerprint), h.start, h.end),
             };
             card(h.into(), local.get(&h.fingerprint), m)
         })
@@ -455,6 +466,7 @@ async fn video_search(
                 said: said.as_deref(),
                 said_marks: &[],
                 copies: &[],
+                thumbnail_at: thumbnail_at(Some(&curve), r.start, r.end),
             };
             card(CardVideo::of_record(&record, frames.has_speech()), local.get(&fp), m)
         })
@@ -637,8 +649,16 @@ mod tests {
             speech,
             recorded_at_ms: Some(1_720_971_012_000),
         };
-        let moment =
-            |copies| CardMoment { rank: 1, start: 0.0, end: 9.5, score: 0.6, said: None, said_marks: &[], copies };
+        let moment = |copies| CardMoment {
+            rank: 1,
+            start: 0.0,
+            end: 9.5,
+            score: 0.6,
+            said: None,
+            said_marks: &[],
+            copies,
+            thumbnail_at: 4.75,
+        };
         let c = card(video(true), Some(&local), moment(std::slice::from_ref(&copy)));
         assert_eq!(
             c["copies"],
@@ -664,8 +684,16 @@ mod tests {
         };
         let said = "Ça va, the café is open";
         let marks = [8..11, 12..17];
-        let m =
-            CardMoment { rank: 1, start: 0.0, end: 2.0, score: 1.0, said: Some(said), said_marks: &marks, copies: &[] };
+        let m = CardMoment {
+            rank: 1,
+            start: 0.0,
+            end: 2.0,
+            score: 1.0,
+            said: Some(said),
+            said_marks: &marks,
+            copies: &[],
+            thumbnail_at: 1.0,
+        };
         let c = card(video, None, m);
         assert_eq!(
             c["said_parts"],
