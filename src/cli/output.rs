@@ -90,13 +90,13 @@ pub fn log_filter(
     Ok(format!("warn,{QUIET_DEPS}"))
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).
 /// `1 frame`, `2 frames`: a count with its noun, for people.
 pub fn count(n: impl TryInto<u64>, noun: &str) -> String {
     let n = n.try_into().unwrap_or(u64::MAX);
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
+/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).
 pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&str>) -> bool {
     stderr_is_terminal && no_color.is_none_or(str::is_empty)
 }
