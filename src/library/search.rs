@@ -575,7 +575,8 @@ fn nearest(times: &[f64], cosine: &[f32], t: f64) -> f32 {
     nearest_index(times, t).and_then(|i| cosine.get(i).copied()).unwrap_or(0.0)
 }
 
-fn round_ms(s: f64) -> f64 {
+/// Seconds to the millisecond, as moments are given out.
+pub(crate) fn round_ms(s: f64) -> f64 {
     (s * 1000.0).round() / 1000.0
 }
 

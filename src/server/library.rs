@@ -35,6 +35,7 @@ use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
 use crate::library::period::{Period, PeriodError, RecordedRange, Zone, ZoneError, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
+use crate::library::round_ms;
 use crate::library::said::marked_parts;
 use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
@@ -303,8 +304,7 @@ struct CardMoment<'a> {
 /// its middle. Never its start: `snap` puts a moment's start midway between the last frame of
 /// the shot before and the first of its own, so the frame there is the shot before.
 fn thumbnail_at(curve: Option<&Curve>, start: f64, end: f64) -> f64 {
-    let t = curve.and_then(|c| c.peak_within(start, end)).unwrap_or((start + end) / 2.0);
-    (t * 1000.0).round() / 1000.0
+    round_ms(curve.and_then(|c| c.peak_within(start, end)).unwrap_or((start + end) / 2.0))
 }
 
 fn card(video: CardVideo, local: Option<&PathBuf>, m: CardMoment) -> serde_json::Value {
