@@ -1585,3 +1585,46 @@ fn a_still_video_is_answered_whole() {
     let said = String::from_utf8(out.stdout).unwrap();
     assert!(said.contains(" — 1 frame of ") && said.contains("extended by 1 video (1 vector)"), "{said}");
 }
+
+#[test]
+fn moments_start_on_the_cut_to_the_frame() {
+    // Red, green, blue with cuts at 2.36 s and 5.72 s (frames 59 and 143 at 25 fps), between
+    // the 1-fps samples: the green moment is 2.36-5.72, not 2.5-5.5 (midway between samples,
+    // which starts the player in the red shot). In 8-bit H.264 and in 10-bit FFV1 (the
+    // decoded planes are read differently). The bundled trained model knows the colours.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bundled = common::root().join("data/fixtures/models/chronoseek-tiny-clip");
+    for (name, codec) in [("cuts.mp4", ["libx264", "yuv420p"]), ("cuts10.mkv", ["ffv1", "yuv420p10le"])] {
+        let video = dir.path().join(name);
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "color=c=red:s=96x64:r=25:d=2.36"])
+            .args(["-f", "lavfi", "-i", "color=c=green:s=96x64:r=25:d=3.36"])
+            .args(["-f", "lavfi", "-i", "color=c=blue:s=96x64:r=25:d=3.28"])
+            .args(["-filter_complex", "[0][1][2]concat=n=3,noise=alls=6:allf=t"])
+            .args(["-c:v", codec[0], "-pix_fmt", codec[1]])
+            .arg(&video)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let search = |segmenter: &str| {
+            let out = bin()
+                .arg("--store")
+                .arg(&store)
+                .arg("--model-dir")
+                .arg(&bundled)
+                .args(["--json", "search", "--segmenter", segmenter])
+                .arg(&video)
+                .arg("a green screen")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let r = &answer["results"][0];
+            (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
+        };
+        assert_eq!(search("snap"), (2.36, 5.72), "{name}");
+        assert_eq!(search("contrast"), (2.36, 5.72), "{name}");
+    }
+}

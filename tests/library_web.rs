@@ -581,7 +581,8 @@ async fn a_moment_downloads_as_a_clip() {
     let card = found["results"].as_array().unwrap().iter().find(|r| r["fingerprint"] == app.mp4.as_str()).unwrap();
     assert_eq!(
         card["clip"],
-        format!("/clip/{}?start={}&end={}", app.mp4, card["start"], card["end"]).as_str(),
+        format!("/clip/{}?start={}&end={}", app.mp4, card["start"].as_f64().unwrap(), card["end"].as_f64().unwrap())
+            .as_str(),
         "{card}"
     );
 

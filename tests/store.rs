@@ -80,6 +80,8 @@ store_matrix!(frames_without_a_marker_are_invisible_and_replaced, |backend| {
                 Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(vec![Some(9.0f32); 4])])),
                 // A crash from before rows carried write stamps: no stamp.
                 Arc::new(arrow_array::Int64Array::from(vec![None::<i64>])),
+                // Nor cuts.
+                Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(vec![None::<Vec<Option<i64>>>])),
             ],
         )
         .unwrap();

@@ -721,6 +721,17 @@ mod listening {
         conn.drop_table("videos", &[]).await.unwrap();
         conn.drop_table("transcripts", &[]).await.unwrap();
         conn.create_table("videos", v1).execute().await.unwrap();
+        // And `frames` as schema 1 had it: no write stamp, no frame-precise cuts.
+        let frames = conn.open_table("frames").execute().await.unwrap();
+        let rows: Vec<RecordBatch> = frames.query().execute().await.unwrap().try_collect().await.unwrap();
+        let b = &rows[0];
+        assert!(!b.column_by_name("cuts_ms").unwrap().is_null(0), "this build stored the talking video's cuts");
+        let keep = ["fingerprint", "model_key", "ingest_id", "dim", "timestamps_ms", "embeddings"];
+        let fields: Vec<Field> = keep.iter().map(|n| b.schema().field_with_name(n).unwrap().clone()).collect();
+        let cols = keep.iter().map(|n| b.column_by_name(n).unwrap().clone()).collect();
+        let v1 = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+        conn.drop_table("frames", &[]).await.unwrap();
+        conn.create_table("frames", v1).execute().await.unwrap();
         let meta = conn.open_table("meta").execute().await.unwrap();
         meta.delete("key = 'schema_version'").await.unwrap();
         let schema = Arc::new(Schema::new(vec![
@@ -736,13 +747,16 @@ mod listening {
         assert_eq!(chronoseek::index::current_version(&conn).await.unwrap(), 1);
 
         // Opened by this build: migrated to the latest schema (2: transcripts, 3: recording
-        // dates), the old video reads with no transcript and no recording date.
+        // dates, 4: frame-precise cuts), the old video reads with no transcript, no recording
+        // date and no cuts (its shot boundaries lie midway between samples, as before).
         let store = Store::open(&uri).await.unwrap();
         assert_eq!(store.schema_version(), chronoseek::index::latest_version());
-        assert_eq!(chronoseek::index::latest_version(), 3);
+        assert_eq!(chronoseek::index::latest_version(), 4);
         let listed = store.list_videos().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!((&listed[0].transcript_id, listed[0].recorded_at_ms), (&None, None));
+        let frames = store.load_frames(&listed[0]).await.unwrap();
+        assert!(!frames.is_empty() && frames.cuts_ms.is_empty(), "{:?}", frames.cuts_ms);
         assert_eq!(store.transcript(&listed[0]).await.unwrap(), None);
         drop(store);
         let engine = engine(dir.path(), None).await;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.json"),
     include_str!("../../migrations/0002_transcripts.json"),
     include_str!("../../migrations/0003_recorded_at.json"),
+    include_str!("../../migrations/0004_frame_cuts.json"),
 ];
 
 pub const META_TABLE: &str = "meta";

@@ -279,7 +279,7 @@ impl Store {
             sql_str(&video.fingerprint.to_hex()),
             sql_str(&video.ingest_id)
         );
-        let batches = named_row(&self.frames, filter, Some(&["dim", "timestamps_ms", "embeddings"])).await?;
+        let batches = named_row(&self.frames, filter, Some(&["dim", "timestamps_ms", "embeddings", "cuts_ms"])).await?;
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
@@ -294,6 +294,13 @@ impl Store {
             .value(0);
         let timestamps_ms = ts.as_primitive::<Int64Type>().values().to_vec();
         let data = emb.as_primitive::<Float32Type>().values().to_vec();
+        // Null in rows written before cuts were looked for.
+        let cuts = batch
+            .column_by_name("cuts_ms")
+            .ok_or_else(|| StoreError::Corrupt("frames.cuts_ms missing".into()))?
+            .as_list::<i32>();
+        let cuts_ms =
+            if cuts.is_null(0) { Vec::new() } else { cuts.value(0).as_primitive::<Int64Type>().values().to_vec() };
         if dim == 0 || data.len() != timestamps_ms.len() * dim {
             return Err(StoreError::Corrupt(format!(
                 "video {}: {} floats for {} frames of width {dim}",
@@ -302,7 +309,10 @@ impl Store {
                 timestamps_ms.len()
             )));
         }
-        Ok(FrameMatrix { dim, timestamps_ms, data })
+        if !cuts_ms.is_sorted() {
+            return Err(StoreError::Corrupt(format!("video {}: cut times out of order", video.fingerprint)));
+        }
+        Ok(FrameMatrix { dim, timestamps_ms, data, cuts_ms })
     }
 
     /// Writes a video's frames, then its completion marker. Rows of an earlier interrupted
@@ -380,6 +390,12 @@ impl Store {
                     )),
                 ),
                 ("written_at_ms", Arc::new(Int64Array::from_iter_values(videos.iter().map(|(r, _)| r.created_at_ms)))),
+                (
+                    "cuts_ms",
+                    Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+                        videos.iter().map(|(_, f)| Some(f.cuts_ms.iter().copied().map(Some))),
+                    )),
+                ),
             ],
         )?;
         retrying("write frames", || self.frames.add(batch.clone()).execute()).await?;

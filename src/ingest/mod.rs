@@ -2,6 +2,7 @@
 //! blake3 fingerprint, ffmpeg frame sampling, batched embedding, and the single-flight pipeline.
 
 pub mod audio;
+pub mod cuts;
 mod dedup;
 pub mod discover;
 mod fetch;

@@ -547,6 +547,7 @@ fn thin(frames: FrameMatrix, plan: &super::SamplingPlan, sampled_fps: f64, durat
     for i in (0..frames.len()).step_by(step) {
         out.push(frames.timestamps_ms[i], frames.row(i));
     }
+    out.cuts_ms = frames.cuts_ms;
     out
 }
 
@@ -668,6 +669,7 @@ fn run_decode_embed(
     })?;
     Counters::inc(&counters.videos_decoded);
     Counters::add(&counters.frames_decoded, sample.frames_decoded);
+    frames.cuts_ms = sample.cuts_ms.clone();
     progress.set_length(embedded + reused);
     progress.set_position(embedded + reused);
     if reused > 0 {

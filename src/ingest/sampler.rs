@@ -178,6 +178,9 @@ pub struct SampleStats {
     pub frames_decoded: u64,
     pub frames_kept: u64,
     pub decode_secs: f64,
+    /// Hard cuts found at frame precision among all decoded frames (`ingest::cuts`): the
+    /// times of the first frames of new shots, in ms.
+    pub cuts_ms: Vec<i64>,
 }
 
 fn init() -> Result<(), DecodeError> {
@@ -405,6 +408,7 @@ pub fn sample_frames(
     let frame_dur = info.source_fps.map(|f| 1.0 / f).unwrap_or(1.0 / 30.0);
     let mut synthetic_t = 0.0f64;
     let mut bad_packets = 0u32;
+    let mut cuts = super::cuts::CutWatch::default();
 
     let mut handle = |frame: &VideoFrame,
                       conv: &mut Converter,
@@ -420,6 +424,7 @@ pub fn sample_frames(
         };
         *synthetic_t = t + frame_dur;
         *last_t = last_t.max(t);
+        cuts.observe((t * 1000.0).round() as i64, frame);
         // Keep the first frame at or after each grid point (a millisecond of slack for
         // timestamps rounded by the container).
         if t + 0.001 >= *next_target {
@@ -477,6 +482,8 @@ pub fn sample_frames(
             return Err(DecodeError::EndsEarly { header_s: d, frames_end_s: decoded_end });
         }
     }
+    let cuts_ms = cuts.finish();
+    tracing::debug!(cuts = cuts_ms.len(), frames_decoded, "hard cuts found at frame precision");
     Ok(SampleStats {
         duration_s: info.duration_s.unwrap_or(decoded_end),
         info,
@@ -484,6 +491,7 @@ pub fn sample_frames(
         frames_decoded,
         frames_kept,
         decode_secs: started.elapsed().as_secs_f64(),
+        cuts_ms,
     })
 }
 

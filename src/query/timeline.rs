@@ -33,8 +33,12 @@ mod tests {
 
     #[test]
     fn timeline_is_dot_product_per_row() {
-        let frames =
-            FrameMatrix { dim: 2, timestamps_ms: vec![0, 1000, 2000], data: vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8] };
+        let frames = FrameMatrix {
+            dim: 2,
+            timestamps_ms: vec![0, 1000, 2000],
+            data: vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8],
+            cuts_ms: Vec::new(),
+        };
         let t = cosine_timeline(&frames, &[0.6, 0.8]);
         assert_eq!(t.len(), 3);
         assert!((t[0] - 0.6).abs() < 1e-6 && (t[1] - 0.8).abs() < 1e-6 && (t[2] - 1.0).abs() < 1e-6);

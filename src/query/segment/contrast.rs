@@ -76,7 +76,7 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
         prefix.push(prefix.last().copied().unwrap_or(0.0) + s);
     }
     // Time of the boundary between samples i and i + 1.
-    let between = |i: usize| (tl.times[i] + tl.times[i + 1]) / 2.0;
+    let between = |i: usize| tl.boundary(i);
     let start_of = |a: usize| if a == 0 { 0.0 } else { between(a - 1) };
     let end_of = |b: usize| if b + 1 >= n { duration } else { between(b) };
 
@@ -131,7 +131,13 @@ mod tests {
         let n = scores.len();
         let change =
             (0..n - 1).map(|i| if cuts_at.contains(&i) { 0.8 } else { 0.01 + 0.001 * (i % 3) as f64 }).collect();
-        Timeline { times: (0..n).map(|i| i as f64 + 0.5).collect(), scores, duration: n as f64, change: Some(change) }
+        Timeline {
+            times: (0..n).map(|i| i as f64 + 0.5).collect(),
+            scores,
+            duration: n as f64,
+            change: Some(change),
+            hard_cuts: Vec::new(),
+        }
     }
 
     #[test]

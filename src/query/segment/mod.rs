@@ -26,6 +26,26 @@ pub struct Timeline {
     /// `1 - cos` between consecutive frame embeddings (`len - 1` values), when known: where the
     /// picture changes (shot cuts).
     pub change: Option<Vec<f64>>,
+    /// Hard cuts found at frame precision while decoding, in seconds, increasing (empty when
+    /// none are known): where [`Timeline::boundary`] puts a shot boundary.
+    pub hard_cuts: Vec<f64>,
+}
+
+impl Timeline {
+    /// Where the picture changes between samples `i` and `i + 1`: on a hard cut found while
+    /// decoding when one lies in `(times[i], times[i + 1]]` (the one nearest the middle, if
+    /// several), else midway between the two samples (at 1 fps, half a second from either).
+    pub fn boundary(&self, i: usize) -> f64 {
+        let (a, b) = (self.times[i], self.times[i + 1]);
+        let middle = (a + b) / 2.0;
+        let from = self.hard_cuts.partition_point(|&c| c <= a);
+        self.hard_cuts[from..]
+            .iter()
+            .take_while(|&&c| c <= b)
+            .copied()
+            .min_by(|x, y| (x - middle).abs().total_cmp(&(y - middle).abs()))
+            .unwrap_or(middle)
+    }
 }
 
 /// The available segmenters (`--segmenter`).
@@ -78,5 +98,26 @@ impl FromStr for SegmenterKind {
             "snap" => Ok(Self::Snap),
             other => Err(UnknownSegmenter(other.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_boundary_lies_on_a_hard_cut_between_its_samples_or_midway() {
+        let tl = Timeline {
+            times: vec![0.0, 1.0, 2.0, 3.0, 4.0],
+            scores: vec![0.0; 5],
+            duration: 5.0,
+            change: None,
+            // One cut inside (1, 2], one exactly on sample 3, two inside (3, 4].
+            hard_cuts: vec![1.24, 3.0, 3.1, 3.6],
+        };
+        assert_eq!(tl.boundary(0), 0.5, "no cut between 0 and 1: midway");
+        assert_eq!(tl.boundary(1), 1.24);
+        assert_eq!(tl.boundary(2), 3.0, "a cut on the later sample belongs to its interval");
+        assert_eq!(tl.boundary(3), 3.6, "the cut nearest the middle");
     }
 }

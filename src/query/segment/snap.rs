@@ -45,12 +45,13 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
         return proposals;
     }
     let duration = if tl.duration > 0.0 { tl.duration } else { tl.times[n - 1] };
-    // A cut lies midway between its two samples.
+    // A shot ends on the hard cut between its last sample and the next shot's first, or
+    // midway between them.
     let mut shots = Vec::with_capacity(cuts.len() + 1);
     let mut first = 0usize;
     let mut start = 0.0;
     for &c in cuts.iter().chain(std::iter::once(&(n - 1))) {
-        let end = if c + 1 < n { (tl.times[c] + tl.times[c + 1]) / 2.0 } else { duration };
+        let end = if c + 1 < n { tl.boundary(c) } else { duration };
         let scores = &tl.scores[first..=c];
         shots.push(Shot { start, end, mean_score: scores.iter().sum::<f64>() / scores.len() as f64 });
         first = c + 1;
@@ -111,9 +112,28 @@ mod tests {
             scores,
             duration: 100.0,
             change: Some(change),
+            hard_cuts: Vec::new(),
         };
         let out = propose(&tl, 1);
         assert_eq!((out[0].start, out[0].end), (20.0, 60.0), "{out:?}");
+    }
+
+    #[test]
+    fn shots_end_on_hard_cuts_found_while_decoding() {
+        // The first test's video with its cuts known to the frame: 19.84 s (between the
+        // samples at 19.5 and 20.5) and 60.04 s (between 59.5 and 60.5).
+        let scores: Vec<f64> = (0..100).map(|i| if (20..60).contains(&i) { 0.7 } else { 0.05 }).collect();
+        let change = (0..99).map(|i| if i == 19 || i == 59 { 0.9 } else { 0.01 }).collect();
+        let tl = Timeline {
+            times: (0..100).map(|i| i as f64 + 0.5).collect(),
+            scores,
+            duration: 100.0,
+            change: Some(change),
+            // 3.2 s is a cut the embeddings did not see: no shot boundary there.
+            hard_cuts: vec![3.2, 19.84, 60.04],
+        };
+        let out = propose(&tl, 1);
+        assert_eq!((out[0].start, out[0].end), (19.84, 60.04), "{out:?}");
     }
 
     #[test]
@@ -133,6 +153,7 @@ mod tests {
             scores,
             duration: 200.0,
             change: Some(change),
+            hard_cuts: Vec::new(),
         };
         let proposed = super::super::baseline::propose(&Timeline { change: None, ..tl.clone() }, 1);
         assert!(proposed[0].start < 150.0 && proposed[0].end > 170.0, "the premise: {proposed:?}");
@@ -149,6 +170,7 @@ mod tests {
             scores: vec![0.5; 12],
             duration: 12.0,
             change: Some(vec![0.0; 11]),
+            hard_cuts: Vec::new(),
         };
         let baseline = super::super::baseline::propose(&tl, 3);
         assert!(baseline[0].end - baseline[0].start < 12.0, "the premise: {baseline:?}");
@@ -156,7 +178,8 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!((out[0].start, out[0].end, out[0].confidence), (0.0, 12.0, baseline[0].confidence));
         // One frame is flat too; a curve with any shape is left to the heuristics.
-        let one = Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]) };
+        let one =
+            Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]), hard_cuts: vec![] };
         assert_eq!(propose(&one, 1).iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(0.0, 0.5)]);
         let shaped = Timeline { scores: (0..12).map(|i| if i < 4 { 1.0 } else { 0.0 }).collect(), ..tl };
         assert!(propose(&shaped, 1)[0].end <= 6.0, "{:?}", propose(&shaped, 1));

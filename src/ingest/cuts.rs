@@ -1,0 +1,276 @@
+//! Hard cuts at frame precision, found while the sampler decodes.
+//!
+//! The frame embeddings say *between which two samples* the picture changes (at 1 fps, within
+//! a second), and a moment snapped to that change used to start midway between the two
+//! samples: up to half a second inside the previous shot, where a player opened at the
+//! moment's start shows the wrong scene first. The sampler decodes every frame anyway (a
+//! sequential pass), so it also measures how much each decoded frame differs from the one
+//! before; a difference that towers over its neighbours' is a hard cut, known to the frame.
+//! The query side (`Timeline::boundary` in `query::segment`) puts a shot boundary on
+//! such a cut when one lies between the two samples, and midway otherwise (a dissolve or a
+//! fade has no single frame to put it on).
+//!
+//! A frame's signature is the mean of each plane (luma and both chroma planes, so a change
+//! of colour at equal brightness counts) over a 16 x 9 grid of cells, each cell read at 4 x 4
+//! points: a few thousand reads of the decoded planes, no scaling, negligible beside decoding.
+//! Formats other than the common 8-, 10- and 12-bit YUV and grey layouts give no signature,
+//! and such a video simply has no frame-precise cuts.
+
+use ffmpeg::format::Pixel;
+use ffmpeg::util::frame::video::Video as VideoFrame;
+use ffmpeg_next as ffmpeg;
+
+const GRID_W: usize = 16;
+const GRID_H: usize = 9;
+/// Points read per cell along each axis.
+const TAPS: usize = 4;
+/// Frames on each side whose differences a cut's must tower over.
+const NEIGHBOURS: usize = 6;
+/// A cut's difference is at least this many times the median of its neighbours'.
+const RATIO: f32 = 3.0;
+/// ... and at least this large (mean absolute difference of cell means, 0-255 scale): two
+/// shots of one static scene differ by a few levels of noise, cuts between different scenes
+/// by tens.
+const MIN_DIFF: f32 = 10.0;
+/// A frame that the next one undoes (the frame after it is this close to the frame before
+/// it, relative to the jump) is a flash, not a cut.
+const FLASH_RETURN: f32 = 0.3;
+
+/// How one decoded frame differs from its predecessors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameChange {
+    pub t_ms: i64,
+    /// Mean absolute difference from the previous decoded frame's signature.
+    pub diff: f32,
+    /// The same from the frame two back (`None` when there is none to compare).
+    pub back: Option<f32>,
+}
+
+/// Watches every decoded frame and finds the hard cuts among them.
+#[derive(Default)]
+pub(super) struct CutWatch {
+    /// Signatures of the last two frames (older first).
+    recent: [Option<Vec<f32>>; 2],
+    changes: Vec<FrameChange>,
+}
+
+impl CutWatch {
+    /// Records a decoded frame shown at `t_ms`. A frame without a signature (an unusual pixel
+    /// format) breaks the chain: nothing is compared across it.
+    pub fn observe(&mut self, t_ms: i64, frame: &VideoFrame) {
+        let Some(sig) = signature(frame) else {
+            self.recent = [None, None];
+            return;
+        };
+        let [two_back, prev] = std::mem::take(&mut self.recent);
+        if let Some(prev) = &prev
+            && let Some(diff) = difference(prev, &sig)
+        {
+            let back = two_back.as_deref().and_then(|b| difference(b, &sig));
+            self.changes.push(FrameChange { t_ms, diff, back });
+        }
+        self.recent = [prev, Some(sig)];
+    }
+
+    /// The times of the first frames of new shots.
+    pub fn finish(self) -> Vec<i64> {
+        hard_cuts(&self.changes)
+    }
+}
+
+/// The frames where a hard cut lands (`changes` in decoding order, one per frame after the
+/// first): a difference that is large in itself, towers over the median of its neighbours'
+/// (so steady motion, which makes every difference large, is no cut), and is not one half of
+/// a flash (a frame the next one undoes).
+pub fn hard_cuts(changes: &[FrameChange]) -> Vec<i64> {
+    let n = changes.len();
+    let mut out = Vec::new();
+    for k in 0..n {
+        let c = changes[k];
+        if c.diff < MIN_DIFF {
+            continue;
+        }
+        let mut around: Vec<f32> = (k.saturating_sub(NEIGHBOURS)..(k + NEIGHBOURS + 1).min(n))
+            .filter(|&j| j != k)
+            .map(|j| changes[j].diff)
+            .collect();
+        if !around.is_empty() {
+            around.sort_by(f32::total_cmp);
+            let median = around[around.len() / 2];
+            if c.diff < RATIO * median {
+                continue;
+            }
+        }
+        // This frame goes back to the one before the previous: the previous was a flash.
+        let ends_flash = c.back.is_some_and(|b| b < FLASH_RETURN * c.diff);
+        // The next frame goes back to the one before this: this one is a flash.
+        let starts_flash = changes.get(k + 1).and_then(|next| next.back).is_some_and(|b| b < FLASH_RETURN * c.diff);
+        if !ends_flash && !starts_flash {
+            out.push(c.t_ms);
+        }
+    }
+    out
+}
+
+fn difference(a: &[f32], b: &[f32]) -> Option<f32> {
+    (a.len() == b.len() && !a.is_empty())
+        .then(|| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32)
+}
+
+/// How a pixel format lays its planes out, for the formats a signature is read from.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// Separate planes (`planes` of them: 1 for grey, 3 for YUV) of `bits`-bit samples; more
+    /// than 8 bits are stored little-endian in two bytes.
+    Planar { planes: usize, bits: u32 },
+    /// Luma, then one plane of interleaved chroma pairs (NV12, NV21).
+    SemiPlanar,
+}
+
+fn layout(format: Pixel) -> Option<Layout> {
+    use Pixel as P;
+    Some(match format {
+        P::YUV420P
+        | P::YUVJ420P
+        | P::YUV422P
+        | P::YUVJ422P
+        | P::YUV444P
+        | P::YUVJ444P
+        | P::YUV440P
+        | P::YUVJ440P
+        | P::YUV411P
+        | P::YUV410P => Layout::Planar { planes: 3, bits: 8 },
+        P::GRAY8 => Layout::Planar { planes: 1, bits: 8 },
+        P::YUV420P10LE | P::YUV422P10LE | P::YUV444P10LE => Layout::Planar { planes: 3, bits: 10 },
+        P::YUV420P12LE | P::YUV422P12LE | P::YUV444P12LE => Layout::Planar { planes: 3, bits: 12 },
+        P::NV12 | P::NV21 => Layout::SemiPlanar,
+        _ => return None,
+    })
+}
+
+/// The frame's cell means, plane after plane, on a 0-255 scale.
+fn signature(frame: &VideoFrame) -> Option<Vec<f32>> {
+    let layout = layout(frame.format())?;
+    let mut sig = Vec::with_capacity(3 * GRID_W * GRID_H);
+    match layout {
+        Layout::Planar { planes, bits } => {
+            for p in 0..planes {
+                cell_means(frame, p, 1, 0, bits, &mut sig)?;
+            }
+        }
+        Layout::SemiPlanar => {
+            cell_means(frame, 0, 1, 0, 8, &mut sig)?;
+            cell_means(frame, 1, 2, 0, 8, &mut sig)?;
+            cell_means(frame, 1, 2, 1, 8, &mut sig)?;
+        }
+    }
+    Some(sig)
+}
+
+/// Appends the grid's cell means of plane `p`, whose samples are `step` apart in a row
+/// starting at `offset` (interleaved chroma), to `out`.
+fn cell_means(frame: &VideoFrame, p: usize, step: usize, offset: usize, bits: u32, out: &mut Vec<f32>) -> Option<()> {
+    let (w, h) = (frame.plane_width(p) as usize, frame.plane_height(p) as usize);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let stride = frame.stride(p);
+    let data = frame.data(p);
+    let bytes = if bits > 8 { 2 } else { 1 };
+    let scale = 255.0 / ((1u32 << bits) - 1) as f32;
+    let read = |x: usize, y: usize| -> Option<f32> {
+        let at = y * stride + (x * step + offset) * bytes;
+        let v = if bytes == 1 {
+            u32::from(*data.get(at)?)
+        } else {
+            u32::from(u16::from_le_bytes([*data.get(at)?, *data.get(at + 1)?]))
+        };
+        Some(v as f32 * scale)
+    };
+    // Points at the centres of a (GRID * TAPS)-square lattice over the plane.
+    let (cols, rows) = (GRID_W * TAPS, GRID_H * TAPS);
+    for gy in 0..GRID_H {
+        for gx in 0..GRID_W {
+            let mut sum = 0.0;
+            for ty in 0..TAPS {
+                let y = ((gy * TAPS + ty) * 2 + 1) * h / (2 * rows);
+                for tx in 0..TAPS {
+                    let x = ((gx * TAPS + tx) * 2 + 1) * w / (2 * cols);
+                    sum += read(x, y)?;
+                }
+            }
+            out.push(sum / (TAPS * TAPS) as f32);
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The changes of frames at 25 fps whose signatures are one number each, with a little
+    /// alternating noise on top (`level(i)`: frame i's picture).
+    fn changes(n: usize, level: impl Fn(usize) -> f32) -> Vec<FrameChange> {
+        let l: Vec<f32> = (0..n).map(|i| level(i) + if i % 2 == 0 { 0.4 } else { -0.4 }).collect();
+        (1..n)
+            .map(|k| FrameChange {
+                t_ms: k as i64 * 40,
+                diff: (l[k] - l[k - 1]).abs(),
+                back: (k >= 2).then(|| (l[k] - l[k - 2]).abs()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_jump_over_quiet_frames_is_a_cut() {
+        let c = changes(100, |i| match i {
+            0..37 => 20.0,
+            37..80 => 65.0,
+            _ => 35.0,
+        });
+        assert_eq!(hard_cuts(&c), vec![37 * 40, 80 * 40]);
+    }
+
+    #[test]
+    fn steady_motion_and_small_changes_are_not_cuts() {
+        // A pan: every frame differs by ~12; one step a little larger.
+        let c = changes(100, |i| 12.0 * i as f32 + if i >= 50 { 8.0 } else { 0.0 });
+        assert!(hard_cuts(&c).is_empty(), "{:?}", hard_cuts(&c));
+        // A quiet shot whose largest change is below the floor.
+        let c = changes(100, |i| if i >= 50 { 28.0 } else { 20.0 });
+        assert!(hard_cuts(&c).is_empty(), "{:?}", hard_cuts(&c));
+    }
+
+    #[test]
+    fn a_cut_during_motion_still_counts() {
+        // Frames drift by 5 a frame; at frame 50 the picture jumps by 40 more.
+        let c = changes(100, |i| 5.0 * (i % 2) as f32 + if i >= 50 { 45.0 } else { 0.0 });
+        assert_eq!(hard_cuts(&c), vec![2000]);
+    }
+
+    #[test]
+    fn a_one_frame_flash_is_not_a_cut() {
+        // Frame 40 flashes white; frame 41 is the scene again.
+        let c = changes(100, |i| if i == 40 { 250.0 } else { 30.0 });
+        assert!(hard_cuts(&c).is_empty(), "{:?}", hard_cuts(&c));
+    }
+
+    #[test]
+    fn two_cuts_close_together_are_both_found() {
+        // A three-frame shot between two others.
+        let c = changes(100, |i| match i {
+            0..40 => 20.0,
+            40..43 => 80.0,
+            _ => 140.0,
+        });
+        assert_eq!(hard_cuts(&c), vec![1600, 1720]);
+    }
+
+    #[test]
+    fn differences_need_equal_signatures() {
+        assert_eq!(difference(&[0.0, 10.0], &[4.0, 6.0]), Some(4.0));
+        assert_eq!(difference(&[0.0], &[1.0, 2.0]), None);
+        assert_eq!(difference(&[], &[]), None);
+    }
+}
