@@ -200,7 +200,7 @@ fn doctor_checks_what_this_machine_can_do() {
     let status = |checks: &std::collections::HashMap<String, serde_json::Value>, name: &str| {
         checks[name]["status"].as_str().unwrap().to_string()
     };
-    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk", "time zones"] {
+    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk", "time zones", "shot cuts"] {
         assert_eq!(status(&checks, name), "ok", "{name}: {:?}", checks[name]);
     }
     let zones = checks["time zones"]["detail"].as_str().unwrap();
@@ -1586,45 +1586,121 @@ fn a_still_video_is_answered_whole() {
     assert!(said.contains(" — 1 frame of ") && said.contains("extended by 1 video (1 vector)"), "{said}");
 }
 
+/// Red, green, blue at 25 fps cut at 2.36 s and 5.72 s (frames 59 and 143), between the 1-fps
+/// samples, encoded with `codec` (encoder, pixel format); `seed` varies the noise on top.
+fn red_green_blue(path: &std::path::Path, codec: [&str; 2], seed: u32) {
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "color=c=red:s=96x64:r=25:d=2.36"])
+        .args(["-f", "lavfi", "-i", "color=c=green:s=96x64:r=25:d=3.36"])
+        .args(["-f", "lavfi", "-i", "color=c=blue:s=96x64:r=25:d=3.28"])
+        .args(["-filter_complex", &format!("[0][1][2]concat=n=3,noise=alls=6:allf=t:all_seed={seed}")])
+        .args(["-c:v", codec[0], "-pix_fmt", codec[1]])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The bundled trained model (it knows the colours), on `store`.
+fn with_bundled(store: &std::path::Path) -> Command {
+    let mut c = bin();
+    c.arg("--store")
+        .arg(store)
+        .arg("--model-dir")
+        .arg(common::root().join("data/fixtures/models/chronoseek-tiny-clip"));
+    c
+}
+
+/// The first result's interval for "a green screen" in `video`.
+fn green_moment(store: &std::path::Path, video: &std::path::Path, segmenter: &str) -> (f64, f64) {
+    let out = with_bundled(store)
+        .args(["--json", "search", "--segmenter", segmenter])
+        .arg(video)
+        .arg("a green screen")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &answer["results"][0];
+    (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
+}
+
 #[test]
 fn moments_start_on_the_cut_to_the_frame() {
-    // Red, green, blue with cuts at 2.36 s and 5.72 s (frames 59 and 143 at 25 fps), between
-    // the 1-fps samples: the green moment is 2.36-5.72, not 2.5-5.5 (midway between samples,
-    // which starts the player in the red shot). In 8-bit H.264 and in 10-bit FFV1 (the
-    // decoded planes are read differently). The bundled trained model knows the colours.
+    // The green moment is 2.36-5.72, not 2.5-5.5 (midway between samples, which starts the
+    // player in the red shot). In 8-bit H.264 and in 10-bit FFV1 (the decoded planes are read
+    // differently).
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let bundled = common::root().join("data/fixtures/models/chronoseek-tiny-clip");
     for (name, codec) in [("cuts.mp4", ["libx264", "yuv420p"]), ("cuts10.mkv", ["ffv1", "yuv420p10le"])] {
         let video = dir.path().join(name);
-        let status = Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-y"])
-            .args(["-f", "lavfi", "-i", "color=c=red:s=96x64:r=25:d=2.36"])
-            .args(["-f", "lavfi", "-i", "color=c=green:s=96x64:r=25:d=3.36"])
-            .args(["-f", "lavfi", "-i", "color=c=blue:s=96x64:r=25:d=3.28"])
-            .args(["-filter_complex", "[0][1][2]concat=n=3,noise=alls=6:allf=t"])
-            .args(["-c:v", codec[0], "-pix_fmt", codec[1]])
-            .arg(&video)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let search = |segmenter: &str| {
-            let out = bin()
-                .arg("--store")
-                .arg(&store)
-                .arg("--model-dir")
-                .arg(&bundled)
-                .args(["--json", "search", "--segmenter", segmenter])
-                .arg(&video)
-                .arg("a green screen")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let r = &answer["results"][0];
-            (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
-        };
-        assert_eq!(search("snap"), (2.36, 5.72), "{name}");
-        assert_eq!(search("contrast"), (2.36, 5.72), "{name}");
+        red_green_blue(&video, codec, 1);
+        assert_eq!(green_moment(&store, &video, "snap"), (2.36, 5.72), "{name}");
+        assert_eq!(green_moment(&store, &video, "contrast"), (2.36, 5.72), "{name}");
     }
+}
+
+#[test]
+fn store_cuts_gives_videos_stored_before_cuts_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (kept, gone) = (dir.path().join("kept.mp4"), dir.path().join("gone.mp4"));
+    red_green_blue(&kept, ["libx264", "yuv420p"], 1);
+    red_green_blue(&gone, ["libx264", "yuv420p"], 2);
+    for v in [&kept, &gone] {
+        let out = with_bundled(&store).arg("ingest").arg(v).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Make both records what a store from before schema 4 holds: frames without cuts.
+    let uri = store.to_str().unwrap().to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let s = chronoseek::index::Store::open(&uri).await.unwrap();
+        for r in s.list_videos().await.unwrap() {
+            let mut frames = s.load_frames(&r).await.unwrap();
+            assert_eq!(frames.cuts_ms, Some(vec![2360, 5720]), "ingest stores the cuts");
+            frames.cuts_ms = None;
+            let old = chronoseek::index::VideoRecord {
+                ingest_id: format!("{}-old", r.ingest_id),
+                created_at_ms: r.created_at_ms + 1,
+                ..r.clone()
+            };
+            s.put_video(&old, &frames).await.unwrap();
+        }
+        assert_eq!(s.videos_without_cuts().await.unwrap().len(), 2);
+    });
+    assert_eq!(green_moment(&store, &kept, "snap"), (2.5, 5.5), "no cuts: midway between samples");
+    std::fs::remove_file(&gone).unwrap();
+    // `doctor` says so, and what to run.
+    let out = with_bundled(&store).args(["--json", "doctor"]).output().unwrap();
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "shot cuts").unwrap().clone();
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(check["detail"].as_str().unwrap().starts_with("2 stored before cuts"), "{check}");
+    assert!(check["hint"].as_str().unwrap().starts_with("chronoseek store cuts"), "{check}");
+
+    let run = |dry: bool| {
+        let mut c = with_bundled(&store);
+        c.args(["--json", "store", "cuts"]);
+        if dry {
+            c.arg("--dry-run");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        lines.into_iter().find_map(|l| l.get("summary").cloned()).unwrap()
+    };
+    let summary = run(true);
+    assert_eq!(
+        (&summary["without_cuts"], &summary["found"], &summary["cuts"], &summary["no_local_file"]),
+        (&2.into(), &1.into(), &2.into(), &1.into()),
+        "{summary}"
+    );
+    assert_eq!(green_moment(&store, &kept, "snap"), (2.5, 5.5), "a dry run writes nothing");
+    let summary = run(false);
+    assert_eq!((&summary["found"], &summary["cuts"], &summary["dry_run"]), (&1.into(), &2.into(), &false.into()));
+    assert_eq!(green_moment(&store, &kept, "snap"), (2.36, 5.72));
+    // Only the video whose file is gone is left without cuts.
+    assert_eq!((&run(false)["without_cuts"], &run(false)["found"]), (&1.into(), &0.into()));
 }

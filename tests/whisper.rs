@@ -756,7 +756,7 @@ mod listening {
         assert_eq!(listed.len(), 1);
         assert_eq!((&listed[0].transcript_id, listed[0].recorded_at_ms), (&None, None));
         let frames = store.load_frames(&listed[0]).await.unwrap();
-        assert!(!frames.is_empty() && frames.cuts_ms.is_empty(), "{:?}", frames.cuts_ms);
+        assert!(!frames.is_empty() && frames.cuts_ms.is_none(), "{:?}", frames.cuts_ms);
         assert_eq!(store.transcript(&listed[0]).await.unwrap(), None);
         drop(store);
         let engine = engine(dir.path(), None).await;

@@ -74,6 +74,7 @@ pub async fn run(g: &GlobalOpts, args: DoctorArgs, out: &Output) -> Result<(), C
     });
     if let Ok(s) = &store {
         checks.push(library_index(s, &args.index.root(g)).await);
+        checks.push(cuts(s).await);
         if !s.uri().contains("://") {
             checks.push(disk(Path::new(s.uri())));
         }
@@ -225,6 +226,21 @@ async fn library_index(store: &Store, root: &Path) -> Check {
             }
         }
         Err(e) => check("library index", Status::Warn, e.to_string(), Some("chronoseek library index --rebuild")),
+    }
+}
+
+/// Videos stored before frame-precise cuts were looked for (their moments start and end
+/// midway between samples).
+async fn cuts(store: &Store) -> Check {
+    match store.videos_without_cuts().await {
+        Ok(v) if v.is_empty() => check("shot cuts", Status::Ok, "every stored video has its frame-precise cuts", None),
+        Ok(v) => check(
+            "shot cuts",
+            Status::Warn,
+            format!("{} stored before cuts were looked for: their moments start midway between samples", v.len()),
+            Some("chronoseek store cuts (decodes their files once; no model)"),
+        ),
+        Err(e) => check("shot cuts", Status::Warn, e.to_string(), None),
     }
 }
 

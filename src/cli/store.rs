@@ -33,6 +33,21 @@ pub enum StoreCommand {
     /// stored before dates were read; their frames and transcripts are kept as they are).
     /// Videos without a local file that still holds their bytes are skipped.
     Dates(DatesArgs),
+    /// Find the hard cuts, to the frame, of stored videos that have none (stored before cuts
+    /// were looked for: their moments start and end midway between samples) by decoding their
+    /// files once — no model runs; frames, transcripts and dates are kept. Videos without a
+    /// local file that still holds their bytes are skipped. The library index is brought up
+    /// to date.
+    Cuts(CutsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CutsArgs {
+    /// Decode and report what would be stored; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub index: super::library::IndexFlags,
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +168,7 @@ pub async fn run(g: &GlobalOpts, cmd: StoreCommand, out: &Output) -> Result<(), 
         StoreCommand::Bench(a) => bench(&store, g, a, out).await?,
         StoreCommand::Remove(a) => remove(&store, g, a, out).await?,
         StoreCommand::Dates(a) => dates(&store, a, out).await?,
+        StoreCommand::Cuts(a) => cuts(&store, g, a, out).await?,
         StoreCommand::Optimize => {
             store.optimize().await?;
             out.say("optimized");
@@ -215,6 +231,52 @@ async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliEr
     ));
     out.json_line(&json!({"undated": fingerprints.len(), "dated": dated, "no_date_in_file": no_date,
         "no_local_file": no_file, "unreadable": unreadable, "dry_run": args.dry_run}));
+    Ok(())
+}
+
+/// `chronoseek store cuts`: frame-precise cuts for stored videos that have none.
+async fn cuts(store: &Store, g: &GlobalOpts, args: CutsArgs, out: &Output) -> Result<(), CliError> {
+    use chronoseek::library::backfill::{Outcome, backfill_cuts};
+    let bar = out.items_bar(0, "videos");
+    let report = backfill_cuts(store, &args.index.root(g), args.dry_run, &super::output::progress(&bar)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    let (mut found, mut cuts, mut no_file, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
+    for v in &report.videos {
+        let fp = v.fingerprint.to_hex();
+        match &v.outcome {
+            Outcome::Found { path, cuts: n } => {
+                found += 1;
+                cuts += n;
+                out.say(format!("{fp}  {}  {}", super::output::count(*n, "cut"), path.display()));
+                out.json_line(&json!({"fingerprint": fp, "status": "found", "cuts": n, "path": path,
+                    "models": v.models}));
+            }
+            Outcome::NoLocalFile => {
+                no_file += 1;
+                out.json_line(&json!({"fingerprint": fp, "status": "no_local_file", "models": v.models}));
+            }
+            Outcome::Unreadable { path } => {
+                unreadable += 1;
+                out.json_line(&json!({"fingerprint": fp, "status": "unreadable", "path": path, "models": v.models}));
+            }
+        }
+    }
+    let verb = if report.dry_run { "would give" } else { "gave" };
+    if report.videos.is_empty() {
+        out.say("every stored video has its frame-precise cuts");
+    } else {
+        out.say(format!(
+        "{} videos without cuts: {verb} {found} their cuts ({cuts} in all); {no_file} have no local file, {unreadable} \
+         could not be read",
+            report.videos.len()
+        ));
+    }
+    out.json_line(&json!({"summary": {"without_cuts": report.videos.len(), "found": found, "cuts": cuts,
+        "no_local_file": no_file, "unreadable": unreadable, "dry_run": report.dry_run}}));
+    for r in report.indexes.values() {
+        super::library::report_refresh(r, out);
+    }
     Ok(())
 }
 

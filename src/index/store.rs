@@ -272,6 +272,45 @@ impl Store {
         Ok(out)
     }
 
+    /// Every complete video whose frames were stored before cuts were looked for (schema 4),
+    /// newest first: what `chronoseek store cuts` works through. Reads the frames rows' ids
+    /// only, never their embeddings.
+    pub async fn videos_without_cuts(&self) -> Result<Vec<VideoRecord>, StoreError> {
+        let batches = rows(&self.frames, Some("cuts_ms IS NULL".into()), Some(&["ingest_id"]), None).await?;
+        let mut uncut = std::collections::HashSet::new();
+        for b in &batches {
+            uncut.extend(col::<StringArray>(b, "ingest_id")?.iter().flatten().map(str::to_string));
+        }
+        let mut videos = self.list_videos().await?;
+        videos.retain(|v| uncut.contains(&v.ingest_id));
+        Ok(videos)
+    }
+
+    /// Gives a complete video the cuts found in its file, embeddings and transcript untouched:
+    /// its frames row written again with them under `ingest_id` (new, unique), then a new
+    /// marker naming it (the newest marker wins), then the superseded rows removed — the write
+    /// an ingest makes, so a crash at any step leaves the old record or the new one, each
+    /// whole. Returns the new record.
+    pub async fn put_cuts(
+        &self,
+        record: &VideoRecord,
+        cuts_ms: Vec<i64>,
+        ingest_id: String,
+    ) -> Result<VideoRecord, StoreError> {
+        if ingest_id == record.ingest_id {
+            return Err(StoreError::Corrupt(format!("video {}: cuts need a new ingest id", record.fingerprint)));
+        }
+        if !cuts_ms.is_sorted() {
+            return Err(StoreError::Corrupt(format!("video {}: cut times out of order", record.fingerprint)));
+        }
+        let mut frames = self.load_frames(record).await?;
+        frames.cuts_ms = Some(cuts_ms);
+        let updated =
+            VideoRecord { ingest_id, created_at_ms: now_ms().max(record.created_at_ms + 1), ..record.clone() };
+        self.put_video(&updated, &frames).await?;
+        Ok(updated)
+    }
+
     /// The embedding matrix of a complete video.
     pub async fn load_frames(&self, video: &VideoRecord) -> Result<FrameMatrix, StoreError> {
         let filter = format!(
@@ -299,8 +338,7 @@ impl Store {
             .column_by_name("cuts_ms")
             .ok_or_else(|| StoreError::Corrupt("frames.cuts_ms missing".into()))?
             .as_list::<i32>();
-        let cuts_ms =
-            if cuts.is_null(0) { Vec::new() } else { cuts.value(0).as_primitive::<Int64Type>().values().to_vec() };
+        let cuts_ms = (!cuts.is_null(0)).then(|| cuts.value(0).as_primitive::<Int64Type>().values().to_vec());
         if dim == 0 || data.len() != timestamps_ms.len() * dim {
             return Err(StoreError::Corrupt(format!(
                 "video {}: {} floats for {} frames of width {dim}",
@@ -309,7 +347,7 @@ impl Store {
                 timestamps_ms.len()
             )));
         }
-        if !cuts_ms.is_sorted() {
+        if cuts_ms.as_ref().is_some_and(|c| !c.is_sorted()) {
             return Err(StoreError::Corrupt(format!("video {}: cut times out of order", video.fingerprint)));
         }
         Ok(FrameMatrix { dim, timestamps_ms, data, cuts_ms })
@@ -393,7 +431,7 @@ impl Store {
                 (
                     "cuts_ms",
                     Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-                        videos.iter().map(|(_, f)| Some(f.cuts_ms.iter().copied().map(Some))),
+                        videos.iter().map(|(_, f)| f.cuts_ms.as_ref().map(|c| c.iter().copied().map(Some))),
                     )),
                 ),
             ],

@@ -669,7 +669,7 @@ fn run_decode_embed(
     })?;
     Counters::inc(&counters.videos_decoded);
     Counters::add(&counters.frames_decoded, sample.frames_decoded);
-    frames.cuts_ms = sample.cuts_ms.clone();
+    frames.cuts_ms = Some(sample.cuts_ms.clone());
     progress.set_length(embedded + reused);
     progress.set_position(embedded + reused);
     if reused > 0 {

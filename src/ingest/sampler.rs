@@ -365,6 +365,13 @@ impl Converter {
     }
 }
 
+/// The hard cuts of a local file (`ingest::cuts`) from one decode pass, no model: what
+/// `chronoseek store cuts` gives videos stored before cuts were looked for. Frames are kept at
+/// 1 fps, tiny, and dropped; converting them is a sliver of the decoding.
+pub fn find_cuts(path: &Path) -> Result<Vec<i64>, DecodeError> {
+    Ok(sample_frames(path, &SamplerOptions { size: 8, ..SamplerOptions::default() }, |_| true)?.cuts_ms)
+}
+
 /// Decodes `path` once and hands every kept frame to `on_frame`; returning `false` from it
 /// stops decoding with [`DecodeError::Cancelled`].
 pub fn sample_frames(

@@ -14,6 +14,7 @@
 //! changed) and scans exactly the videos the graph does not hold yet, so a new video is
 //! searchable the moment its completion marker lands, before any rebuild.
 
+pub mod backfill;
 pub mod bench;
 pub mod clip;
 pub mod clips;

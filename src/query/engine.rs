@@ -425,7 +425,7 @@ impl Engine {
             }
             _ => visual,
         };
-        let hard_cuts = cached.frames.cuts_ms.iter().map(|&c| c as f64 / 1000.0).collect();
+        let hard_cuts = cached.frames.cuts_ms.iter().flatten().map(|&c| c as f64 / 1000.0).collect();
         let normalized =
             Timeline { times: cached.times_s.clone(), scores, duration: video.duration_s, change, hard_cuts };
         Ok(ScoredTimeline { cosine, normalized })
