@@ -267,6 +267,58 @@ mod tests {
         assert_eq!(hard_cuts(&c), vec![1600, 1720]);
     }
 
+    /// A 64 x 36 picture in `format` whose left half is (Y, U, V) = (200, 90, 160) and right
+    /// half (40, 140, 100), at the format's bit depth.
+    fn picture(format: Pixel) -> VideoFrame {
+        let mut f = VideoFrame::new(format, 64, 36);
+        let (left, right) = ([200u16, 90, 160], [40u16, 140, 100]);
+        let fill = |f: &mut VideoFrame, p: usize, bits: u32, step: usize, pick: &dyn Fn(usize) -> usize| {
+            let (pw, ph, stride) = (f.plane_width(p) as usize, f.plane_height(p) as usize, f.stride(p));
+            let data = f.data_mut(p);
+            for y in 0..ph {
+                for x in 0..pw {
+                    for k in 0..step {
+                        let c = pick(k);
+                        let v = if x < pw / 2 { left[c] } else { right[c] } << (bits - 8);
+                        let bytes = if bits > 8 { 2 } else { 1 };
+                        let at = y * stride + (x * step + k) * bytes;
+                        if bits > 8 {
+                            data[at..at + 2].copy_from_slice(&v.to_le_bytes());
+                        } else {
+                            data[at] = v as u8;
+                        }
+                    }
+                }
+            }
+        };
+        match layout(format).unwrap() {
+            Layout::Planar { planes, bits } => (0..planes).for_each(|p| fill(&mut f, p, bits, 1, &|_| p)),
+            Layout::SemiPlanar => {
+                fill(&mut f, 0, 8, 1, &|_| 0);
+                fill(&mut f, 1, 8, 2, &|k| 1 + k);
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn every_layout_reads_the_same_picture_alike() {
+        let reference = signature(&picture(Pixel::YUV420P)).unwrap();
+        assert_eq!(reference.len(), 3 * GRID_W * GRID_H);
+        // Luma cells: left half 200, right half 40; then U, then V.
+        assert_eq!((reference[0], reference[GRID_W - 1]), (200.0, 40.0));
+        assert_eq!((reference[GRID_W * GRID_H], reference[2 * GRID_W * GRID_H]), (90.0, 160.0));
+        for format in [Pixel::YUV444P, Pixel::YUVJ422P, Pixel::NV12, Pixel::YUV420P10LE, Pixel::YUV444P12LE] {
+            let sig = signature(&picture(format)).unwrap();
+            let worst = sig.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(sig.len() == reference.len() && worst <= 1.0, "{format:?}: off by {worst}");
+        }
+        let grey = signature(&picture(Pixel::GRAY8)).unwrap();
+        assert_eq!(grey, reference[..GRID_W * GRID_H]);
+        // Packed RGB (no decoder this project meets gives it): no signature, so no cuts.
+        assert_eq!(signature(&VideoFrame::new(Pixel::RGB24, 64, 36)), None);
+    }
+
     #[test]
     fn differences_need_equal_signatures() {
         assert_eq!(difference(&[0.0, 10.0], &[4.0, 6.0]), Some(4.0));
