@@ -72,9 +72,14 @@ impl CutWatch {
         self.recent = [prev, Some(sig)];
     }
 
-    /// The times of the first frames of new shots.
+    /// The times of the first frames of new shots, increasing: a file whose timestamps jump
+    /// back (a broken or concatenated stream) still gives a sorted list, which the store and
+    /// the query side rely on.
     pub fn finish(self) -> Vec<i64> {
-        hard_cuts(&self.changes)
+        let mut cuts = hard_cuts(&self.changes);
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
     }
 }
 
@@ -317,6 +322,19 @@ mod tests {
         assert_eq!(grey, reference[..GRID_W * GRID_H]);
         // Packed RGB (no decoder this project meets gives it): no signature, so no cuts.
         assert_eq!(signature(&VideoFrame::new(Pixel::RGB24, 64, 36)), None);
+    }
+
+    #[test]
+    fn cuts_come_out_sorted_when_timestamps_jump_back() {
+        let mut c = changes(100, |i| match i {
+            0..30 => 20.0,
+            30..70 => 90.0,
+            _ => 160.0,
+        });
+        // The stream's clock restarts at frame 50: frames 50.. are stamped from 0 again.
+        c.iter_mut().filter(|f| f.t_ms >= 2000).for_each(|f| f.t_ms -= 2000);
+        let watch = CutWatch { changes: c, ..CutWatch::default() };
+        assert_eq!(watch.finish(), vec![800, 1200]);
     }
 
     #[test]
