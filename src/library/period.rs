@@ -139,13 +139,24 @@ impl Zone {
 impl FromStr for Zone {
     type Err = ZoneError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // UTC needs no database (a machine without tzdata can still name it).
+        Zone::lookup(s, jiff::tz::db())
+    }
+}
+
+impl Zone {
+    /// The zone `s` names in `db` (the machine's database for [`FromStr`]); UTC needs no
+    /// database, so a machine without tzdata can still name it.
+    fn lookup(s: &str, db: &jiff::tz::TimeZoneDatabase) -> Result<Self, ZoneError> {
         if ["utc", "etc/utc", "z"].contains(&s.trim().to_ascii_lowercase().as_str()) {
             return Ok(Zone::utc());
         }
-        TimeZone::get(s.trim()).map(Zone).map_err(|source| {
+        db.get(s.trim()).map(Zone).map_err(|source| {
             let name = s.to_string();
-            if no_database() { ZoneError::NoDatabase { name, source } } else { ZoneError::Unknown { name, source } }
+            if db.is_definitively_empty() {
+                ZoneError::NoDatabase { name, source }
+            } else {
+                ZoneError::Unknown { name, source }
+            }
         })
     }
 }
@@ -247,6 +258,21 @@ mod tests {
     fn range(from: &str, until: &str, zone: &str) -> Result<RecordedRange, PeriodError> {
         let period = |s: &str| (!s.is_empty()).then(|| s.parse::<Period>().unwrap());
         RecordedRange::new(period(from), period(until), &zone.parse().unwrap())
+    }
+
+    #[test]
+    fn without_a_time_zone_database_only_utc_can_be_named_and_the_error_says_why() {
+        // A machine without tzdata (checked by hand too: an empty folder mounted over
+        // /usr/share/zoneinfo in a mount namespace gives this message and exit code 2).
+        let none = jiff::tz::TimeZoneDatabase::none();
+        assert_eq!(Zone::lookup(" utc", &none).unwrap().name(), "UTC");
+        let e = Zone::lookup("Europe/Berlin", &none).unwrap_err();
+        assert!(matches!(e, ZoneError::NoDatabase { .. }), "{e}");
+        assert!(e.to_string().contains("no time zone database (install Debian's tzdata"), "{e}");
+        // With the machine's database a typo is an unknown zone, not a missing database.
+        let e = Zone::lookup("Europe/Berln", jiff::tz::db()).unwrap_err();
+        assert!(matches!(e, ZoneError::Unknown { .. }), "{e}");
+        assert_eq!(Zone::lookup("Europe/Berlin", jiff::tz::db()).unwrap().name(), "Europe/Berlin");
     }
 
     #[test]
