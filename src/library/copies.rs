@@ -189,7 +189,7 @@ pub fn clip_place(clip: &CachedFrames, clip_s: f64, whole: &CachedFrames, whole_
                 hi += 1;
             }
             let shift = (run[lo].0 + run[hi].0) as f64 / 2.0 * fine;
-            places.push((top, super::search::round_ms(shift)));
+            places.push((top, crate::protocol::round_ms(shift)));
         }
         i = end;
     }

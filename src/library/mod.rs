@@ -35,7 +35,6 @@ mod units;
 pub use index::{LoadedIndex, RefreshOptions, RefreshReport, Staleness, current_videos, refresh, staleness};
 pub use layout::{IndexDir, IndexParams, IndexedVideo, Manifest, default_root};
 pub use probe::{Picture, PictureError, Probe};
-pub(crate) use search::round_ms;
 pub use search::{
     AnnCandidates, AnnHit, Candidates, Copies, Library, LibraryAnswer, LibraryHit, LibraryQuery, LibraryStats,
     LibraryTopK, MAX_LIBRARY_TOP_K,

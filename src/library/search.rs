@@ -9,6 +9,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use crate::protocol::round_ms;
+
 use super::copies::{self, CopyOf, CopyPairs, nearest_index};
 use super::index::{CurrentIngests, LoadedIndex, current_videos};
 use super::layout::IndexDir;
@@ -573,11 +575,6 @@ fn fold(hits: Vec<LibraryHit>, pairs: &CopyPairs, also: impl Fn(&LibraryHit, &Li
 
 fn nearest(times: &[f64], cosine: &[f32], t: f64) -> f32 {
     nearest_index(times, t).and_then(|i| cosine.get(i).copied()).unwrap_or(0.0)
-}
-
-/// Seconds to the millisecond, as moments are given out.
-pub(crate) fn round_ms(s: f64) -> f64 {
-    (s * 1000.0).round() / 1000.0
 }
 
 fn ms(t: Instant) -> f64 {

@@ -20,6 +20,6 @@ pub use request::{MAX_QUERY_CHARS, parse_search_request, query_is_blank};
 pub use stream::{StreamEvent, StreamStatus};
 pub use types::{
     DEFAULT_TOP_K, MAX_TOP_K, MIN_TOP_K, PROTOCOL_VERSION, SearchResult, SearchStatus, TopK, VideoRef,
-    VideoSearchRequest, VideoSearchResponse,
+    VideoSearchRequest, VideoSearchResponse, round_ms,
 };
 pub use video_url::{MAX_VIDEO_URL_BYTES, REFUSED_VIDEO_URL, VideoUrl, VideoUrlError};

@@ -73,6 +73,13 @@ impl VideoSearchRequest {
     }
 }
 
+/// A time in seconds rounded to the millisecond, as times travel on the wire (results, task
+/// ground truths) and everywhere a time is shown: one rounding for all of them, so a moment
+/// reads the same in a search, a card, a clip link and a task file.
+pub fn round_ms(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 /// One ranked interval, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

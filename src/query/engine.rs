@@ -441,8 +441,8 @@ fn to_results(segments: &[super::segment::Segment]) -> Vec<SearchResult> {
     segments
         .iter()
         .map(|s| {
-            let start = (s.start.max(0.0) * 1000.0).round() / 1000.0;
-            let end = ((s.end.max(s.start).max(0.0)) * 1000.0).round() / 1000.0;
+            let start = crate::protocol::round_ms(s.start.max(0.0));
+            let end = crate::protocol::round_ms(s.end.max(s.start).max(0.0));
             SearchResult { start, end: end.max(start), confidence: (s.confidence.clamp(0.0, 1.0) * 1e6).round() / 1e6 }
         })
         .collect()

@@ -35,12 +35,12 @@ use crate::library::clip::{ClipSpan, cut};
 use crate::library::copies::CopyOf;
 use crate::library::period::{Period, PeriodError, RecordedRange, Zone, ZoneError, rfc3339};
 use crate::library::reel::{self, ReelError, Wanted};
-use crate::library::round_ms;
 use crate::library::said::marked_parts;
 use crate::library::subtitles::{self, SubtitleFormat};
 use crate::library::{
     Library, LibraryError, LibraryHit, LibraryQuery, LibraryTopK, MAX_LIBRARY_TOP_K, Picture, PictureError, Probe,
 };
+use crate::protocol::round_ms;
 use crate::protocol::{ErrorCode, ProtocolError, TopK};
 use crate::query::{CURVE_BINS, Curve, SearchError};
 

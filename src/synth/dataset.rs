@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::scene::Rng;
 use super::video::{PlacedScene, VideoSpec};
+use crate::protocol::round_ms;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -91,9 +92,7 @@ pub fn tasks_json(videos: &[GeneratedVideo], seed: u64) -> serde_json::Value {
                 .scenes
                 .iter()
                 .filter(|o| o.caption == s.caption)
-                .map(
-                    |o| json!({"start": (o.start * 1000.0).round() / 1000.0, "end": (o.end * 1000.0).round() / 1000.0}),
-                )
+                .map(|o| json!({"start": round_ms(o.start), "end": round_ms(o.end)}))
                 .collect();
             tasks.push(json!({
                 "task_id": format!("synth-{seed}-{}-{}", v.file.trim_end_matches(".mp4"), tasks.len()),
@@ -101,7 +100,7 @@ pub fn tasks_json(videos: &[GeneratedVideo], seed: u64) -> serde_json::Value {
                 "video_url": v.file,
                 "query": s.caption,
                 "ground_truths": gts,
-                "duration": (v.duration * 1000.0).round() / 1000.0,
+                "duration": round_ms(v.duration),
             }));
         }
     }

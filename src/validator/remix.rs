@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::Serialize;
 
+use crate::protocol::round_ms;
 use crate::tasks::Interval;
 
 /// One annotated moment of a source video.
@@ -158,10 +159,6 @@ fn even(x: f64) -> u32 {
     ((x / 2.0).round() as u32).max(1) * 2
 }
 
-fn ms(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 impl RemixPlan {
     /// Draws a remix from `sources` (each needs a duration and at least one moment inside
     /// it). `None` when no source has a usable moment. Plans where the annotation's own
@@ -227,7 +224,13 @@ impl RemixPlan {
         if lead_dur > 0.5 {
             let len = lead_len.min(lead_dur);
             let start = rng.random_range(0.0..=(lead_dur - len).max(0.0));
-            cuts.push(Cut { source: lead_src, src_start: ms(start), src_end: ms(start + len), at: 0.0, anchor: None });
+            cuts.push(Cut {
+                source: lead_src,
+                src_start: round_ms(start),
+                src_end: round_ms(start + len),
+                at: 0.0,
+                anchor: None,
+            });
         }
         for &p in &picks {
             let (si, m) = usable[p];
@@ -245,11 +248,17 @@ impl RemixPlan {
                 let before = margin * rng.random_range(0.0..=1.0);
                 ((m_start - before).max(0.0), (m_end + margin - before).min(dur))
             };
-            cuts.push(Cut { source: si, src_start: ms(start), src_end: ms(end), at: 0.0, anchor: Some(m.clone()) });
+            cuts.push(Cut {
+                source: si,
+                src_start: round_ms(start),
+                src_end: round_ms(end),
+                at: 0.0,
+                anchor: Some(m.clone()),
+            });
         }
         let mut at = 0.0;
         for c in &mut cuts {
-            c.at = ms(at);
+            c.at = round_ms(at);
             at += c.len();
         }
         let anchored: Vec<usize> = (0..cuts.len()).filter(|&k| cuts[k].anchor.is_some()).collect();
@@ -284,7 +293,7 @@ impl RemixPlan {
             crop_y: rng.random_range(0.0..=1.0),
             audio_kbps: [96, 128, 160][rng.random_range(0..3)],
         };
-        Some(Self { duration: ms(at), cuts, encoding, query, query_cut, ground_truths })
+        Some(Self { duration: round_ms(at), cuts, encoding, query, query_cut, ground_truths })
     }
 
     /// Maps a source time of cut `cut` into the new timeline (`None` outside the cut).
@@ -314,7 +323,7 @@ pub fn ground_truths(cuts: &[Cut], sources: &[SourceVideo], query: &str, min_len
             _ => merged.push(p),
         }
     }
-    merged.into_iter().map(|[s, e]| Interval { start: ms(s), end: ms(e) }).collect()
+    merged.into_iter().map(|[s, e]| Interval { start: round_ms(s), end: round_ms(e) }).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
