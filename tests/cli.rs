@@ -1636,6 +1636,9 @@ fn moments_start_on_the_cut_to_the_frame() {
     for (name, codec) in [("cuts.mp4", ["libx264", "yuv420p"]), ("cuts10.mkv", ["ffv1", "yuv420p10le"])] {
         let video = dir.path().join(name);
         red_green_blue(&video, codec, 1);
+        let out = with_bundled(&store).arg("ingest").arg(&video).output().unwrap();
+        let said = String::from_utf8(out.stdout).unwrap();
+        assert!(said.contains(" — 9 frames of 9.0 s, 2 cuts ("), "{said}");
         assert_eq!(green_moment(&store, &video, "snap"), (2.36, 5.72), "{name}");
         assert_eq!(green_moment(&store, &video, "contrast"), (2.36, 5.72), "{name}");
     }

@@ -174,11 +174,12 @@ async fn ingest_one(engine: &Engine, video: &str, listening: bool, zone: &Zone, 
             let day = r.recorded_at_ms.map(|ms| zone.day(ms));
             let when = day.as_ref().map(|d| format!(", recorded {d}")).unwrap_or_default();
             out.say(format!(
-                "{video}: ingested as {} — {} of {:.1} s{when} ({} embedded, {} near-duplicates reused) in \
-                 {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
+                "{video}: ingested as {} — {} of {:.1} s, {}{when} ({} embedded, {} near-duplicates reused) \
+                 in {:.2} s (decode {:.2} s, embed {:.2} s{audio})",
                 r.fingerprint,
                 count(r.frame_count, "frame"),
                 r.duration_s,
+                count(s.cuts, "cut"),
                 s.frames_embedded,
                 s.frames_reused,
                 s.total_secs,

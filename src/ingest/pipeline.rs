@@ -103,6 +103,8 @@ pub struct IngestStats {
     pub frames_embedded: u64,
     /// Sampled frames that reused the previous embedded frame's embedding (near-duplicates).
     pub frames_reused: u64,
+    /// Hard cuts found at frame precision among the decoded frames (`ingest::cuts`).
+    pub cuts: usize,
     pub fetch_secs: f64,
     pub decode_secs: f64,
     pub embed_secs: f64,
@@ -679,6 +681,7 @@ fn run_decode_embed(
         frames_decoded: sample.frames_decoded,
         frames_embedded: embedded,
         frames_reused: reused,
+        cuts: sample.cuts_ms.len(),
         decode_secs: sample.decode_secs,
         embed_secs,
         ..Default::default()
