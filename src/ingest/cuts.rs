@@ -15,6 +15,12 @@
 //! points: a few thousand reads of the decoded planes, no scaling, negligible beside decoding.
 //! Formats other than the common 8-, 10- and 12-bit YUV and grey layouts give no signature,
 //! and such a video simply has no frame-precise cuts.
+//!
+//! Why not a scene-detection crate: `av-scenechange` (rav1e's detector) answers an encoder's
+//! question — where to place keyframes — from motion-compensated block costs over whole
+//! frames, with its own frame types to fill, at a cost per frame far above a few thousand
+//! reads. Here the embeddings already say which interval between two samples holds the
+//! change; a jump in cell means is all it takes to find the frame.
 
 use ffmpeg::format::Pixel;
 use ffmpeg::util::frame::video::Video as VideoFrame;
