@@ -1555,18 +1555,7 @@ fn a_still_video_is_answered_whole() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8(out.stdout).unwrap();
     assert!(said.contains(" — 4 frames of 4.0 s") && said.contains(": 1 video, 1 vector, "), "{said}");
-    let first = |segmenter: &str| {
-        let out = with_store(&store)
-            .args(["--json", "search", "--segmenter", segmenter])
-            .arg(&still)
-            .arg("a yellow screen")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let r = &answer["results"][0];
-        (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
-    };
+    let first = |segmenter: &str| first_moment(with_store(&store), &still, "a yellow screen", segmenter);
     assert_eq!(first("snap"), (0.0, 4.0));
     // The reference's heuristics trim an arbitrary stretch off the ends.
     let (start, end) = first("baseline");
@@ -1612,18 +1601,18 @@ fn with_bundled(store: &std::path::Path) -> Command {
     c
 }
 
-/// The first result's interval for "a green screen" in `video`.
-fn green_moment(store: &std::path::Path, video: &std::path::Path, segmenter: &str) -> (f64, f64) {
-    let out = with_bundled(store)
-        .args(["--json", "search", "--segmenter", segmenter])
-        .arg(video)
-        .arg("a green screen")
-        .output()
-        .unwrap();
+/// The first result's interval for `query` in `video`, `search` run as `cli` sets it up.
+fn first_moment(mut cli: Command, video: &std::path::Path, query: &str, segmenter: &str) -> (f64, f64) {
+    let out = cli.args(["--json", "search", "--segmenter", segmenter]).arg(video).arg(query).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &answer["results"][0];
     (r["start"].as_f64().unwrap(), r["end"].as_f64().unwrap())
+}
+
+/// The first result's interval for "a green screen" in `video`, with the bundled model.
+fn green_moment(store: &std::path::Path, video: &std::path::Path, segmenter: &str) -> (f64, f64) {
+    first_moment(with_bundled(store), video, "a green screen", segmenter)
 }
 
 #[test]

@@ -100,38 +100,34 @@ fn whole_video_when_flat(tl: &Timeline, proposals: &[Segment]) -> Option<Segment
 mod tests {
     use super::*;
 
-    #[test]
-    fn grows_a_partial_window_to_its_shot_and_trims_spill_over() {
-        // Shots 0-19 (low), 20-59 (the match, uneven), 60-99 (low).
+    /// Shots 0-19 (low), 20-59 (the match, uneven), 60-99 (low), sampled at i + 0.5 s; no
+    /// hard cuts known.
+    fn three_shots() -> Timeline {
         let scores: Vec<f64> = (0..100)
             .map(|i| if (20..60).contains(&i) { if (35..45).contains(&i) { 1.0 } else { 0.7 } } else { 0.05 })
             .collect();
         let change = (0..99).map(|i| if i == 19 || i == 59 { 0.9 } else { 0.01 }).collect();
-        let tl = Timeline {
+        Timeline {
             times: (0..100).map(|i| i as f64 + 0.5).collect(),
             scores,
             duration: 100.0,
             change: Some(change),
             hard_cuts: Vec::new(),
-        };
-        let out = propose(&tl, 1);
+        }
+    }
+
+    #[test]
+    fn grows_a_partial_window_to_its_shot_and_trims_spill_over() {
+        let out = propose(&three_shots(), 1);
         assert_eq!((out[0].start, out[0].end), (20.0, 60.0), "{out:?}");
     }
 
     #[test]
     fn shots_end_on_hard_cuts_found_while_decoding() {
-        // The first test's video with its cuts known to the frame: 19.84 s (between the
-        // samples at 19.5 and 20.5) and 60.04 s (between 59.5 and 60.5).
-        let scores: Vec<f64> = (0..100).map(|i| if (20..60).contains(&i) { 0.7 } else { 0.05 }).collect();
-        let change = (0..99).map(|i| if i == 19 || i == 59 { 0.9 } else { 0.01 }).collect();
-        let tl = Timeline {
-            times: (0..100).map(|i| i as f64 + 0.5).collect(),
-            scores,
-            duration: 100.0,
-            change: Some(change),
-            // 3.2 s is a cut the embeddings did not see: no shot boundary there.
-            hard_cuts: vec![3.2, 19.84, 60.04],
-        };
+        // The same video with its cuts known to the frame: 19.84 s (between the samples at
+        // 19.5 and 20.5) and 60.04 s (between 59.5 and 60.5); 3.2 s is a cut the embeddings
+        // did not see, so no shot boundary.
+        let tl = Timeline { hard_cuts: vec![3.2, 19.84, 60.04], ..three_shots() };
         let out = propose(&tl, 1);
         assert_eq!((out[0].start, out[0].end), (19.84, 60.04), "{out:?}");
     }
