@@ -1696,3 +1696,35 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
     // Only the video whose file is gone is left without cuts.
     assert_eq!((&run(false)["without_cuts"], &run(false)["found"]), (&1.into(), &0.into()));
 }
+
+#[test]
+fn hard_cuts_are_found_in_moving_noisy_footage_and_a_fade_is_none() {
+    // Five 4-s shots of FFmpeg's moving test sources (a test card, a zooming fractal, two
+    // cellular automata that change every frame), the last fading to black, with noise on
+    // top, at a low bit rate: exactly the four cuts, none for motion, noise or the fade.
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("motion.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=4"])
+        .args(["-f", "lavfi", "-i", "mandelbrot=s=640x360:r=30,trim=duration=4"])
+        .args(["-f", "lavfi", "-i", "cellauto=s=640x360:r=30:rule=110:seed=1,trim=duration=4"])
+        .args(["-f", "lavfi", "-i", "life=s=640x360:r=30:mold=10:ratio=0.5:seed=1,trim=duration=4"])
+        .args(["-f", "lavfi", "-i", "testsrc=s=640x360:r=30:d=4"])
+        .args([
+            "-filter_complex",
+            "[0]format=yuv420p[a];[1]format=yuv420p[b];[2]format=yuv420p[c];[3]format=yuv420p[d];\
+             [4]format=yuv420p,fade=t=out:st=3:d=1[e];[a][b][c][d][e]concat=n=5,noise=alls=4:allf=t:all_seed=1",
+        ])
+        .args(["-c:v", "libx264", "-crf", "35", "-g", "15", "-pix_fmt", "yuv420p"])
+        .arg(&video)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = with_store(&dir.path().join("store")).args(["--json", "ingest"]).arg(&video).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stats = lines.iter().find_map(|l| l.get("stats").filter(|s| s.get("cuts").is_some())).unwrap();
+    assert_eq!((&stats["cuts"], &stats["frames_decoded"]), (&4.into(), &600.into()), "{stats}");
+}
