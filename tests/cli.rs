@@ -1698,10 +1698,11 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
 }
 
 #[test]
-fn hard_cuts_are_found_in_moving_noisy_footage_and_a_fade_is_none() {
+fn hard_cuts_are_found_in_moving_noisy_footage_and_a_fade_or_flash_is_none() {
     // Five 4-s shots of FFmpeg's moving test sources (a test card, a zooming fractal, two
-    // cellular automata that change every frame), the last fading to black, with noise on
-    // top, at a low bit rate: exactly the four cuts, none for motion, noise or the fade.
+    // cellular automata that change every frame), the first with a one-frame and a two-frame
+    // white flash, the last fading to black, with noise on top, at a low bit rate: exactly
+    // the four cuts, none for motion, noise, the flashes or the fade.
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("motion.mp4");
     let status = Command::new("ffmpeg")
@@ -1713,7 +1714,7 @@ fn hard_cuts_are_found_in_moving_noisy_footage_and_a_fade_is_none() {
         .args(["-f", "lavfi", "-i", "testsrc=s=640x360:r=30:d=4"])
         .args([
             "-filter_complex",
-            "[0]format=yuv420p[a];[1]format=yuv420p[b];[2]format=yuv420p[c];[3]format=yuv420p[d];\
+            "[0]format=yuv420p,drawbox=enable='eq(n,30)+between(n,60,61)':color=white:t=fill[a];[1]format=yuv420p[b];[2]format=yuv420p[c];[3]format=yuv420p[d];\
              [4]format=yuv420p,fade=t=out:st=3:d=1[e];[a][b][c][d][e]concat=n=5,noise=alls=4:allf=t:all_seed=1",
         ])
         .args(["-c:v", "libx264", "-crf", "35", "-g", "15", "-pix_fmt", "yuv420p"])

@@ -41,9 +41,12 @@ const RATIO: f32 = 3.0;
 /// shots of one static scene differ by a few levels of noise, cuts between different scenes
 /// by tens.
 const MIN_DIFF: f32 = 10.0;
-/// A frame that the next one undoes (the frame after it is this close to the frame before
-/// it, relative to the jump) is a flash, not a cut.
+/// A jump that frames at most [`FLASH_FRAMES`] later undo (one of them is this close to the
+/// frame before the jump, relative to the jump) is a flash — a photographer's flash, a
+/// lightning strike, a frame or three of white — not a cut; nor is its way back.
 const FLASH_RETURN: f32 = 0.3;
+/// The longest flash, in frames.
+const FLASH_FRAMES: usize = 3;
 
 /// How one decoded frame differs from its predecessors.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,15 +54,16 @@ pub struct FrameChange {
     pub t_ms: i64,
     /// Mean absolute difference from the previous decoded frame's signature.
     pub diff: f32,
-    /// The same from the frame two back (`None` when there is none to compare).
-    pub back: Option<f32>,
+    /// The same from the frames 2, 3, ... `FLASH_FRAMES + 1` back (`None` where there is none
+    /// to compare).
+    pub back: [Option<f32>; FLASH_FRAMES],
 }
 
 /// Watches every decoded frame and finds the hard cuts among them.
 #[derive(Default)]
 pub(super) struct CutWatch {
-    /// Signatures of the last two frames (older first).
-    recent: [Option<Vec<f32>>; 2],
+    /// Signatures of the last `FLASH_FRAMES + 1` frames, newest first.
+    recent: std::collections::VecDeque<Vec<f32>>,
     changes: Vec<FrameChange>,
 }
 
@@ -68,17 +72,15 @@ impl CutWatch {
     /// format) breaks the chain: nothing is compared across it.
     pub fn observe(&mut self, t_ms: i64, frame: &VideoFrame) {
         let Some(sig) = signature(frame) else {
-            self.recent = [None, None];
+            self.recent.clear();
             return;
         };
-        let [two_back, prev] = std::mem::take(&mut self.recent);
-        if let Some(prev) = &prev
-            && let Some(diff) = difference(prev, &sig)
-        {
-            let back = two_back.as_deref().and_then(|b| difference(b, &sig));
+        if let Some(diff) = self.recent.front().and_then(|prev| difference(prev, &sig)) {
+            let back = std::array::from_fn(|i| self.recent.get(i + 1).and_then(|b| difference(b, &sig)));
             self.changes.push(FrameChange { t_ms, diff, back });
         }
-        self.recent = [prev, Some(sig)];
+        self.recent.push_front(sig);
+        self.recent.truncate(FLASH_FRAMES + 1);
     }
 
     /// The times of the first frames of new shots, increasing: a file whose timestamps jump
@@ -94,8 +96,8 @@ impl CutWatch {
 
 /// The frames where a hard cut lands (`changes` in decoding order, one per frame after the
 /// first): a difference that is large in itself, towers over the median of its neighbours'
-/// (so steady motion, which makes every difference large, is no cut), and is not one half of
-/// a flash (a frame the next one undoes).
+/// (so steady motion, which makes every difference large, is no cut), and is neither end of a
+/// flash (frames that those soon after undo).
 pub fn hard_cuts(changes: &[FrameChange]) -> Vec<i64> {
     let n = changes.len();
     let mut out = Vec::new();
@@ -115,10 +117,12 @@ pub fn hard_cuts(changes: &[FrameChange]) -> Vec<i64> {
                 continue;
             }
         }
-        // This frame goes back to the one before the previous: the previous was a flash.
-        let ends_flash = c.back.is_some_and(|b| b < FLASH_RETURN * c.diff);
-        // The next frame goes back to the one before this: this one is a flash.
-        let starts_flash = changes.get(k + 1).and_then(|next| next.back).is_some_and(|b| b < FLASH_RETURN * c.diff);
+        let undone = |b: Option<f32>| b.is_some_and(|b| b < FLASH_RETURN * c.diff);
+        // This frame goes back to one from before the frames just shown: they were a flash.
+        let ends_flash = c.back.iter().any(|&b| undone(b));
+        // A frame soon after goes back to the one before this: this jump starts a flash
+        // (frame k + i compared with frame k - 1, i + 1 back from it).
+        let starts_flash = (1..=FLASH_FRAMES).any(|i| changes.get(k + i).is_some_and(|n| undone(n.back[i - 1])));
         if !ends_flash && !starts_flash {
             out.push(c.t_ms);
         }
@@ -231,7 +235,7 @@ mod tests {
             .map(|k| FrameChange {
                 t_ms: k as i64 * 40,
                 diff: (l[k] - l[k - 1]).abs(),
-                back: (k >= 2).then(|| (l[k] - l[k - 2]).abs()),
+                back: std::array::from_fn(|i| (k >= i + 2).then(|| (l[k] - l[k - i - 2]).abs())),
             })
             .collect()
     }
@@ -264,10 +268,15 @@ mod tests {
     }
 
     #[test]
-    fn a_one_frame_flash_is_not_a_cut() {
-        // Frame 40 flashes white; frame 41 is the scene again.
-        let c = changes(100, |i| if i == 40 { 250.0 } else { 30.0 });
-        assert!(hard_cuts(&c).is_empty(), "{:?}", hard_cuts(&c));
+    fn a_flash_of_one_to_three_frames_is_not_a_cut() {
+        for frames in 1..=FLASH_FRAMES {
+            // Frames 40.. flash white; then the scene again.
+            let c = changes(100, |i| if (40..40 + frames).contains(&i) { 250.0 } else { 30.0 });
+            assert!(hard_cuts(&c).is_empty(), "{frames}: {:?}", hard_cuts(&c));
+        }
+        // Four frames of something else are a shot of their own.
+        let c = changes(100, |i| if (40..44).contains(&i) { 250.0 } else { 30.0 });
+        assert_eq!(hard_cuts(&c), vec![1600, 1760]);
     }
 
     #[test]
