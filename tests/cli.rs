@@ -1631,6 +1631,25 @@ fn moments_start_on_the_cut_to_the_frame() {
         assert_eq!(green_moment(&store, &video, "snap"), (2.36, 5.72), "{name}");
         assert_eq!(green_moment(&store, &video, "contrast"), (2.36, 5.72), "{name}");
     }
+
+    // At 29.97 fps frames fall between milliseconds: green's first frame (71) is shown at
+    // 2.369033 s and blue's (171) at 5.705700 s. The moment starts on the first millisecond
+    // at or after its first frame and ends on the last one before the next shot's, so a
+    // player or clip given these times shows no frame of red or blue.
+    let ntsc = dir.path().join("ntsc.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "color=c=red:s=96x64:r=30000/1001,trim=end_frame=71"])
+        .args(["-f", "lavfi", "-i", "color=c=green:s=96x64:r=30000/1001,trim=end_frame=100"])
+        .args(["-f", "lavfi", "-i", "color=c=blue:s=96x64:r=30000/1001,trim=end_frame=90"])
+        .args(["-filter_complex", "[0][1][2]concat=n=3,noise=alls=6:allf=t:all_seed=1"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-video_track_timescale", "30000"])
+        .arg(&ntsc)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(green_moment(&store, &ntsc, "snap"), (2.37, 5.705));
+    assert_eq!(green_moment(&store, &ntsc, "contrast"), (2.37, 5.705));
 }
 
 #[test]
@@ -1650,8 +1669,8 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
         let s = chronoseek::index::Store::open(&uri).await.unwrap();
         for r in s.list_videos().await.unwrap() {
             let mut frames = s.load_frames(&r).await.unwrap();
-            assert_eq!(frames.cuts_ms, Some(vec![2360, 5720]), "ingest stores the cuts");
-            frames.cuts_ms = None;
+            assert_eq!(frames.cuts_us, Some(vec![2_360_000, 5_720_000]), "ingest stores the cuts");
+            frames.cuts_us = None;
             let old = chronoseek::index::VideoRecord {
                 ingest_id: format!("{}-old", r.ingest_id),
                 created_at_ms: r.created_at_ms + 1,

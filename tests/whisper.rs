@@ -725,7 +725,7 @@ mod listening {
         let frames = conn.open_table("frames").execute().await.unwrap();
         let rows: Vec<RecordBatch> = frames.query().execute().await.unwrap().try_collect().await.unwrap();
         let b = &rows[0];
-        assert!(!b.column_by_name("cuts_ms").unwrap().is_null(0), "this build stored the talking video's cuts");
+        assert!(!b.column_by_name("cuts_us").unwrap().is_null(0), "this build stored the talking video's cuts");
         let keep = ["fingerprint", "model_key", "ingest_id", "dim", "timestamps_ms", "embeddings"];
         let fields: Vec<Field> = keep.iter().map(|n| b.schema().field_with_name(n).unwrap().clone()).collect();
         let cols = keep.iter().map(|n| b.column_by_name(n).unwrap().clone()).collect();
@@ -756,7 +756,7 @@ mod listening {
         assert_eq!(listed.len(), 1);
         assert_eq!((&listed[0].transcript_id, listed[0].recorded_at_ms), (&None, None));
         let frames = store.load_frames(&listed[0]).await.unwrap();
-        assert!(!frames.is_empty() && frames.cuts_ms.is_none(), "{:?}", frames.cuts_ms);
+        assert!(!frames.is_empty() && frames.cuts_us.is_none(), "{:?}", frames.cuts_us);
         assert_eq!(store.transcript(&listed[0]).await.unwrap(), None);
         drop(store);
         let engine = engine(dir.path(), None).await;

@@ -38,15 +38,15 @@ pub struct FrameMatrix {
     pub timestamps_ms: Vec<i64>,
     pub data: Vec<f32>,
     /// Hard cuts found at frame precision while decoding (`ingest::cuts`): when each new shot's
-    /// first frame is shown, in ms, increasing. `None` when the video was stored before cuts
+    /// first frame is shown, in µs (frames of 29.97 fps fall between milliseconds), increasing. `None` when the video was stored before cuts
     /// were looked for (`chronoseek store cuts` finds them from its file); with none known, shot
     /// boundaries lie midway between samples.
-    pub cuts_ms: Option<Vec<i64>>,
+    pub cuts_us: Option<Vec<i64>>,
 }
 
 impl FrameMatrix {
     pub fn new(dim: usize) -> Self {
-        Self { dim, timestamps_ms: Vec::new(), data: Vec::new(), cuts_ms: None }
+        Self { dim, timestamps_ms: Vec::new(), data: Vec::new(), cuts_us: None }
     }
     pub fn len(&self) -> usize {
         self.timestamps_ms.len()

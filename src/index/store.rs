@@ -276,7 +276,7 @@ impl Store {
     /// newest first: what `chronoseek store cuts` works through. Reads the frames rows' ids
     /// only, never their embeddings.
     pub async fn videos_without_cuts(&self) -> Result<Vec<VideoRecord>, StoreError> {
-        let batches = rows(&self.frames, Some("cuts_ms IS NULL".into()), Some(&["ingest_id"]), None).await?;
+        let batches = rows(&self.frames, Some("cuts_us IS NULL".into()), Some(&["ingest_id"]), None).await?;
         let mut uncut = std::collections::HashSet::new();
         for b in &batches {
             uncut.extend(col::<StringArray>(b, "ingest_id")?.iter().flatten().map(str::to_string));
@@ -294,17 +294,17 @@ impl Store {
     pub async fn put_cuts(
         &self,
         record: &VideoRecord,
-        cuts_ms: Vec<i64>,
+        cuts_us: Vec<i64>,
         ingest_id: String,
     ) -> Result<VideoRecord, StoreError> {
         if ingest_id == record.ingest_id {
             return Err(StoreError::Corrupt(format!("video {}: cuts need a new ingest id", record.fingerprint)));
         }
-        if !cuts_ms.is_sorted() {
+        if !cuts_us.is_sorted() {
             return Err(StoreError::Corrupt(format!("video {}: cut times out of order", record.fingerprint)));
         }
         let mut frames = self.load_frames(record).await?;
-        frames.cuts_ms = Some(cuts_ms);
+        frames.cuts_us = Some(cuts_us);
         let updated =
             VideoRecord { ingest_id, created_at_ms: now_ms().max(record.created_at_ms + 1), ..record.clone() };
         self.put_video(&updated, &frames).await?;
@@ -318,7 +318,7 @@ impl Store {
             sql_str(&video.fingerprint.to_hex()),
             sql_str(&video.ingest_id)
         );
-        let batches = named_row(&self.frames, filter, Some(&["dim", "timestamps_ms", "embeddings", "cuts_ms"])).await?;
+        let batches = named_row(&self.frames, filter, Some(&["dim", "timestamps_ms", "embeddings", "cuts_us"])).await?;
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or(StoreError::MissingFrames(video.fingerprint))?;
         let dim = col::<Int32Array>(batch, "dim")?.value(0) as usize;
         let ts = batch
@@ -335,10 +335,10 @@ impl Store {
         let data = emb.as_primitive::<Float32Type>().values().to_vec();
         // Null in rows written before cuts were looked for.
         let cuts = batch
-            .column_by_name("cuts_ms")
-            .ok_or_else(|| StoreError::Corrupt("frames.cuts_ms missing".into()))?
+            .column_by_name("cuts_us")
+            .ok_or_else(|| StoreError::Corrupt("frames.cuts_us missing".into()))?
             .as_list::<i32>();
-        let cuts_ms = (!cuts.is_null(0)).then(|| cuts.value(0).as_primitive::<Int64Type>().values().to_vec());
+        let cuts_us = (!cuts.is_null(0)).then(|| cuts.value(0).as_primitive::<Int64Type>().values().to_vec());
         if dim == 0 || data.len() != timestamps_ms.len() * dim {
             return Err(StoreError::Corrupt(format!(
                 "video {}: {} floats for {} frames of width {dim}",
@@ -347,10 +347,10 @@ impl Store {
                 timestamps_ms.len()
             )));
         }
-        if cuts_ms.as_ref().is_some_and(|c| !c.is_sorted()) {
+        if cuts_us.as_ref().is_some_and(|c| !c.is_sorted()) {
             return Err(StoreError::Corrupt(format!("video {}: cut times out of order", video.fingerprint)));
         }
-        Ok(FrameMatrix { dim, timestamps_ms, data, cuts_ms })
+        Ok(FrameMatrix { dim, timestamps_ms, data, cuts_us })
     }
 
     /// Writes a video's frames, then its completion marker. Rows of an earlier interrupted
@@ -429,9 +429,9 @@ impl Store {
                 ),
                 ("written_at_ms", Arc::new(Int64Array::from_iter_values(videos.iter().map(|(r, _)| r.created_at_ms)))),
                 (
-                    "cuts_ms",
+                    "cuts_us",
                     Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
-                        videos.iter().map(|(_, f)| f.cuts_ms.as_ref().map(|c| c.iter().copied().map(Some))),
+                        videos.iter().map(|(_, f)| f.cuts_us.as_ref().map(|c| c.iter().copied().map(Some))),
                     )),
                 ),
             ],

@@ -51,7 +51,9 @@ const FLASH_FRAMES: usize = 3;
 /// How one decoded frame differs from its predecessors.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameChange {
-    pub t_ms: i64,
+    /// When the frame is shown, in microseconds: frames of 29.97 or 23.976 fps do not fall on
+    /// milliseconds, and a moment must start on its shot's first frame, not the one before.
+    pub t_us: i64,
     /// Mean absolute difference from the previous decoded frame's signature.
     pub diff: f32,
     /// The same from the frames 2, 3, ... `FLASH_FRAMES + 1` back (`None` where there is none
@@ -68,22 +70,22 @@ pub(super) struct CutWatch {
 }
 
 impl CutWatch {
-    /// Records a decoded frame shown at `t_ms`. A frame without a signature (an unusual pixel
+    /// Records a decoded frame shown at `t_us`. A frame without a signature (an unusual pixel
     /// format) breaks the chain: nothing is compared across it.
-    pub fn observe(&mut self, t_ms: i64, frame: &VideoFrame) {
+    pub fn observe(&mut self, t_us: i64, frame: &VideoFrame) {
         let Some(sig) = signature(frame) else {
             self.recent.clear();
             return;
         };
         if let Some(diff) = self.recent.front().and_then(|prev| difference(prev, &sig)) {
             let back = std::array::from_fn(|i| self.recent.get(i + 1).and_then(|b| difference(b, &sig)));
-            self.changes.push(FrameChange { t_ms, diff, back });
+            self.changes.push(FrameChange { t_us, diff, back });
         }
         self.recent.push_front(sig);
         self.recent.truncate(FLASH_FRAMES + 1);
     }
 
-    /// The times of the first frames of new shots, increasing: a file whose timestamps jump
+    /// The times of the first frames of new shots (µs), increasing: a file whose timestamps jump
     /// back (a broken or concatenated stream) still gives a sorted list, which the store and
     /// the query side rely on.
     pub fn finish(self) -> Vec<i64> {
@@ -124,7 +126,7 @@ pub fn hard_cuts(changes: &[FrameChange]) -> Vec<i64> {
         // (frame k + i compared with frame k - 1, i + 1 back from it).
         let starts_flash = (1..=FLASH_FRAMES).any(|i| changes.get(k + i).is_some_and(|n| undone(n.back[i - 1])));
         if !ends_flash && !starts_flash {
-            out.push(c.t_ms);
+            out.push(c.t_us);
         }
     }
     out
@@ -233,7 +235,7 @@ mod tests {
         let l: Vec<f32> = (0..n).map(|i| level(i) + if i % 2 == 0 { 0.4 } else { -0.4 }).collect();
         (1..n)
             .map(|k| FrameChange {
-                t_ms: k as i64 * 40,
+                t_us: k as i64 * 40_000,
                 diff: (l[k] - l[k - 1]).abs(),
                 back: std::array::from_fn(|i| (k >= i + 2).then(|| (l[k] - l[k - i - 2]).abs())),
             })
@@ -247,7 +249,7 @@ mod tests {
             37..80 => 65.0,
             _ => 35.0,
         });
-        assert_eq!(hard_cuts(&c), vec![37 * 40, 80 * 40]);
+        assert_eq!(hard_cuts(&c), vec![37 * 40_000, 80 * 40_000]);
     }
 
     #[test]
@@ -264,7 +266,7 @@ mod tests {
     fn a_cut_during_motion_still_counts() {
         // Frames drift by 5 a frame; at frame 50 the picture jumps by 40 more.
         let c = changes(100, |i| 5.0 * (i % 2) as f32 + if i >= 50 { 45.0 } else { 0.0 });
-        assert_eq!(hard_cuts(&c), vec![2000]);
+        assert_eq!(hard_cuts(&c), vec![2_000_000]);
     }
 
     #[test]
@@ -276,7 +278,7 @@ mod tests {
         }
         // Four frames of something else are a shot of their own.
         let c = changes(100, |i| if (40..44).contains(&i) { 250.0 } else { 30.0 });
-        assert_eq!(hard_cuts(&c), vec![1600, 1760]);
+        assert_eq!(hard_cuts(&c), vec![1_600_000, 1_760_000]);
     }
 
     #[test]
@@ -287,7 +289,7 @@ mod tests {
             40..43 => 80.0,
             _ => 140.0,
         });
-        assert_eq!(hard_cuts(&c), vec![1600, 1720]);
+        assert_eq!(hard_cuts(&c), vec![1_600_000, 1_720_000]);
     }
 
     /// A 64 x 36 picture in `format` whose left half is (Y, U, V) = (200, 90, 160) and right
@@ -350,9 +352,9 @@ mod tests {
             _ => 160.0,
         });
         // The stream's clock restarts at frame 50: frames 50.. are stamped from 0 again.
-        c.iter_mut().filter(|f| f.t_ms >= 2000).for_each(|f| f.t_ms -= 2000);
+        c.iter_mut().filter(|f| f.t_us >= 2_000_000).for_each(|f| f.t_us -= 2_000_000);
         let watch = CutWatch { changes: c, ..CutWatch::default() };
-        assert_eq!(watch.finish(), vec![800, 1200]);
+        assert_eq!(watch.finish(), vec![800_000, 1_200_000]);
     }
 
     #[test]

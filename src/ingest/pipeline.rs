@@ -549,7 +549,7 @@ fn thin(frames: FrameMatrix, plan: &super::SamplingPlan, sampled_fps: f64, durat
     for i in (0..frames.len()).step_by(step) {
         out.push(frames.timestamps_ms[i], frames.row(i));
     }
-    out.cuts_ms = frames.cuts_ms;
+    out.cuts_us = frames.cuts_us;
     out
 }
 
@@ -671,7 +671,7 @@ fn run_decode_embed(
     })?;
     Counters::inc(&counters.videos_decoded);
     Counters::add(&counters.frames_decoded, sample.frames_decoded);
-    frames.cuts_ms = Some(sample.cuts_ms.clone());
+    frames.cuts_us = Some(sample.cuts_us.clone());
     progress.set_length(embedded + reused);
     progress.set_position(embedded + reused);
     if reused > 0 {
@@ -681,7 +681,7 @@ fn run_decode_embed(
         frames_decoded: sample.frames_decoded,
         frames_embedded: embedded,
         frames_reused: reused,
-        cuts: sample.cuts_ms.len(),
+        cuts: sample.cuts_us.len(),
         decode_secs: sample.decode_secs,
         embed_secs,
         ..Default::default()

@@ -179,8 +179,8 @@ pub struct SampleStats {
     pub frames_kept: u64,
     pub decode_secs: f64,
     /// Hard cuts found at frame precision among all decoded frames (`ingest::cuts`): the
-    /// times of the first frames of new shots, in ms.
-    pub cuts_ms: Vec<i64>,
+    /// times of the first frames of new shots, in µs.
+    pub cuts_us: Vec<i64>,
 }
 
 fn init() -> Result<(), DecodeError> {
@@ -365,11 +365,11 @@ impl Converter {
     }
 }
 
-/// The hard cuts of a local file (`ingest::cuts`) from one decode pass, no model: what
+/// The hard cuts of a local file (`ingest::cuts`, µs) from one decode pass, no model: what
 /// `chronoseek store cuts` gives videos stored before cuts were looked for. Frames are kept at
 /// 1 fps, tiny, and dropped; converting them is a sliver of the decoding.
 pub fn find_cuts(path: &Path) -> Result<Vec<i64>, DecodeError> {
-    Ok(sample_frames(path, &SamplerOptions { size: 8, ..SamplerOptions::default() }, |_| true)?.cuts_ms)
+    Ok(sample_frames(path, &SamplerOptions { size: 8, ..SamplerOptions::default() }, |_| true)?.cuts_us)
 }
 
 /// Decodes `path` once and hands every kept frame to `on_frame`; returning `false` from it
@@ -431,7 +431,7 @@ pub fn sample_frames(
         };
         *synthetic_t = t + frame_dur;
         *last_t = last_t.max(t);
-        cuts.observe((t * 1000.0).round() as i64, frame);
+        cuts.observe((t * 1e6).round() as i64, frame);
         // Keep the first frame at or after each grid point (a millisecond of slack for
         // timestamps rounded by the container).
         if t + 0.001 >= *next_target {
@@ -489,8 +489,8 @@ pub fn sample_frames(
             return Err(DecodeError::EndsEarly { header_s: d, frames_end_s: decoded_end });
         }
     }
-    let cuts_ms = cuts.finish();
-    tracing::debug!(cuts = cuts_ms.len(), frames_decoded, "hard cuts found at frame precision");
+    let cuts_us = cuts.finish();
+    tracing::debug!(cuts = cuts_us.len(), frames_decoded, "hard cuts found at frame precision");
     Ok(SampleStats {
         duration_s: info.duration_s.unwrap_or(decoded_end),
         info,
@@ -498,7 +498,7 @@ pub fn sample_frames(
         frames_decoded,
         frames_kept,
         decode_secs: started.elapsed().as_secs_f64(),
-        cuts_ms,
+        cuts_us,
     })
 }
 

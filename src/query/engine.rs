@@ -425,9 +425,9 @@ impl Engine {
             }
             _ => visual,
         };
-        let hard_cuts = cached.frames.cuts_ms.iter().flatten().map(|&c| c as f64 / 1000.0).collect();
+        let hard_cuts_us = cached.frames.cuts_us.clone().unwrap_or_default();
         let normalized =
-            Timeline { times: cached.times_s.clone(), scores, duration: video.duration_s, change, hard_cuts };
+            Timeline { times: cached.times_s.clone(), scores, duration: video.duration_s, change, hard_cuts_us };
         Ok(ScoredTimeline { cosine, normalized })
     }
 }

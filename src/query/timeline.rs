@@ -37,7 +37,7 @@ mod tests {
             dim: 2,
             timestamps_ms: vec![0, 1000, 2000],
             data: vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8],
-            cuts_ms: None,
+            cuts_us: None,
         };
         let t = cosine_timeline(&frames, &[0.6, 0.8]);
         assert_eq!(t.len(), 3);

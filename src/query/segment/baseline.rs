@@ -142,7 +142,7 @@ mod tests {
             scores: scores.to_vec(),
             duration: scores.len() as f64,
             change: None,
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         }
     }
 
@@ -205,7 +205,7 @@ mod tests {
             scores: vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
             duration: 10.0,
             change: None,
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         };
         for s in propose(&t, 3) {
             assert!(s.end - s.start >= 2.0 - 1e-9, "{s:?}");
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn empty_timeline_falls_back_to_the_middle() {
-        let t = Timeline { times: vec![], scores: vec![], duration: 20.0, change: None, hard_cuts: vec![] };
+        let t = Timeline { times: vec![], scores: vec![], duration: 20.0, change: None, hard_cuts_us: vec![] };
         let out = propose(&t, 5);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].confidence, 0.1);

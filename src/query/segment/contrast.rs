@@ -75,10 +75,9 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     for s in &tl.scores {
         prefix.push(prefix.last().copied().unwrap_or(0.0) + s);
     }
-    // Time of the boundary between samples i and i + 1.
-    let between = |i: usize| tl.boundary(i);
-    let start_of = |a: usize| if a == 0 { 0.0 } else { between(a - 1) };
-    let end_of = |b: usize| if b + 1 >= n { duration } else { between(b) };
+    // Where a window starting at sample a starts, and one ending at sample b ends.
+    let start_of = |a: usize| if a == 0 { 0.0 } else { tl.boundary(a - 1).1 };
+    let end_of = |b: usize| if b + 1 >= n { duration } else { tl.boundary(b).0 };
 
     let cuts = tl.change.as_deref().map(shot_cuts).unwrap_or_default();
     // Shots as inclusive sample ranges.
@@ -136,7 +135,7 @@ mod tests {
             scores,
             duration: n as f64,
             change: Some(change),
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         }
     }
 

@@ -26,25 +26,34 @@ pub struct Timeline {
     /// `1 - cos` between consecutive frame embeddings (`len - 1` values), when known: where the
     /// picture changes (shot cuts).
     pub change: Option<Vec<f64>>,
-    /// Hard cuts found at frame precision while decoding, in seconds, increasing (empty when
-    /// none are known): where [`Timeline::boundary`] puts a shot boundary.
-    pub hard_cuts: Vec<f64>,
+    /// Hard cuts found at frame precision while decoding: when each new shot's first frame is
+    /// shown, in µs, increasing (empty when none are known). Where [`Timeline::boundary`] puts
+    /// a shot boundary.
+    pub hard_cuts_us: Vec<i64>,
 }
 
 impl Timeline {
-    /// Where the picture changes between samples `i` and `i + 1`: on a hard cut found while
-    /// decoding when one lies in `(times[i], times[i + 1]]` (the one nearest the middle, if
-    /// several), else midway between the two samples (at 1 fps, half a second from either).
-    pub fn boundary(&self, i: usize) -> f64 {
+    /// Where the picture changes between samples `i` and `i + 1`, as (where the earlier shot
+    /// ends, where the later one starts), in seconds. On a hard cut found while decoding when
+    /// one lies in `(times[i], times[i + 1]]` (the one nearest the middle, if several): the
+    /// later shot starts on the first millisecond at or after its first frame and the earlier
+    /// ends on the last one at or before it, so that with times given to the millisecond
+    /// neither shows a frame of the other (a 29.97 fps frame at 2.369033 s: 2.369 and 2.370).
+    /// Else midway between the two samples (at 1 fps, half a second from either), for both.
+    pub fn boundary(&self, i: usize) -> (f64, f64) {
         let (a, b) = (self.times[i], self.times[i + 1]);
         let middle = (a + b) / 2.0;
-        let from = self.hard_cuts.partition_point(|&c| c <= a);
-        self.hard_cuts[from..]
+        let seconds = |us: i64| us as f64 / 1e6;
+        let from = self.hard_cuts_us.partition_point(|&c| seconds(c) <= a);
+        let cut = self.hard_cuts_us[from..]
             .iter()
-            .take_while(|&&c| c <= b)
             .copied()
-            .min_by(|x, y| (x - middle).abs().total_cmp(&(y - middle).abs()))
-            .unwrap_or(middle)
+            .take_while(|&c| seconds(c) <= b)
+            .min_by(|&x, &y| (seconds(x) - middle).abs().total_cmp(&(seconds(y) - middle).abs()));
+        match cut {
+            Some(us) => (us.div_euclid(1000) as f64 / 1000.0, (us + 999).div_euclid(1000) as f64 / 1000.0),
+            None => (middle, middle),
+        }
     }
 }
 
@@ -112,12 +121,13 @@ mod tests {
             scores: vec![0.0; 5],
             duration: 5.0,
             change: None,
-            // One cut inside (1, 2], one exactly on sample 3, two inside (3, 4].
-            hard_cuts: vec![1.24, 3.0, 3.1, 3.6],
+            // One cut inside (1, 2] off the millisecond grid (a 29.97 fps frame), one exactly
+            // on sample 3, two inside (3, 4].
+            hard_cuts_us: vec![1_234_567, 3_000_000, 3_100_000, 3_600_000],
         };
-        assert_eq!(tl.boundary(0), 0.5, "no cut between 0 and 1: midway");
-        assert_eq!(tl.boundary(1), 1.24);
-        assert_eq!(tl.boundary(2), 3.0, "a cut on the later sample belongs to its interval");
-        assert_eq!(tl.boundary(3), 3.6, "the cut nearest the middle");
+        assert_eq!(tl.boundary(0), (0.5, 0.5), "no cut between 0 and 1: midway");
+        assert_eq!(tl.boundary(1), (1.234, 1.235), "ends before the first frame, starts at or after it");
+        assert_eq!(tl.boundary(2), (3.0, 3.0), "a cut on the later sample belongs to its interval");
+        assert_eq!(tl.boundary(3), (3.6, 3.6), "the cut nearest the middle");
     }
 }

@@ -46,16 +46,16 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
     }
     let duration = if tl.duration > 0.0 { tl.duration } else { tl.times[n - 1] };
     // A shot ends on the hard cut between its last sample and the next shot's first, or
-    // midway between them.
+    // midway between them; the next starts there.
     let mut shots = Vec::with_capacity(cuts.len() + 1);
     let mut first = 0usize;
     let mut start = 0.0;
     for &c in cuts.iter().chain(std::iter::once(&(n - 1))) {
-        let end = if c + 1 < n { tl.boundary(c) } else { duration };
+        let (end, next) = if c + 1 < n { tl.boundary(c) } else { (duration, duration) };
         let scores = &tl.scores[first..=c];
         shots.push(Shot { start, end, mean_score: scores.iter().sum::<f64>() / scores.len() as f64 });
         first = c + 1;
-        start = end;
+        start = next;
     }
     let snapped: Vec<Segment> = proposals
         .into_iter()
@@ -112,7 +112,7 @@ mod tests {
             scores,
             duration: 100.0,
             change: Some(change),
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         }
     }
 
@@ -127,7 +127,7 @@ mod tests {
         // The same video with its cuts known to the frame: 19.84 s (between the samples at
         // 19.5 and 20.5) and 60.04 s (between 59.5 and 60.5); 3.2 s is a cut the embeddings
         // did not see, so no shot boundary.
-        let tl = Timeline { hard_cuts: vec![3.2, 19.84, 60.04], ..three_shots() };
+        let tl = Timeline { hard_cuts_us: vec![3_200_000, 19_840_000, 60_040_000], ..three_shots() };
         let out = propose(&tl, 1);
         assert_eq!((out[0].start, out[0].end), (19.84, 60.04), "{out:?}");
     }
@@ -149,7 +149,7 @@ mod tests {
             scores,
             duration: 200.0,
             change: Some(change),
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         };
         let proposed = super::super::baseline::propose(&Timeline { change: None, ..tl.clone() }, 1);
         assert!(proposed[0].start < 150.0 && proposed[0].end > 170.0, "the premise: {proposed:?}");
@@ -166,7 +166,7 @@ mod tests {
             scores: vec![0.5; 12],
             duration: 12.0,
             change: Some(vec![0.0; 11]),
-            hard_cuts: Vec::new(),
+            hard_cuts_us: Vec::new(),
         };
         let baseline = super::super::baseline::propose(&tl, 3);
         assert!(baseline[0].end - baseline[0].start < 12.0, "the premise: {baseline:?}");
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!((out[0].start, out[0].end, out[0].confidence), (0.0, 12.0, baseline[0].confidence));
         // One frame is flat too; a curve with any shape is left to the heuristics.
         let one =
-            Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]), hard_cuts: vec![] };
+            Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]), hard_cuts_us: vec![] };
         assert_eq!(propose(&one, 1).iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(0.0, 0.5)]);
         let shaped = Timeline { scores: (0..12).map(|i| if i < 4 { 1.0 } else { 0.0 }).collect(), ..tl };
         assert!(propose(&shaped, 1)[0].end <= 6.0, "{:?}", propose(&shaped, 1));
