@@ -725,6 +725,14 @@ async fn the_page_in_a_real_browser() {
     assert!((clicked - 27.0).abs() < 1.5, "clicked at 90 %, playing from {clicked} s: {report}");
     assert!(strip["home"]["t"].as_f64().unwrap() < 0.6, "{report}");
     assert!(strip["home"]["text"].as_str().unwrap().ends_with("of 0:30"), "{report}");
+    // Ticks where scenes.mp4's shots start (10 s and 20 s of 30); "." from the start plays
+    // from 10 s, again from 20 s, then "," goes back to 10 s.
+    let ticks: Vec<f64> = strip["cut_ticks"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!(ticks.len() == 2 && (ticks[0] - 333.33).abs() < 0.1 && (ticks[1] - 666.67).abs() < 0.1, "{report}");
+    let at = |name: &str| strip[name].as_f64().unwrap_or_else(|| panic!("{name}: {report}"));
+    assert!((at("next_shot") - 10.0).abs() < 0.05, "{report}");
+    assert!((at("next_again") - 20.0).abs() < 0.05, "{report}");
+    assert!((at("previous_shot") - 10.0).abs() < 0.05, "{report}");
     let png = std::fs::read(report["screenshot"].as_str().unwrap()).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
     // The first card offers its moment as a clip download.

@@ -13,11 +13,16 @@ use super::segment::Timeline;
 /// Bins the page and the CLI ask for: one per 0.8 % of the video (a 2-hour film: one per minute).
 pub const CURVE_BINS: usize = 120;
 
-/// Relevance in [0, 1] per bin of `bin_s` seconds, from the video's start.
+/// Relevance in [0, 1] per bin of `bin_s` seconds, from the video's start, and where the
+/// video's shots start.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Curve {
     pub bin_s: f64,
     pub values: Vec<f32>,
+    /// The hard cuts found while decoding, in seconds: each on the first millisecond at or
+    /// after the new shot's first frame, where a player shows that shot (empty when none are
+    /// known). The page marks them on the strip and jumps between them.
+    pub cuts: Vec<f64>,
 }
 
 impl Curve {
@@ -44,7 +49,8 @@ impl Curve {
                 *v = before;
             }
         }
-        Self { bin_s, values }
+        let cuts = timeline.hard_cuts_us.iter().map(|&us| super::segment::ms_at_or_after(us)).collect();
+        Self { bin_s, values, cuts }
     }
 
     /// Where in `[start, end]` the curve is highest: the middle of the highest bin whose middle
@@ -99,6 +105,12 @@ mod tests {
     }
 
     #[test]
+    fn cuts_are_where_a_player_shows_the_new_shot() {
+        let tl = Timeline { hard_cuts_us: vec![2_369_033, 5_000_000], ..timeline(&[0.0, 1.0], &[0.0, 1.0], 9.0) };
+        assert_eq!(Curve::pool(&tl, 10).cuts, vec![2.37, 5.0]);
+    }
+
+    #[test]
     fn unknown_duration_and_empty_timelines_still_give_a_curve() {
         let c = Curve::pool(&timeline(&[0.0, 1.0], &[0.0, 1.0], f64::NAN), 10);
         assert_eq!((c.bin_s, c.values.clone()), (1.0, vec![0.0, 1.0]));
@@ -109,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_peak_within_an_interval_is_the_middle_of_its_best_bin() {
-        let c = Curve { bin_s: 1.0, values: vec![0.9, 0.2, 0.7, 0.8, 0.8, 0.1] };
+        let c = Curve { bin_s: 1.0, values: vec![0.9, 0.2, 0.7, 0.8, 0.8, 0.1], cuts: Vec::new() };
         // Bin 0 is higher but outside; of the two 0.8 bins the first counts.
         assert_eq!(c.peak_within(1.5, 6.0), Some(3.5));
         assert_eq!(c.peak_within(0.0, 6.0), Some(0.5));

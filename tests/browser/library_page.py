@@ -270,6 +270,27 @@ def run(args, browser):
             return !p.seeking && p.currentTime < 1 ? {t: p.currentTime,
                 text: document.getElementById('strip').getAttribute('aria-valuetext')} : null; })()""", t,
             diagnose="document.getElementById('player').currentTime")
+        # A tick where each shot starts; "." plays from the next shot, "," from the previous.
+        strip["cut_ticks"] = browser.eval("""Array.from(document.querySelectorAll('#strip line.cut'),
+            l => Number(l.getAttribute('x1')))""", t)
+        browser.eval("document.getElementById('player').pause()", t)
+        for name, key, code, vk in (("next_shot", ".", "Period", 190), ("next_again", ".", "Period", 190),
+                                    ("previous_shot", ",", "Comma", 188)):
+            before = browser.eval("document.getElementById('player').currentTime", t)
+            for kind in ("keyDown", "keyUp"):
+                browser.call("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": code,
+                                                        "windowsVirtualKeyCode": vk}, t)
+            strip[name] = wait_for(browser, step, f"""(() => {{ const p = document.getElementById('player');
+                return !p.seeking && Math.abs(p.currentTime - {before}) > 0.5 ? p.currentTime : null; }})()""", t,
+                diagnose="document.getElementById('player').currentTime")
+            browser.eval("document.getElementById('player').pause()", t)
+        # Back to the start for the screenshot (the red moment's first frame).
+        for kind in ("keyDown", "keyUp"):
+            browser.call("Input.dispatchKeyEvent", {"type": kind, "key": "Home", "code": "Home",
+                                                    "windowsVirtualKeyCode": 36}, t)
+        wait_for(browser, step, """(() => { const p = document.getElementById('player');
+            return !p.seeking && p.currentTime < 1; })()""", t, diagnose="document.getElementById('player').currentTime")
+        browser.eval("document.getElementById('player').pause()", t)
         check_page_errors(browser)
 
         step = "screenshot"

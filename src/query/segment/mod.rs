@@ -51,10 +51,23 @@ impl Timeline {
             .take_while(|&c| seconds(c) <= b)
             .min_by(|&x, &y| (seconds(x) - middle).abs().total_cmp(&(seconds(y) - middle).abs()));
         match cut {
-            Some(us) => (us.div_euclid(1000) as f64 / 1000.0, (us + 999).div_euclid(1000) as f64 / 1000.0),
+            Some(us) => (ms_at_or_before(us), ms_at_or_after(us)),
             None => (middle, middle),
         }
     }
+}
+
+/// The first millisecond at or after `us`, in seconds: where something that begins with the
+/// frame shown at `us` begins, once times are given to the millisecond (a player at that time
+/// shows that frame).
+pub fn ms_at_or_after(us: i64) -> f64 {
+    (us + 999).div_euclid(1000) as f64 / 1000.0
+}
+
+/// The last millisecond at or before `us`, in seconds: where something that ends before the
+/// frame shown at `us` ends (a clip cut there leaves that frame out).
+pub fn ms_at_or_before(us: i64) -> f64 {
+    us.div_euclid(1000) as f64 / 1000.0
 }
 
 /// The available segmenters (`--segmenter`).

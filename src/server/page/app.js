@@ -462,8 +462,9 @@
   }
 
   // The strip under the player: the played video's curve, every result interval in it, a
-  // playhead; choosing a place in it (click, arrows, Home/End) plays from there.
-  let strip = null; // { span, duration, step, playhead }
+  // tick where each shot starts, a playhead; choosing a place in it (click, arrows,
+  // Home/End, "." and "," for the next and previous shot) plays from there.
+  let strip = null; // { span, duration, step, cuts, playhead }
 
   function hideStrip() {
     strip = null;
@@ -482,6 +483,19 @@
       .filter((r) => r.fingerprint === result.fingerprint)
       .map((r) => ({ start: r.start, end: r.end, current: r === result }));
     const svg = curveSvg(curve, span, marks);
+    const cuts = (Array.isArray(curve.cuts) ? curve.cuts : [])
+      .map(Number)
+      .filter((c) => Number.isFinite(c) && c > 0 && c < span);
+    for (const c of cuts) {
+      const tick = document.createElementNS(SVG, "line");
+      const x = ((c / span) * 1000).toFixed(2);
+      tick.setAttribute("class", "cut");
+      tick.setAttribute("x1", x);
+      tick.setAttribute("x2", x);
+      tick.setAttribute("y1", "0");
+      tick.setAttribute("y2", "100");
+      svg.append(tick);
+    }
     const playhead = document.createElementNS(SVG, "line");
     playhead.setAttribute("class", "playhead");
     playhead.setAttribute("y1", "0");
@@ -490,7 +504,7 @@
     els.strip.replaceChildren(stripLabel, svg);
     els.strip.setAttribute("aria-valuemin", "0");
     els.strip.setAttribute("aria-valuemax", duration.toFixed(1));
-    strip = { span, duration, step: Math.max(1, span / curve.values.length), playhead };
+    strip = { span, duration, step: Math.max(1, span / curve.values.length), cuts, playhead };
     els.strip.hidden = false;
     movePlayhead(Number(result.start) || 0);
   }
@@ -525,6 +539,10 @@
   els.strip.addEventListener("keydown", (event) => {
     if (!strip) return;
     const now = els.player.currentTime || 0;
+    // The next shot starts at the first cut after now; the previous at the last cut a little
+    // before now (so "," from just after a cut goes to the one before it), else the start.
+    const next = strip.cuts.find((c) => c > now + 0.01);
+    const previous = strip.cuts.filter((c) => c < now - 0.5).pop();
     const moves = {
       ArrowLeft: now - strip.step,
       ArrowRight: now + strip.step,
@@ -532,6 +550,8 @@
       PageUp: now + strip.duration / 10,
       Home: 0,
       End: strip.duration,
+      ".": next === undefined ? now : next,
+      ",": previous === undefined ? 0 : previous,
     };
     if (!(event.key in moves)) return;
     event.preventDefault();
