@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::fingerprint::Fingerprint;
-use crate::index::{Store, VideoRecord};
+use crate::index::{Store, StoreError, VideoRecord};
 use crate::progress::ProgressHandle;
 
 /// What happened to one video without cuts.
@@ -77,8 +77,17 @@ pub async fn backfill_cuts(
                     Ok(cuts) => {
                         if !dry_run {
                             for r in &records {
-                                store.put_cuts(r, cuts.clone(), crate::ingest::unique_id()).await?;
-                                touched.insert(r.model_key.clone());
+                                match store.put_cuts(r, cuts.clone(), crate::ingest::unique_id()).await {
+                                    Ok(_) => {
+                                        touched.insert(r.model_key.clone());
+                                    }
+                                    // Re-ingested meanwhile by another process: its write found
+                                    // the cuts itself.
+                                    Err(StoreError::MissingFrames(_)) => {
+                                        tracing::info!(video = %fp, model = r.model_key, "written again meanwhile");
+                                    }
+                                    Err(e) => return Err(e.into()),
+                                }
                             }
                         }
                         tracing::info!(video = %fp, cuts = cuts.len(), "cuts found");
