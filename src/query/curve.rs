@@ -79,7 +79,14 @@ mod tests {
     use super::*;
 
     fn timeline(times: &[f64], scores: &[f64], duration: f64) -> Timeline {
-        Timeline { times: times.to_vec(), scores: scores.to_vec(), duration, change: None, hard_cuts_us: Vec::new() }
+        Timeline {
+            times: times.to_vec(),
+            scores: scores.to_vec(),
+            duration,
+            change: None,
+            hard_cuts_us: Vec::new(),
+            turning: None,
+        }
     }
 
     #[test]

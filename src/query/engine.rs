@@ -426,8 +426,15 @@ impl Engine {
             _ => visual,
         };
         let hard_cuts_us = cached.frames.cuts_us.clone().unwrap_or_default();
-        let normalized =
-            Timeline { times: cached.times_s.clone(), scores, duration: video.duration_s, change, hard_cuts_us };
+        let turning = self.opts.segmenter.needs_changes().then(|| cached.turning_points().to_vec());
+        let normalized = Timeline {
+            times: cached.times_s.clone(),
+            scores,
+            duration: video.duration_s,
+            change,
+            hard_cuts_us,
+            turning,
+        };
         Ok(ScoredTimeline { cosine, normalized })
     }
 }

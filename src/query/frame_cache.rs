@@ -33,13 +33,14 @@ pub struct CachedFrames {
     /// Sample times in seconds.
     pub times_s: Vec<f64>,
     changes: OnceLock<Vec<f64>>,
+    turning: OnceLock<Vec<f64>>,
     transcript: Option<Transcript>,
 }
 
 impl CachedFrames {
     pub fn new(frames: FrameMatrix) -> Self {
         let times_s = frames.times_s();
-        Self { frames, times_s, changes: OnceLock::new(), transcript: None }
+        Self { frames, times_s, changes: OnceLock::new(), turning: OnceLock::new(), transcript: None }
     }
 
     pub fn with_transcript(self, transcript: Option<Transcript>) -> Self {
@@ -84,11 +85,20 @@ impl CachedFrames {
         self.changes.get_or_init(|| super::timeline::frame_changes(&self.frames))
     }
 
+    /// Where the picture turns between each sample and the next, computed once per video.
+    pub fn turning_points(&self) -> &[f64] {
+        self.turning.get_or_init(|| super::timeline::turning_points(&self.frames, &self.times_s))
+    }
+
     fn bytes(&self) -> usize {
-        // Matrix, timestamps, times and (at most) the change curve; the segments.
+        // Matrix, timestamps, times and (at most) the change curve and the turning points;
+        // the segments.
         let speech: usize =
             self.speech().unwrap_or_default().iter().map(|s| s.embedding.len() * 4 + s.text.len() + 64).sum();
-        self.frames.data.len() * 4 + self.frames.timestamps_ms.len() * 8 * 3 + speech
+        self.frames.data.len() * 4
+            + self.frames.timestamps_ms.len() * 8 * 4
+            + self.frames.cuts_us.as_ref().map_or(0, |c| c.len() * 8)
+            + speech
     }
 }
 

@@ -143,6 +143,7 @@ mod tests {
             duration: scores.len() as f64,
             change: None,
             hard_cuts_us: Vec::new(),
+            turning: None,
         }
     }
 
@@ -206,6 +207,7 @@ mod tests {
             duration: 10.0,
             change: None,
             hard_cuts_us: Vec::new(),
+            turning: None,
         };
         for s in propose(&t, 3) {
             assert!(s.end - s.start >= 2.0 - 1e-9, "{s:?}");
@@ -214,7 +216,14 @@ mod tests {
 
     #[test]
     fn empty_timeline_falls_back_to_the_middle() {
-        let t = Timeline { times: vec![], scores: vec![], duration: 20.0, change: None, hard_cuts_us: vec![] };
+        let t = Timeline {
+            times: vec![],
+            scores: vec![],
+            duration: 20.0,
+            change: None,
+            hard_cuts_us: vec![],
+            turning: None,
+        };
         let out = propose(&t, 5);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].confidence, 0.1);

@@ -136,6 +136,7 @@ mod tests {
             duration: n as f64,
             change: Some(change),
             hard_cuts_us: Vec::new(),
+            turning: None,
         }
     }
 

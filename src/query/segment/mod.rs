@@ -30,6 +30,9 @@ pub struct Timeline {
     /// shown, in µs, increasing (empty when none are known). Where [`Timeline::boundary`] puts
     /// a shot boundary.
     pub hard_cuts_us: Vec<i64>,
+    /// Where the picture turns between each sample and the next, estimated from the
+    /// embeddings (`len - 1` times), when known: where a boundary with no hard cut goes.
+    pub turning: Option<Vec<f64>>,
 }
 
 impl Timeline {
@@ -50,9 +53,11 @@ impl Timeline {
             .copied()
             .take_while(|&c| seconds(c) <= b)
             .min_by(|&x, &y| (seconds(x) - middle).abs().total_cmp(&(seconds(y) - middle).abs()));
-        match cut {
-            Some(us) => (ms_at_or_before(us), ms_at_or_after(us)),
-            None => (middle, middle),
+        let turn = self.turning.as_ref().and_then(|t| t.get(i)).copied().filter(|t| (a..=b).contains(t));
+        match (cut, turn) {
+            (Some(us), _) => (ms_at_or_before(us), ms_at_or_after(us)),
+            (None, Some(t)) => (t, t),
+            (None, None) => (middle, middle),
         }
     }
 }
@@ -137,10 +142,18 @@ mod tests {
             // One cut inside (1, 2] off the millisecond grid (a 29.97 fps frame), one exactly
             // on sample 3, two inside (3, 4].
             hard_cuts_us: vec![1_234_567, 3_000_000, 3_100_000, 3_600_000],
+            turning: None,
         };
         assert_eq!(tl.boundary(0), (0.5, 0.5), "no cut between 0 and 1: midway");
         assert_eq!(tl.boundary(1), (1.234, 1.235), "ends before the first frame, starts at or after it");
         assert_eq!(tl.boundary(2), (3.0, 3.0), "a cut on the later sample belongs to its interval");
         assert_eq!(tl.boundary(3), (3.6, 3.6), "the cut nearest the middle");
+        // Where the embeddings say the picture turns: used where no hard cut is, and only
+        // inside its interval.
+        let turned = Timeline { turning: Some(vec![0.8, 1.9, 2.5, 3.5]), ..tl.clone() };
+        assert_eq!(turned.boundary(0), (0.8, 0.8));
+        assert_eq!(turned.boundary(1), (1.234, 1.235), "a hard cut wins");
+        let outside = Timeline { turning: Some(vec![1.5, 1.5, 1.5, 1.5]), hard_cuts_us: Vec::new(), ..tl };
+        assert_eq!(outside.boundary(0), (0.5, 0.5));
     }
 }

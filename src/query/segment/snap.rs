@@ -113,6 +113,7 @@ mod tests {
             duration: 100.0,
             change: Some(change),
             hard_cuts_us: Vec::new(),
+            turning: None,
         }
     }
 
@@ -150,6 +151,7 @@ mod tests {
             duration: 200.0,
             change: Some(change),
             hard_cuts_us: Vec::new(),
+            turning: None,
         };
         let proposed = super::super::baseline::propose(&Timeline { change: None, ..tl.clone() }, 1);
         assert!(proposed[0].start < 150.0 && proposed[0].end > 170.0, "the premise: {proposed:?}");
@@ -167,6 +169,7 @@ mod tests {
             duration: 12.0,
             change: Some(vec![0.0; 11]),
             hard_cuts_us: Vec::new(),
+            turning: None,
         };
         let baseline = super::super::baseline::propose(&tl, 3);
         assert!(baseline[0].end - baseline[0].start < 12.0, "the premise: {baseline:?}");
@@ -174,8 +177,14 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!((out[0].start, out[0].end, out[0].confidence), (0.0, 12.0, baseline[0].confidence));
         // One frame is flat too; a curve with any shape is left to the heuristics.
-        let one =
-            Timeline { times: vec![0.0], scores: vec![0.5], duration: 0.5, change: Some(vec![]), hard_cuts_us: vec![] };
+        let one = Timeline {
+            times: vec![0.0],
+            scores: vec![0.5],
+            duration: 0.5,
+            change: Some(vec![]),
+            hard_cuts_us: vec![],
+            turning: None,
+        };
         assert_eq!(propose(&one, 1).iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(0.0, 0.5)]);
         let shaped = Timeline { scores: (0..12).map(|i| if i < 4 { 1.0 } else { 0.0 }).collect(), ..tl };
         assert!(propose(&shaped, 1)[0].end <= 6.0, "{:?}", propose(&shaped, 1));
