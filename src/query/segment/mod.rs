@@ -42,7 +42,8 @@ impl Timeline {
     /// later shot starts on the first millisecond at or after its first frame and the earlier
     /// ends on the last one at or before it, so that with times given to the millisecond
     /// neither shows a frame of the other (a 29.97 fps frame at 2.369033 s: 2.369 and 2.370).
-    /// Else midway between the two samples (at 1 fps, half a second from either), for both.
+    /// Else, for both, where the embeddings turn from one picture to the next (`turning`,
+    /// when known and inside the interval: a dissolve), else midway between the two samples.
     pub fn boundary(&self, i: usize) -> (f64, f64) {
         let (a, b) = (self.times[i], self.times[i + 1]);
         let middle = (a + b) / 2.0;
@@ -133,7 +134,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_boundary_lies_on_a_hard_cut_between_its_samples_or_midway() {
+    fn a_boundary_lies_on_a_hard_cut_between_its_samples_else_on_the_turn_else_midway() {
         let tl = Timeline {
             times: vec![0.0, 1.0, 2.0, 3.0, 4.0],
             scores: vec![0.0; 5],

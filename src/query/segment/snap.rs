@@ -45,8 +45,9 @@ pub fn propose(tl: &Timeline, top_k: usize) -> Vec<Segment> {
         return proposals;
     }
     let duration = if tl.duration > 0.0 { tl.duration } else { tl.times[n - 1] };
-    // A shot ends on the hard cut between its last sample and the next shot's first, or
-    // midway between them; the next starts there.
+    // A shot ends where the picture changes between its last sample and the next shot's
+    // first (`Timeline::boundary`: a hard cut, else the embeddings' turning point, else
+    // midway); the next starts there.
     let mut shots = Vec::with_capacity(cuts.len() + 1);
     let mut first = 0usize;
     let mut start = 0.0;
