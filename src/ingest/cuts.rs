@@ -61,12 +61,16 @@ pub struct FrameChange {
     pub back: [Option<f32>; FLASH_FRAMES],
 }
 
-/// Watches every decoded frame and finds the hard cuts among them.
+/// Watches every decoded frame and finds the hard cuts among them as it goes: whether a frame
+/// starts a shot depends only on the [`NEIGHBOURS`] frames on either side of it, so the watch
+/// holds a few signatures and [`WINDOW`] changes whatever the video's length or frame rate
+/// (a hostile file of 1,000 frames a second within the sampler's duration limit would
+/// otherwise make it hold a record for each of 14 million frames).
 #[derive(Default)]
 pub(super) struct CutWatch {
     /// Signatures of the last `FLASH_FRAMES + 1` frames, newest first.
     recent: std::collections::VecDeque<Vec<f32>>,
-    changes: Vec<FrameChange>,
+    finder: CutFinder,
 }
 
 impl CutWatch {
@@ -79,57 +83,110 @@ impl CutWatch {
         };
         if let Some(diff) = self.recent.front().and_then(|prev| difference(prev, &sig)) {
             let back = std::array::from_fn(|i| self.recent.get(i + 1).and_then(|b| difference(b, &sig)));
-            self.changes.push(FrameChange { t_us, diff, back });
+            self.finder.push(FrameChange { t_us, diff, back });
         }
         self.recent.push_front(sig);
         self.recent.truncate(FLASH_FRAMES + 1);
     }
 
-    /// The times of the first frames of new shots (µs), increasing: a file whose timestamps jump
-    /// back (a broken or concatenated stream) still gives a sorted list, which the store and
-    /// the query side rely on.
+    /// The times of the first frames of new shots (µs), increasing.
     pub fn finish(self) -> Vec<i64> {
-        let mut cuts = hard_cuts(&self.changes);
-        cuts.sort_unstable();
-        cuts.dedup();
-        cuts
+        self.finder.finish()
+    }
+}
+
+/// Changes a decision needs: the frame's own and [`NEIGHBOURS`] on each side (which also
+/// covers the [`FLASH_FRAMES`] after it that can undo it).
+const WINDOW: usize = 2 * NEIGHBOURS + 1;
+const _: () = assert!(NEIGHBOURS >= FLASH_FRAMES, "a flash's way back must lie inside the window");
+
+/// [`hard_cuts`] over a stream of changes, holding at most [`WINDOW`] of them.
+#[derive(Default)]
+pub struct CutFinder {
+    /// The changes around the next one to decide, oldest first.
+    window: std::collections::VecDeque<FrameChange>,
+    /// Where in `window` the next change to decide is.
+    next: usize,
+    cuts: Vec<i64>,
+}
+
+impl CutFinder {
+    /// Takes the change of the next decoded frame, deciding the frame [`NEIGHBOURS`] before it.
+    pub fn push(&mut self, change: FrameChange) {
+        self.window.push_back(change);
+        if self.window.len() - self.next > NEIGHBOURS {
+            self.decide_next();
+            if self.next > NEIGHBOURS {
+                self.window.pop_front();
+                self.next -= 1;
+            }
+        }
+        debug_assert!(self.window.len() <= WINDOW);
+    }
+
+    /// Changes held between frames (fewer than [`WINDOW`]).
+    pub fn held(&self) -> usize {
+        self.window.len()
+    }
+
+    /// Decides the frames still waiting for their successors. The times come out increasing: a
+    /// file whose timestamps jump back (a broken or concatenated stream) still gives a sorted
+    /// list, which the store and the query side rely on.
+    pub fn finish(mut self) -> Vec<i64> {
+        while self.next < self.window.len() {
+            self.decide_next();
+        }
+        self.cuts.sort_unstable();
+        self.cuts.dedup();
+        self.cuts
+    }
+
+    fn decide_next(&mut self) {
+        let k = self.next;
+        if is_cut(self.window.make_contiguous(), k) {
+            self.cuts.push(self.window[k].t_us);
+        }
+        self.next += 1;
     }
 }
 
 /// The frames where a hard cut lands (`changes` in decoding order, one per frame after the
-/// first): a difference that is large in itself, towers over the median of its neighbours'
-/// (so steady motion, which makes every difference large, is no cut), and is neither end of a
-/// flash (frames that those soon after undo).
+/// first), in order of time.
 pub fn hard_cuts(changes: &[FrameChange]) -> Vec<i64> {
+    let mut finder = CutFinder::default();
+    changes.iter().for_each(|&c| finder.push(c));
+    finder.finish()
+}
+
+/// Whether `changes[k]` is a hard cut: a difference that is large in itself, towers over the
+/// median of its neighbours' (so steady motion, which makes every difference large, is no
+/// cut), and is neither end of a flash (frames that those soon after undo). Reads only
+/// `changes[k - NEIGHBOURS..=k + NEIGHBOURS]`, so a window of them gives the answer the whole
+/// list would.
+fn is_cut(changes: &[FrameChange], k: usize) -> bool {
     let n = changes.len();
-    let mut out = Vec::new();
-    for k in 0..n {
-        let c = changes[k];
-        if c.diff < MIN_DIFF {
-            continue;
-        }
-        let mut around: Vec<f32> = (k.saturating_sub(NEIGHBOURS)..(k + NEIGHBOURS + 1).min(n))
-            .filter(|&j| j != k)
-            .map(|j| changes[j].diff)
-            .collect();
-        if !around.is_empty() {
-            around.sort_by(f32::total_cmp);
-            let median = around[around.len() / 2];
-            if c.diff < RATIO * median {
-                continue;
-            }
-        }
-        let undone = |b: Option<f32>| b.is_some_and(|b| b < FLASH_RETURN * c.diff);
-        // This frame goes back to one from before the frames just shown: they were a flash.
-        let ends_flash = c.back.iter().any(|&b| undone(b));
-        // A frame soon after goes back to the one before this: this jump starts a flash
-        // (frame k + i compared with frame k - 1, i + 1 back from it).
-        let starts_flash = (1..=FLASH_FRAMES).any(|i| changes.get(k + i).is_some_and(|n| undone(n.back[i - 1])));
-        if !ends_flash && !starts_flash {
-            out.push(c.t_us);
+    let c = changes[k];
+    if c.diff < MIN_DIFF {
+        return false;
+    }
+    let mut around: Vec<f32> = (k.saturating_sub(NEIGHBOURS)..(k + NEIGHBOURS + 1).min(n))
+        .filter(|&j| j != k)
+        .map(|j| changes[j].diff)
+        .collect();
+    if !around.is_empty() {
+        around.sort_by(f32::total_cmp);
+        let median = around[around.len() / 2];
+        if c.diff < RATIO * median {
+            return false;
         }
     }
-    out
+    let undone = |b: Option<f32>| b.is_some_and(|b| b < FLASH_RETURN * c.diff);
+    // This frame goes back to one from before the frames just shown: they were a flash.
+    let ends_flash = c.back.iter().any(|&b| undone(b));
+    // A frame soon after goes back to the one before this: this jump starts a flash
+    // (frame k + i compared with frame k - 1, i + 1 back from it).
+    let starts_flash = (1..=FLASH_FRAMES).any(|i| changes.get(k + i).is_some_and(|n| undone(n.back[i - 1])));
+    !ends_flash && !starts_flash
 }
 
 fn difference(a: &[f32], b: &[f32]) -> Option<f32> {
@@ -353,8 +410,55 @@ mod tests {
         });
         // The stream's clock restarts at frame 50: frames 50.. are stamped from 0 again.
         c.iter_mut().filter(|f| f.t_us >= 2_000_000).for_each(|f| f.t_us -= 2_000_000);
-        let watch = CutWatch { changes: c, ..CutWatch::default() };
-        assert_eq!(watch.finish(), vec![800_000, 1_200_000]);
+        assert_eq!(hard_cuts(&c), vec![800_000, 1_200_000]);
+    }
+
+    /// Pictures that hold for a few frames, jump, flash and drift: many cuts, flashes and
+    /// near-misses, from a seeded generator.
+    fn eventful(n: usize, seed: u64) -> Vec<FrameChange> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut level = 50.0f32;
+        let levels: Vec<f32> = (0..n)
+            .map(|_| {
+                match next() % 16 {
+                    0 => level = (next() % 200) as f32,
+                    1 => return 250.0,
+                    _ => level += (next() % 5) as f32 - 2.0,
+                }
+                level
+            })
+            .collect();
+        changes(n, |i| levels[i])
+    }
+
+    #[test]
+    fn the_stream_decides_as_the_whole_list_would() {
+        for seed in 1..=20 {
+            let c = eventful(400, seed);
+            let whole: Vec<i64> = (0..c.len()).filter(|&k| is_cut(&c, k)).map(|k| c[k].t_us).collect();
+            assert!(whole.len() > 5, "seed {seed}: too few cuts to compare ({})", whole.len());
+            assert_eq!(hard_cuts(&c), whole, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn the_stream_holds_a_window_not_the_video() {
+        let mut finder = CutFinder::default();
+        let mut most = 0;
+        for c in eventful(100_000, 7) {
+            finder.push(c);
+            most = most.max(finder.held());
+        }
+        // Between frames: the NEIGHBOURS decided changes before the next to decide, it and
+        // the NEIGHBOURS - 1 after it (the next frame's change completes its window).
+        assert_eq!(most, WINDOW - 1);
+        assert!(finder.finish().len() > 1_000);
     }
 
     #[test]
