@@ -118,6 +118,61 @@ fn oversized_and_overlong_videos_are_refused_before_decoding() {
     assert!(matches!(err, DecodeError::TooLong { .. }), "{err:?}");
 }
 
+/// A video of FFmpeg's `testsrc` at `rate` frames a second for `seconds`, encoded and muxed
+/// by the ffmpeg tool with `output` (codec and format options) into `path`.
+fn testsrc(path: &std::path::Path, rate: u32, seconds: u32, output: &[&str]) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=64x36:rate={rate}:duration={seconds}"))
+        .args(output)
+        .arg(path)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+}
+
+#[test]
+fn a_stream_that_states_no_duration_is_held_to_the_limit_by_its_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    // A raw H.264 stream (one of the formats accepted from the network) states no duration.
+    let raw = dir.path().join("twelve.h264");
+    testsrc(&raw, 25, 12, &["-c:v", "libx264", "-f", "h264"]);
+    assert_eq!(probe(&raw).unwrap().duration_s, None);
+    let sample = |max_duration_s: f64| {
+        let mut kept = 0;
+        let r = sample_frames(&raw, &SamplerOptions { max_duration_s, ..opts(16) }, |_| {
+            kept += 1;
+            true
+        });
+        (r, kept)
+    };
+    let (r, kept) = sample(20.0);
+    assert_eq!((r.unwrap().frames_decoded, kept), (300, 12));
+    // Past the limit and its second of slack, decoding stops with the duration refused.
+    let (r, kept) = sample(5.5);
+    let err = r.unwrap_err();
+    assert!(
+        matches!(err, DecodeError::TooLong { duration_s, max_s: 5.5 } if duration_s > 6.5 && duration_s < 6.6),
+        "{err:?}"
+    );
+    assert_eq!(kept, 7, "frames 0 to 6 s kept before the refusal");
+}
+
+#[test]
+fn frames_that_outnumber_the_limit_stop_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3,000 frames in one second: within a 1.5-s duration limit, but more than the 1,500 that
+    // 1,000 frames a second over 1.5 s allows.
+    let fast = dir.path().join("fast.nut");
+    testsrc(&fast, 3000, 1, &["-c:v", "mpeg4", "-q:v", "20"]);
+    let limit = SamplerOptions { max_duration_s: 1.5, ..opts(16) };
+    let err = sample_frames(&fast, &limit, |_| true).unwrap_err();
+    assert!(matches!(err, DecodeError::TooManyFrames { max: 1500 }), "{err:?}");
+    // With room for them it decodes all 3,000.
+    let roomy = SamplerOptions { max_duration_s: 3.0, ..opts(16) };
+    assert_eq!(sample_frames(&fast, &roomy, |_| true).unwrap().frames_decoded, 3000);
+}
+
 #[test]
 fn consumer_can_stop_decoding() {
     let mut n = 0;

@@ -95,7 +95,8 @@ pub struct PipelineOpts {
           value_name = "BYTES")]
     pub max_video_bytes: u64,
 
-    /// Longest video accepted, in seconds (when its header states a duration).
+    /// Longest video accepted, in seconds: by its header's duration before decoding, by its
+    /// frames' times while decoding (also refused: over 1,000 frames a second on average over it).
     #[arg(long, env = "CHRONOSEEK_MAX_VIDEO_SECONDS", global = true, default_value_t = 4.0 * 3600.0,
           value_name = "SECONDS")]
     pub max_video_seconds: f64,

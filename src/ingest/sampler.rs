@@ -56,6 +56,8 @@ pub enum DecodeError {
     TooLarge { width: u32, height: u32, max_pixels: u64 },
     #[error("video duration {duration_s:.0} s exceeds the limit of {max_s:.0} s")]
     TooLong { duration_s: f64, max_s: f64 },
+    #[error("video has more than {max} frames, more than {MAX_MEAN_FPS} a second over the longest accepted duration")]
+    TooManyFrames { max: u64 },
     #[error("video is truncated or corrupt: too many corrupt packets")]
     CorruptPackets,
     #[error("video is truncated or corrupt: read error: {0}")]
@@ -105,7 +107,8 @@ pub struct SamplerOptions {
     /// Largest decoded frame area accepted (width x height); bigger videos are refused before
     /// any frame is decoded.
     pub max_pixels: u64,
-    /// Longest accepted duration, when the header states one.
+    /// Longest accepted duration: the header's, when it states one, and the frames' times
+    /// while decoding (a raw stream states none; a crafted header can understate it).
     pub max_duration_s: f64,
     /// Whose bytes these are: network media is opened with FFmpeg restricted to plain
     /// container demuxers reading this one file.
@@ -123,6 +126,13 @@ impl Default for SamplerOptions {
         }
     }
 }
+
+/// Most frames a second, on average over the longest accepted duration, a video may have:
+/// decoding stops with [`DecodeError::TooManyFrames`] past `max_duration_s` times this many.
+/// Frames whose times do not advance (all stamped alike, or unstamped with an absurd stated
+/// rate) would otherwise keep a decoder busy without ever passing the duration limit; a
+/// high-speed camera's 1,000 frames a second for the whole four hours still fits.
+pub const MAX_MEAN_FPS: f64 = 1000.0;
 
 /// Where the bytes being decoded came from.
 ///
@@ -400,6 +410,7 @@ pub fn sample_frames(
     }
     let fps = opts.plan.fps_for(info.duration_s);
     let step = 1.0 / fps;
+    let max_frames = (opts.max_duration_s * MAX_MEAN_FPS).ceil() as u64;
 
     // Frame threads as the ffmpeg tool sets them for "auto": one per core, plus one.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 1;
@@ -421,15 +432,25 @@ pub fn sample_frames(
                       conv: &mut Converter,
                       next_target: &mut f64,
                       last_t: &mut f64,
+                      frames_decoded: &mut u64,
                       frames_kept: &mut u64,
                       synthetic_t: &mut f64|
      -> Result<(), DecodeError> {
+        *frames_decoded += 1;
+        if *frames_decoded > max_frames {
+            return Err(DecodeError::TooManyFrames { max: max_frames });
+        }
         check_size(frame.width(), frame.height())?;
         let t = match frame.timestamp().or(frame.pts()) {
             Some(ts) => seconds(ts - start_ts, tb).max(0.0),
             None => *synthetic_t,
         };
         *synthetic_t = t + frame_dur;
+        // The header's duration was checked before decoding; a stream that states none, or
+        // understates it, is held to the limit by its frames (a second's slack for rounding).
+        if t > opts.max_duration_s + 1.0 {
+            return Err(DecodeError::TooLong { duration_s: t, max_s: opts.max_duration_s });
+        }
         *last_t = last_t.max(t);
         cuts.observe((t * 1e6).round() as i64, frame);
         // Keep the first frame at or after each grid point (a millisecond of slack for
@@ -470,14 +491,28 @@ pub fn sample_frames(
             continue;
         }
         while decoder.receive_frame(&mut frame).is_ok() {
-            frames_decoded += 1;
-            handle(&frame, &mut conv, &mut next_target, &mut last_t, &mut frames_kept, &mut synthetic_t)?;
+            handle(
+                &frame,
+                &mut conv,
+                &mut next_target,
+                &mut last_t,
+                &mut frames_decoded,
+                &mut frames_kept,
+                &mut synthetic_t,
+            )?;
         }
     }
     let _ = decoder.send_eof();
     while decoder.receive_frame(&mut frame).is_ok() {
-        frames_decoded += 1;
-        handle(&frame, &mut conv, &mut next_target, &mut last_t, &mut frames_kept, &mut synthetic_t)?;
+        handle(
+            &frame,
+            &mut conv,
+            &mut next_target,
+            &mut last_t,
+            &mut frames_decoded,
+            &mut frames_kept,
+            &mut synthetic_t,
+        )?;
     }
     if frames_kept == 0 {
         return Err(DecodeError::NoFrames);
