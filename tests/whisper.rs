@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chronoseek::ingest::MediaTrust;
-use chronoseek::ingest::audio::{AUDIO_RATE, decode_audio};
+use chronoseek::ingest::audio::{AUDIO_RATE, AudioOptions, decode_audio};
 use chronoseek::model::whisper::{FeatureExtractor, MelFilters, N_FRAMES, WhisperModel, argmax};
 use chronoseek::model::{DeviceSpec, ModelFiles};
 use serde_json::Value;
@@ -33,8 +33,18 @@ fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+/// Audio options for the user's own files (limit: four hours).
+fn local() -> AudioOptions {
+    AudioOptions::default()
+}
+
+/// ... and for bytes a caller sent.
+fn network() -> AudioOptions {
+    AudioOptions { trust: MediaTrust::Network, ..AudioOptions::default() }
+}
+
 fn speech() -> Vec<f32> {
-    decode_audio(&whisper_dir().join("speech16k.wav"), MediaTrust::Local).unwrap().expect("the file has audio").samples
+    decode_audio(&whisper_dir().join("speech16k.wav"), local()).unwrap().expect("the file has audio").samples
 }
 
 fn mel_filters() -> MelFilters {
@@ -143,15 +153,13 @@ fn frequency(samples: &[f32]) -> f64 {
 #[test]
 fn any_layout_and_rate_becomes_16_khz_mono_and_no_audio_is_none() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(decode_audio(&common::fixture("scenes.webm"), MediaTrust::Network).unwrap().is_none(), "no audio stream");
-    let mp4 = decode_audio(&common::fixture("scenes.mp4"), MediaTrust::Network).unwrap().unwrap();
+    assert!(decode_audio(&common::fixture("scenes.webm"), network()).unwrap().is_none(), "no audio stream");
+    let mp4 = decode_audio(&common::fixture("scenes.mp4"), network()).unwrap().unwrap();
     assert!((mp4.seconds() - 30.0).abs() < 0.1, "{}", mp4.seconds());
     for (name, layout, rate, channels) in
         [("mono8k.mp4", "mono", 8_000, 1), ("stereo48k.mp4", "stereo", 48_000, 2), ("surround.mp4", "5.1", 44_100, 6)]
     {
-        let a = decode_audio(&clip(dir.path(), name, 3.0, Some((layout, rate, 3.0))), MediaTrust::Network)
-            .unwrap()
-            .unwrap();
+        let a = decode_audio(&clip(dir.path(), name, 3.0, Some((layout, rate, 3.0))), network()).unwrap().unwrap();
         assert_eq!((a.source_rate, a.source_channels), (rate, channels), "{name}");
         assert!((a.seconds() - 3.0).abs() < 0.1, "{name}: {} s", a.seconds());
         let f = frequency(&a.samples[AUDIO_RATE as usize / 2..AUDIO_RATE as usize * 5 / 2]);
@@ -160,9 +168,9 @@ fn any_layout_and_rate_becomes_16_khz_mono_and_no_audio_is_none() {
         assert!(peak > 0.05 && peak <= 1.0, "{name}: peak {peak}");
     }
     // The audio is what the stream holds, whatever the picture's length.
-    let short = decode_audio(&clip(dir.path(), "short.mp4", 5.0, Some(("mono", 16_000, 2.0))), MediaTrust::Local);
+    let short = decode_audio(&clip(dir.path(), "short.mp4", 5.0, Some(("mono", 16_000, 2.0))), local());
     assert!((short.unwrap().unwrap().seconds() - 2.0).abs() < 0.1);
-    let long = decode_audio(&clip(dir.path(), "long.mp4", 2.0, Some(("stereo", 22_050, 4.0))), MediaTrust::Local);
+    let long = decode_audio(&clip(dir.path(), "long.mp4", 2.0, Some(("stereo", 22_050, 4.0))), local());
     assert!((long.unwrap().unwrap().seconds() - 4.0).abs() < 0.1);
 }
 
@@ -525,6 +533,47 @@ mod listening {
     }
 
     #[tokio::test]
+    async fn a_sound_track_past_the_duration_limit_is_not_listened_to_and_the_picture_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two seconds of picture carrying 70 seconds of sound (three of Whisper's 30-s
+        // windows), in a Matroska file written as a live stream: it states no duration, so only
+        // the tracks themselves tell.
+        let mp4 = clip(dir.path(), "long-sound.mp4", 2.0, Some(("mono", 16_000, 70.0)));
+        let mkv = dir.path().join("long-sound.mkv");
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+            .arg(&mp4)
+            .args(["-c", "copy", "-f", "matroska", "-live", "1"])
+            .arg(&mkv)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let ear = listener(dir.path()).await;
+        let mut opts = EngineOptions { result_cache_capacity: 0, ..EngineOptions::default() };
+        opts.ingest = IngestOptions { audio: Some(ear.clone()), ..IngestOptions::default() };
+        opts.ingest.sampler.max_duration_s = 4.0;
+        let engine = common::engine_in(dir.path(), opts).await;
+        let progress = chronoseek::progress::silent();
+        let before = engine.counters();
+        let rec = engine.ingest(&source(&mkv), &progress).await.unwrap().record().clone();
+        let work = engine.counters().since(&before);
+        // Only the first window (the 5 s up to the limit and its slack) reached the model.
+        assert_eq!((work.videos_decoded, work.audio_failures, work.whisper_windows), (1, 1, 1));
+        assert_eq!(rec.transcript_id, None, "stored visual-only");
+        assert!(engine.store().transcript(&rec).await.unwrap().is_none());
+        // The same file within an 80-s limit is listened to, all three windows.
+        let mut opts = EngineOptions { result_cache_capacity: 0, ..EngineOptions::default() };
+        opts.ingest = IngestOptions { audio: Some(ear), ..IngestOptions::default() };
+        opts.ingest.sampler.max_duration_s = 80.0;
+        let roomy = common::engine_in(&dir.path().join("roomy"), opts).await;
+        let before = roomy.counters();
+        let rec = roomy.ingest(&source(&mkv), &progress).await.unwrap().record().clone();
+        let work = roomy.counters().since(&before);
+        assert_eq!((work.audio_failures, work.whisper_windows, work.transcripts_stored), (0, 3, 1));
+        assert!(rec.transcript_id.is_some());
+    }
+
+    #[tokio::test]
     async fn a_stored_video_gets_its_transcript_without_its_frames_being_touched() {
         let dir = tempfile::tempdir().unwrap();
         let talk = talking_video(dir.path());
@@ -846,9 +895,9 @@ fn streamed_audio_is_the_decoded_audio_and_stops_when_asked() {
     use chronoseek::ingest::audio::stream_audio;
     let dir = tempfile::tempdir().unwrap();
     let v = clip(dir.path(), "tone.mp4", 4.0, Some(("stereo", 48_000, 4.0)));
-    let whole = decode_audio(&v, MediaTrust::Local).unwrap().unwrap();
+    let whole = decode_audio(&v, local()).unwrap().unwrap();
     let mut got = Vec::new();
-    let info = stream_audio(&v, MediaTrust::Local, |c| {
+    let info = stream_audio(&v, local(), |c| {
         got.extend_from_slice(c);
         true
     })
@@ -858,12 +907,26 @@ fn streamed_audio_is_the_decoded_audio_and_stops_when_asked() {
     assert_eq!(info.samples as usize, whole.samples.len());
     assert_eq!((info.source_rate, info.source_channels), (48_000, 2));
     let mut calls = 0;
-    stream_audio(&v, MediaTrust::Local, |_| {
+    stream_audio(&v, local(), |_| {
         calls += 1;
         calls < 3
     })
     .unwrap();
     assert_eq!(calls, 3, "a sink that says stop is not called again");
     let silent = clip(dir.path(), "silent.mp4", 1.0, None);
-    assert_eq!(stream_audio(&silent, MediaTrust::Local, |_| panic!("no audio, no call")).unwrap(), None);
+    assert_eq!(stream_audio(&silent, local(), |_| panic!("no audio, no call")).unwrap(), None);
+    // A track longer than the limit stops once the limit and its second of slack are handed
+    // over (the 4-s tone under a 2-s limit: at 3 s and a fraction of a frame).
+    let mut handed = 0;
+    let short = AudioOptions { max_seconds: 2.0, ..local() };
+    let err = stream_audio(&v, short, |c| {
+        handed += c.len();
+        true
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, chronoseek::ingest::DecodeError::TooLong { duration_s, max_s: 2.0 } if duration_s > 3.0 && duration_s < 3.1),
+        "{err:?}"
+    );
+    assert!(handed <= 3 * AUDIO_RATE as usize, "{handed} samples handed past the limit");
 }

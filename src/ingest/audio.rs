@@ -3,7 +3,8 @@
 //! say its layout gets FFmpeg's default for its channel count), any rate resampled. A file with
 //! no audio stream has no audio (`Ok(None)`), which is not an error: most of a visual library is
 //! silent. The samples cover the audio stream as it is, whether it is shorter or longer than the
-//! picture.
+//! picture, up to the video's duration limit: past it the track is refused (`TooLong`), and the
+//! ingest stores the picture without a transcript.
 
 use std::path::Path;
 
@@ -34,10 +35,27 @@ impl DecodedAudio {
     }
 }
 
+/// Whose audio this is and how long it may be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AudioOptions {
+    pub trust: MediaTrust,
+    /// Longest track accepted, in seconds (a second's slack for rounding): the video's own
+    /// limit (`SamplerOptions::max_duration_s`). A file of a second of picture can carry a
+    /// track of thousands of hours of silence in a few hundred megabytes, which a speech model
+    /// would otherwise listen to window by window.
+    pub max_seconds: f64,
+}
+
+impl Default for AudioOptions {
+    fn default() -> Self {
+        Self { trust: MediaTrust::Local, max_seconds: super::SamplerOptions::default().max_duration_s }
+    }
+}
+
 /// Decodes the best audio stream of `path` to 16 kHz mono; `None` when it has none.
-pub fn decode_audio(path: &Path, trust: MediaTrust) -> Result<Option<DecodedAudio>, DecodeError> {
+pub fn decode_audio(path: &Path, opts: AudioOptions) -> Result<Option<DecodedAudio>, DecodeError> {
     let mut samples = Vec::new();
-    let info = stream_audio(path, trust, |chunk| {
+    let info = stream_audio(path, opts, |chunk| {
         samples.extend_from_slice(chunk);
         true
     })?;
@@ -56,13 +74,14 @@ pub struct AudioStreamInfo {
 /// Decodes the best audio stream of `path` to 16 kHz mono, handing the samples to `sink` as
 /// they come (a few milliseconds at a time) instead of holding the whole track: a 4-hour
 /// track is 230 million samples. `sink` returns false to stop early. `None` when the file has
-/// no audio stream (the sink is never called).
+/// no audio stream (the sink is never called). A track longer than `opts.max_seconds` stops
+/// with [`DecodeError::TooLong`] once that much has been handed over.
 pub fn stream_audio(
     path: &Path,
-    trust: MediaTrust,
+    opts: AudioOptions,
     mut sink: impl FnMut(&[f32]) -> bool,
 ) -> Result<Option<AudioStreamInfo>, DecodeError> {
-    let mut ictx = open(path, trust)?;
+    let mut ictx = open(path, opts.trust)?;
     let Some(stream) = ictx.streams().best(ffmpeg::media::Type::Audio) else {
         return Ok(None);
     };
@@ -72,11 +91,16 @@ pub fn stream_audio(
     let mut decoder = context.decoder().audio().map_err(DecodeError::audio_codec)?;
     let mut out = Output { resampler: None, samples: Vec::new(), source_rate: 0, source_channels: 0 };
     let mut handed = 0u64;
-    let mut hand = |out: &mut Output| {
+    let max_samples = ((opts.max_seconds + 1.0) * f64::from(AUDIO_RATE)) as u64;
+    let mut hand = |out: &mut Output| -> Result<bool, DecodeError> {
         handed += out.samples.len() as u64;
+        if handed > max_samples {
+            let duration_s = handed as f64 / f64::from(AUDIO_RATE);
+            return Err(DecodeError::TooLong { duration_s, max_s: opts.max_seconds });
+        }
         let more = out.samples.is_empty() || sink(&out.samples);
         out.samples.clear();
-        more
+        Ok(more)
     };
     let mut frame = AudioFrame::empty();
     let mut stopped = false;
@@ -90,7 +114,7 @@ pub fn stream_audio(
         }
         while decoder.receive_frame(&mut frame).is_ok() {
             out.push(&mut frame)?;
-            if !hand(&mut out) {
+            if !hand(&mut out)? {
                 stopped = true;
                 break 'packets;
             }
@@ -102,7 +126,7 @@ pub fn stream_audio(
             out.push(&mut frame)?;
         }
         out.flush()?;
-        hand(&mut out);
+        hand(&mut out)?;
     }
     Ok(Some(AudioStreamInfo { source_rate: out.source_rate, source_channels: out.source_channels, samples: handed }))
 }

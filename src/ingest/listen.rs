@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::audio::stream_audio;
-use super::{DecodeError, Fingerprint, MediaTrust};
+use super::audio::{AudioOptions, stream_audio};
+use super::{DecodeError, Fingerprint};
 use crate::counters::Counters;
 use crate::index::{Heard, SpokenSegment, Transcript};
 use crate::model::whisper::Transcriber;
@@ -59,7 +59,7 @@ impl Listener {
     pub fn listen(
         &self,
         path: &Path,
-        trust: MediaTrust,
+        audio: AudioOptions,
         fingerprint: Fingerprint,
         clip: &ClipEmbedder,
         counters: &Counters,
@@ -71,7 +71,7 @@ impl Listener {
         // track.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(64);
         let (decoded, transcribed) = std::thread::scope(|scope| {
-            let decoder = scope.spawn(move || stream_audio(path, trust, |chunk| tx.send(chunk.to_vec()).is_ok()));
+            let decoder = scope.spawn(move || stream_audio(path, audio, |chunk| tx.send(chunk.to_vec()).is_ok()));
             let transcribed = {
                 let mut t = self.transcriber.lock();
                 let (windows, tokens) = (t.windows, t.tokens);

@@ -446,10 +446,11 @@ impl Ingestor {
     ) -> Result<super::listen::Listened, IngestError> {
         let (listener, path, model, counters) =
             (listener.clone(), path.to_path_buf(), self.model.clone(), self.counters.clone());
+        let audio = super::audio::AudioOptions { trust: media, max_seconds: self.opts.sampler.max_duration_s };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
-            listener.listen(&path, media, fingerprint, &model, &counters)
+            listener.listen(&path, audio, fingerprint, &model, &counters)
         })
         .await
         .map_err(IngestError::Task)?
