@@ -134,3 +134,72 @@ async fn the_watchdog_restarts_a_loop_stuck_on_a_silent_miner() {
     assert!(restarts >= 2, "restarts {restarts}");
     assert_eq!(validator.shared.state.lock().steps, 0, "no step ever completed");
 }
+
+/// A miner whose `/search` and `/health` answer 200 with a body that never ends (64 KiB chunks of
+/// spaces, as slowly as the reader takes them), and `/big` a body whose `Content-Length` states
+/// 2 GiB; returns its address and how many bytes it has produced.
+async fn endless_miner() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    use axum::body::{Body, Bytes};
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let endless = {
+        let produced = produced.clone();
+        move || {
+            let produced = produced.clone();
+            let chunks = futures::stream::repeat_with(move || {
+                produced.fetch_add(64 << 10, Ordering::Relaxed);
+                Ok::<_, std::convert::Infallible>(Bytes::from(vec![b' '; 64 << 10]))
+            });
+            async move { Body::from_stream(chunks) }
+        }
+    };
+    let app = axum::Router::new().route("/health", get(endless.clone())).route("/search", post(endless));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, produced)
+}
+
+/// A miner that answers every connection with a `Content-Length` of 2 GiB, sends two bytes of
+/// it and holds the connection open.
+async fn overlong_miner() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2147483648\r\n\r\n{}";
+                let _ = socket.write_all(head.as_bytes()).await;
+                tokio::time::sleep(Duration::from_secs(120)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_miner_that_answers_without_end_is_cut_off_not_buffered() {
+    use chronoseek::protocol::{TopK, VideoSearchRequest, VideoUrl};
+    use chronoseek::validator::client::{MAX_ANSWER_BYTES, MinerCallError};
+    let (addr, produced) = endless_miner().await;
+    let key = Sr25519Key::from_uri("//endless-validator").unwrap();
+    let client = MinerClient::new(Arc::new(Signer::new(key))).unwrap();
+    let request = VideoSearchRequest::new(VideoUrl::parse("https://e.com/v.mp4").unwrap(), "a dog", TopK::default());
+    let base = format!("http://{addr}");
+    // A minute would let a reader that buffers everything take gigabytes from loopback.
+    let err = client.search(&base, &request, Duration::from_secs(60)).await.unwrap_err();
+    assert!(matches!(err, MinerCallError::TooLarge { status: 200, max_bytes: MAX_ANSWER_BYTES, .. }), "{err}");
+    assert_eq!(err.code(), chronoseek::protocol::ErrorCode::InternalError);
+    // What the miner got out: the cap, plus what the sockets' buffers held when reading stopped.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = produced.load(Ordering::Relaxed);
+    assert!(sent < 32 << 20, "{sent} bytes produced for a 1-MiB cap");
+    // A stated length past the cap is refused before reading the body.
+    let big = format!("http://{}", overlong_miner().await);
+    let err = client.search(&big, &request, Duration::from_secs(60)).await.unwrap_err();
+    assert!(matches!(err, MinerCallError::TooLarge { status: 200, .. }), "{err}");
+    // The health probe reads at most 64 KiB: an endless answer is not healthy.
+    assert!(!client.healthy(&base, Duration::from_secs(60)).await);
+}
