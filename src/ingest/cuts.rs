@@ -245,7 +245,9 @@ fn signature(frame: &VideoFrame) -> Option<Vec<f32>> {
 }
 
 /// Appends the grid's cell means of plane `p`, whose samples are `step` apart in a row
-/// starting at `offset` (interleaved chroma), to `out`.
+/// starting at `offset` (interleaved chroma), to `out`. The lattice's byte offsets are worked
+/// out once per plane, so the reads are loads and integer sums (this runs on the decoding
+/// thread, for every frame).
 fn cell_means(frame: &VideoFrame, p: usize, step: usize, offset: usize, bits: u32, out: &mut Vec<f32>) -> Option<()> {
     let (w, h) = (frame.plane_width(p) as usize, frame.plane_height(p) as usize);
     if w == 0 || h == 0 {
@@ -254,29 +256,27 @@ fn cell_means(frame: &VideoFrame, p: usize, step: usize, offset: usize, bits: u3
     let stride = frame.stride(p);
     let data = frame.data(p);
     let bytes = if bits > 8 { 2 } else { 1 };
-    let scale = 255.0 / ((1u32 << bits) - 1) as f32;
-    let read = |x: usize, y: usize| -> Option<f32> {
-        let at = y * stride + (x * step + offset) * bytes;
-        let v = if bytes == 1 {
-            u32::from(*data.get(at)?)
-        } else {
-            u32::from(u16::from_le_bytes([*data.get(at)?, *data.get(at + 1)?]))
-        };
-        Some(v as f32 * scale)
-    };
     // Points at the centres of a (GRID * TAPS)-square lattice over the plane.
     let (cols, rows) = (GRID_W * TAPS, GRID_H * TAPS);
-    for gy in 0..GRID_H {
-        for gx in 0..GRID_W {
-            let mut sum = 0.0;
-            for ty in 0..TAPS {
-                let y = ((gy * TAPS + ty) * 2 + 1) * h / (2 * rows);
-                for tx in 0..TAPS {
-                    let x = ((gx * TAPS + tx) * 2 + 1) * w / (2 * cols);
-                    sum += read(x, y)?;
+    let xs: [usize; GRID_W * TAPS] = std::array::from_fn(|i| ((i * 2 + 1) * w / (2 * cols) * step + offset) * bytes);
+    let ys: [usize; GRID_H * TAPS] = std::array::from_fn(|i| ((i * 2 + 1) * h / (2 * rows)) * stride);
+    // The farthest read must lie inside the plane's data (then every read does).
+    if ys[rows - 1] + xs[cols - 1] + bytes > data.len() {
+        return None;
+    }
+    let scale = 255.0 / ((1u32 << bits) - 1) as f32 / (TAPS * TAPS) as f32;
+    for row in ys.chunks_exact(TAPS) {
+        for cell in xs.chunks_exact(TAPS) {
+            let mut sum = 0u32;
+            for &y in row {
+                let line = &data[y..];
+                if bytes == 1 {
+                    sum += cell.iter().map(|&x| u32::from(line[x])).sum::<u32>();
+                } else {
+                    sum += cell.iter().map(|&x| u32::from(u16::from_le_bytes([line[x], line[x + 1]]))).sum::<u32>();
                 }
             }
-            out.push(sum / (TAPS * TAPS) as f32);
+            out.push(sum as f32 * scale);
         }
     }
     Some(())
