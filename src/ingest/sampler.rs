@@ -428,41 +428,35 @@ pub fn sample_frames(
     let mut bad_packets = 0u32;
     let mut cuts = super::cuts::CutWatch::default();
 
-    let mut handle = |frame: &VideoFrame,
-                      conv: &mut Converter,
-                      next_target: &mut f64,
-                      last_t: &mut f64,
-                      frames_decoded: &mut u64,
-                      frames_kept: &mut u64,
-                      synthetic_t: &mut f64|
-     -> Result<(), DecodeError> {
-        *frames_decoded += 1;
-        if *frames_decoded > max_frames {
+    // Borrows the pass's state until its last call, after the final drain below.
+    let mut handle = |frame: &VideoFrame| -> Result<(), DecodeError> {
+        frames_decoded += 1;
+        if frames_decoded > max_frames {
             return Err(DecodeError::TooManyFrames { max: max_frames });
         }
         check_size(frame.width(), frame.height())?;
         let t = match frame.timestamp().or(frame.pts()) {
             Some(ts) => seconds(ts - start_ts, tb).max(0.0),
-            None => *synthetic_t,
+            None => synthetic_t,
         };
-        *synthetic_t = t + frame_dur;
+        synthetic_t = t + frame_dur;
         // The header's duration was checked before decoding; a stream that states none, or
         // understates it, is held to the limit by its frames (a second's slack for rounding).
         if t > opts.max_duration_s + 1.0 {
             return Err(DecodeError::TooLong { duration_s: t, max_s: opts.max_duration_s });
         }
-        *last_t = last_t.max(t);
+        last_t = last_t.max(t);
         cuts.observe((t * 1e6).round() as i64, frame);
         // Keep the first frame at or after each grid point (a millisecond of slack for
         // timestamps rounded by the container).
-        if t + 0.001 >= *next_target {
+        if t + 0.001 >= next_target {
             let pixels = conv.convert(frame)?;
-            *frames_kept += 1;
+            frames_kept += 1;
             if !on_frame(SampledFrame { t_ms: (t * 1000.0).round() as i64, pixels }) {
                 return Err(DecodeError::Cancelled);
             }
-            while *next_target <= t + 0.001 {
-                *next_target += step;
+            while next_target <= t + 0.001 {
+                next_target += step;
             }
         }
         Ok(())
@@ -491,28 +485,12 @@ pub fn sample_frames(
             continue;
         }
         while decoder.receive_frame(&mut frame).is_ok() {
-            handle(
-                &frame,
-                &mut conv,
-                &mut next_target,
-                &mut last_t,
-                &mut frames_decoded,
-                &mut frames_kept,
-                &mut synthetic_t,
-            )?;
+            handle(&frame)?;
         }
     }
     let _ = decoder.send_eof();
     while decoder.receive_frame(&mut frame).is_ok() {
-        handle(
-            &frame,
-            &mut conv,
-            &mut next_target,
-            &mut last_t,
-            &mut frames_decoded,
-            &mut frames_kept,
-            &mut synthetic_t,
-        )?;
+        handle(&frame)?;
     }
     if frames_kept == 0 {
         return Err(DecodeError::NoFrames);
