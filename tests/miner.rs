@@ -30,11 +30,19 @@ struct Setup {
     config: MinerConfig,
     max_concurrent: usize,
     max_queued: usize,
+    /// `--max-video-seconds`.
+    max_video_seconds: f64,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { block_private: false, config: MinerConfig::default(), max_concurrent: 1, max_queued: 8 }
+        Self {
+            block_private: false,
+            config: MinerConfig::default(),
+            max_concurrent: 1,
+            max_queued: 8,
+            max_video_seconds: chronoseek::ingest::SamplerOptions::default().max_duration_s,
+        }
     }
 }
 
@@ -74,6 +82,7 @@ async fn start(setup: Setup) -> Miner {
     let mut opts = EngineOptions::default();
     opts.ingest.max_concurrent = setup.max_concurrent;
     opts.ingest.max_queued = setup.max_queued;
+    opts.ingest.sampler.max_duration_s = setup.max_video_seconds;
     let engine = Arc::new(Engine::new(store, common::tiny_model(), fetcher, opts));
     let state = MinerState::new(engine.clone(), chain, setup.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -470,6 +479,32 @@ async fn a_playlist_naming_local_segments_is_not_followed() {
     assert_error(s, &v, 422, "VIDEO_UNREADABLE");
     let c = m.engine.counters().since(&before);
     assert_eq!((c.frames_decoded, c.image_embeddings), (0, 0), "{c:?}");
+}
+
+#[tokio::test]
+async fn a_stream_that_states_no_duration_is_refused_past_the_limit_and_nothing_is_stored() {
+    let m = start(Setup { max_video_seconds: 5.5, ..Setup::default() }).await;
+    // Twelve seconds of raw H.264 (a format accepted from the network), which states no
+    // duration for the header check to refuse.
+    let raw = m.dir.path().join("twelve.h264");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x36:rate=25:duration=12"])
+        .args(["-c:v", "libx264", "-f", "h264"])
+        .arg(&raw)
+        .status()
+        .expect("the ffmpeg tool is installed");
+    assert!(ok.success());
+    let server = common::TestServer::start(m.dir.path().to_path_buf()).await;
+    let before = m.engine.counters();
+    let (s, v) = m.search(request(&server.url("twelve.h264"), "q")).await;
+    assert_error(s, &v, 422, "VIDEO_UNREADABLE");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("exceeds the limit of 6 s"), "{message}");
+    let c = m.engine.counters().since(&before);
+    // Decoding stopped at the first frame after 6.5 s; the seven frames sampled before it
+    // waited for a full batch and were never embedded; nothing was stored.
+    assert_eq!((c.downloads, c.videos_decoded, c.image_embeddings), (1, 0, 0), "{c:?}");
+    assert!(m.engine.store().list_videos().await.unwrap().is_empty());
 }
 
 #[tokio::test]

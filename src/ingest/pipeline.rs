@@ -657,18 +657,17 @@ fn run_decode_embed(
                 break;
             }
         }
-        if failure.is_none()
-            && let Err(e) = flush(&mut pending)
-        {
-            failure = Some(e);
-        }
         // Dropping the receiver makes the decoder stop at its next frame.
         drop(rx);
         let decoded = decoder.join().map_err(|_| IngestError::DecoderPanicked)?;
         if let Some(e) = failure {
             return Err(e);
         }
-        Ok(decoded?)
+        // The last frames are embedded only for a video the decoder accepted whole: a refused
+        // one (too long, corrupt) costs no more of the image tower.
+        let decoded = decoded?;
+        flush(&mut pending)?;
+        Ok(decoded)
     })?;
     Counters::inc(&counters.videos_decoded);
     Counters::add(&counters.frames_decoded, sample.frames_decoded);
