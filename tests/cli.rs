@@ -1690,30 +1690,28 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
     assert!(check["detail"].as_str().unwrap().starts_with("2 stored before cuts"), "{check}");
     assert!(check["hint"].as_str().unwrap().starts_with("chronoseek store cuts"), "{check}");
 
-    let run = |dry: bool| {
-        let mut c = with_bundled(&store);
-        c.args(["--json", "store", "cuts"]);
-        if dry {
-            c.arg("--dry-run");
-        }
-        let out = c.output().unwrap();
+    let run = |extra: &[&str]| {
+        let out = with_bundled(&store).args(["--json", "store", "cuts"]).args(extra).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let lines: Vec<serde_json::Value> =
             String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         lines.into_iter().find_map(|l| l.get("summary").cloned()).unwrap()
     };
-    let summary = run(true);
+    let summary = run(&["--dry-run"]);
     assert_eq!(
         (&summary["without_cuts"], &summary["found"], &summary["cuts"], &summary["no_local_file"]),
         (&2.into(), &1.into(), &2.into(), &1.into()),
         "{summary}"
     );
     assert_eq!(green_moment(&store, &kept, "snap"), (2.5, 5.5), "a dry run writes nothing");
-    let summary = run(false);
+    // The files are read under the user's limits: the 9-s video is refused under a 3-s one.
+    let summary = run(&["--dry-run", "--max-video-seconds", "3"]);
+    assert_eq!((&summary["found"], &summary["unreadable"]), (&0.into(), &1.into()), "{summary}");
+    let summary = run(&[]);
     assert_eq!((&summary["found"], &summary["cuts"], &summary["dry_run"]), (&1.into(), &2.into(), &false.into()));
     assert_eq!(green_moment(&store, &kept, "snap"), (2.36, 5.72));
     // Only the video whose file is gone is left without cuts.
-    assert_eq!((&run(false)["without_cuts"], &run(false)["found"]), (&1.into(), &0.into()));
+    assert_eq!((&run(&[])["without_cuts"], &run(&[])["found"]), (&1.into(), &0.into()));
 }
 
 #[test]

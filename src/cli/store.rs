@@ -238,7 +238,8 @@ async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliEr
 async fn cuts(store: &Store, g: &GlobalOpts, args: CutsArgs, out: &Output) -> Result<(), CliError> {
     use chronoseek::library::backfill::{Outcome, backfill_cuts};
     let bar = out.items_bar(0, "videos");
-    let report = backfill_cuts(store, &args.index.root(g), args.dry_run, &super::output::progress(&bar)).await;
+    let limits = g.pipeline.engine_options().ingest.sampler;
+    let report = backfill_cuts(store, &args.index.root(g), &limits, args.dry_run, &super::output::progress(&bar)).await;
     bar.finish_and_clear();
     let report = report?;
     let (mut found, mut cuts, mut no_file, mut unreadable) = (0usize, 0usize, 0usize, 0usize);

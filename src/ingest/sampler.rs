@@ -377,9 +377,11 @@ impl Converter {
 
 /// The hard cuts of a local file (`ingest::cuts`, µs) from one decode pass, no model: what
 /// `chronoseek store cuts` gives videos stored before cuts were looked for. Frames are kept at
-/// 1 fps, tiny, and dropped; converting them is a sliver of the decoding.
-pub fn find_cuts(path: &Path) -> Result<Vec<i64>, DecodeError> {
-    Ok(sample_frames(path, &SamplerOptions { size: 8, ..SamplerOptions::default() }, |_| true)?.cuts_us)
+/// 1 fps, tiny, and dropped; converting them is a sliver of the decoding. `limits` are the
+/// user's (`--max-video-seconds`, `--max-pixels`): a video ingested under raised limits is
+/// read under them again.
+pub fn find_cuts(path: &Path, limits: &SamplerOptions) -> Result<Vec<i64>, DecodeError> {
+    Ok(sample_frames(path, &SamplerOptions { size: 8, ..limits.clone() }, |_| true)?.cuts_us)
 }
 
 /// Decodes `path` once and hands every kept frame to `on_frame`; returning `false` from it

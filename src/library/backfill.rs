@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::{LibraryError, RefreshOptions, RefreshReport, refresh};
 use crate::fingerprint::Fingerprint;
 use crate::index::{Store, StoreError, VideoRecord};
+use crate::ingest::SamplerOptions;
 use crate::progress::ProgressHandle;
 
 /// What happened to one video without cuts.
@@ -41,11 +42,12 @@ pub struct BackfillReport {
     pub indexes: BTreeMap<String, RefreshReport>,
 }
 
-/// Finds and stores the cuts of every stored video that has none, from its local file;
-/// `dry_run` decodes and reports but writes nothing.
+/// Finds and stores the cuts of every stored video that has none, from its local file decoded
+/// under `limits`; `dry_run` decodes and reports but writes nothing.
 pub async fn backfill_cuts(
     store: &Store,
     root: &Path,
+    limits: &SamplerOptions,
     dry_run: bool,
     progress: &ProgressHandle,
 ) -> Result<BackfillReport, LibraryError> {
@@ -65,8 +67,8 @@ pub async fn backfill_cuts(
             None => Outcome::NoLocalFile,
             Some(path) => {
                 let decoded = tokio::task::spawn_blocking({
-                    let path = path.clone();
-                    move || crate::ingest::find_cuts(&path)
+                    let (path, limits) = (path.clone(), limits.clone());
+                    move || crate::ingest::find_cuts(&path, &limits)
                 })
                 .await?;
                 match decoded {
