@@ -499,7 +499,7 @@ async fn a_stream_that_states_no_duration_is_refused_past_the_limit_and_nothing_
     let (s, v) = m.search(request(&server.url("twelve.h264"), "q")).await;
     assert_error(s, &v, 422, "VIDEO_UNREADABLE");
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.contains("exceeds the limit of 6 s"), "{message}");
+    assert!(message.contains("exceeds the limit of 5.5 s"), "{message}");
     let c = m.engine.counters().since(&before);
     // Decoding stopped at the first frame after 6.5 s; the seven frames sampled before it
     // waited for a full batch and were never embedded; nothing was stored.

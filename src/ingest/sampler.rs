@@ -54,7 +54,7 @@ pub enum DecodeError {
     Png(#[source] png::EncodingError),
     #[error("video resolution {width}x{height} exceeds the limit of {max_pixels} pixels")]
     TooLarge { width: u32, height: u32, max_pixels: u64 },
-    #[error("video duration {duration_s:.0} s exceeds the limit of {max_s:.0} s")]
+    #[error("video duration {duration_s:.0} s exceeds the limit of {max_s} s")]
     TooLong { duration_s: f64, max_s: f64 },
     #[error("video has more than {max} frames, more than {MAX_MEAN_FPS} a second over the longest accepted duration")]
     TooManyFrames { max: u64 },
