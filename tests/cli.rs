@@ -1652,18 +1652,9 @@ fn moments_start_on_the_cut_to_the_frame() {
     assert_eq!(green_moment(&store, &ntsc, "contrast"), (2.37, 5.705));
 }
 
-#[test]
-fn store_cuts_gives_videos_stored_before_cuts_theirs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let (kept, gone) = (dir.path().join("kept.mp4"), dir.path().join("gone.mp4"));
-    red_green_blue(&kept, ["libx264", "yuv420p"], 1);
-    red_green_blue(&gone, ["libx264", "yuv420p"], 2);
-    for v in [&kept, &gone] {
-        let out = with_bundled(&store).arg("ingest").arg(v).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    // Make both records what a store from before schema 4 holds: frames without cuts.
+/// Makes every record in `store` (there are `n`, each a `red_green_blue` video) what a store
+/// from before schema 4 holds: frames without cuts.
+fn forget_cuts(store: &std::path::Path, n: usize) {
     let uri = store.to_str().unwrap().to_string();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let s = chronoseek::index::Store::open(&uri).await.unwrap();
@@ -1678,8 +1669,75 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
             };
             s.put_video(&old, &frames).await.unwrap();
         }
-        assert_eq!(s.videos_without_cuts().await.unwrap().len(), 2);
+        assert_eq!(s.videos_without_cuts().await.unwrap().len(), n);
     });
+}
+
+/// `chronoseek --json store cuts EXTRA...`: its per-video lines and its summary.
+fn store_cuts(store: &std::path::Path, extra: &[&str]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let out = with_bundled(store).args(["--json", "store", "cuts"]).args(extra).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = lines.iter().find_map(|l| l.get("summary").cloned()).unwrap();
+    lines.retain(|l| l.get("status").is_some());
+    (lines, summary)
+}
+
+#[test]
+fn store_cuts_downloads_a_video_known_by_its_url_if_it_still_serves_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let served = dir.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let (video, other) = (served.join("rgb.mp4"), dir.path().join("other.mp4"));
+    red_green_blue(&video, ["libx264", "yuv420p"], 3);
+    red_green_blue(&other, ["libx264", "yuv420p"], 4);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(common::TestServer::start(served.clone()));
+    let url = server.url("rgb.mp4");
+    let out = with_bundled(&store).args(["ingest", &url]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    forget_cuts(&store, 1);
+    let gets = || server.gets.load(std::sync::atomic::Ordering::SeqCst);
+    let fetched = gets();
+
+    // Known only by its URL: without --download nothing is fetched.
+    let (_, summary) = store_cuts(&store, &[]);
+    assert_eq!((&summary["no_local_file"], &summary["found"]), (&1.into(), &0.into()), "{summary}");
+    assert_eq!(gets(), fetched, "nothing fetched");
+    // The URL serving other bytes now: downloaded, not used.
+    let original = std::fs::read(&video).unwrap();
+    std::fs::copy(&other, &video).unwrap();
+    let (lines, summary) = store_cuts(&store, &["--download"]);
+    assert_eq!((&summary["changed"], &summary["found"]), (&1.into(), &0.into()), "{summary}");
+    assert_eq!(lines[0]["url"], url.as_str());
+    // The same bytes again: its cuts are found and stored.
+    std::fs::write(&video, &original).unwrap();
+    let (lines, summary) = store_cuts(&store, &["--download"]);
+    assert_eq!((&summary["found"], &summary["cuts"], &summary["without_cuts"]), (&1.into(), &2.into(), &1.into()));
+    assert_eq!((&lines[0]["status"], &lines[0]["url"]), (&"found".into(), &url.as_str().into()));
+    assert_eq!(store_cuts(&store, &[]).1["without_cuts"], 0, "every video has its cuts");
+    let uri = store.to_str().unwrap().to_string();
+    rt.block_on(async {
+        let s = chronoseek::index::Store::open(&uri).await.unwrap();
+        let r = s.list_videos().await.unwrap().remove(0);
+        assert_eq!(s.load_frames(&r).await.unwrap().cuts_us, Some(vec![2_360_000, 5_720_000]));
+    });
+}
+
+#[test]
+fn store_cuts_gives_videos_stored_before_cuts_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (kept, gone) = (dir.path().join("kept.mp4"), dir.path().join("gone.mp4"));
+    red_green_blue(&kept, ["libx264", "yuv420p"], 1);
+    red_green_blue(&gone, ["libx264", "yuv420p"], 2);
+    for v in [&kept, &gone] {
+        let out = with_bundled(&store).arg("ingest").arg(v).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    forget_cuts(&store, 2);
     assert_eq!(green_moment(&store, &kept, "snap"), (2.5, 5.5), "no cuts: midway between samples");
     std::fs::remove_file(&gone).unwrap();
     // `doctor` says so, and what to run.
@@ -1690,13 +1748,7 @@ fn store_cuts_gives_videos_stored_before_cuts_theirs() {
     assert!(check["detail"].as_str().unwrap().starts_with("2 stored before cuts"), "{check}");
     assert!(check["hint"].as_str().unwrap().starts_with("chronoseek store cuts"), "{check}");
 
-    let run = |extra: &[&str]| {
-        let out = with_bundled(&store).args(["--json", "store", "cuts"]).args(extra).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let lines: Vec<serde_json::Value> =
-            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        lines.into_iter().find_map(|l| l.get("summary").cloned()).unwrap()
-    };
+    let run = |extra: &[&str]| store_cuts(&store, extra).1;
     let summary = run(&["--dry-run"]);
     assert_eq!(
         (&summary["without_cuts"], &summary["found"], &summary["cuts"], &summary["no_local_file"]),

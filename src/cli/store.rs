@@ -46,6 +46,10 @@ pub struct CutsArgs {
     /// Decode and report what would be stored; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Download videos that have no local file again from the http(s) URL they were ingested
+    /// from (within --max-video-bytes), if it still serves the same bytes.
+    #[arg(long)]
+    pub download: bool,
     #[command(flatten)]
     pub index: super::library::IndexFlags,
 }
@@ -236,32 +240,47 @@ async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliEr
 
 /// `chronoseek store cuts`: frame-precise cuts for stored videos that have none.
 async fn cuts(store: &Store, g: &GlobalOpts, args: CutsArgs, out: &Output) -> Result<(), CliError> {
-    use chronoseek::library::backfill::{Outcome, backfill_cuts};
+    use chronoseek::library::backfill::{Origin, Outcome, backfill_cuts};
     let bar = out.items_bar(0, "videos");
     let limits = g.pipeline.engine_options().ingest.sampler;
-    let report = backfill_cuts(store, &args.index.root(g), &limits, args.dry_run, &super::output::progress(&bar)).await;
+    let fetcher =
+        if args.download { Some(chronoseek::ingest::Fetcher::new(g.pipeline.fetch_options())?) } else { None };
+    let progress = super::output::progress(&bar);
+    let report = backfill_cuts(store, &args.index.root(g), &limits, fetcher.as_ref(), args.dry_run, &progress).await;
     bar.finish_and_clear();
     let report = report?;
-    let (mut found, mut cuts, mut no_file, mut unreadable) = (0usize, 0usize, 0usize, 0usize);
+    let (mut found, mut cuts, mut no_file, mut unreadable, mut changed) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    // Where the bytes came from: the JSON field that names it, and its text.
+    let origin = |from: &Origin| match from {
+        Origin::File(path) => ("path", path.display().to_string()),
+        Origin::Url(url) => ("url", url.clone()),
+    };
     for v in &report.videos {
         let fp = v.fingerprint.to_hex();
+        let mut line = json!({"fingerprint": fp, "models": v.models});
         match &v.outcome {
-            Outcome::Found { path, cuts: n } => {
+            Outcome::Found { from, cuts: n } => {
                 found += 1;
                 cuts += n;
-                out.say(format!("{fp}  {}  {}", super::output::count(*n, "cut"), path.display()));
-                out.json_line(&json!({"fingerprint": fp, "status": "found", "cuts": n, "path": path,
-                    "models": v.models}));
+                let (field, said) = origin(from);
+                out.say(format!("{fp}  {}  {said}", super::output::count(*n, "cut")));
+                (line["status"], line["cuts"], line[field]) = (json!("found"), json!(n), json!(said));
             }
             Outcome::NoLocalFile => {
                 no_file += 1;
-                out.json_line(&json!({"fingerprint": fp, "status": "no_local_file", "models": v.models}));
+                line["status"] = json!("no_local_file");
             }
-            Outcome::Unreadable { path } => {
+            Outcome::Changed { url } => {
+                changed += 1;
+                (line["status"], line["url"]) = (json!("changed"), json!(url));
+            }
+            Outcome::Unreadable { from } => {
                 unreadable += 1;
-                out.json_line(&json!({"fingerprint": fp, "status": "unreadable", "path": path, "models": v.models}));
+                let (field, said) = origin(from);
+                (line["status"], line[field]) = (json!("unreadable"), json!(said));
             }
         }
+        out.json_line(&line);
     }
     let verb = if report.dry_run { "would give" } else { "gave" };
     if report.videos.is_empty() {
@@ -269,12 +288,12 @@ async fn cuts(store: &Store, g: &GlobalOpts, args: CutsArgs, out: &Output) -> Re
     } else {
         out.say(format!(
         "{} videos without cuts: {verb} {found} their cuts ({cuts} in all); {no_file} have no local file, {unreadable} \
-         could not be read",
+         could not be read, {changed} whose URL serves other bytes now",
             report.videos.len()
         ));
     }
     out.json_line(&json!({"summary": {"without_cuts": report.videos.len(), "found": found, "cuts": cuts,
-        "no_local_file": no_file, "unreadable": unreadable, "dry_run": report.dry_run}}));
+        "no_local_file": no_file, "unreadable": unreadable, "changed": changed, "dry_run": report.dry_run}}));
     for r in report.indexes.values() {
         super::library::report_refresh(r, out);
     }

@@ -81,7 +81,7 @@ pub async fn local_files_of(
     Ok(still_valid(store.sources_of(videos).await?))
 }
 
-fn still_valid(sources: Vec<SourceRecord>) -> HashMap<Fingerprint, PathBuf> {
+pub(super) fn still_valid(sources: Vec<SourceRecord>) -> HashMap<Fingerprint, PathBuf> {
     let mut out = HashMap::new();
     for s in sources {
         // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
