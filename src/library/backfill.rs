@@ -74,7 +74,7 @@ pub async fn backfill_cuts(
     }
     let fingerprints: Vec<Fingerprint> = by_video.keys().copied().collect();
     let sources = store.sources_of(&fingerprints).await?;
-    let local = super::names::still_valid(sources.clone());
+    let local = super::names::still_valid(&sources);
     progress.set_length(fingerprints.len() as u64);
     let mut report = BackfillReport { dry_run, ..BackfillReport::default() };
     let mut touched = std::collections::BTreeSet::new();

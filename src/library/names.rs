@@ -68,7 +68,7 @@ pub fn file_key(path: &Path) -> String {
 /// Local files of stored videos whose size and modification time still match what was
 /// fingerprinted (the first such path per video): the files `serve` plays and `clip` cuts.
 pub async fn local_files(store: &Store) -> Result<HashMap<Fingerprint, PathBuf>, StoreError> {
-    Ok(still_valid(store.sources().await?))
+    Ok(still_valid(&store.sources().await?))
 }
 
 /// [`local_files`] for some videos only: reads their sources and checks only their files, so
@@ -78,10 +78,12 @@ pub async fn local_files_of(
     store: &Store,
     videos: &[Fingerprint],
 ) -> Result<HashMap<Fingerprint, PathBuf>, StoreError> {
-    Ok(still_valid(store.sources_of(videos).await?))
+    Ok(still_valid(&store.sources_of(videos).await?))
 }
 
-pub(super) fn still_valid(sources: Vec<SourceRecord>) -> HashMap<Fingerprint, PathBuf> {
+/// The `file://` sources among `sources` whose files still hold the bytes fingerprinted (the
+/// first such path per video).
+pub(super) fn still_valid(sources: &[SourceRecord]) -> HashMap<Fingerprint, PathBuf> {
     let mut out = HashMap::new();
     for s in sources {
         // Local files are cached as `file://` + their canonical path (`VideoSource::cache_key`).
