@@ -212,6 +212,136 @@ store_matrix!(text_embeddings_round_trip, |backend| {
     assert_eq!(store.text_embedding("k2").await.unwrap(), Some(vec![0.125, -1.0]));
 });
 
+fn transcript_of(record: &VideoRecord, id: &str) -> chronoseek::index::Transcript {
+    chronoseek::index::Transcript {
+        fingerprint: record.fingerprint,
+        model_key: record.model_key.clone(),
+        transcript_id: id.into(),
+        audio_model: "whisper".into(),
+        heard: chronoseek::index::Heard::NoAudioStream,
+        created_at_ms: 0,
+    }
+}
+
+store_matrix!(a_change_to_a_stored_video_keeps_what_another_process_changed_since, |backend| {
+    // Two handles, as two processes: each changes the video from the record it read at the
+    // start, before the other's changes landed. Each change is given to the newest record, so
+    // none names rows another's cleanup removed and none undoes another.
+    let fp = Fingerprint::of(b"amended");
+    let base = record(fp, "base", 4);
+    backend.open().await.put_video(&base, &matrix(4, 4, 0.0)).await.unwrap();
+    let (a, b) = (backend.open().await, backend.open().await);
+    let cut = b.put_cuts(&base, vec![1_500_000], "cut1".into()).await.unwrap();
+    assert_eq!(cut.ingest_id, "cut1");
+    // A's view of `videos` may be a second old; the change reads the newest record anyway.
+    let heard = a.put_transcript(&base, &transcript_of(&base, "t1")).await.unwrap();
+    assert_eq!((heard.ingest_id.as_str(), heard.transcript_id.as_deref()), ("cut1", Some("t1")));
+    let frames = a.load_frames(&heard).await.expect("the record names frames that exist");
+    assert_eq!(frames.cuts_us.as_deref(), Some(&[1_500_000i64][..]));
+    let dated = a.set_recorded_at(&base, Some(1_234_000)).await.unwrap();
+    assert_eq!((dated.ingest_id.as_str(), dated.transcript_id.as_deref()), ("cut1", Some("t1")));
+    let recut = b.put_cuts(&base, vec![1_500_000, 2_500_000], "cut2".into()).await.unwrap();
+    assert_eq!(
+        (recut.transcript_id.as_deref(), recut.recorded_at_ms),
+        (Some("t1"), Some(1_234_000)),
+        "the transcript and the date another handle added are kept"
+    );
+    // A fresh handle reads the last change, whole.
+    let store = backend.open().await;
+    let newest = store.video(&fp, "tiny:0123").await.unwrap().expect("stored");
+    assert_eq!(newest, recut);
+    let frames = store.load_frames(&newest).await.unwrap();
+    assert_eq!(frames.cuts_us.as_deref(), Some(&[1_500_000i64, 2_500_000][..]));
+    assert_eq!(frames.data, matrix(4, 4, 0.0).data, "the embeddings are the first write's");
+    assert_eq!(store.transcript(&newest).await.unwrap().expect("named transcript").transcript_id, "t1");
+    let counts: std::collections::HashMap<_, _> = store.row_counts().await.unwrap().into_iter().collect();
+    assert_eq!((counts["videos"], counts["frames"], counts["transcripts"]), (1, 1, 1), "superseded rows removed");
+});
+
+store_matrix!(a_change_to_a_removed_video_writes_nothing, |backend| {
+    use chronoseek::index::StoreError;
+    let fp = Fingerprint::of(b"removed");
+    let base = record(fp, "base", 3);
+    let store = backend.open().await;
+    store.put_video(&base, &matrix(3, 4, 0.0)).await.unwrap();
+    // Another process removes it after this one read its record.
+    backend.open().await.forget_video(&fp).await.unwrap();
+    let removed = |e: StoreError| matches!(e, StoreError::Removed(f) if f == fp);
+    assert!(removed(store.set_recorded_at(&base, Some(5)).await.unwrap_err()));
+    assert!(removed(store.put_transcript(&base, &transcript_of(&base, "t")).await.unwrap_err()));
+    assert!(removed(store.put_cuts(&base, vec![1], "c".into()).await.unwrap_err()));
+    let store = backend.open().await;
+    assert!(store.video(&fp, "tiny:0123").await.unwrap().is_none(), "not brought back");
+    assert!(store.row_counts().await.unwrap().iter().all(|(_, n)| *n == 0), "{:?}", store.row_counts().await);
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waits_while_another_process_holds_the_stores_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().join("store").display().to_string();
+    let store = Store::open(&uri).await.unwrap();
+    let fp = Fingerprint::of(b"locked");
+    let base = record(fp, "base", 2);
+    store.put_video(&base, &matrix(2, 4, 0.0)).await.unwrap();
+    // Another process's lock: an OS lock on the same file through another open file.
+    let held = std::fs::File::create(dir.path().join("store").join(chronoseek::index::WRITE_LOCK_FILE)).unwrap();
+    held.lock().unwrap();
+    let writer = tokio::spawn({
+        let store = store.clone();
+        async move { store.set_recorded_at(&base, Some(7)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!writer.is_finished(), "the write went ahead under another process's lock");
+    assert_eq!(store.video(&fp, "tiny:0123").await.unwrap().unwrap().recorded_at_ms, None);
+    held.unlock().unwrap();
+    let dated = writer.await.unwrap().unwrap();
+    assert_eq!(dated.recorded_at_ms, Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_from_two_processes_at_once_all_land() {
+    // Two handles change one video as fast as they can, each always from the record it read
+    // first: cuts from one, transcripts and dates from the other. Without one write at a time a
+    // change reads the record, another lands, and the first then writes over it (or names
+    // rows the other removed).
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().join("store").display().to_string();
+    let fp = Fingerprint::of(b"busy");
+    let base = record(fp, "base", 3);
+    Store::open(&uri).await.unwrap().put_video(&base, &matrix(3, 4, 0.0)).await.unwrap();
+    let rounds = 6i64;
+    let cutter = tokio::spawn({
+        let (store, base) = (Store::open(&uri).await.unwrap(), base.clone());
+        async move {
+            for i in 0..rounds {
+                store.put_cuts(&base, vec![i * 1000], format!("cut{i}")).await.unwrap();
+            }
+        }
+    });
+    let marker = tokio::spawn({
+        let (store, base) = (Store::open(&uri).await.unwrap(), base.clone());
+        async move {
+            for i in 0..rounds {
+                store.put_transcript(&base, &transcript_of(&base, &format!("t{i}"))).await.unwrap();
+                store.set_recorded_at(&base, Some(i)).await.unwrap();
+            }
+        }
+    });
+    cutter.await.unwrap();
+    marker.await.unwrap();
+    let store = Store::open(&uri).await.unwrap();
+    let newest = store.video(&fp, "tiny:0123").await.unwrap().unwrap();
+    let last = rounds - 1;
+    assert_eq!(
+        (newest.ingest_id.clone(), newest.transcript_id.clone(), newest.recorded_at_ms),
+        (format!("cut{last}"), Some(format!("t{last}")), Some(last)),
+        "every handle's last change is in the newest record"
+    );
+    let frames = store.load_frames(&newest).await.unwrap();
+    assert_eq!(frames.cuts_us, Some(vec![last * 1000]));
+    assert!(store.transcript(&newest).await.unwrap().is_some());
+}
+
 #[tokio::test]
 async fn reading_one_video_scans_one_row_among_a_thousand() {
     let dir = tempfile::tempdir().unwrap();

@@ -221,7 +221,14 @@ async fn dates(store: &Store, args: DatesArgs, out: &Output) -> Result<(), CliEr
         if !args.dry_run {
             // Every model's record of these bytes.
             for r in undated.iter().filter(|r| r.fingerprint == *fp) {
-                store.set_recorded_at(r, Some(at)).await?;
+                match store.set_recorded_at(r, Some(at)).await {
+                    Ok(_) => {}
+                    // Removed meanwhile by another process: nothing is written.
+                    Err(chronoseek::index::StoreError::Removed(_)) => {
+                        tracing::info!(video = %fp, model = r.model_key, "removed meanwhile");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         out.say(format!("{fp}  {}  {}", zone.time(at), path.display()));

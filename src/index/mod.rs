@@ -12,7 +12,7 @@ pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
 pub use store::{
     COMPACT_EVERY, COMPACT_SLACK, COMPACT_TARGET_ROWS, Forgotten, READ_CONSISTENCY, RowsRemoved, SourceRecord,
-    SpokenText, Store, TextEmbeddingRow,
+    SpokenText, Store, TextEmbeddingRow, WRITE_LOCK_FILE,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,17 @@ pub enum StoreError {
     /// record was read (re-read the record), or the store was damaged.
     #[error("video {0} has no frames row")]
     MissingFrames(crate::fingerprint::Fingerprint),
+    /// A change to a stored video found it gone: removed (`store remove`) after the caller read
+    /// its record. Nothing was written.
+    #[error("video {0} is no longer stored")]
+    Removed(crate::fingerprint::Fingerprint),
+    /// The store's write lock (`<store>/write.lock`) could not be taken.
+    #[error("store: cannot lock {path}: {source}")]
+    Lock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store: cannot create {path}: {source}")]
     CreateDir {
         path: String,

@@ -184,7 +184,19 @@ pub struct Store {
     /// Videos written through this store (and its clones): every [`COMPACT_EVERY`] writes, the
     /// small tables are compacted, so a long-running miner or watcher never fragments them.
     writes: Arc<std::sync::atomic::AtomicU64>,
+    /// `<store>/write.lock` for a store in a local folder (see [`Store::write_lock`]); none on
+    /// object storage.
+    lock_path: Option<Arc<std::path::Path>>,
 }
+
+/// Held while a write runs (released on drop): an OS lock on the store's `write.lock`, so the
+/// writes of every process on this machine run one at a time. Empty on object storage.
+struct WriteLock {
+    _file: Option<std::fs::File>,
+}
+
+/// The file name of a local store's write lock.
+pub const WRITE_LOCK_FILE: &str = "write.lock";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -231,7 +243,40 @@ impl Store {
             sources: open("sources").await?,
             schema_version,
             writes: Default::default(),
+            lock_path: (!uri.contains("://")).then(|| Arc::from(std::path::Path::new(uri).join(WRITE_LOCK_FILE))),
         })
+    }
+
+    /// Waits for the store's write lock. Every write takes it — an ingest's frames, transcript
+    /// and marker with their cleanup, a change to a stored video, a removal — so a change made
+    /// to a stored video (a transcript added, a recording date, cuts) reads the video's newest
+    /// record and writes its successor with no other write in between: it can never name rows
+    /// that another writer's cleanup removes, nor bring back a removed video. Readers never
+    /// lock. On object storage there is no lock (processes on several machines cannot share
+    /// one): changes still start from the newest record, read just before they write.
+    async fn write_lock(&self) -> Result<WriteLock, StoreError> {
+        let Some(path) = self.lock_path.clone() else { return Ok(WriteLock { _file: None }) };
+        let lock_error = |path: &std::path::Path, source| StoreError::Lock { path: path.display().to_string(), source };
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| lock_error(&path, e))?;
+            file.lock().map_err(|e| lock_error(&path, e))?;
+            Ok(WriteLock { _file: Some(file) })
+        })
+        .await
+        .map_err(|e| StoreError::Lock { path: String::new(), source: std::io::Error::other(e) })?
+    }
+
+    /// The newest complete record of a video for a model as the store holds it now (this
+    /// handle's view of `videos` brought up to date first): what a change to a stored video
+    /// starts from, under the write lock.
+    async fn newest_record(&self, fp: &Fingerprint, model_key: &str) -> Result<VideoRecord, StoreError> {
+        self.videos.checkout_latest().await?;
+        self.video(fp, model_key).await?.ok_or(StoreError::Removed(*fp))
     }
 
     pub fn uri(&self) -> &str {
@@ -290,24 +335,29 @@ impl Store {
     /// its frames row written again with them under `ingest_id` (new, unique), then a new
     /// marker naming it (the newest marker wins), then the superseded rows removed — the write
     /// an ingest makes, so a crash at any step leaves the old record or the new one, each
-    /// whole. Returns the new record.
+    /// whole. Cuts belong to the file, so they are given to the video's newest record, read
+    /// under the write lock: a transcript or date another process added since `record` was read
+    /// is kept. Returns the new record; [`StoreError::Removed`] if the video is no longer
+    /// stored for `record`'s model.
     pub async fn put_cuts(
         &self,
         record: &VideoRecord,
         cuts_us: Vec<i64>,
         ingest_id: String,
     ) -> Result<VideoRecord, StoreError> {
-        if ingest_id == record.ingest_id {
-            return Err(StoreError::Corrupt(format!("video {}: cuts need a new ingest id", record.fingerprint)));
-        }
         if !cuts_us.is_sorted() {
             return Err(StoreError::Corrupt(format!("video {}: cut times out of order", record.fingerprint)));
         }
-        let mut frames = self.load_frames(record).await?;
+        let _lock = self.write_lock().await?;
+        let newest = self.newest_record(&record.fingerprint, &record.model_key).await?;
+        if ingest_id == newest.ingest_id {
+            return Err(StoreError::Corrupt(format!("video {}: cuts need a new ingest id", record.fingerprint)));
+        }
+        let mut frames = self.load_frames(&newest).await?;
         frames.cuts_us = Some(cuts_us);
         let updated =
-            VideoRecord { ingest_id, created_at_ms: now_ms().max(record.created_at_ms + 1), ..record.clone() };
-        self.put_video(&updated, &frames).await?;
+            VideoRecord { ingest_id, created_at_ms: now_ms().max(newest.created_at_ms + 1), ..newest.clone() };
+        self.write_videos_locked(&[(&updated, &frames)], &[]).await?;
         Ok(updated)
     }
 
@@ -399,6 +449,16 @@ impl Store {
         if videos.is_empty() {
             return Ok(());
         }
+        let _lock = self.write_lock().await?;
+        self.write_videos_locked(videos, transcripts).await
+    }
+
+    /// [`Store::write_videos`] with the write lock already held.
+    async fn write_videos_locked(
+        &self,
+        videos: &[(&VideoRecord, &FrameMatrix)],
+        transcripts: &[Transcript],
+    ) -> Result<(), StoreError> {
         let batch = batch_by_name(
             "frames",
             vec![
@@ -496,8 +556,11 @@ impl Store {
 
     /// Adds a transcript to a complete video without touching its frames: the transcript row,
     /// then a new marker naming it (the newest marker wins), then the superseded marker and
-    /// transcript rows are removed. Returns the new record. A crash between steps leaves the
-    /// old record or the new one, each whole.
+    /// transcript rows are removed. The transcript is given to the video's newest record, read
+    /// under the write lock (cuts or a date another process added since `record` was read are
+    /// kept). Returns the new record; [`StoreError::Removed`] if the video is no longer stored
+    /// for `record`'s model. A crash between steps leaves the old record or the new one, each
+    /// whole.
     pub async fn put_transcript(
         &self,
         record: &VideoRecord,
@@ -509,10 +572,12 @@ impl Store {
                 transcript.fingerprint, transcript.model_key, record.fingerprint, record.model_key
             )));
         }
+        let _lock = self.write_lock().await?;
+        let newest = self.newest_record(&record.fingerprint, &record.model_key).await?;
         let updated = VideoRecord {
             transcript_id: Some(transcript.transcript_id.clone()),
-            created_at_ms: now_ms().max(record.created_at_ms + 1),
-            ..record.clone()
+            created_at_ms: now_ms().max(newest.created_at_ms + 1),
+            ..newest
         };
         let stamped = Transcript { created_at_ms: updated.created_at_ms, ..transcript.clone() };
         let batch = transcript_batch(std::slice::from_ref(&stamped))?;
@@ -525,15 +590,18 @@ impl Store {
 
     /// Sets when a complete video was recorded without touching its frames or transcript (for
     /// videos stored before dates were read): a new marker with the date (the newest marker
-    /// wins), then the superseded one is removed. A crash between the steps leaves the old
-    /// record or the new one, each whole. Returns the new record.
+    /// wins), then the superseded one is removed. The date is given to the video's newest
+    /// record, read under the write lock. A crash between the steps leaves the old record or
+    /// the new one, each whole. Returns the new record; [`StoreError::Removed`] if the video is
+    /// no longer stored for `record`'s model.
     pub async fn set_recorded_at(
         &self,
         record: &VideoRecord,
         recorded_at_ms: Option<i64>,
     ) -> Result<VideoRecord, StoreError> {
-        let updated =
-            VideoRecord { recorded_at_ms, created_at_ms: now_ms().max(record.created_at_ms + 1), ..record.clone() };
+        let _lock = self.write_lock().await?;
+        let newest = self.newest_record(&record.fingerprint, &record.model_key).await?;
+        let updated = VideoRecord { recorded_at_ms, created_at_ms: now_ms().max(newest.created_at_ms + 1), ..newest };
         let marker = video_batch(&[&updated])?;
         retrying("write marker", || self.videos.add(marker.clone()).execute()).await?;
         self.remove_superseded(&[&updated]).await?;
@@ -613,6 +681,7 @@ impl Store {
     /// Deletes every video of `model_key` (markers first, so no half-deleted video is ever
     /// visible): what `store bench` wrote.
     pub async fn forget_model(&self, model_key: &str) -> Result<(), StoreError> {
+        let _lock = self.write_lock().await?;
         let filter = format!("model_key = {}", sql_str(model_key));
         for t in [&self.videos, &self.frames, &self.transcripts] {
             delete_rows(t, "forget a model", &filter).await?;
@@ -627,6 +696,7 @@ impl Store {
     /// superseded by a new ingest of it. Deleted rows stay in the table's older versions until
     /// [`Store::purge`] (or a week's `optimize`) removes those.
     pub async fn forget_video(&self, fp: &Fingerprint) -> Result<Forgotten, StoreError> {
+        let _lock = self.write_lock().await?;
         let filter = format!("fingerprint = {}", sql_str(&fp.to_hex()));
         let mut records = Vec::new();
         for b in &rows(&self.videos, Some(format!("{filter} AND state = 'complete'")), None, None).await? {
@@ -657,6 +727,7 @@ impl Store {
     /// other process reads or writes the store: one holding an older version would find its
     /// files gone.
     pub async fn purge(&self) -> Result<(), StoreError> {
+        let _lock = self.write_lock().await?;
         for t in [&self.videos, &self.frames, &self.transcripts, &self.texts, &self.sources] {
             let compact =
                 || t.optimize(OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None });

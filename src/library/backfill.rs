@@ -103,10 +103,10 @@ pub async fn backfill_cuts(
                             Ok(_) => {
                                 touched.insert(r.model_key.clone());
                             }
-                            // Re-ingested meanwhile by another process: its write found the
-                            // cuts itself.
-                            Err(StoreError::MissingFrames(_)) => {
-                                tracing::info!(video = %fp, model = r.model_key, "written again meanwhile");
+                            // Removed meanwhile (`store remove` in another process): nothing
+                            // to give the cuts to, and nothing written.
+                            Err(StoreError::Removed(_)) => {
+                                tracing::info!(video = %fp, model = r.model_key, "removed meanwhile");
                             }
                             Err(e) => return Err(e.into()),
                         }
