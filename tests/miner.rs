@@ -32,6 +32,8 @@ struct Setup {
     max_queued: usize,
     /// `--max-video-seconds`.
     max_video_seconds: f64,
+    /// `--max-ingest-seconds`.
+    max_ingest: Option<std::time::Duration>,
 }
 
 impl Default for Setup {
@@ -42,6 +44,7 @@ impl Default for Setup {
             max_concurrent: 1,
             max_queued: 8,
             max_video_seconds: chronoseek::ingest::SamplerOptions::default().max_duration_s,
+            max_ingest: None,
         }
     }
 }
@@ -83,6 +86,7 @@ async fn start(setup: Setup) -> Miner {
     opts.ingest.max_concurrent = setup.max_concurrent;
     opts.ingest.max_queued = setup.max_queued;
     opts.ingest.sampler.max_duration_s = setup.max_video_seconds;
+    opts.ingest.max_time = setup.max_ingest;
     let engine = Arc::new(Engine::new(store, common::tiny_model(), fetcher, opts));
     let state = MinerState::new(engine.clone(), chain, setup.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -503,6 +507,20 @@ async fn a_stream_that_states_no_duration_is_refused_past_the_limit_and_nothing_
     let c = m.engine.counters().since(&before);
     // Decoding stopped at the first frame after 6.5 s; the seven frames sampled before it
     // waited for a full batch and were never embedded; nothing was stored.
+    assert_eq!((c.downloads, c.videos_decoded, c.image_embeddings), (1, 0, 0), "{c:?}");
+    assert!(m.engine.store().list_videos().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_video_that_costs_more_than_the_ingest_budget_times_out_and_nothing_is_stored() {
+    // A budget spent before the first frame: the decoder stops at once, whatever the video.
+    let m = start(Setup { max_ingest: Some(std::time::Duration::ZERO), ..Setup::default() }).await;
+    let before = m.engine.counters();
+    let (s, v) = m.search(request(&m.videos.url("scenes.webm"), "q")).await;
+    assert_error(s, &v, 504, "TIMEOUT");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("time limit of 0 s"), "{message}");
+    let c = m.engine.counters().since(&before);
     assert_eq!((c.downloads, c.videos_decoded, c.image_embeddings), (1, 0, 0), "{c:?}");
     assert!(m.engine.store().list_videos().await.unwrap().is_empty());
 }

@@ -174,6 +174,38 @@ fn frames_that_outnumber_the_limit_stop_decoding() {
 }
 
 #[test]
+fn a_pass_past_its_deadline_stops_with_what_it_kept() {
+    use chronoseek::ingest::Deadline;
+    use std::time::Duration;
+    // A budget already spent: not one frame is handed over.
+    let spent = SamplerOptions { deadline: Some(Deadline::after(Duration::ZERO)), ..opts(32) };
+    let mut handed = 0;
+    let err = sample_frames(&common::fixture("scenes.mp4"), &spent, |_| {
+        handed += 1;
+        true
+    })
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::OutOfTime { budget_s } if budget_s == 0.0), "{err}");
+    assert_eq!(handed, 0);
+    // A consumer slower than the budget (an image tower on a slow machine: 200 ms a frame)
+    // holds the decoder back, and the decoder stops once the budget is spent.
+    let slow = SamplerOptions { deadline: Some(Deadline::after(Duration::from_millis(1500))), ..opts(32) };
+    let mut handed = 0;
+    let err = sample_frames(&common::fixture("scenes.mp4"), &slow, |_| {
+        handed += 1;
+        std::thread::sleep(Duration::from_millis(200));
+        true
+    })
+    .unwrap_err();
+    assert!(matches!(err, DecodeError::OutOfTime { .. }), "{err}");
+    assert_eq!(err.to_string(), "decoding ran past its time limit of 1.5 s");
+    assert!((2..=8).contains(&handed), "{handed} of 30 frames before the budget ran out");
+    // Within its budget the same pass is whole.
+    let ample = SamplerOptions { deadline: Some(Deadline::after(Duration::from_secs(600))), ..opts(32) };
+    assert_eq!(sample("scenes.mp4", &ample).unwrap().0.len(), 30);
+}
+
+#[test]
 fn consumer_can_stop_decoding() {
     let mut n = 0;
     let err = sample_frames(&common::fixture("scenes.mp4"), &opts(16), |_| {

@@ -929,4 +929,22 @@ fn streamed_audio_is_the_decoded_audio_and_stops_when_asked() {
         "{err:?}"
     );
     assert!(handed <= 3 * AUDIO_RATE as usize, "{handed} samples handed past the limit");
+    // A listening pass past its time budget (the miner's --max-ingest-seconds) stops; a
+    // sink slower than the budget (the speech model) holds the decoder back.
+    use chronoseek::ingest::Deadline;
+    use std::time::Duration;
+    let spent = AudioOptions { deadline: Some(Deadline::after(Duration::ZERO)), ..local() };
+    let err = stream_audio(&v, spent, |_| panic!("nothing is handed over")).unwrap_err();
+    assert!(matches!(err, chronoseek::ingest::DecodeError::OutOfTime { .. }), "{err:?}");
+    let (mut handed, mut calls) = (0, 0);
+    let slow = AudioOptions { deadline: Some(Deadline::after(Duration::from_millis(300))), ..local() };
+    let err = stream_audio(&v, slow, |c| {
+        handed += c.len();
+        calls += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        true
+    })
+    .unwrap_err();
+    assert!(matches!(err, chronoseek::ingest::DecodeError::OutOfTime { .. }), "{err:?}");
+    assert!((1..=3).contains(&calls) && handed < 4 * AUDIO_RATE as usize, "{calls} calls, {handed} samples");
 }

@@ -63,7 +63,7 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-fn non_negative_seconds(s: &str) -> Result<f64, String> {
+pub(super) fn non_negative_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds (0 or more)")),

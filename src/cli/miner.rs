@@ -58,6 +58,14 @@ pub struct MinerArgs {
     /// Videos decoded and embedded at once.
     #[arg(long, env = "MAX_CONCURRENT_INGESTS", default_value_t = 1)]
     pub max_concurrent_ingests: usize,
+    /// Seconds one video's ingest may run: its picture pass (decoding and embedding), and
+    /// then, apart, its listening. Past it the picture pass stops and the request gets TIMEOUT
+    /// (nothing is stored), and listening stops leaving the video visual-only. The size and
+    /// duration limits bound what a file may hold; this bounds what any video may cost in
+    /// CPU. 0: no limit.
+    #[arg(long, env = "MAX_INGEST_SECONDS", default_value_t = 900.0, value_name = "SECONDS",
+          value_parser = super::ingest::non_negative_seconds)]
+    pub max_ingest_seconds: f64,
     /// Cold requests that may wait for an ingest slot; beyond it requests get 503 with
     /// Retry-After.
     #[arg(long, env = "MAX_QUEUED_INGESTS", default_value_t = 8)]
@@ -143,6 +151,7 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
     fetch.allow_local_files = false;
     let mut opts = g.pipeline.engine_options();
     opts.ingest.max_concurrent = args.max_concurrent_ingests.max(1);
+    opts.ingest.max_time = ingest_budget(args.max_ingest_seconds);
     opts.ingest.max_queued = args.max_queued_ingests;
     // New videos are listened to at ingest; a stored video nobody listened to stays visual
     // until `chronoseek ingest --audio on` adds its transcript (never on the request path).
@@ -178,4 +187,10 @@ pub async fn run(g: &GlobalOpts, args: MinerArgs, out: &Output) -> Result<(), Cl
     out.say(format!("miner listening on http://{local} (model {}, store {})", model.key(), g.store_uri()));
     out.json_line(&serde_json::json!({"listening": local.to_string(), "model": model.key()}));
     serve(state, listener, super::shutdown_signal()).await.map_err(CliError::internal)
+}
+
+/// `--max-ingest-seconds` as a budget: 0 is none, and so is a count past what a `Duration`
+/// holds.
+fn ingest_budget(seconds: f64) -> Option<Duration> {
+    (seconds > 0.0).then(|| Duration::try_from_secs_f64(seconds).ok()).flatten()
 }

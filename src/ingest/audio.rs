@@ -44,11 +44,15 @@ pub struct AudioOptions {
     /// track of thousands of hours of silence in a few hundred megabytes, which a speech model
     /// would otherwise listen to window by window.
     pub max_seconds: f64,
+    /// When listening must stop ([`DecodeError::OutOfTime`]): the miner's per-video budget,
+    /// counted afresh for the sound. The speech model holds the decoder back when it is
+    /// slower, so its time counts too.
+    pub deadline: Option<super::Deadline>,
 }
 
 impl Default for AudioOptions {
     fn default() -> Self {
-        Self { trust: MediaTrust::Local, max_seconds: super::SamplerOptions::default().max_duration_s }
+        Self { trust: MediaTrust::Local, max_seconds: super::SamplerOptions::default().max_duration_s, deadline: None }
     }
 }
 
@@ -92,7 +96,9 @@ pub fn stream_audio(
     let mut out = Output { resampler: None, samples: Vec::new(), source_rate: 0, source_channels: 0 };
     let mut handed = 0u64;
     let max_samples = ((opts.max_seconds + 1.0) * f64::from(AUDIO_RATE)) as u64;
+    let check_time = || opts.deadline.as_ref().map_or(Ok(()), super::Deadline::check);
     let mut hand = |out: &mut Output| -> Result<bool, DecodeError> {
+        check_time()?;
         handed += out.samples.len() as u64;
         if handed > max_samples {
             let duration_s = handed as f64 / f64::from(AUDIO_RATE);
@@ -105,6 +111,8 @@ pub fn stream_audio(
     let mut frame = AudioFrame::empty();
     let mut stopped = false;
     'packets: for (s, packet) in ictx.packets() {
+        // Packets of other streams cost time too.
+        check_time()?;
         if s.index() != index {
             continue;
         }

@@ -25,6 +25,6 @@ pub use listen::{ListenError, Listened, Listener};
 pub use pipeline::{IngestError, IngestOptions, IngestOutcome, IngestStats, Ingestor, TranscriptOutcome, unique_id};
 pub use plan::SamplingPlan;
 pub use sampler::{
-    DecodeError, Media, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo, find_cuts,
-    probe, probe_as, sample_frames,
+    Deadline, DecodeError, Media, MediaTrust, NETWORK_DEMUXERS, SampleStats, SampledFrame, SamplerOptions, VideoInfo,
+    find_cuts, probe, probe_as, sample_frames,
 };

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::progress::ProgressHandle;
 
 use super::{
-    DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, MediaTrust, NearDuplicate, SampledFrame, SamplerOptions,
-    VideoSource, sample_frames,
+    Deadline, DecodeError, FetchError, Fetcher, Fingerprint, LocalVideo, MediaTrust, NearDuplicate, SampledFrame,
+    SamplerOptions, VideoSource, sample_frames,
 };
 use crate::counters::Counters;
 use crate::index::{FrameMatrix, SourceRecord, Store, StoreError, VideoRecord, timestamp_now_ms};
@@ -65,6 +65,12 @@ pub struct IngestOptions {
     /// The speech model new videos are listened to with (`None`: visual only). A video
     /// without an audio stream is stored with a transcript saying so.
     pub audio: Option<Arc<super::Listener>>,
+    /// How long one video's picture pass (decoding and embedding) may run, and then, apart,
+    /// its listening: past it the picture pass fails with [`DecodeError::OutOfTime`]
+    /// (`TIMEOUT`) and nothing is stored, and a listening pass leaves the video visual-only.
+    /// The miner sets it (`--max-ingest-seconds`): the size and duration limits bound what a
+    /// file may hold, not what its codec makes decoding cost. `None`: no limit.
+    pub max_time: Option<Duration>,
 }
 
 impl Default for IngestOptions {
@@ -78,6 +84,7 @@ impl Default for IngestOptions {
             source_ttl: Duration::from_secs(600),
             known_sources: 65_536,
             audio: None,
+            max_time: None,
         }
     }
 }
@@ -370,6 +377,7 @@ impl Ingestor {
         let mut sampler = self.opts.sampler.clone();
         sampler.size = model.image_size();
         sampler.trust = media;
+        sampler.deadline = self.opts.max_time.map(Deadline::after);
         let batch_size = self.opts.batch_size.max(1);
         let dedup = self.opts.dedup;
         let progress = progress.clone();
@@ -446,7 +454,11 @@ impl Ingestor {
     ) -> Result<super::listen::Listened, IngestError> {
         let (listener, path, model, counters) =
             (listener.clone(), path.to_path_buf(), self.model.clone(), self.counters.clone());
-        let audio = super::audio::AudioOptions { trust: media, max_seconds: self.opts.sampler.max_duration_s };
+        let audio = super::audio::AudioOptions {
+            trust: media,
+            max_seconds: self.opts.sampler.max_duration_s,
+            deadline: self.opts.max_time.map(Deadline::after),
+        };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _enter = span.enter();

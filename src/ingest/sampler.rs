@@ -7,7 +7,7 @@
 //! frame threading uses every core like the ffmpeg command-line tool does.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ffmpeg::{Rational, codec::threading, format::Pixel, software::scaling, util::frame::video::Video as VideoFrame};
 use ffmpeg_next as ffmpeg;
@@ -58,6 +58,8 @@ pub enum DecodeError {
     TooLong { duration_s: f64, max_s: f64 },
     #[error("video has more than {max} frames, more than {MAX_MEAN_FPS} a second over the longest accepted duration")]
     TooManyFrames { max: u64 },
+    #[error("decoding ran past its time limit of {budget_s} s")]
+    OutOfTime { budget_s: f64 },
     #[error("video is truncated or corrupt: too many corrupt packets")]
     CorruptPackets,
     #[error("video is truncated or corrupt: read error: {0}")]
@@ -113,6 +115,35 @@ pub struct SamplerOptions {
     /// Whose bytes these are: network media is opened with FFmpeg restricted to plain
     /// container demuxers reading this one file.
     pub trust: MediaTrust,
+    /// When the pass must end ([`DecodeError::OutOfTime`] at the first packet or frame past
+    /// it): the miner's per-video time budget. `None`: as long as the video takes.
+    pub deadline: Option<Deadline>,
+}
+
+/// A point in time a decoding pass must not run past, with the budget it was set from (for
+/// the message). The limits on size, duration and frame rate bound what a file may hold;
+/// this bounds what it may cost, however its codec makes decoding slow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deadline {
+    /// `None` when `budget` reaches past what the clock can represent.
+    at: Option<Instant>,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        Self { at: Instant::now().checked_add(budget), budget }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// [`DecodeError::OutOfTime`] once the deadline has passed.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        if self.passed() { Err(DecodeError::OutOfTime { budget_s: self.budget.as_secs_f64() }) } else { Ok(()) }
+    }
 }
 
 impl Default for SamplerOptions {
@@ -123,6 +154,7 @@ impl Default for SamplerOptions {
             max_pixels: 8192 * 4320,
             max_duration_s: 4.0 * 3600.0,
             trust: MediaTrust::Local,
+            deadline: None,
         }
     }
 }
@@ -431,7 +463,10 @@ pub fn sample_frames(
     let mut cuts = super::cuts::CutWatch::default();
 
     // Borrows the pass's state until its last call, after the final drain below.
+    let check_time = || opts.deadline.as_ref().map_or(Ok(()), Deadline::check);
     let mut handle = |frame: &VideoFrame| -> Result<(), DecodeError> {
+        // Embedding holds the decoder back when it is slower, so its time counts too.
+        check_time()?;
         frames_decoded += 1;
         if frames_decoded > max_frames {
             return Err(DecodeError::TooManyFrames { max: max_frames });
@@ -466,6 +501,8 @@ pub fn sample_frames(
 
     let mut packet = ffmpeg::Packet::empty();
     loop {
+        // Packets that yield no frame (other streams, undecodable data) cost time too.
+        check_time()?;
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,

@@ -18,7 +18,7 @@ use super::timeline::{cosine_timeline, min_max_normalize};
 use crate::counters::{CounterSnapshot, Counters};
 use crate::index::{Store, StoreError, VideoRecord};
 use crate::ingest::{
-    Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoInput, VideoSource,
+    DecodeError, Fetcher, Fingerprint, IngestError, IngestOptions, IngestOutcome, Ingestor, VideoInput, VideoSource,
 };
 use crate::model::{ClipEmbedder, ModelError};
 use crate::protocol::{ErrorCode, SearchResult, TopK};
@@ -55,6 +55,8 @@ impl SearchError {
             Self::QueryInvalid(_) => ErrorCode::QueryInvalid,
             Self::UnknownFingerprint(_) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Fetch(_)) => ErrorCode::VideoFetchFailed,
+            // The video may be fine; it cost more than this miner gives one video.
+            Self::Ingest(IngestError::Decode(DecodeError::OutOfTime { .. })) => ErrorCode::Timeout,
             Self::Ingest(IngestError::Decode(_)) => ErrorCode::VideoUnreadable,
             Self::Ingest(IngestError::ContentChanged { .. }) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Listen(_)) => ErrorCode::InferenceFailed,
