@@ -43,6 +43,11 @@ counters! {
     videos_decoded,
     /// Frames the decoder produced (kept or not).
     frames_decoded,
+    /// Videos whose decoding failed (unreadable, over a limit, out of time).
+    videos_refused,
+    /// Ingests refused from memory of an earlier content failure of the same bytes, without
+    /// decoding (`IngestOptions::refusal_ttl`).
+    refusals_remembered,
     /// Frames run through the image tower.
     image_embeddings,
     /// Sampled frames that reused the previous frame's embedding (near-duplicates).

@@ -34,6 +34,8 @@ struct Setup {
     max_video_seconds: f64,
     /// `--max-ingest-seconds`.
     max_ingest: Option<std::time::Duration>,
+    /// How long a content failure is remembered.
+    refusal_ttl: std::time::Duration,
 }
 
 impl Default for Setup {
@@ -45,6 +47,7 @@ impl Default for Setup {
             max_queued: 8,
             max_video_seconds: chronoseek::ingest::SamplerOptions::default().max_duration_s,
             max_ingest: None,
+            refusal_ttl: chronoseek::ingest::IngestOptions::default().refusal_ttl,
         }
     }
 }
@@ -87,6 +90,7 @@ async fn start(setup: Setup) -> Miner {
     opts.ingest.max_queued = setup.max_queued;
     opts.ingest.sampler.max_duration_s = setup.max_video_seconds;
     opts.ingest.max_time = setup.max_ingest;
+    opts.ingest.refusal_ttl = setup.refusal_ttl;
     let engine = Arc::new(Engine::new(store, common::tiny_model(), fetcher, opts));
     let state = MinerState::new(engine.clone(), chain, setup.config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -508,7 +512,20 @@ async fn a_stream_that_states_no_duration_is_refused_past_the_limit_and_nothing_
     // Decoding stopped at the first frame after 6.5 s; the seven frames sampled before it
     // waited for a full batch and were never embedded; nothing was stored.
     assert_eq!((c.downloads, c.videos_decoded, c.image_embeddings), (1, 0, 0), "{c:?}");
+    assert_eq!((c.videos_refused, c.refusals_remembered), (1, 0), "{c:?}");
     assert!(m.engine.store().list_videos().await.unwrap().is_empty());
+
+    // The same bytes again, under the same URL or another: the same answer after the
+    // download, without a decode.
+    std::fs::copy(&raw, m.dir.path().join("again.h264")).unwrap();
+    for name in ["twelve.h264", "again.h264"] {
+        let before = m.engine.counters();
+        let (s, again) = m.search(request(&server.url(name), "q")).await;
+        assert_error(s, &again, 422, "VIDEO_UNREADABLE");
+        assert_eq!(again["error"]["message"], v["error"]["message"]);
+        let c = m.engine.counters().since(&before);
+        assert_eq!((c.downloads, c.frames_decoded, c.videos_refused, c.refusals_remembered), (1, 0, 0, 1), "{c:?}");
+    }
 }
 
 #[tokio::test]
@@ -522,7 +539,20 @@ async fn a_video_that_costs_more_than_the_ingest_budget_times_out_and_nothing_is
     assert!(message.contains("time limit of 0 s"), "{message}");
     let c = m.engine.counters().since(&before);
     assert_eq!((c.downloads, c.videos_decoded, c.image_embeddings), (1, 0, 0), "{c:?}");
+    assert_eq!((c.videos_refused, c.refusals_remembered), (1, 0), "{c:?}");
     assert!(m.engine.store().list_videos().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_content_failure_is_decoded_again_once_it_is_forgotten() {
+    let m = start(Setup { refusal_ttl: std::time::Duration::ZERO, ..Setup::default() }).await;
+    for _ in 0..2 {
+        let before = m.engine.counters();
+        let (s, v) = m.search(request(&m.videos.url("truncated.mp4"), "q")).await;
+        assert_error(s, &v, 422, "VIDEO_UNREADABLE");
+        let c = m.engine.counters().since(&before);
+        assert_eq!((c.videos_refused, c.refusals_remembered), (1, 0), "{c:?}");
+    }
 }
 
 #[tokio::test]

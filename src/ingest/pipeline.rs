@@ -23,8 +23,10 @@ use crate::model::{ClipEmbedder, ModelError};
 pub enum IngestError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// Shared: a failure of the content is remembered and given again to the next caller of
+    /// the same bytes (see [`IngestOptions::refusal_ttl`]).
     #[error(transparent)]
-    Decode(#[from] DecodeError),
+    Decode(Arc<DecodeError>),
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
@@ -41,6 +43,22 @@ pub enum IngestError {
     NoSpeechModel,
     #[error("{origin} now has content {found}, not the stored video {expected}")]
     ContentChanged { origin: String, expected: Fingerprint, found: Fingerprint },
+}
+
+impl From<DecodeError> for IngestError {
+    fn from(e: DecodeError) -> Self {
+        Self::Decode(Arc::new(e))
+    }
+}
+
+/// Content failures remembered at most (the least recently seen are forgotten first).
+const REMEMBERED_REFUSALS: usize = 4096;
+
+/// A decode of some bytes that failed because of what they hold or cost.
+#[derive(Debug, Clone)]
+struct Refusal {
+    error: Arc<DecodeError>,
+    at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +89,12 @@ pub struct IngestOptions {
     /// The miner sets it (`--max-ingest-seconds`): the size and duration limits bound what a
     /// file may hold, not what its codec makes decoding cost. `None`: no limit.
     pub max_time: Option<Duration>,
+    /// How long a decode that failed because of the content (unreadable, over a limit, out of
+    /// time: [`DecodeError::is_of_the_content`]) is remembered by fingerprint: the same bytes
+    /// asked for again within it, under any URL, get the same error after their download,
+    /// without a decode or an ingest slot. A caller repeating an expensive bad video cannot
+    /// keep the decoder busy.
+    pub refusal_ttl: Duration,
 }
 
 impl Default for IngestOptions {
@@ -85,6 +109,7 @@ impl Default for IngestOptions {
             known_sources: 65_536,
             audio: None,
             max_time: None,
+            refusal_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -163,6 +188,8 @@ pub struct Ingestor {
     known: KnownSources,
     /// One fetch per network source at a time: concurrent requests for one URL share it.
     fetching: Gates<String>,
+    /// Bytes whose decode failed because of what they hold, by fingerprint.
+    refusals: Arc<parking_lot::Mutex<lru::LruCache<Fingerprint, Refusal>>>,
 }
 
 impl Ingestor {
@@ -189,6 +216,22 @@ impl Ingestor {
             running,
             known,
             fetching: Default::default(),
+            refusals: Arc::new(parking_lot::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(REMEMBERED_REFUSALS).unwrap_or(std::num::NonZeroUsize::MIN),
+            ))),
+        }
+    }
+
+    /// The failure remembered for these bytes, if it is recent enough.
+    fn remembered_refusal(&self, fp: &Fingerprint) -> Option<Arc<DecodeError>> {
+        let mut refusals = self.refusals.lock();
+        match refusals.get(fp) {
+            Some(r) if r.at.elapsed() < self.opts.refusal_ttl => Some(r.error.clone()),
+            Some(_) => {
+                refusals.pop(fp);
+                None
+            }
+            None => None,
         }
     }
 
@@ -355,6 +398,11 @@ impl Ingestor {
             if let Some(record) = self.store.video(&fp, self.model.key()).await? {
                 return Ok(IngestOutcome::AlreadyIngested(record));
             }
+            if let Some(error) = self.remembered_refusal(&fp) {
+                Counters::inc(&self.counters.refusals_remembered);
+                tracing::info!(source = label, error = %error, "refused again: these bytes failed a moment ago");
+                return Err(IngestError::Decode(error));
+            }
             let _admitted = self.admission.clone().try_acquire_owned().map_err(|_| IngestError::Busy)?;
             let _running = self.running.acquire().await.map_err(|_| IngestError::Busy)?;
             self.decode_embed_store(local, label, media, progress).await
@@ -388,7 +436,16 @@ impl Ingestor {
             run_decode_embed(&path, &sampler, Batching { size: batch_size, dedup }, &model, &counters, &progress)
         })
         .await
-        .map_err(IngestError::Task)??;
+        .map_err(IngestError::Task)?
+        .inspect_err(|e| {
+            if let IngestError::Decode(error) = e {
+                Counters::inc(&self.counters.videos_refused);
+                if error.is_of_the_content() {
+                    let refusal = Refusal { error: error.clone(), at: Instant::now() };
+                    self.refusals.lock().put(local.fingerprint, refusal);
+                }
+            }
+        })?;
         let frames = thin(frames, &self.opts.sampler.plan, sample.fps, sample.duration_s);
         let listened = Instant::now();
         let transcript = match &self.opts.audio {

@@ -89,6 +89,13 @@ impl DecodeError {
     pub(super) fn audio_codec(source: ffmpeg::Error) -> Self {
         DecodeError::Codec { media: Media::Audio, source }
     }
+
+    /// Whether the same bytes under the same limits would fail the same way: what the file
+    /// holds (unreadable, over a limit, corrupt) or what it costs (`OutOfTime`), rather than
+    /// this process (FFmpeg failing to start, the consumer stopping, a thread panicking).
+    pub fn is_of_the_content(&self) -> bool {
+        !matches!(self, Self::Init(_) | Self::Cancelled | Self::DecoderPanicked | Self::Png(_))
+    }
 }
 
 impl std::fmt::Display for Media {

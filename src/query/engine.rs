@@ -55,9 +55,11 @@ impl SearchError {
             Self::QueryInvalid(_) => ErrorCode::QueryInvalid,
             Self::UnknownFingerprint(_) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Fetch(_)) => ErrorCode::VideoFetchFailed,
-            // The video may be fine; it cost more than this miner gives one video.
-            Self::Ingest(IngestError::Decode(DecodeError::OutOfTime { .. })) => ErrorCode::Timeout,
-            Self::Ingest(IngestError::Decode(_)) => ErrorCode::VideoUnreadable,
+            Self::Ingest(IngestError::Decode(e)) => match **e {
+                // The video may be fine; it cost more than this miner gives one video.
+                DecodeError::OutOfTime { .. } => ErrorCode::Timeout,
+                _ => ErrorCode::VideoUnreadable,
+            },
             Self::Ingest(IngestError::ContentChanged { .. }) => ErrorCode::VideoFetchFailed,
             Self::Ingest(IngestError::Listen(_)) => ErrorCode::InferenceFailed,
             Self::Ingest(IngestError::Model(_)) | Self::Model(_) => ErrorCode::InferenceFailed,

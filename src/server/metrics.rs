@@ -63,6 +63,12 @@ impl Collector for EngineCollector {
             ("chronoseek_downloads", "Video downloads", c.downloads),
             ("chronoseek_downloaded_bytes", "Bytes of video downloaded", c.bytes_downloaded),
             ("chronoseek_frames_decoded", "Frames decoded", c.frames_decoded),
+            ("chronoseek_videos_refused", "Videos whose decoding failed or was refused", c.videos_refused),
+            (
+                "chronoseek_refusals_remembered",
+                "Requests refused from memory of an earlier failure of the same bytes, without decoding",
+                c.refusals_remembered,
+            ),
             ("chronoseek_image_embeddings", "Frames embedded", c.image_embeddings),
             ("chronoseek_frames_reused", "Near-duplicate frames that reused the previous embedding", c.frames_reused),
         ];
