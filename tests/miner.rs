@@ -515,17 +515,28 @@ async fn a_stream_that_states_no_duration_is_refused_past_the_limit_and_nothing_
     assert_eq!((c.videos_refused, c.refusals_remembered), (1, 0), "{c:?}");
     assert!(m.engine.store().list_videos().await.unwrap().is_empty());
 
-    // The same bytes again, under the same URL or another: the same answer after the
-    // download, without a decode.
+    // The same bytes again, under the same URL (its validators unchanged: not downloaded)
+    // or another (downloaded, known by fingerprint): the same answer, without a decode.
     std::fs::copy(&raw, m.dir.path().join("again.h264")).unwrap();
-    for name in ["twelve.h264", "again.h264"] {
+    for (name, downloads) in [("twelve.h264", 0), ("again.h264", 1)] {
         let before = m.engine.counters();
         let (s, again) = m.search(request(&server.url(name), "q")).await;
         assert_error(s, &again, 422, "VIDEO_UNREADABLE");
         assert_eq!(again["error"]["message"], v["error"]["message"]);
         let c = m.engine.counters().since(&before);
-        assert_eq!((c.downloads, c.frames_decoded, c.videos_refused, c.refusals_remembered), (1, 0, 0, 1), "{c:?}");
+        assert_eq!(
+            (c.downloads, c.frames_decoded, c.videos_refused, c.refusals_remembered),
+            (downloads, 0, 0, 1),
+            "{name}: {c:?}"
+        );
     }
+    // Changed bytes under the first URL are fetched and decoded.
+    std::fs::copy(common::fixture("scenes.webm"), &raw).unwrap();
+    let before = m.engine.counters();
+    let (s, _) = m.search(request(&server.url("twelve.h264"), "q")).await;
+    let c = m.engine.counters().since(&before);
+    // (Refused again, but decoded: the 12-s WebM is over the 5.5-s limit too.)
+    assert_eq!((s, c.downloads, c.videos_refused, c.refusals_remembered), (422, 1, 1, 0), "{c:?}");
 }
 
 #[tokio::test]

@@ -91,8 +91,8 @@ pub struct IngestOptions {
     pub max_time: Option<Duration>,
     /// How long a decode that failed because of the content (unreadable, over a limit, out of
     /// time: [`DecodeError::is_of_the_content`]) is remembered by fingerprint: the same bytes
-    /// asked for again within it, under any URL, get the same error after their download,
-    /// without a decode or an ingest slot. A caller repeating an expensive bad video cannot
+    /// asked for again within it get the same error without a decode or an ingest slot (and
+    /// without a download when the source's validators are unchanged). A caller repeating an expensive bad video cannot
     /// keep the decoder busy.
     pub refusal_ttl: Duration,
 }
@@ -339,10 +339,17 @@ impl Ingestor {
         if let Some(v) = &validator
             && let Some(known) = self.store.source(&source.cache_key()).await?
             && &known.validator == v
-            && let Some(record) = self.store.video(&known.fingerprint, self.model.key()).await?
         {
-            Counters::inc(&self.counters.source_cache_hits);
-            return Ok((IngestOutcome::AlreadyIngested(record), validator));
+            if let Some(record) = self.store.video(&known.fingerprint, self.model.key()).await? {
+                Counters::inc(&self.counters.source_cache_hits);
+                return Ok((IngestOutcome::AlreadyIngested(record), validator));
+            }
+            // The source still serves bytes that failed a moment ago: not downloaded again.
+            if let Some(error) = self.remembered_refusal(&known.fingerprint) {
+                Counters::inc(&self.counters.refusals_remembered);
+                tracing::info!(source = %source, error = %error, "refused again: this source's bytes failed a moment ago");
+                return Err(IngestError::Decode(error));
+            }
         }
         // Refuse before downloading when no slot could be had anyway.
         if self.admission.available_permits() == 0 {
