@@ -367,19 +367,18 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     assert_eq!(w_of(3), 0);
 
     // The gateway over the validator's view.
-    let gw = Arc::new(GatewayState {
-        shared: validator.shared.clone(),
-        client: client.clone(),
-        config: GatewayConfig { max_miners: 3, miner_timeout: Duration::from_secs(60), ..GatewayConfig::default() },
-        media: media.as_ref().map(|(r, _)| r.clone()),
+    let gw = Arc::new(GatewayState::new(
+        validator.shared.clone(),
+        client.clone(),
+        GatewayConfig { max_miners: 3, miner_timeout: Duration::from_secs(60), ..GatewayConfig::default() },
+        media.as_ref().map(|(r, _)| r.clone()),
         // Organic videos go through the validator's /media too (fetched from 127.0.0.1 here).
-        proxy: media.as_ref().map(|(registry, base)| MediaProxy {
+        media.as_ref().map(|(registry, base)| MediaProxy {
             registry: registry.clone(),
             public_base: base.clone(),
             fetcher: Fetcher::new(FetchOptions { allow_local_files: false, ..FetchOptions::default() }).unwrap(),
         }),
-        shutdown: CancellationToken::new(),
-    });
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
@@ -446,12 +445,12 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
     // A proxy with the miner's SSRF rules (the default outside tests) refuses a private
     // address before any byte is fetched or any miner is asked.
     let (registry, media_base) = media.clone().unwrap();
-    let guarded = Arc::new(GatewayState {
-        shared: validator.shared.clone(),
-        client: client.clone(),
-        config: GatewayConfig::default(),
-        media: Some(registry.clone()),
-        proxy: Some(MediaProxy {
+    let guarded = Arc::new(GatewayState::new(
+        validator.shared.clone(),
+        client.clone(),
+        GatewayConfig::default(),
+        Some(registry.clone()),
+        Some(MediaProxy {
             registry,
             public_base: media_base,
             fetcher: Fetcher::new(FetchOptions {
@@ -461,8 +460,7 @@ async fn a_local_subnet_ranks_the_real_miner_first_and_serves_the_gateway() {
             })
             .unwrap(),
         }),
-        shutdown: CancellationToken::new(),
-    });
+    ));
     let (gets, asked) = (videos.gets.load(Ordering::SeqCst), blind_seen.lock().unwrap().len());
     let resp = gateway::router(guarded)
         .oneshot(

@@ -134,6 +134,10 @@ pub struct ValidatorArgs {
     /// Miners queried per gateway request (best moving scores first).
     #[arg(long, env = "VALIDATOR_API_MAX_MINERS", default_value_t = 3)]
     pub validator_api_max_miners: usize,
+    /// Gateway searches answered at once (`/search` and `/search/stream` together); beyond
+    /// it a request gets 503 with Retry-After before its video is fetched or a miner is asked.
+    #[arg(long, env = "VALIDATOR_API_MAX_IN_FLIGHT", default_value_t = 32)]
+    pub validator_api_max_in_flight: usize,
     /// Seconds each miner gets per gateway request.
     #[arg(long, env = "VALIDATOR_API_MINER_TIMEOUT_SECONDS", default_value_t = 60.0)]
     pub validator_api_miner_timeout_seconds: f64,
@@ -395,18 +399,13 @@ pub async fn run(g: &GlobalOpts, a: ValidatorArgs, out: &Output) -> Result<(), C
     };
     let gateway = if let Some(listener) = gateway_listener {
         let local = listener.local_addr().map_err(CliError::internal)?;
-        let state = Arc::new(GatewayState {
-            shared: validator.shared.clone(),
-            client,
-            config: GatewayConfig {
-                max_miners: a.validator_api_max_miners.max(1),
-                miner_timeout: secs(a.validator_api_miner_timeout_seconds),
-                ..GatewayConfig::default()
-            },
-            media: media.clone(),
-            proxy,
-            shutdown: CancellationToken::new(),
-        });
+        let config = GatewayConfig {
+            max_miners: a.validator_api_max_miners.max(1),
+            miner_timeout: secs(a.validator_api_miner_timeout_seconds),
+            max_in_flight: a.validator_api_max_in_flight.max(1),
+            ..GatewayConfig::default()
+        };
+        let state = Arc::new(GatewayState::new(validator.shared.clone(), client, config, media.clone(), proxy));
         out.say(format!("gateway listening on http://{local}"));
         let c = cancel.clone();
         Some((local, tokio::spawn(gateway::serve(state, listener, async move { c.cancelled().await }))))

@@ -49,6 +49,11 @@ pub struct GatewayConfig {
     pub shutdown_grace: Duration,
     /// Connection cap and header/body deadlines.
     pub limits: ServeLimits,
+    /// Searches (`/search` and `/search/stream`) answered at once; beyond it a request gets
+    /// 503 with Retry-After before its video is fetched or a miner is asked. The gateway is
+    /// public: each search fans out to miners and, with the media proxy, downloads a video to
+    /// this machine's disk.
+    pub max_in_flight: usize,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +64,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
             limits: ServeLimits::default(),
+            max_in_flight: 32,
         }
     }
 }
@@ -83,6 +89,21 @@ pub struct GatewayState {
     pub proxy: Option<MediaProxy>,
     /// Ends open event streams at shutdown (axum waits for them otherwise).
     pub shutdown: CancellationToken,
+    /// One permit per search in progress (`GatewayConfig::max_in_flight`).
+    admission: Arc<tokio::sync::Semaphore>,
+}
+
+impl GatewayState {
+    pub fn new(
+        shared: Arc<Shared>,
+        client: MinerClient,
+        config: GatewayConfig,
+        media: Option<Arc<MediaRegistry>>,
+        proxy: Option<MediaProxy>,
+    ) -> Self {
+        let admission = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1)));
+        Self { shared, client, config, media, proxy, shutdown: CancellationToken::new(), admission }
+    }
 }
 
 pub fn router(state: Arc<GatewayState>) -> Router {
@@ -132,6 +153,8 @@ struct Prepared {
     req: VideoSearchRequest,
     miners: Vec<MinerTarget>,
     _media: Option<Published>,
+    /// Held until the answer (or the event stream) ends.
+    _admitted: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Parses the body and picks the miners; the request gets an opaque id if it has none. With
@@ -142,6 +165,10 @@ async fn prepare(state: &GatewayState, body: Body) -> Result<Prepared, HttpError
     if req.request_id.is_none() {
         req.request_id = Some(crate::ingest::unique_id());
     }
+    let _admitted = state.admission.clone().try_acquire_owned().map_err(|_| {
+        let e = ProtocolError::new(ErrorCode::InternalError, "too many searches in progress; retry shortly");
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, with_id(e, &req))
+    })?;
     let miners: Vec<MinerTarget> = state.shared.responsive().into_iter().take(state.config.max_miners.max(1)).collect();
     if miners.is_empty() {
         return Err(HttpError::new(
@@ -158,7 +185,7 @@ async fn prepare(state: &GatewayState, body: Body) -> Result<Prepared, HttpError
         }
         None => None,
     };
-    Ok(Prepared { req, miners, _media: media })
+    Ok(Prepared { req, miners, _media: media, _admitted })
 }
 
 /// Fetches the request's video once and serves it until every miner has had its time.
@@ -305,7 +332,7 @@ fn answer(m: &MinerTarget, results: Vec<SearchResult>) -> MinerAnswer {
 }
 
 async fn search(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
-    let Prepared { req, miners, _media } = match prepare(&state, body).await {
+    let Prepared { req, miners, _media, _admitted } = match prepare(&state, body).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -343,15 +370,16 @@ fn event(req: &VideoSearchRequest, status: StreamStatus) -> Result<Event, Infall
 }
 
 async fn search_stream(State(state): State<Arc<GatewayState>>, body: Body) -> Response {
-    let Prepared { req, miners, _media } = match prepare(&state, body).await {
+    let Prepared { req, miners, _media, _admitted } = match prepare(&state, body).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     let st = state.clone();
     tokio::spawn(async move {
-        // The proxied video stays served until the stream ends.
-        let _media = _media;
+        // The proxied video stays served, and the search counts as in progress, until the
+        // stream ends.
+        let (_media, _admitted) = (_media, _admitted);
         let queried: Vec<u16> = miners.iter().map(|m| m.uid).collect();
         if tx.send(event(&req, StreamStatus::Accepted { queried_uids: queried.clone() })).await.is_err() {
             return;
@@ -463,5 +491,134 @@ mod tests {
         let b = MinerAnswer { uid: 2, score: 0.0, results: vec![w(5.0, 6.0, 0.9)] };
         assert_eq!(merge(&[a, b], 5).len(), 2);
         assert!(merge(&[], 5).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod admission_tests {
+    use super::*;
+    use crate::chain::{Axon, Metagraph, Neuron};
+    use crate::validator::scores::MovingScores;
+    use crate::validator::state::ValidatorState;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+    use tower::ServiceExt;
+
+    /// A miner on 127.0.0.1 that answers each search only once `release` gives a permit, and
+    /// says when one has arrived.
+    async fn held_miner(
+        asked: Arc<AtomicUsize>,
+        arrived: tokio::sync::mpsc::UnboundedSender<()>,
+        release: Arc<tokio::sync::Semaphore>,
+    ) -> std::net::SocketAddr {
+        let app = Router::new().route(
+            "/search",
+            post(move |body: Bytes| async move {
+                asked.fetch_add(1, SeqCst);
+                arrived.send(()).ok();
+                release.acquire().await.expect("open").forget();
+                let req: Value = serde_json::from_slice(&body).expect("json");
+                let id = req["request_id"].as_str().map(str::to_string);
+                axum::Json(VideoSearchResponse::completed(
+                    id,
+                    vec![SearchResult { start: 0.0, end: 1.0, confidence: 0.5 }],
+                    None,
+                ))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn gateway(miner: std::net::SocketAddr, max_in_flight: usize) -> Arc<GatewayState> {
+        let neuron = |uid, hotkey: &str, axon| Neuron {
+            uid,
+            hotkey: hotkey.into(),
+            coldkey: String::new(),
+            stake: 0.0,
+            axon,
+            incentive: 0.0,
+            validator_permit: false,
+            last_update: 0,
+        };
+        let metagraph = Metagraph {
+            netuid: 1,
+            block: 1,
+            neurons: vec![
+                neuron(0, "validator", None),
+                neuron(1, "miner", Some(Axon { ip: miner.ip(), port: miner.port() })),
+            ],
+        };
+        let scores = MovingScores::seeded(&metagraph, 0.1);
+        let shared = Arc::new(Shared {
+            metagraph: parking_lot::RwLock::new(metagraph),
+            state: parking_lot::Mutex::new(ValidatorState::new(1, scores)),
+            healthy: parking_lot::RwLock::new([1u16].into_iter().collect()),
+            own_hotkey: "validator".into(),
+            heartbeat_ms: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+        });
+        let signer = Arc::new(crate::protocol::epistula::Signer::from_uri("//Alice").unwrap());
+        let config = GatewayConfig { max_in_flight, ..GatewayConfig::default() };
+        Arc::new(GatewayState::new(shared, MinerClient::new(signer).unwrap(), config, None, None))
+    }
+
+    /// A search that must be answered at once (a refused one): without the limit it would
+    /// wait on the held miner, and the test fails instead of hanging.
+    async fn refused(state: &Arc<GatewayState>, path: &str) -> Response {
+        tokio::time::timeout(Duration::from_secs(10), router(state.clone()).oneshot(search(path)))
+            .await
+            .unwrap_or_else(|_| panic!("{path} was not refused: it waited for the miner"))
+            .unwrap()
+    }
+
+    fn search(path: &str) -> axum::http::Request<Body> {
+        let body =
+            json!({"video": {"url": "https://example.com/v.mp4"}, "query": "q", "top_k": 1, "request_id": "r-9"});
+        axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn searches_beyond_the_limit_get_503_before_any_miner_is_asked() {
+        let (asked, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(tokio::sync::Semaphore::new(0)));
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+        let state = gateway(held_miner(asked.clone(), arrived_tx, release.clone()).await, 1);
+        // One search in progress, held by its miner.
+        let first = tokio::spawn(router(state.clone()).oneshot(search("/search")));
+        arrived.recv().await.unwrap();
+        for path in ["/search", "/search/stream"] {
+            let resp = refused(&state, path).await;
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+            assert!(resp.headers().contains_key(axum::http::header::RETRY_AFTER), "{path}");
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (v["error"]["code"].as_str(), v["error"]["details"]["request_id"].as_str()),
+                (Some("INTERNAL_ERROR"), Some("r-9")),
+                "{v}"
+            );
+        }
+        assert_eq!(asked.load(SeqCst), 1, "refused searches asked no miner");
+        release.add_permits(1);
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        // Its permit came back: the next search is answered.
+        let next = tokio::spawn(router(state.clone()).oneshot(search("/search")));
+        arrived.recv().await.unwrap();
+        release.add_permits(1);
+        assert_eq!(next.await.unwrap().unwrap().status(), StatusCode::OK);
+        // A stream holds its permit until it ends.
+        let stream = router(state.clone()).oneshot(search("/search/stream")).await.unwrap();
+        assert_eq!(stream.status(), StatusCode::OK);
+        arrived.recv().await.unwrap();
+        let resp = refused(&state, "/search").await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "while the stream is open");
+        release.add_permits(1);
+        let events = axum::body::to_bytes(stream.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&events).contains("event: done"), "{}", String::from_utf8_lossy(&events));
+        assert_eq!(asked.load(SeqCst), 3);
     }
 }
