@@ -160,11 +160,26 @@ fn verify_decoded(
 /// that spellings of one signature (with or without `0x`, upper or lower case) are one entry.
 type ReplayKey = ([u8; 32], [u8; 64]);
 
+/// How often, at most, the replay cache drops signatures that can no longer be replayed.
+/// Pruning scans the whole cache; done on every request, a caller with valid signatures (any
+/// key passes this check; the stake gate comes after) could make each request's cost grow
+/// with the number of requests in the last window.
+const PRUNE_EVERY_MS: u128 = 1000;
+
 /// Verifies incoming requests: signature, clock window, replay.
 pub struct Verifier {
     window: Duration,
-    /// Signatures accepted recently, with their timestamps for expiry.
-    seen: Mutex<HashMap<ReplayKey, u128>>,
+    seen: Mutex<Seen>,
+}
+
+/// Signatures accepted recently, with their timestamps for expiry.
+#[derive(Default)]
+struct Seen {
+    signatures: HashMap<ReplayKey, u128>,
+    /// When the cache is next pruned (the clock of the requests, in ms).
+    next_prune_ms: u128,
+    /// Prunes so far (tests count them).
+    prunes: u64,
 }
 
 impl Default for Verifier {
@@ -175,7 +190,13 @@ impl Default for Verifier {
 
 impl Verifier {
     pub fn new(window: Duration) -> Self {
-        Self { window, seen: Mutex::new(HashMap::new()) }
+        Self { window, seen: Mutex::new(Seen::default()) }
+    }
+
+    /// Signatures the replay cache holds, and how many times it has been pruned.
+    pub fn replay_cache(&self) -> (usize, u64) {
+        let seen = self.seen.lock();
+        (seen.signatures.len(), seen.prunes)
     }
 
     /// Verifies against the local clock.
@@ -198,9 +219,14 @@ impl Verifier {
         let (public, sig) = verify_decoded(headers, body)?;
         let key: ReplayKey = (public.0, sig.0);
         let mut seen = self.seen.lock();
-        // Entries older than the window can never be replayed (their timestamps are expired).
-        seen.retain(|_, t| now_ms.saturating_sub(*t) <= window_ms * 2);
-        if seen.insert(key, ts).is_some() {
+        // A signature whose timestamp is more than the window old can never pass the check
+        // above again, so it need not be remembered; it may be kept up to a prune later.
+        if now_ms >= seen.next_prune_ms {
+            seen.signatures.retain(|_, t| now_ms.saturating_sub(*t) <= window_ms);
+            seen.next_prune_ms = now_ms + PRUNE_EVERY_MS;
+            seen.prunes += 1;
+        }
+        if seen.signatures.insert(key, ts).is_some() {
             return Err(EpistulaError::Replay);
         }
         Ok(headers.hotkey.clone())
@@ -236,6 +262,31 @@ mod tests {
         let bob = Signer::from_uri("//Bob").unwrap();
         let forged = EpistulaHeaders { hotkey: bob.hotkey(), ..h2.clone() };
         assert_eq!(verify_signature(&forged, body).err(), Some(EpistulaError::BadSignature));
+    }
+
+    #[test]
+    fn the_replay_cache_is_pruned_once_a_second_and_forgets_only_what_cannot_be_replayed() {
+        let signer = Signer::from_uri("//Alice").unwrap();
+        let v = Verifier::new(Duration::from_secs(60));
+        let start = 10_000_000u128;
+        let bodies: Vec<String> = (0..200).map(|i| format!(r#"{{"n": {i}}}"#)).collect();
+        // 200 requests within one second: one prune, not one per request.
+        let signed: Vec<EpistulaHeaders> =
+            bodies.iter().map(|b| signer.sign_at(b.as_bytes(), start).unwrap()).collect();
+        for (i, (h, body)) in signed.iter().zip(&bodies).enumerate() {
+            v.verify_at(h, body.as_bytes(), start + i as u128).unwrap();
+        }
+        assert_eq!(v.replay_cache(), (200, 1));
+        // At the window's last millisecond the signatures are still remembered, and refused.
+        let first = signed[0].clone();
+        let last_ms = start + 60_000;
+        assert_eq!(v.verify_at(&first, bodies[0].as_bytes(), last_ms), Err(EpistulaError::Replay));
+        assert_eq!(v.replay_cache(), (200, 2));
+        // Past it they are expired by the clock check, and the next prune drops them.
+        assert!(matches!(v.verify_at(&first, bodies[0].as_bytes(), last_ms + 1), Err(EpistulaError::Expired { .. })));
+        let fresh = signer.sign_at(b"{}", last_ms + 1000).unwrap();
+        v.verify_at(&fresh, b"{}", last_ms + 1000).unwrap();
+        assert_eq!(v.replay_cache(), (1, 3));
     }
 
     #[test]
