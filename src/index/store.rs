@@ -247,8 +247,9 @@ impl Store {
         })
     }
 
-    /// Waits for the store's write lock. Every write takes it — an ingest's frames, transcript
-    /// and marker with their cleanup, a change to a stored video, a removal — so a change made
+    /// Waits for the store's write lock. Every write of a video's rows takes it — an ingest's
+    /// frames, transcript and marker with their cleanup, a change to a stored video, a removal
+    /// (not the query-embedding and source caches, whose rows stand alone) — so a change made
     /// to a stored video (a transcript added, a recording date, cuts) reads the video's newest
     /// record and writes its successor with no other write in between: it can never name rows
     /// that another writer's cleanup removes, nor bring back a removed video. Readers never
@@ -256,6 +257,7 @@ impl Store {
     /// one): changes still start from the newest record, read just before they write.
     async fn write_lock(&self) -> Result<WriteLock, StoreError> {
         let Some(path) = self.lock_path.clone() else { return Ok(WriteLock { _file: None }) };
+        let shown = path.display().to_string();
         let lock_error = |path: &std::path::Path, source| StoreError::Lock { path: path.display().to_string(), source };
         tokio::task::spawn_blocking(move || {
             let file = std::fs::OpenOptions::new()
@@ -268,7 +270,7 @@ impl Store {
             Ok(WriteLock { _file: Some(file) })
         })
         .await
-        .map_err(|e| StoreError::Lock { path: String::new(), source: std::io::Error::other(e) })?
+        .map_err(|e| StoreError::Lock { path: shown, source: std::io::Error::other(e) })?
     }
 
     /// The newest complete record of a video for a model as the store holds it now (this

@@ -52,7 +52,7 @@ impl From<DecodeError> for IngestError {
 }
 
 /// Content failures remembered at most (the least recently seen are forgotten first).
-const REMEMBERED_REFUSALS: usize = 4096;
+const REMEMBERED_REFUSALS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(4096).unwrap();
 
 /// A decode of some bytes that failed because of what they hold or cost.
 #[derive(Debug, Clone)]
@@ -92,8 +92,8 @@ pub struct IngestOptions {
     /// How long a decode that failed because of the content (unreadable, over a limit, out of
     /// time: [`DecodeError::is_of_the_content`]) is remembered by fingerprint: the same bytes
     /// asked for again within it get the same error without a decode or an ingest slot (and
-    /// without a download when the source's validators are unchanged). A caller repeating an expensive bad video cannot
-    /// keep the decoder busy.
+    /// without a download when the source's validators are unchanged). A caller repeating an
+    /// expensive bad video cannot keep the decoder busy.
     pub refusal_ttl: Duration,
 }
 
@@ -216,9 +216,7 @@ impl Ingestor {
             running,
             known,
             fetching: Default::default(),
-            refusals: Arc::new(parking_lot::Mutex::new(lru::LruCache::new(
-                std::num::NonZeroUsize::new(REMEMBERED_REFUSALS).unwrap_or(std::num::NonZeroUsize::MIN),
-            ))),
+            refusals: Arc::new(parking_lot::Mutex::new(lru::LruCache::new(REMEMBERED_REFUSALS))),
         }
     }
 
