@@ -350,7 +350,7 @@ impl Store {
         if !cuts_us.is_sorted() {
             return Err(StoreError::Corrupt(format!("video {}: cut times out of order", record.fingerprint)));
         }
-        let _lock = self.write_lock().await?;
+        let lock = self.write_lock().await?;
         let newest = self.newest_record(&record.fingerprint, &record.model_key).await?;
         if ingest_id == newest.ingest_id {
             return Err(StoreError::Corrupt(format!("video {}: cuts need a new ingest id", record.fingerprint)));
@@ -360,6 +360,8 @@ impl Store {
         let updated =
             VideoRecord { ingest_id, created_at_ms: now_ms().max(newest.created_at_ms + 1), ..newest.clone() };
         self.write_videos_locked(&[(&updated, &frames)], &[]).await?;
+        drop(lock);
+        self.after_write().await;
         Ok(updated)
     }
 
@@ -451,8 +453,12 @@ impl Store {
         if videos.is_empty() {
             return Ok(());
         }
-        let _lock = self.write_lock().await?;
-        self.write_videos_locked(videos, transcripts).await
+        {
+            let _lock = self.write_lock().await?;
+            self.write_videos_locked(videos, transcripts).await?;
+        }
+        self.after_write().await;
+        Ok(())
     }
 
     /// [`Store::write_videos`] with the write lock already held.
@@ -507,7 +513,13 @@ impl Store {
         let records: Vec<&VideoRecord> = videos.iter().map(|(r, _)| *r).collect();
         let markers = video_batch(&records)?;
         retrying("write markers", || self.videos.add(markers.clone()).execute()).await?;
-        self.remove_superseded(&records).await?;
+        self.remove_superseded(&records).await
+    }
+
+    /// Upkeep after a video write, with the write lock released (neither changes what any
+    /// read sees, so other writers need not wait for them): new rows folded into the BTree
+    /// indices, and every [`COMPACT_EVERY`] writes the small tables compacted.
+    async fn after_write(&self) {
         self.refresh_indices().await;
         let written = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if written.is_multiple_of(COMPACT_EVERY) {
@@ -517,7 +529,6 @@ impl Store {
                 Err(e) => tracing::warn!(error = %e, "small-table compaction failed"),
             }
         }
-        Ok(())
     }
 
     /// Deletes the rows `records` supersede: of the same video and model, stamped before the
