@@ -200,7 +200,7 @@ fn doctor_checks_what_this_machine_can_do() {
     let status = |checks: &std::collections::HashMap<String, serde_json::Value>, name: &str| {
         checks[name]["status"].as_str().unwrap().to_string()
     };
-    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "disk", "time zones", "shot cuts"] {
+    for name in ["decoders", "ffmpeg program", "CLIP model", "store", "store lock", "disk", "time zones", "shot cuts"] {
         assert_eq!(status(&checks, name), "ok", "{name}: {:?}", checks[name]);
     }
     let zones = checks["time zones"]["detail"].as_str().unwrap();
@@ -214,6 +214,16 @@ fn doctor_checks_what_this_machine_can_do() {
     assert!(model.starts_with(&format!("{name}:")) && model.contains(" on cpu: "), "{checks:?}");
     assert_eq!(status(&checks, "library index"), "warn", "a new store has no index yet");
     assert!(checks["library index"]["hint"].as_str().unwrap().contains("library index"));
+
+    // Another process writing to the store: said, with who it is.
+    let lock_path = store.join(chronoseek::index::WRITE_LOCK_FILE);
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
+    std::fs::write(&lock_path, "pid 4242 (chronoseek)\n").unwrap();
+    let (code, held) = run(with_store(&store).args(["--json", "doctor"]));
+    assert_eq!((code, status(&held, "store lock")), (Some(0), "warn".to_string()), "{held:?}");
+    assert!(held["store lock"]["detail"].as_str().unwrap().contains("held by pid 4242 (chronoseek)"), "{held:?}");
+    lock.unlock().unwrap();
 
     // No ffmpeg program on PATH: clips and reels cannot work, search still can.
     let empty = dir.path().join("empty-bin");

@@ -284,8 +284,15 @@ async fn a_write_waits_while_another_process_holds_the_stores_write_lock() {
     let base = record(fp, "base", 2);
     store.put_video(&base, &matrix(2, 4, 0.0)).await.unwrap();
     // Another process's lock: an OS lock on the same file through another open file.
-    let held = std::fs::File::create(dir.path().join("store").join(chronoseek::index::WRITE_LOCK_FILE)).unwrap();
+    let lock_path = dir.path().join("store").join(chronoseek::index::WRITE_LOCK_FILE);
+    // The last writer left its pid and program name in the file.
+    let last = std::fs::read_to_string(&lock_path).unwrap();
+    assert!(last.starts_with(&format!("pid {} (", std::process::id())), "{last}");
+    assert_eq!(store.write_lock_holder(), None, "nobody holds it now");
+    let held = std::fs::File::create(&lock_path).unwrap();
     held.lock().unwrap();
+    std::fs::write(&lock_path, "pid 4242 (chronoseek)\n").unwrap();
+    assert_eq!(store.write_lock_holder().as_deref(), Some("pid 4242 (chronoseek)"));
     let writer = tokio::spawn({
         let store = store.clone();
         async move { store.set_recorded_at(&base, Some(7)).await }

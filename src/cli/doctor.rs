@@ -73,6 +73,9 @@ pub async fn run(g: &GlobalOpts, args: DoctorArgs, out: &Output) -> Result<(), C
         }
     });
     if let Ok(s) = &store {
+        if !s.uri().contains("://") {
+            checks.push(write_lock(s));
+        }
         checks.push(library_index(s, &args.index.root(g)).await);
         checks.push(cuts(s).await);
         if !s.uri().contains("://") {
@@ -226,6 +229,19 @@ async fn library_index(store: &Store, root: &Path) -> Check {
             }
         }
         Err(e) => check("library index", Status::Warn, e.to_string(), Some("chronoseek library index --rebuild")),
+    }
+}
+
+/// Whether another process holds the store's write lock now (writes wait for it).
+fn write_lock(store: &Store) -> Check {
+    match store.write_lock_holder() {
+        None => check("store lock", Status::Ok, "free: writes go ahead", None),
+        Some(holder) => check(
+            "store lock",
+            Status::Warn,
+            format!("held by {holder}: this store's writes wait for it"),
+            Some("an ingest or store command is writing; the OS releases the lock when its process ends"),
+        ),
     }
 }
 

@@ -11,8 +11,8 @@ pub use migrations::{current_version, latest_version};
 pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
 pub use store::{
-    COMPACT_EVERY, COMPACT_SLACK, COMPACT_TARGET_ROWS, Forgotten, READ_CONSISTENCY, RowsRemoved, SourceRecord,
-    SpokenText, Store, TextEmbeddingRow, WRITE_LOCK_FILE,
+    COMPACT_EVERY, COMPACT_SLACK, COMPACT_TARGET_ROWS, Forgotten, LOCK_PATIENCE, READ_CONSISTENCY, RowsRemoved,
+    SourceRecord, SpokenText, Store, TextEmbeddingRow, WRITE_LOCK_FILE,
 };
 
 #[derive(Debug, thiserror::Error)]

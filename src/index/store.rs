@@ -198,6 +198,20 @@ struct WriteLock {
 /// The file name of a local store's write lock.
 pub const WRITE_LOCK_FILE: &str = "write.lock";
 
+/// How long a writer waits for the store's write lock before it says so (every write holds
+/// it for one commit's cleanup, tens of milliseconds; `store remove --purge` far longer).
+pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes this process's pid and program name into the held lock file (never its arguments:
+/// a miner's may hold a secret URI).
+fn write_holder(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    let program = std::env::current_exe().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "pid {} ({})", std::process::id(), program.as_deref().unwrap_or("unknown program"))
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("uri", &self.uri).field("schema_version", &self.schema_version).finish()
@@ -255,22 +269,53 @@ impl Store {
     /// that another writer's cleanup removes, nor bring back a removed video. Readers never
     /// lock. On object storage there is no lock (processes on several machines cannot share
     /// one): changes still start from the newest record, read just before they write.
+    /// A writer that waits longer than [`LOCK_PATIENCE`] says so, with who holds the lock (the
+    /// holder writes its pid and program name into the file).
     async fn write_lock(&self) -> Result<WriteLock, StoreError> {
         let Some(path) = self.lock_path.clone() else { return Ok(WriteLock { _file: None }) };
         let shown = path.display().to_string();
         let lock_error = |path: &std::path::Path, source| StoreError::Lock { path: path.display().to_string(), source };
-        tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new()
+        let mut waiting = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
+                .read(true)
                 .write(true)
                 .open(&path)
                 .map_err(|e| lock_error(&path, e))?;
             file.lock().map_err(|e| lock_error(&path, e))?;
+            // Who holds it, for a writer that waits (`write_lock_holder`); only speed of
+            // diagnosis is at stake, so a failure here is ignored.
+            let _ = write_holder(&mut file);
             Ok(WriteLock { _file: Some(file) })
-        })
-        .await
-        .map_err(|e| StoreError::Lock { path: shown, source: std::io::Error::other(e) })?
+        });
+        let joined = match tokio::time::timeout(LOCK_PATIENCE, &mut waiting).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                let holder = self.write_lock_holder().unwrap_or_default();
+                tracing::warn!(lock = %shown, holder = %holder, "waiting for the store's write lock");
+                waiting.await
+            }
+        };
+        joined.map_err(|e| StoreError::Lock { path: shown, source: std::io::Error::other(e) })?
+    }
+
+    /// Who holds the store's write lock now, as the holder wrote it (`pid N (program)`):
+    /// `None` when nobody does, or on object storage (`chronoseek doctor`).
+    pub fn write_lock_holder(&self) -> Option<String> {
+        let path = self.lock_path.as_deref()?;
+        let mut file = std::fs::File::open(path).ok()?;
+        match file.try_lock() {
+            Ok(()) => None,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                use std::io::Read;
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                Some(if holder.is_empty() { "another process".to_string() } else { holder.to_string() })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Some(format!("unknown ({e})")),
+        }
     }
 
     /// The newest complete record of a video for a model as the store holds it now (this
