@@ -73,13 +73,13 @@ pub async fn run(g: &GlobalOpts, args: DoctorArgs, out: &Output) -> Result<(), C
         }
     });
     if let Ok(s) = &store {
-        if !s.uri().contains("://") {
+        if s.local_folder().is_some() {
             checks.push(write_lock(s));
         }
         checks.push(library_index(s, &args.index.root(g)).await);
         checks.push(cuts(s).await);
-        if !s.uri().contains("://") {
-            checks.push(disk(Path::new(s.uri())));
+        if let Some(folder) = s.local_folder() {
+            checks.push(disk(folder));
         }
     }
 

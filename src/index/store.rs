@@ -329,6 +329,11 @@ impl Store {
     pub fn uri(&self) -> &str {
         &self.uri
     }
+
+    /// The store's folder, when it is on this machine's file system (not object storage).
+    pub fn local_folder(&self) -> Option<&std::path::Path> {
+        self.lock_path.as_deref().and_then(std::path::Path::parent)
+    }
     pub fn schema_version(&self) -> u32 {
         self.schema_version
     }

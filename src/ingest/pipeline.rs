@@ -220,17 +220,23 @@ impl Ingestor {
         }
     }
 
-    /// The failure remembered for these bytes, if it is recent enough.
-    fn remembered_refusal(&self, fp: &Fingerprint) -> Option<Arc<DecodeError>> {
-        let mut refusals = self.refusals.lock();
-        match refusals.get(fp) {
-            Some(r) if r.at.elapsed() < self.opts.refusal_ttl => Some(r.error.clone()),
-            Some(_) => {
-                refusals.pop(fp);
-                None
+    /// The failure remembered for these bytes (`source` names them in the log), if it is
+    /// recent enough, counted as given again.
+    fn refused_again(&self, fp: &Fingerprint, source: &dyn std::fmt::Display) -> Option<IngestError> {
+        let error = {
+            let mut refusals = self.refusals.lock();
+            match refusals.get(fp) {
+                Some(r) if r.at.elapsed() < self.opts.refusal_ttl => r.error.clone(),
+                Some(_) => {
+                    refusals.pop(fp);
+                    return None;
+                }
+                None => return None,
             }
-            None => None,
-        }
+        };
+        Counters::inc(&self.counters.refusals_remembered);
+        tracing::info!(source = %source, error = %error, "refused again: these bytes failed a moment ago");
+        Some(IngestError::Decode(error))
     }
 
     pub fn options(&self) -> &IngestOptions {
@@ -343,10 +349,8 @@ impl Ingestor {
                 return Ok((IngestOutcome::AlreadyIngested(record), validator));
             }
             // The source still serves bytes that failed a moment ago: not downloaded again.
-            if let Some(error) = self.remembered_refusal(&known.fingerprint) {
-                Counters::inc(&self.counters.refusals_remembered);
-                tracing::info!(source = %source, error = %error, "refused again: this source's bytes failed a moment ago");
-                return Err(IngestError::Decode(error));
+            if let Some(refused) = self.refused_again(&known.fingerprint, source) {
+                return Err(refused);
             }
         }
         // Refuse before downloading when no slot could be had anyway.
@@ -403,10 +407,8 @@ impl Ingestor {
             if let Some(record) = self.store.video(&fp, self.model.key()).await? {
                 return Ok(IngestOutcome::AlreadyIngested(record));
             }
-            if let Some(error) = self.remembered_refusal(&fp) {
-                Counters::inc(&self.counters.refusals_remembered);
-                tracing::info!(source = label, error = %error, "refused again: these bytes failed a moment ago");
-                return Err(IngestError::Decode(error));
+            if let Some(refused) = self.refused_again(&fp, &label) {
+                return Err(refused);
             }
             let _admitted = self.admission.clone().try_acquire_owned().map_err(|_| IngestError::Busy)?;
             let _running = self.running.acquire().await.map_err(|_| IngestError::Busy)?;
