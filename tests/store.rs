@@ -284,7 +284,8 @@ async fn a_write_waits_while_another_process_holds_the_stores_write_lock() {
     let base = record(fp, "base", 2);
     store.put_video(&base, &matrix(2, 4, 0.0)).await.unwrap();
     // Another process's lock: an OS lock on the same file through another open file.
-    let lock_path = dir.path().join("store").join(chronoseek::index::WRITE_LOCK_FILE);
+    let lock_path = store.write_lock_path().to_path_buf();
+    assert_eq!(lock_path, dir.path().join("store").join(chronoseek::index::WRITE_LOCK_FILE));
     // The last writer left its pid and program name in the file.
     let last = std::fs::read_to_string(&lock_path).unwrap();
     assert!(last.starts_with(&format!("pid {} (", std::process::id())), "{last}");
@@ -307,18 +308,26 @@ async fn a_write_waits_while_another_process_holds_the_stores_write_lock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_from_two_processes_at_once_all_land() {
+    changes_from_two_handles_at_once(common::Backend::local()).await;
+}
+
+/// On object storage the processes of one machine share a lock in the cache folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_from_two_processes_at_once_all_land_on_object_storage() {
+    changes_from_two_handles_at_once(common::Backend::s3()).await;
+}
+
+async fn changes_from_two_handles_at_once(backend: common::Backend) {
     // Two handles change one video as fast as they can, each always from the record it read
     // first: cuts from one, transcripts and dates from the other. Without one write at a time a
     // change reads the record, another lands, and the first then writes over it (or names
     // rows the other removed).
-    let dir = tempfile::tempdir().unwrap();
-    let uri = dir.path().join("store").display().to_string();
     let fp = Fingerprint::of(b"busy");
     let base = record(fp, "base", 3);
-    Store::open(&uri).await.unwrap().put_video(&base, &matrix(3, 4, 0.0)).await.unwrap();
+    backend.open().await.put_video(&base, &matrix(3, 4, 0.0)).await.unwrap();
     let rounds = 6i64;
     let cutter = tokio::spawn({
-        let (store, base) = (Store::open(&uri).await.unwrap(), base.clone());
+        let (store, base) = (backend.open().await, base.clone());
         async move {
             for i in 0..rounds {
                 store.put_cuts(&base, vec![i * 1000], format!("cut{i}")).await.unwrap();
@@ -326,7 +335,7 @@ async fn changes_from_two_processes_at_once_all_land() {
         }
     });
     let marker = tokio::spawn({
-        let (store, base) = (Store::open(&uri).await.unwrap(), base.clone());
+        let (store, base) = (backend.open().await, base.clone());
         async move {
             for i in 0..rounds {
                 store.put_transcript(&base, &transcript_of(&base, &format!("t{i}"))).await.unwrap();
@@ -336,7 +345,7 @@ async fn changes_from_two_processes_at_once_all_land() {
     });
     cutter.await.unwrap();
     marker.await.unwrap();
-    let store = Store::open(&uri).await.unwrap();
+    let store = backend.open().await;
     let newest = store.video(&fp, "tiny:0123").await.unwrap().unwrap();
     let last = rounds - 1;
     assert_eq!(

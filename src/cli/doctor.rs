@@ -73,9 +73,7 @@ pub async fn run(g: &GlobalOpts, args: DoctorArgs, out: &Output) -> Result<(), C
         }
     });
     if let Ok(s) = &store {
-        if s.local_folder().is_some() {
-            checks.push(write_lock(s));
-        }
+        checks.push(write_lock(s));
         checks.push(library_index(s, &args.index.root(g)).await);
         checks.push(cuts(s).await);
         if let Some(folder) = s.local_folder() {

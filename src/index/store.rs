@@ -184,15 +184,33 @@ pub struct Store {
     /// Videos written through this store (and its clones): every [`COMPACT_EVERY`] writes, the
     /// small tables are compacted, so a long-running miner or watcher never fragments them.
     writes: Arc<std::sync::atomic::AtomicU64>,
-    /// `<store>/write.lock` for a store in a local folder (see [`Store::write_lock`]); none on
-    /// object storage.
-    lock_path: Option<Arc<std::path::Path>>,
+    /// Whether the store is a folder on this machine (not object storage).
+    local: bool,
+    /// The write lock's file (see [`Store::write_lock`]).
+    lock_path: Arc<std::path::Path>,
 }
 
-/// Held while a write runs (released on drop): an OS lock on the store's `write.lock`, so the
-/// writes of every process on this machine run one at a time. Empty on object storage.
+/// Where a store's write lock lives: `<store>/write.lock` for a local folder; for an object
+/// store, a file in this user's cache folder named after the URI (as the library index's
+/// folder is), which every process on this machine writing that store shares.
+/// (Without a cache folder that can be made, the temp folder; a lock file that cannot be
+/// opened fails the write that wants it, as `StoreError::Lock`.)
+fn lock_path(uri: &str) -> Arc<std::path::Path> {
+    if !uri.contains("://") {
+        return Arc::from(std::path::Path::new(uri).join(WRITE_LOCK_FILE));
+    }
+    let dir = dirs::cache_dir()
+        .map(|d| d.join("chronoseek").join("store-locks"))
+        .filter(|d| std::fs::create_dir_all(d).is_ok())
+        .unwrap_or_else(std::env::temp_dir);
+    let key = blake3::hash(uri.as_bytes()).to_hex();
+    Arc::from(dir.join(format!("chronoseek-store-{}.lock", &key.as_str()[..16])))
+}
+
+/// Held while a write runs (released on drop): an OS lock on the store's lock file, so the
+/// writes of every process on this machine run one at a time.
 struct WriteLock {
-    _file: Option<std::fs::File>,
+    _file: std::fs::File,
 }
 
 /// The file name of a local store's write lock.
@@ -257,7 +275,8 @@ impl Store {
             sources: open("sources").await?,
             schema_version,
             writes: Default::default(),
-            lock_path: (!uri.contains("://")).then(|| Arc::from(std::path::Path::new(uri).join(WRITE_LOCK_FILE))),
+            local: !uri.contains("://"),
+            lock_path: lock_path(uri),
         })
     }
 
@@ -267,12 +286,13 @@ impl Store {
     /// to a stored video (a transcript added, a recording date, cuts) reads the video's newest
     /// record and writes its successor with no other write in between: it can never name rows
     /// that another writer's cleanup removes, nor bring back a removed video. Readers never
-    /// lock. On object storage there is no lock (processes on several machines cannot share
-    /// one): changes still start from the newest record, read just before they write.
+    /// lock. For an object store the lock is a file in this user's cache folder: the
+    /// processes of this machine share it, those of other machines cannot (there changes
+    /// still start from the newest record, read just before they write).
     /// A writer that waits longer than [`LOCK_PATIENCE`] says so, with who holds the lock (the
     /// holder writes its pid and program name into the file).
     async fn write_lock(&self) -> Result<WriteLock, StoreError> {
-        let Some(path) = self.lock_path.clone() else { return Ok(WriteLock { _file: None }) };
+        let path = self.lock_path.clone();
         let shown = path.display().to_string();
         let lock_error = |path: &std::path::Path, source| StoreError::Lock { path: path.display().to_string(), source };
         let mut waiting = tokio::task::spawn_blocking(move || {
@@ -287,7 +307,7 @@ impl Store {
             // Who holds it, for a writer that waits (`write_lock_holder`); only speed of
             // diagnosis is at stake, so a failure here is ignored.
             let _ = write_holder(&mut file);
-            Ok(WriteLock { _file: Some(file) })
+            Ok(WriteLock { _file: file })
         });
         let joined = match tokio::time::timeout(LOCK_PATIENCE, &mut waiting).await {
             Ok(joined) => joined,
@@ -301,10 +321,9 @@ impl Store {
     }
 
     /// Who holds the store's write lock now, as the holder wrote it (`pid N (program)`):
-    /// `None` when nobody does, or on object storage (`chronoseek doctor`).
+    /// `None` when nobody does (`chronoseek doctor`).
     pub fn write_lock_holder(&self) -> Option<String> {
-        let path = self.lock_path.as_deref()?;
-        let mut file = std::fs::File::open(path).ok()?;
+        let mut file = std::fs::File::open(&self.lock_path).ok()?;
         match file.try_lock() {
             Ok(()) => None,
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -332,7 +351,13 @@ impl Store {
 
     /// The store's folder, when it is on this machine's file system (not object storage).
     pub fn local_folder(&self) -> Option<&std::path::Path> {
-        self.lock_path.as_deref().and_then(std::path::Path::parent)
+        self.local.then(|| std::path::Path::new(&self.uri))
+    }
+
+    /// The file of the store's write lock (in the store's folder, or for an object store in
+    /// this user's cache folder).
+    pub fn write_lock_path(&self) -> &std::path::Path {
+        &self.lock_path
     }
     pub fn schema_version(&self) -> u32 {
         self.schema_version
