@@ -12,7 +12,7 @@ pub use records::{FrameMatrix, Heard, SpokenSegment, Transcript, VideoRecord};
 pub(crate) use store::timestamp_now_ms;
 pub use store::{
     COMPACT_EVERY, COMPACT_SLACK, COMPACT_TARGET_ROWS, Forgotten, LOCK_PATIENCE, READ_CONSISTENCY, RowsRemoved,
-    SourceRecord, SpokenText, Store, TextEmbeddingRow, WRITE_LOCK_FILE,
+    SourceRecord, SpokenText, Store, TextEmbeddingRow, WRITE_LOCK_FILE, beside_remote_store,
 };
 
 #[derive(Debug, thiserror::Error)]

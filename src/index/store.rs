@@ -190,21 +190,26 @@ pub struct Store {
     lock_path: Arc<std::path::Path>,
 }
 
+/// `<user cache>/chronoseek/<kind>/<16 hex digits of blake3(store_uri)>`: where this machine
+/// keeps what belongs beside an object store that cannot live in it (the library index, the
+/// write lock). The temp folder stands in for a missing cache folder.
+pub fn beside_remote_store(store_uri: &str, kind: &str) -> std::path::PathBuf {
+    let key = blake3::hash(store_uri.as_bytes()).to_hex();
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("chronoseek").join(kind).join(&key.as_str()[..16])
+}
+
 /// Where a store's write lock lives: `<store>/write.lock` for a local folder; for an object
-/// store, a file in this user's cache folder named after the URI (as the library index's
-/// folder is), which every process on this machine writing that store shares.
-/// (Without a cache folder that can be made, the temp folder; a lock file that cannot be
-/// opened fails the write that wants it, as `StoreError::Lock`.)
+/// store, `write.lock` in its folder [`beside_remote_store`], which every process on this
+/// machine writing that store shares. (A lock file that cannot be opened fails the write that
+/// wants it, as `StoreError::Lock`.)
 fn lock_path(uri: &str) -> Arc<std::path::Path> {
     if !uri.contains("://") {
         return Arc::from(std::path::Path::new(uri).join(WRITE_LOCK_FILE));
     }
-    let dir = dirs::cache_dir()
-        .map(|d| d.join("chronoseek").join("store-locks"))
-        .filter(|d| std::fs::create_dir_all(d).is_ok())
-        .unwrap_or_else(std::env::temp_dir);
-    let key = blake3::hash(uri.as_bytes()).to_hex();
-    Arc::from(dir.join(format!("chronoseek-store-{}.lock", &key.as_str()[..16])))
+    let dir = beside_remote_store(uri, "store-locks");
+    // Made here, once per handle; a write that cannot open the file says why.
+    let _ = std::fs::create_dir_all(&dir);
+    Arc::from(dir.join(WRITE_LOCK_FILE))
 }
 
 /// Held while a write runs (released on drop): an OS lock on the store's lock file, so the

@@ -27,12 +27,7 @@ use crate::fingerprint::Fingerprint;
 /// cache of the store, rebuilt from it at any time).
 pub fn default_root(store_uri: &str) -> PathBuf {
     if store_uri.contains("://") {
-        let key = blake3::hash(store_uri.as_bytes()).to_hex();
-        dirs::cache_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("chronoseek")
-            .join("library")
-            .join(&key.as_str()[..16])
+        crate::index::beside_remote_store(store_uri, "library")
     } else {
         Path::new(store_uri).join("library")
     }
